@@ -1,0 +1,38 @@
+# t5-vectors — every target the README names lives here.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of PyTorch. Users with a GPU install their own torch first (see README).
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: install install-dev test lint typecheck bench demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade "pip>=25.1"
+
+## install: the package and its runtime dependencies, CPU torch pinned
+install: $(BIN)/python
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install "$(TORCH_SPEC)"
+	$(BIN)/pip install -e .
+
+## install-dev: install + the dev group (tests, peers, linters)
+install-dev: install
+	$(BIN)/pip install --group dev -e .
+
+## test: the offline unit test suite
+test: install-dev
+	$(BIN)/python -m pytest tests -q
+
+## lint: ruff + mypy (strict) on the package
+lint: install-dev
+	$(BIN)/ruff check t5_vectors tests benchmarks
+	$(BIN)/ruff format --check t5_vectors tests benchmarks
+	$(BIN)/mypy
+
+## bench: the encode benchmark (writes its tables to stdout; see docs/benchmarks.md)
+bench: install-dev
+	$(BIN)/python benchmarks/encode.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,67 @@
+"""Typed exceptions raised by t5-vectors.
+
+Every error a caller can cause derives from :class:`T5VectorsError`, so one ``except`` clause catches
+them all. Messages say what was expected, what was found and how to fix it.
+
+::
+
+    T5VectorsError
+    ├── ModelLoadError                 a checkpoint could not be resolved or loaded
+    │   ├── ModelNotFoundError         no such local folder, or a hub id unavailable (e.g. offline)
+    │   ├── NotT5CheckpointError       the checkpoint is not a T5 model
+    │   └── UnsafeCheckpointError      the weights would need pickle to load
+    ├── InvalidInputError              bad arguments: wrong types, values, or items (also ValueError)
+    ├── EncodingError                  a forward pass failed; only the calls in that batch get it
+    ├── EncoderClosedError             the encoder was closed
+    └── CollectionConfigError          an existing Qdrant collection does not match what is asked
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CollectionConfigError",
+    "EncoderClosedError",
+    "EncodingError",
+    "InvalidInputError",
+    "ModelLoadError",
+    "ModelNotFoundError",
+    "NotT5CheckpointError",
+    "T5VectorsError",
+    "UnsafeCheckpointError",
+]
+
+
+class T5VectorsError(Exception):
+    """Root of every exception t5-vectors raises on purpose."""
+
+
+class ModelLoadError(T5VectorsError):
+    """A checkpoint could not be resolved or loaded."""
+
+
+class ModelNotFoundError(ModelLoadError, FileNotFoundError):
+    """No such local folder, or a hub id that cannot be fetched (for example when offline)."""
+
+
+class NotT5CheckpointError(ModelLoadError):
+    """The checkpoint exists but is not a T5 model (or lacks what an encoder needs)."""
+
+
+class UnsafeCheckpointError(ModelLoadError):
+    """Loading the weights would execute pickled code; t5-vectors refuses."""
+
+
+class InvalidInputError(T5VectorsError, ValueError):
+    """An argument has the wrong type or value (for example a ``str`` where a list is expected)."""
+
+
+class EncodingError(T5VectorsError, RuntimeError):
+    """A forward pass failed. Only the calls whose texts were in that batch receive it."""
+
+
+class EncoderClosedError(T5VectorsError, RuntimeError):
+    """The encoder was closed; create a new one."""
+
+
+class CollectionConfigError(T5VectorsError, ValueError):
+    """An existing Qdrant collection does not match the requested vector size, distance or name."""
