@@ -1,7 +1,7 @@
 """Typed exceptions raised by t5-vectors.
 
-Every error a caller can cause derives from :class:`T5VectorsError`, so one ``except`` clause catches
-them all. Messages say what was expected, what was found and how to fix it.
+Every error a caller can cause derives from :class:`T5VectorsError`, so one ``except`` clause
+catches them all. Messages say what was expected, what was found and how to fix it.
 
 ::
 
@@ -10,7 +10,7 @@ them all. Messages say what was expected, what was found and how to fix it.
     │   ├── ModelNotFoundError         no such local folder, or a hub id unavailable (e.g. offline)
     │   ├── NotT5CheckpointError       the checkpoint is not a T5 model
     │   └── UnsafeCheckpointError      the weights would need pickle to load
-    ├── InvalidInputError              bad arguments: wrong types, values, or items (also ValueError)
+    ├── InvalidInputError              bad arguments: wrong types, values or items (a ValueError)
     ├── EncodingError                  a forward pass failed; only the calls in that batch get it
     ├── EncoderClosedError             the encoder was closed
     └── CollectionConfigError          an existing Qdrant collection does not match what is asked

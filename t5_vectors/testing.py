@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -89,11 +89,12 @@ def _t5_config(
     num_heads: int,
     d_ff: int,
     d_kv: int | None,
-) -> object:
+) -> Any:
     from transformers import T5Config
 
     gated = variant == "v1_1"
-    return T5Config(
+    config_cls: Any = T5Config
+    return config_cls(
         vocab_size=vocab_size,
         d_model=d_model,
         d_kv=d_kv if d_kv is not None else max(d_model // num_heads, 1),
@@ -153,7 +154,7 @@ def build_t5_checkpoint(
     config = _t5_config(variant, full_vocab, d_model, num_layers, num_heads, d_ff, d_kv)
     torch.manual_seed(seed)
     model_cls = T5EncoderModel if encoder_only else T5ForConditionalGeneration
-    model = model_cls(config)
+    model: Any = model_cls(config)
     if scale != 1.0:
         with torch.no_grad():
             for param in model.parameters():
@@ -268,8 +269,12 @@ def build_sentence_transformers_checkpoint(
     if normalize:
         # As on the hub: Normalize is listed, but no 3_Normalize folder exists on disk.
         modules.append(
-            {"idx": len(modules), "name": str(len(modules)), "path": f"{len(modules)}_Normalize",
-             "type": names["Normalize"]}
+            {
+                "idx": len(modules),
+                "name": str(len(modules)),
+                "path": f"{len(modules)}_Normalize",
+                "type": names["Normalize"],
+            }
         )
     (directory / "modules.json").write_text(json.dumps(modules, indent=2))
     return directory

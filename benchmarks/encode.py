@@ -1,0 +1,718 @@
+"""Embedding throughput of t5-vectors against the usual ways of running a T5 sentence encoder.
+
+What is measured, in one run, on one T5-base-shaped checkpoint the script builds itself
+(``t5_vectors.testing.build_sentence_transformers_checkpoint``: d_model 768, 12 layers, 12 heads,
+d_ff 3072, ReLU "v1_0", mean pooling + Dense 768 + Normalize, max_seq_length 256, random weights,
+cached under ``--workdir``):
+
+* **Matmul ceiling** -- best-of-N GFLOP/s of large square ``torch.matmul`` on the device, fp32 and
+  bf16 (and fp16 on CUDA). "Share of ceiling" divides a system's achieved model FLOP/s by the
+  ceiling of the dtype it computes in.
+* **Model FLOPs** -- per text ``2 * non_embedding_params * n + 4 * layers * n^2 * d_model`` (+ the
+  Dense head), with ``n`` the *unpadded* token count, so padding a system does counts against it.
+* **Corpus** -- ``--docs`` paragraphs of real English (CPython's ``pydoc_data.topics``), sampled
+  with ``--seed``; lengths run from a few words to the 256-token truncation limit.
+* **Table 1, corpus throughput** -- each system embeds the whole corpus once (after a warm-up on a
+  few texts): docs/s, unpadded tokens/s, share of ceiling, and cosine (mean, min, min after
+  centering) of each vector to the sentence-transformers fp32 vector for the same text.
+  Systems: ``t5-vectors`` (``T5Encoder.encode``, dtype "auto" and "float32"); sentence-transformers
+  (``encode(batch_size=32)``, fp32 = the reference; plus bf16 on CPUs with bf16 support, fp16 and
+  bf16 on CUDA); ``langchain-huggingface`` (``HuggingFaceEmbeddings.embed_documents``); and the
+  naive loop (transformers ``T5EncoderModel``, one text at a time, mean pool + Dense + normalize),
+  timed on the first ``--naive-docs`` texts only.
+* **Table 2, concurrent queries** -- ``--query-threads`` threads (32) each make
+  ``--queries-per-thread`` single ``embed_query(text)`` calls with short corpus texts:
+  ``T5Embeddings(encoder=enc)`` against ``HuggingFaceEmbeddings``; queries/s and p50/p99 latency.
+
+Run it with ``make bench`` (= ``python benchmarks/encode.py``) or, e.g.::
+
+    .venv/bin/python benchmarks/encode.py --device cuda --docs 2048 --out bench_out/results.md
+    .venv/bin/python benchmarks/encode.py --docs 32 --skip t5-vectors,queries
+
+Tables go to stdout (and are appended to ``--out``); progress goes to stderr. The weights are
+random, so cosines measure numerical agreement, not embedding quality; the fp32 reference is
+checked for inf/NaN and for collapse (all texts pointing the same way) and the result is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+import numpy as np
+import torch
+from _common import (
+    CHECKPOINT_SPEC,
+    LatencyStats,
+    ModelShape,
+    build_checkpoint,
+    centered_cosine_to_reference,
+    corpus_flops,
+    cosine_to_reference,
+    dtype_name,
+    environment_lines,
+    fmt_cos,
+    fmt_rate,
+    fmt_share,
+    fmt_speedup,
+    free_memory,
+    length_summary,
+    markdown_table,
+    matmul_ceiling,
+    read_model_shape,
+    reference_health,
+    resolve_device,
+    sample_corpus,
+    synchronize,
+    timed,
+    token_counts,
+    unit_rows,
+    usable_cpus,
+)
+
+SYSTEMS = ("t5-vectors", "sentence-transformers", "langchain-huggingface", "naive", "queries")
+ST_BATCH_SIZE = 32
+WARMUP_TEXTS = 8
+_START = time.perf_counter()
+
+
+# --------------------------------------------------------------------------------------------
+# CLI and output
+# --------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Embedding throughput: t5-vectors vs sentence-transformers, "
+        "langchain-huggingface and a naive transformers loop.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
+    parser.add_argument("--docs", type=int, default=512, help="corpus size (paragraphs)")
+    parser.add_argument("--seed", type=int, default=0, help="corpus sampling seed")
+    parser.add_argument("--workdir", type=Path, default=Path("bench_out"))
+    parser.add_argument(
+        "--skip",
+        default="",
+        help=f"comma list of systems to skip, from: {', '.join(SYSTEMS)} "
+        "(sentence-transformers fp32 always runs: it is the reference)",
+    )
+    parser.add_argument("--threads", type=int, default=usable_cpus(), help="torch intra-op threads")
+    parser.add_argument("--naive-docs", type=int, default=64, help="docs timed for the naive loop")
+    parser.add_argument("--query-threads", type=int, default=32)
+    parser.add_argument("--queries-per-thread", type=int, default=8)
+    parser.add_argument(
+        "--query-max-tokens", type=int, default=48, help="corpus texts this short serve as queries"
+    )
+    parser.add_argument(
+        "--matmul-size", type=int, default=None, help="square matmul size (2048 CPU, 8192 CUDA)"
+    )
+    parser.add_argument("--matmul-reps", type=int, default=None, help="timed reps (5 CPU, 20 CUDA)")
+    parser.add_argument("--out", type=Path, default=None, help="also append the tables here")
+    args = parser.parse_args(argv)
+    args.skip = {name.strip() for name in args.skip.split(",") if name.strip()}
+    unknown = args.skip - set(SYSTEMS)
+    if unknown:
+        parser.error(f"--skip: unknown system(s) {sorted(unknown)}; choose from {SYSTEMS}")
+    return args
+
+
+class Report:
+    """Markdown goes to stdout as it is produced and, at the end, is appended to ``--out``."""
+
+    def __init__(self, out: Path | None) -> None:
+        self.out = out
+        self.chunks: list[str] = []
+
+    def emit(self, text: str = "") -> None:
+        print(text, flush=True)
+        self.chunks.append(text)
+
+    def save(self) -> None:
+        if self.out is None:
+            return
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        with self.out.open("a", encoding="utf-8") as handle:
+            handle.write("\n".join(self.chunks) + "\n\n")
+        log(f"tables appended to {self.out}")
+
+
+def log(message: str) -> None:
+    print(f"[{time.perf_counter() - _START:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def quiet_libraries() -> None:
+    """Silence weight-loading progress bars and advisory warnings from the libraries under test."""
+    import warnings
+
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+
+
+# --------------------------------------------------------------------------------------------
+# Benchmark setup
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    """Everything every system is measured against."""
+
+    device: str
+    path: Path
+    shape: ModelShape
+    max_seq_length: int
+    texts: list[str]
+    counts: list[int]
+    ceiling: dict[str, float]
+    tokenizer: Any
+    args: argparse.Namespace
+
+    @property
+    def warmup_texts(self) -> list[str]:
+        return self.texts[:WARMUP_TEXTS]
+
+
+def prepare(args: argparse.Namespace, device: str, report: Report) -> Bench:
+    from transformers import AutoTokenizer
+
+    path, reused = build_checkpoint(args.workdir)
+    log(f"checkpoint {'reused' if reused else 'built'} at {path}")
+    shape = read_model_shape(path)
+    max_len = int(CHECKPOINT_SPEC["max_seq_length"])
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    texts = sample_corpus(args.docs, args.seed)
+    counts = token_counts(tokenizer, texts, max_len)
+    size = args.matmul_size or (8192 if device == "cuda" else 2048)
+    reps = args.matmul_reps or (20 if device == "cuda" else 5)
+    log(f"measuring matmul ceiling ({size}x{size}, {reps} reps)")
+    ceiling = matmul_ceiling(device, size, reps)
+    bench = Bench(device, path, shape, max_len, texts, counts, ceiling, tokenizer, args)
+    report_setup(bench, report, size, reps)
+    return bench
+
+
+def report_setup(bench: Bench, report: Report, size: int, reps: int) -> None:
+    shape, counts, tokenizer = bench.shape, bench.counts, bench.tokenizer
+    words = sum(len(text.split()) for text in bench.texts)
+    untruncated = token_counts(tokenizer, bench.texts, 10**9)
+    truncated = sum(full > bench.max_seq_length for full in untruncated)
+    report.emit("## t5-vectors encode benchmark")
+    report.emit()
+    for line in environment_lines(bench.device):
+        report.emit(line)
+    report.emit(
+        f"- checkpoint: `{bench.path}` -- sentence-t5-base layout, random weights "
+        f"(d_model {shape.d_model}, {shape.num_layers} layers, {CHECKPOINT_SPEC['num_heads']} "
+        f"heads, d_ff {CHECKPOINT_SPEC['d_ff']}, ReLU v1_0, mean pool + Dense "
+        f"{CHECKPOINT_SPEC['dense_out']} + Normalize); "
+        f"{shape.non_embedding_params / 1e6:.1f} M non-embedding encoder params"
+    )
+    report.emit(
+        f"- corpus: {len(bench.texts)} paragraphs of `pydoc_data.topics` (seed {bench.args.seed}); "
+        f"tokens per text (model tokenizer, truncated at {bench.max_seq_length}): "
+        f"{length_summary(counts)}; {sum(counts):,} tokens in all; {truncated} texts truncated"
+    )
+    report.emit(
+        f"- tokenizer: the checkpoint's {len(tokenizer)}-piece test sentencepiece gives "
+        f"{sum(untruncated) / max(words, 1):.2f} tokens per whitespace word (a real T5 vocabulary "
+        "gives about 1.3-1.5), so texts are several times longer in tokens than with sentence-t5"
+    )
+    report.emit(
+        f"- model FLOPs for one corpus pass (unpadded): {corpus_flops(shape, counts) / 1e12:.2f} "
+        f"TFLOP = 2 x params x tokens + 4 x L x n^2 x d_model per text (+ Dense)"
+    )
+    report.emit()
+    report.emit(f"Matmul ceiling ({size}x{size} @ {size}x{size}, best of {reps} after warm-up):")
+    report.emit()
+    rows = [[name, f"{gflops:,.0f}"] for name, gflops in bench.ceiling.items()]
+    report.emit(markdown_table(["dtype", "GFLOP/s"], rows))
+    report.emit()
+
+
+# --------------------------------------------------------------------------------------------
+# Table 1: corpus throughput
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EncodeRun:
+    """One timed pass of one system over the first ``docs`` corpus texts."""
+
+    system: str
+    dtype: str
+    docs: int
+    seconds: float = float("nan")
+    vectors: np.ndarray | None = None
+    error: str | None = None
+
+
+def time_pass(bench: Bench, encode: Callable[[list[str]], Any], docs: int | None = None) -> tuple:
+    """Warm *encode* up on a few texts, then time one pass over the first *docs* texts."""
+    texts = bench.texts if docs is None else bench.texts[:docs]
+    encode(bench.warmup_texts)
+    seconds, vectors = timed(lambda: encode(texts), bench.device)
+    return seconds, np.asarray(vectors, dtype=np.float32)
+
+
+def encoder_dtype(encoder: Any, requested: str) -> str:
+    """The dtype a t5-vectors encoder actually computes in (falls back to *requested*)."""
+    for attribute in ("dtype", "torch_dtype", "compute_dtype"):
+        value = getattr(encoder, attribute, None)
+        if value is not None:
+            return dtype_name(value)
+    model = getattr(encoder, "model", None)
+    if isinstance(model, torch.nn.Module):
+        return dtype_name(next(model.parameters()).dtype)
+    return requested
+
+
+def run_t5_vectors(bench: Bench, dtype: str) -> EncodeRun:
+    from t5_vectors import T5Encoder
+
+    encoder = T5Encoder.from_pretrained(str(bench.path), device=bench.device, dtype=dtype)
+    seconds, vectors = time_pass(bench, encoder.encode)
+    return EncodeRun(
+        "t5-vectors", encoder_dtype(encoder, dtype), len(bench.texts), seconds, vectors
+    )
+
+
+def run_sentence_transformers(bench: Bench, dtype: torch.dtype) -> EncodeRun:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(bench.path), device=bench.device)
+    if dtype == torch.float16:
+        model.half()
+    elif dtype != torch.float32:
+        model.to(dtype)
+
+    def encode(texts: list[str]) -> np.ndarray:
+        vectors = model.encode(texts, batch_size=ST_BATCH_SIZE, convert_to_numpy=True)
+        return np.asarray(vectors, dtype=np.float32)
+
+    seconds, vectors = time_pass(bench, encode)
+    name = dtype_name(dtype)
+    return EncodeRun("sentence-transformers", name, len(bench.texts), seconds, vectors)
+
+
+def run_langchain(bench: Bench) -> EncodeRun:
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    embeddings = HuggingFaceEmbeddings(
+        model_name=str(bench.path), model_kwargs={"device": bench.device}
+    )
+    seconds, vectors = time_pass(bench, embeddings.embed_documents)
+    return EncodeRun("langchain-huggingface", "float32", len(bench.texts), seconds, vectors)
+
+
+def load_dense(path: Path, device: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The ``2_Dense`` head of a sentence-transformers folder as a plain function."""
+    folder = path / "2_Dense"
+    config = json.loads((folder / "config.json").read_text())
+    if (folder / "model.safetensors").exists():
+        from safetensors.torch import load_file
+
+        state = load_file(str(folder / "model.safetensors"))
+    else:
+        state = torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    weight = state["linear.weight"].to(device)
+    bias = state["linear.bias"].to(device) if "linear.bias" in state else None
+    activation = config.get("activation_function", "torch.nn.modules.activation.Tanh")
+    if activation.endswith("Identity"):
+        return lambda x: torch.nn.functional.linear(x, weight, bias)
+    if activation.endswith("Tanh"):
+        return lambda x: torch.tanh(torch.nn.functional.linear(x, weight, bias))
+    raise NotImplementedError(f"naive loop: Dense activation {activation!r}")
+
+
+def load_naive(bench: Bench) -> tuple[Any, Any]:
+    from transformers import AutoTokenizer, T5EncoderModel
+
+    tokenizer = AutoTokenizer.from_pretrained(str(bench.path))
+    model = T5EncoderModel.from_pretrained(str(bench.path), dtype=torch.float32)
+    return tokenizer, model.to(bench.device).eval()
+
+
+def run_naive(bench: Bench) -> EncodeRun:
+    """transformers ``T5EncoderModel`` fp32, one text per forward, mean pool + Dense + normalize."""
+    tokenizer, model = load_naive(bench)
+    dense = load_dense(bench.path, bench.device)
+
+    def encode(texts: list[str]) -> np.ndarray:
+        vectors = []
+        with torch.inference_mode():
+            for text in texts:
+                batch = tokenizer(
+                    text, return_tensors="pt", truncation=True, max_length=bench.max_seq_length
+                ).to(bench.device)
+                hidden = model(**batch).last_hidden_state  # (1, n, d): no padding, plain mean
+                vector = torch.nn.functional.normalize(dense(hidden.mean(dim=1)), dim=-1)
+                vectors.append(vector.float().cpu().numpy())
+        return np.concatenate(vectors)
+
+    docs = min(bench.args.naive_docs, len(bench.texts))
+    seconds, vectors = time_pass(bench, encode, docs)
+    return EncodeRun("naive loop", "float32", docs, seconds, vectors)
+
+
+def guarded(name: str, dtype: str, docs: int, fn: Callable[[], EncodeRun]) -> EncodeRun:
+    """Run one system; a failure becomes a row saying why instead of ending the benchmark."""
+    log(f"table 1: {name} ({dtype})")
+    try:
+        run = fn()
+    except Exception as exc:  # report, don't hide: the row says what went wrong
+        log(f"  {name} ({dtype}) failed: {type(exc).__name__}: {exc}")
+        return EncodeRun(name, dtype, docs, error=f"{type(exc).__name__}: {exc}")
+    log(f"  {run.docs} docs in {run.seconds:.1f}s")
+    return run
+
+
+@dataclass(frozen=True)
+class Step:
+    """One planned table-1 run: labels for a failure row, and the runner."""
+
+    system: str
+    dtype: str
+    docs: int
+    runner: Callable[[], EncodeRun]
+
+
+def encode_plan(bench: Bench) -> list[Step]:
+    """Table-1 runs in order; the sentence-transformers fp32 reference always runs, first."""
+    skip, n = bench.args.skip, len(bench.texts)
+    st = "sentence-transformers"
+    plan = [Step(st, "float32", n, lambda: run_sentence_transformers(bench, torch.float32))]
+    if "t5-vectors" not in skip:
+        for dtype in ("auto", "float32"):
+            plan.append(Step("t5-vectors", dtype, n, lambda d=dtype: run_t5_vectors(bench, d)))
+    if st not in skip:
+        for low in low_precision_dtypes(bench.device):
+            runner = lambda d=low: run_sentence_transformers(bench, d)  # noqa: E731
+            plan.append(Step(st, dtype_name(low), n, runner))
+    if "langchain-huggingface" not in skip:
+        plan.append(Step("langchain-huggingface", "float32", n, lambda: run_langchain(bench)))
+    if "naive" not in skip:
+        docs = min(bench.args.naive_docs, n)
+        plan.append(Step("naive loop", "float32", docs, lambda: run_naive(bench)))
+    return plan
+
+
+def low_precision_dtypes(device: str) -> list[torch.dtype]:
+    if device.startswith("cuda"):
+        return [torch.float16, torch.bfloat16]
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return [torch.bfloat16]
+    return []
+
+
+def run_encode_systems(bench: Bench) -> list[EncodeRun]:
+    runs = []
+    for step in encode_plan(bench):
+        runs.append(guarded(step.system, step.dtype, step.docs, step.runner))
+        free_memory(bench.device)
+    return runs
+
+
+def encode_row(bench: Bench, run: EncodeRun, reference: EncodeRun, mean: np.ndarray) -> list[str]:
+    label = run.system
+    if run.docs < len(bench.texts):
+        label += f" (first {run.docs} of {len(bench.texts)} docs)"
+    if run.system == reference.system and run.dtype == reference.dtype:
+        label += " (reference)"
+    if run.error is not None or run.vectors is None:
+        return [label, run.dtype, f"failed: {run.error}", *["n/a"] * 7]
+    counts = bench.counts[: run.docs]
+    flops = corpus_flops(bench.shape, counts)
+    tokens_per_s = sum(counts) / run.seconds
+    ceiling = bench.ceiling.get(run.dtype, float("nan")) * 1e9
+    cos = cosine_to_reference(run.vectors, reference.vectors)
+    centered = centered_cosine_to_reference(run.vectors, reference.vectors, mean)
+    ref_tokens_per_s = sum(bench.counts[: reference.docs]) / reference.seconds
+    return [
+        label,
+        run.dtype,
+        fmt_rate(run.docs / run.seconds),
+        fmt_rate(tokens_per_s),
+        fmt_share(flops / run.seconds / ceiling),
+        fmt_cos(float(np.mean(cos))),
+        fmt_cos(float(np.min(cos))),
+        fmt_cos(float(np.min(centered))),
+        fmt_speedup(tokens_per_s / ref_tokens_per_s),
+        f"{int(np.size(run.vectors) - np.isfinite(run.vectors).sum())}",
+    ]
+
+
+def report_encode(bench: Bench, runs: list[EncodeRun], report: Report) -> None:
+    reference = runs[0]
+    if reference.vectors is None:
+        report.emit(f"**The fp32 reference failed ({reference.error}); no cosines.**")
+        return
+    report_reference_health(bench, reference.vectors, report)
+    mean = unit_rows(reference.vectors).mean(axis=0)
+    headers = [
+        "system",
+        "dtype",
+        "docs/s",
+        "tokens/s",
+        "share of ceiling",
+        "cos mean",
+        "cos min",
+        "centered cos min",
+        "speed-up vs sentence-transformers",
+        "non-finite",
+    ]
+    rows = [encode_row(bench, run, reference, mean) for run in runs]
+    report.emit(f"### Corpus throughput ({len(bench.texts)} docs, {sum(bench.counts):,} tokens)")
+    report.emit()
+    report.emit(markdown_table(headers, rows))
+    report.emit()
+    report.emit(
+        "tokens/s counts unpadded tokens; share of ceiling = model FLOP/s / matmul ceiling of the "
+        "row's dtype; cosines are against the sentence-transformers fp32 vector of the same text "
+        "(centered: after subtracting the reference corpus mean direction); speed-up = tokens/s "
+        "ratio to sentence-transformers fp32 (= docs/s ratio on the full corpus); sentence-"
+        f"transformers and langchain-huggingface use batch_size {ST_BATCH_SIZE}."
+    )
+    report.emit()
+
+
+def report_reference_health(bench: Bench, reference: np.ndarray, report: Report) -> None:
+    health = reference_health(reference)
+    peak = activation_peak(bench)
+    verdict = (
+        "**DEGENERATE**: inf/NaN or all texts collapse to one direction; read the cosines with care"
+        if health.degenerate
+        else "finite and not collapsed"
+    )
+    report.emit(f"fp32 reference check: {verdict}.")
+    report.emit()
+    report.emit(
+        f"- non-finite values: {health.non_finite}; vector norms {health.norm_min:.4f} .. "
+        f"{health.norm_max:.4f}"
+    )
+    report.emit(
+        f"- cosine between *different* texts: mean {health.pairwise_cos_mean:.3f}, min "
+        f"{health.pairwise_cos_min:.3f}, max {health.pairwise_cos_max:.3f} -- random weights make "
+        "the space anisotropic, so a plain cosine to the reference near this level means nothing; "
+        "the centered column removes the shared direction"
+    )
+    if peak is not None:
+        report.emit(
+            f"- largest |hidden state| after any encoder block (fp32, longest texts): {peak:,.1f} "
+            "(fp16 overflows past 65,504)"
+        )
+    report.emit()
+
+
+def activation_peak(bench: Bench, n_texts: int = 4) -> float | None:
+    """Largest absolute T5 block output over the *n_texts* longest texts, fp32 (untimed)."""
+    try:
+        tokenizer, model = load_naive(bench)
+    except Exception as exc:
+        log(f"activation probe skipped: {type(exc).__name__}: {exc}")
+        return None
+    peaks: list[float] = []
+
+    def hook(_module: Any, _inputs: Any, output: Any) -> None:
+        hidden = output[0] if isinstance(output, tuple) else output
+        peaks.append(float(hidden.abs().max()))
+
+    handles = [block.register_forward_hook(hook) for block in model.encoder.block]
+    longest = sorted(range(len(bench.texts)), key=lambda i: -bench.counts[i])[:n_texts]
+    with torch.inference_mode():
+        for index in longest:
+            batch = tokenizer(
+                bench.texts[index],
+                return_tensors="pt",
+                truncation=True,
+                max_length=bench.max_seq_length,
+            ).to(bench.device)
+            model(**batch)
+    for handle in handles:
+        handle.remove()
+    del model
+    free_memory(bench.device)
+    return max(peaks) if peaks else None
+
+
+# --------------------------------------------------------------------------------------------
+# Table 2: concurrent single queries
+# --------------------------------------------------------------------------------------------
+
+
+def query_texts(bench: Bench) -> list[list[str]]:
+    """Per-thread query lists: short corpus texts (<= --query-max-tokens), round-robin."""
+    args = bench.args
+    pool = [t for t, n in zip(bench.texts, bench.counts, strict=True) if n <= args.query_max_tokens]
+    if not pool:  # tiny corpora: fall back to the first words of each text
+        pool = [" ".join(text.split()[:8]) for text in bench.texts]
+    per_thread = args.queries_per_thread
+    return [
+        [pool[(thread * per_thread + call) % len(pool)] for call in range(per_thread)]
+        for thread in range(args.query_threads)
+    ]
+
+
+def hammer(embed_query: Callable[[str], Any], plan: list[list[str]], device: str) -> LatencyStats:
+    """All threads start together; each times its own calls; wall time covers the whole burst."""
+    barrier = threading.Barrier(len(plan) + 1)
+    latencies: list[list[float]] = [[] for _ in plan]
+    failures: list[str] = []
+
+    def worker(index: int) -> None:
+        barrier.wait()
+        for text in plan[index]:
+            start = time.perf_counter()
+            try:
+                embed_query(text)
+            except Exception as exc:  # counted and reported, not raised
+                failures.append(f"{type(exc).__name__}: {exc}")
+                continue
+            latencies[index].append(time.perf_counter() - start)
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(len(plan))]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    synchronize(device)
+    wall = time.perf_counter() - start
+    if failures:
+        log(f"  {len(failures)} failed calls, first: {failures[0]}")
+    flat = [value for per_thread in latencies for value in per_thread]
+    return LatencyStats(sum(map(len, plan)), len(failures), wall, flat)
+
+
+@dataclass
+class QueryRun:
+    system: str
+    dtype: str
+    stats: LatencyStats | None = None
+    error: str | None = None
+
+
+def query_t5_vectors(bench: Bench, plan: list[list[str]]) -> QueryRun:
+    from t5_vectors import T5Embeddings, T5Encoder
+
+    encoder = T5Encoder.from_pretrained(str(bench.path), device=bench.device, dtype="auto")
+    embeddings = T5Embeddings(encoder=encoder)
+    for text in bench.warmup_texts[:3]:
+        embeddings.embed_query(text)
+    stats = hammer(embeddings.embed_query, plan, bench.device)
+    return QueryRun("t5-vectors T5Embeddings", encoder_dtype(encoder, "auto"), stats)
+
+
+def query_langchain(bench: Bench, plan: list[list[str]]) -> QueryRun:
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    embeddings = HuggingFaceEmbeddings(
+        model_name=str(bench.path), model_kwargs={"device": bench.device}
+    )
+    for text in bench.warmup_texts[:3]:
+        embeddings.embed_query(text)
+    stats = hammer(embeddings.embed_query, plan, bench.device)
+    return QueryRun("langchain-huggingface", "float32", stats)
+
+
+def run_queries(bench: Bench) -> list[QueryRun]:
+    plan = query_texts(bench)
+    runners: list[tuple[str, Callable[[Bench, list[list[str]]], QueryRun]]] = [
+        ("langchain-huggingface", query_langchain),
+    ]
+    if "t5-vectors" not in bench.args.skip:
+        runners.insert(0, ("t5-vectors", query_t5_vectors))
+    runs = []
+    for name, runner in runners:
+        log(f"table 2: {name}, {len(plan)} threads x {len(plan[0])} embed_query calls")
+        try:
+            runs.append(runner(bench, plan))
+        except Exception as exc:
+            log(f"  {name} failed: {type(exc).__name__}: {exc}")
+            runs.append(QueryRun(name, "n/a", error=f"{type(exc).__name__}: {exc}"))
+        free_memory(bench.device)
+    return runs
+
+
+def report_queries(bench: Bench, runs: list[QueryRun], report: Report) -> None:
+    plan = query_texts(bench)
+    lengths = token_counts_for(bench, [text for texts in plan for text in texts])
+    baseline = next((r for r in runs if r.system == "langchain-huggingface" and r.stats), None)
+    headers = ["system", "dtype", "calls", "failed", "queries/s", "p50 ms", "p99 ms", "speed-up"]
+    rows = []
+    for run in runs:
+        if run.stats is None:
+            rows.append([run.system, run.dtype, f"failed: {run.error}", *["n/a"] * 5])
+            continue
+        speedup = run.stats.per_second / baseline.stats.per_second if baseline else float("nan")
+        rows.append(
+            [
+                run.system,
+                run.dtype,
+                str(run.stats.calls),
+                str(run.stats.failures),
+                fmt_rate(run.stats.per_second),
+                f"{run.stats.latency_ms(50):.1f}",
+                f"{run.stats.latency_ms(99):.1f}",
+                fmt_speedup(speedup),
+            ]
+        )
+    report.emit(
+        f"### Concurrent queries ({len(plan)} threads x {len(plan[0])} single embed_query calls)"
+    )
+    report.emit()
+    report.emit(markdown_table(headers, rows))
+    report.emit()
+    report.emit(
+        f"queries are corpus texts of <= {bench.args.query_max_tokens} tokens "
+        f"({length_summary(lengths)} tokens); queries/s = successful calls / wall time of the "
+        "burst; latency per call as each thread saw it; speed-up = queries/s ratio to "
+        "langchain-huggingface."
+    )
+    report.emit()
+
+
+def token_counts_for(bench: Bench, texts: list[str]) -> list[int]:
+    return token_counts(bench.tokenizer, texts, bench.max_seq_length)
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    quiet_libraries()
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    report = Report(args.out)
+    bench = prepare(args, device, report)
+    runs = run_encode_systems(bench)
+    report_encode(bench, runs, report)
+    if "queries" not in args.skip:
+        report_queries(bench, run_queries(bench), report)
+    report.save()
+    log(f"done in {time.perf_counter() - _START:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,247 @@
+"""Length-sorted, token-budget batches, and the micro-batcher that coalesces concurrent callers.
+
+:func:`plan_batches` sorts texts by token count and cuts batches so that each holds at most
+``token_budget`` *padded* tokens (rows x longest row) and ``max_batch_size`` rows.
+
+:class:`MicroBatcher` owns one worker thread that runs every forward pass. Callers, from any thread
+or event loop, submit already-tokenized requests and get a :class:`concurrent.futures.Future`;
+async callers await it through :func:`asyncio.wrap_future`, so no thread is spent per call. Each
+step the worker builds one batch: it takes the next longest items of a *lead* request (round robin
+over pending requests, so a bulk ingest cannot starve single queries) and fills the rest of the
+budget with the next items of every other pending request. Many single-text calls therefore share
+one forward pass, and each caller gets exactly its own rows back. If a forward pass raises, only
+the requests with items in that batch fail (with :class:`EncodingError`); the worker keeps serving.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import itertools
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from t5_vectors.errors import EncoderClosedError, EncodingError
+
+__all__ = ["BatchItem", "MicroBatcher", "plan_batches"]
+
+
+def plan_batches(
+    lengths: Sequence[int], *, token_budget: int, max_batch_size: int
+) -> list[list[int]]:
+    """Indices of *lengths* grouped into length-sorted batches under a padded-token budget.
+
+    Longest first; a single text longer than the budget gets a batch of its own.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for index in order:
+        length = lengths[index]
+        if current and (
+            len(current) >= max_batch_size
+            or max(longest, length) * (len(current) + 1) > token_budget
+        ):
+            batches.append(current)
+            current, longest = [], 0
+        current.append(index)
+        longest = max(longest, length)
+    if current:
+        batches.append(current)
+    return batches
+
+
+@dataclass(eq=False)
+class BatchItem:
+    """One text of a request: its token ids, where its result goes, and what it needs."""
+
+    request: _Request
+    index: int
+    ids: list[int]
+    pool_start: int = 0
+
+
+@dataclass(eq=False)
+class _Request:
+    want: str  # "pooled" | "tokens"
+    size: int
+    future: Future[Any]
+    progress: Callable[[int], None] | None
+    items: collections.deque[BatchItem] = field(default_factory=collections.deque)
+    results: Any = None
+    remaining: int = 0
+    seq: int = 0
+
+
+# Runs one batch; returns (pooled rows or None, token arrays or None), aligned with the batch.
+BatchOutput = tuple[np.ndarray | None, list[np.ndarray] | None]
+RunBatch = Callable[[list[BatchItem], bool, bool], BatchOutput]
+
+
+class MicroBatcher:
+    """A worker thread that runs forward passes for all callers (see the module docstring)."""
+
+    def __init__(
+        self,
+        run_batch: RunBatch,
+        *,
+        dim: int,
+        token_budget: int,
+        max_batch_size: int,
+        name: str = "t5-vectors-encoder",
+    ) -> None:
+        self._run_batch = run_batch
+        self._dim = dim
+        self.token_budget = token_budget
+        self.max_batch_size = max_batch_size
+        self._name = name
+        self._cond = threading.Condition()
+        self._pending: collections.deque[_Request] = collections.deque()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._seq = itertools.count()
+        self.batches_run = 0
+
+    # ----------------------------------------------------------------------------- submission
+    def submit(
+        self,
+        token_ids: Sequence[list[int]],
+        *,
+        want: str = "pooled",
+        pool_starts: Sequence[int] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Future[Any]:
+        """Queue tokenized texts; the future resolves to an array (pooled) or list (tokens)."""
+        future: Future[Any] = Future()
+        request = _Request(want=want, size=len(token_ids), future=future, progress=progress)
+        if want == "pooled":
+            request.results = np.empty((len(token_ids), self._dim), dtype=np.float32)
+        else:
+            request.results = [None] * len(token_ids)
+        if not token_ids:
+            future.set_result(request.results)
+            return future
+        starts = pool_starts if pool_starts is not None else [0] * len(token_ids)
+        order = sorted(range(len(token_ids)), key=lambda i: -len(token_ids[i]))
+        request.items.extend(BatchItem(request, i, token_ids[i], starts[i]) for i in order)
+        request.remaining = len(token_ids)
+        with self._cond:
+            if self._closed:
+                raise EncoderClosedError(
+                    "The encoder was closed; expected an open encoder. Create a new one with "
+                    "T5Encoder.from_pretrained(...)."
+                )
+            request.seq = next(self._seq)
+            self._pending.append(request)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._worker, name=self._name, daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return future
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop the worker after the batch in flight; pending requests fail."""
+        with self._cond:
+            self._closed = True
+            pending = list(self._pending)
+            self._pending.clear()
+            self._cond.notify_all()
+            thread = self._thread
+        for request in pending:
+            _fail(request, EncoderClosedError("The encoder was closed before this call finished."))
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    # ---------------------------------------------------------------------------- the worker
+    def _next_batch(self) -> list[BatchItem] | None:
+        with self._cond:
+            while not self._pending and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                return None
+            # Drop requests whose caller gave up (cancelled futures).
+            for request in [r for r in self._pending if r.future.cancelled()]:
+                self._pending.remove(request)
+            if not self._pending:
+                return []
+            lead = self._pending[0]
+            batch: list[BatchItem] = []
+            longest = 0
+            for request in itertools.chain([lead], itertools.islice(self._pending, 1, None)):
+                while request.items and len(batch) < self.max_batch_size:
+                    length = len(request.items[0].ids)
+                    new_longest = max(longest, length)
+                    if batch and new_longest * (len(batch) + 1) > self.token_budget:
+                        break
+                    batch.append(request.items.popleft())
+                    longest = new_longest
+            # Round robin: the lead goes to the back if it still has items; drained ones leave.
+            self._pending.rotate(-1)
+            for request in [r for r in self._pending if not r.items]:
+                self._pending.remove(request)
+            return batch
+
+    def _worker(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return
+            if batch:
+                self._execute(batch)
+
+    def _execute(self, batch: list[BatchItem]) -> None:
+        requests = {id(item.request): item.request for item in batch}
+        need_pooled = any(r.want == "pooled" for r in requests.values())
+        need_tokens = any(r.want == "tokens" for r in requests.values())
+        try:
+            pooled, tokens = self._run_batch(batch, need_pooled, need_tokens)
+        except Exception as err:
+            error = EncodingError(
+                f"The forward pass over a batch of {len(batch)} texts failed: "
+                f"{type(err).__name__}: {err}. Only the calls in this batch failed; the encoder "
+                "keeps serving."
+            )
+            error.__cause__ = err
+            with self._cond:
+                for request in requests.values():
+                    request.items.clear()
+                    if request in self._pending:
+                        self._pending.remove(request)
+            for request in requests.values():
+                _fail(request, error)
+            return
+        finally:
+            self.batches_run += 1
+        done: dict[int, int] = collections.Counter()
+        for row, item in enumerate(batch):
+            request = item.request
+            if request.future.done():
+                continue
+            if request.want == "pooled":
+                assert pooled is not None
+                request.results[item.index] = pooled[row]
+            else:
+                assert tokens is not None
+                request.results[item.index] = tokens[row]
+            request.remaining -= 1
+            done[id(request)] += 1
+        for key, count in done.items():
+            request = requests[key]
+            if request.progress is not None:
+                with contextlib.suppress(Exception):
+                    request.progress(count)
+            if request.remaining == 0 and not request.future.done():
+                with contextlib.suppress(Exception):
+                    request.future.set_result(request.results)
+
+
+def _fail(request: _Request, error: BaseException) -> None:
+    if not request.future.done():
+        with contextlib.suppress(Exception):
+            request.future.set_exception(error)
