@@ -161,7 +161,29 @@ def build_t5_checkpoint(
                 param.mul_(scale)
     model = model.to(dtype)
     model.save_pretrained(str(directory), safe_serialization=True)
+    if variant == "v1_1" and not encoder_only:
+        _untie_lm_head(directory, seed)
     return directory
+
+
+def _untie_lm_head(directory: Path, seed: int) -> None:
+    """Make the files look like hub v1.1 checkpoints: an own ``lm_head`` and an untied config.
+
+    transformers 5 always ties T5 embeddings when saving; google/t5-v1_1-* and lm-adapt
+    checkpoints on the hub carry ``"tie_word_embeddings": false`` and a separate lm_head.weight.
+    """
+    from safetensors.torch import load_file, save_file
+
+    weights = directory / "model.safetensors"
+    state = load_file(str(weights))
+    shared = state["shared.weight"]
+    generator = torch.Generator().manual_seed(seed + 100)
+    state["lm_head.weight"] = torch.randn(shared.shape, generator=generator).to(shared.dtype)
+    save_file(state, str(weights), metadata={"format": "pt"})
+    config_path = directory / "config.json"
+    config = json.loads(config_path.read_text())
+    config["tie_word_embeddings"] = False
+    config_path.write_text(json.dumps(config, indent=2))
 
 
 def build_sentence_transformers_checkpoint(

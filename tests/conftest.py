@@ -50,3 +50,19 @@ def tiny_encoder(st5_path: Path) -> Iterator[object]:
     encoder = T5Encoder.from_pretrained(str(st5_path), device="cpu", dtype="float32")
     yield encoder
     encoder.close()
+
+
+@pytest.fixture(scope="session")
+def texts() -> list[str]:
+    """Texts of varied length, including an empty one and non-ASCII."""
+    return [
+        "hello world",
+        "The quick brown fox jumps over the lazy dog near the river bank at dawn.",
+        "T5",
+        "",
+        "Vector databases store embeddings and search them by similarity; "
+        "Qdrant keeps points with vectors and a JSON payload in collections, " * 3,
+        "naïve café — déjà vu ✓",
+        "Mean pooling averages the token vectors, ignoring the padding positions.",
+        "a b c d e f g",
+    ]

@@ -491,6 +491,7 @@ def _load_tokenizer(spec: CheckpointSpec) -> Any:
 
 
 def _load_model(spec: CheckpointSpec, dtype: torch.dtype, device: torch.device) -> Any:
+    from safetensors import SafetensorError
     from transformers import MT5EncoderModel, T5EncoderModel
     from transformers.utils import logging as hf_logging_module
 
@@ -507,7 +508,7 @@ def _load_model(spec: CheckpointSpec, dtype: torch.dtype, device: torch.device) 
             dtype=dtype,
             attn_implementation="sdpa",
         )
-    except (OSError, ValueError, RuntimeError, KeyError) as err:
+    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
         raise ModelLoadError(
             f"Expected loadable T5 weights in {spec.transformer_dir}, found an error: "
             f"{type(err).__name__}: {err}. The checkpoint is incomplete or corrupt: download or "
