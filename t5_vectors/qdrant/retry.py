@@ -1,0 +1,123 @@
+"""Retrying transient Qdrant failures with exponential backoff (tenacity).
+
+Transient: connection errors and timeouts (httpx, ``ResponseHandlingException``, builtin
+``ConnectionError`` / ``TimeoutError``), HTTP 5xx and 429, qdrant-client's
+``ResourceExhaustedResponse`` (its ``retry_after_s`` is honoured), and gRPC ``UNAVAILABLE``,
+``RESOURCE_EXHAUSTED``, ``DEADLINE_EXCEEDED`` and ``ABORTED``. Everything else, notably 4xx
+validation errors, fails at once: sending the same request again cannot succeed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import httpx
+from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from t5_vectors.errors import InvalidInputError
+
+__all__ = ["RetryPolicy", "is_transient"]
+
+logger = logging.getLogger("t5_vectors")
+
+T = TypeVar("T")
+
+_GRPC_TRANSIENT = frozenset({"UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "ABORTED"})
+_HTTPX_TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether retrying the same Qdrant request may succeed."""
+    if isinstance(error, UnexpectedResponse):
+        status = error.status_code
+        return status is not None and (status >= 500 or status == 429)
+    if isinstance(
+        error,
+        (ResponseHandlingException, ResourceExhaustedResponse, ConnectionError, TimeoutError),
+    ):
+        return True
+    if isinstance(error, _HTTPX_TRANSIENT):
+        return True
+    code = getattr(error, "code", None)
+    if callable(code) and type(error).__module__.startswith("grpc"):
+        try:
+            name = getattr(code(), "name", "")
+        except Exception:
+            return False
+        return name in _GRPC_TRANSIENT
+    return False
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient failures are retried.
+
+    Attributes:
+        attempts: tries per request, the first included (1 disables retries).
+        initial_wait: seconds before the second try; doubles each time, plus up to
+            ``jitter`` seconds of random jitter.
+        max_wait: longest wait between two tries, in seconds.
+        jitter: most random seconds added to each wait.
+    """
+
+    attempts: int = 5
+    initial_wait: float = 0.5
+    max_wait: float = 10.0
+    jitter: float = 0.5
+
+    def __post_init__(self) -> None:
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int):
+            raise InvalidInputError(f"attempts: expected an int, found {self.attempts!r}.")
+        if self.attempts < 1:
+            raise InvalidInputError(f"attempts: expected at least 1, found {self.attempts}.")
+        for name in ("initial_wait", "max_wait", "jitter"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise InvalidInputError(f"{name}: expected seconds >= 0, found {value!r}.")
+
+    def _wait(self, state: RetryCallState) -> float:
+        base = wait_exponential_jitter(
+            initial=self.initial_wait, max=self.max_wait, jitter=self.jitter
+        )(state)
+        error = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(error, ResourceExhaustedResponse):
+            return max(base, float(error.retry_after_s))
+        return base
+
+    def _log(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        logger.warning(
+            "Transient Qdrant error (attempt %d of %d), retrying: %s",
+            state.attempt_number,
+            self.attempts,
+            error,
+        )
+
+    def _options(self) -> dict[str, object]:
+        return {
+            "stop": stop_after_attempt(self.attempts),
+            "wait": self._wait,
+            "retry": retry_if_exception(is_transient),
+            "before_sleep": self._log,
+            "reraise": True,
+        }
+
+    def call(self, function: Callable[[], T]) -> T:
+        """Run *function*, retrying transient failures; the last error propagates."""
+        return Retrying(**self._options())(function)  # type: ignore[arg-type]
+
+    async def acall(self, function: Callable[[], Awaitable[T]]) -> T:
+        """Async :meth:`call`."""
+        return await AsyncRetrying(**self._options())(function)  # type: ignore[arg-type]
