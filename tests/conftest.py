@@ -13,7 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from t5_vectors.testing import (  # noqa: E402
+from t5_vectors.testing import (
     build_sentence_transformers_checkpoint,
     build_t5_checkpoint,
 )

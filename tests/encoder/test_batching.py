@@ -41,7 +41,8 @@ def test_a_text_longer_than_the_budget_gets_its_own_batch():
 
 def test_empty_list_returns_zero_rows(tiny_encoder):
     out = tiny_encoder.encode([])
-    assert out.shape == (0, tiny_encoder.dim) and out.dtype == np.float32
+    assert out.shape == (0, tiny_encoder.dim)
+    assert out.dtype == np.float32
     assert tiny_encoder.encode_tokens([]) == []
 
 

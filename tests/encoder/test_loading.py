@@ -50,7 +50,8 @@ def test_raw_t5_defaults_to_mean_pooling_without_normalize(t5_v11_path):
         assert encoder.config.pooling == ("mean",)
         assert encoder.config.normalize is False
         assert encoder.dim == encoder.d_model == 32
-        assert encoder.spec is not None and encoder.spec.layout == "t5"
+        assert encoder.spec is not None
+        assert encoder.spec.layout == "t5"
 
 
 def test_v10_and_v11_are_the_two_t5_families(t5_v10_path, t5_v11_path):
@@ -203,7 +204,8 @@ def test_save_and_load_round_trip(tmp_path, st5_path, texts):
         before = encoder.encode(texts)
         saved = encoder.save_pretrained(tmp_path / "saved")
     with T5Encoder.from_pretrained(saved, device="cpu", dtype="float32") as loaded:
-        assert loaded.spec is not None and loaded.spec.layout == "t5-vectors"
+        assert loaded.spec is not None
+        assert loaded.spec.layout == "t5-vectors"
         assert loaded.config.max_length == 64
         np.testing.assert_allclose(loaded.encode(texts), before, atol=1e-6)
 
@@ -220,7 +222,9 @@ def test_hub_id_offline_says_how_to_pass_a_local_path(tmp_path, monkeypatch):
     with pytest.raises(ModelNotFoundError) as info:
         T5Encoder.from_pretrained("sentence-transformers/sentence-t5-base")
     message = str(info.value)
-    assert "offline" in message and "local" in message and "from_pretrained('/path" in message
+    assert "offline" in message
+    assert "local" in message
+    assert "from_pretrained('/path" in message
 
 
 def test_local_files_only_overrides_environment(tmp_path, monkeypatch):

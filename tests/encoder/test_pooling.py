@@ -88,7 +88,8 @@ def test_attention_pooling_is_trainable_and_saved(tmp_path, t5_v11_path):
         attention = enc.head.pooler.attention
         assert attention is not None
         params = list(attention.parameters())
-        assert params and all(p.requires_grad for p in params)
+        assert params
+        assert all(p.requires_grad for p in params)
         # One optimisation step on token states from the frozen encoder.
         states = [torch.from_numpy(t) for t in enc.encode_tokens(TEXTS)]
         hidden = torch.nn.utils.rnn.pad_sequence(states, batch_first=True)
