@@ -160,10 +160,23 @@ def build_t5_checkpoint(
             for param in model.parameters():
                 param.mul_(scale)
     model = model.to(dtype)
-    model.save_pretrained(str(directory), safe_serialization=True)
+    _quiet_save(model, directory)
     if variant == "v1_1" and not encoder_only:
         _untie_lm_head(directory, seed)
     return directory
+
+
+def _quiet_save(model: Any, directory: Path) -> None:
+    from transformers.utils import logging as hf_logging_module
+
+    hf_logging: Any = hf_logging_module
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        model.save_pretrained(str(directory), safe_serialization=True)
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _untie_lm_head(directory: Path, seed: int) -> None:
