@@ -209,3 +209,30 @@ def test_bad_budget(st5_path):
 def test_generators_are_accepted(tiny_encoder):
     out = tiny_encoder.encode(t for t in ["one", "two"])
     assert out.shape == (2, tiny_encoder.dim)
+
+
+def test_bulk_request_does_not_starve_a_single_query(st5_path):
+    with T5Encoder.from_pretrained(
+        st5_path, device="cpu", dtype="float32", token_budget=64, max_batch_size=4
+    ) as enc:
+        bulk_texts = [f"bulk document number {i} with some words" for i in range(60)]
+        finished: list[str] = []
+        gate = threading.Event()
+        real_run = enc._batcher._run_batch
+
+        def gated(batch, need_pooled, need_tokens):
+            gate.wait(5)  # hold the first batch until both requests are queued
+            return real_run(batch, need_pooled, need_tokens)
+
+        enc._batcher._run_batch = gated
+        bulk_ids = enc.tokenize(bulk_texts)
+        query_ids = enc.tokenize(["a single query"])
+        bulk = enc._batcher.submit(bulk_ids)
+        query = enc._batcher.submit(query_ids)
+        bulk.add_done_callback(lambda _f: finished.append("bulk"))
+        query.add_done_callback(lambda _f: finished.append("query"))
+        gate.set()
+        bulk.result(timeout=60)
+        query.result(timeout=60)
+        assert finished == ["query", "bulk"]
+        np.testing.assert_allclose(bulk.result(), enc.encode(bulk_texts), atol=1e-5)
