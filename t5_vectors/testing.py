@@ -64,7 +64,8 @@ def train_sentencepiece(
     directory.mkdir(parents=True, exist_ok=True)
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(list(sentences) * 8),
+        # A tiny corpus is repeated so the trainer sees enough text for its vocabulary.
+        sentence_iterator=iter(list(sentences) * max(1, 128 // max(len(sentences), 1))),
         model_writer=model,
         vocab_size=vocab_size,
         model_type="unigram",
@@ -111,13 +112,15 @@ def _t5_config(
     )
 
 
-def _save_tokenizer(directory: Path, vocab_size: int) -> int:
+def _save_tokenizer(
+    directory: Path, vocab_size: int, sentences: tuple[str, ...] | list[str] | None
+) -> int:
     """Train and save a T5 tokenizer; returns the tokenizer's full vocabulary size."""
     from transformers import T5Tokenizer
 
     for stale in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         (directory / stale).unlink(missing_ok=True)
-    train_sentencepiece(directory, vocab_size=vocab_size)
+    train_sentencepiece(directory, vocab_size=vocab_size, sentences=sentences or SAMPLE_SENTENCES)
     tokenizer = T5Tokenizer.from_pretrained(str(directory))
     tokenizer.save_pretrained(str(directory))
     return len(tokenizer)
@@ -133,6 +136,7 @@ def build_t5_checkpoint(
     d_ff: int = 64,
     d_kv: int | None = None,
     vocab_size: int = 256,
+    tokenizer_sentences: tuple[str, ...] | list[str] | None = None,
     seed: int = 0,
     dtype: torch.dtype = torch.float32,
     encoder_only: bool = False,
@@ -150,7 +154,7 @@ def build_t5_checkpoint(
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    full_vocab = _save_tokenizer(directory, vocab_size)
+    full_vocab = _save_tokenizer(directory, vocab_size, tokenizer_sentences)
     config = _t5_config(variant, full_vocab, d_model, num_layers, num_heads, d_ff, d_kv)
     torch.manual_seed(seed)
     model_cls = T5EncoderModel if encoder_only else T5ForConditionalGeneration
@@ -216,6 +220,8 @@ def build_sentence_transformers_checkpoint(
     max_seq_length: int = 64,
     module_types: Literal["old", "new"] = "old",
     prompts: dict[str, str] | None = None,
+    vocab_size: int = 256,
+    tokenizer_sentences: tuple[str, ...] | list[str] | None = None,
     seed: int = 0,
 ) -> Path:
     """Write a sentence-transformers T5 folder laid out like ``sentence-t5-base`` / ``gtr-t5-base``.
@@ -235,6 +241,8 @@ def build_sentence_transformers_checkpoint(
         num_layers=num_layers,
         num_heads=num_heads,
         d_ff=d_ff,
+        vocab_size=vocab_size,
+        tokenizer_sentences=tokenizer_sentences,
         seed=seed,
         encoder_only=True,
     )
