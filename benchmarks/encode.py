@@ -5,16 +5,22 @@ What is measured, in one run, on one T5-base-shaped checkpoint the script builds
 d_ff 3072, ReLU "v1_0", mean pooling + Dense 768 + Normalize, max_seq_length 256, random weights,
 cached under ``--workdir``):
 
-* **Matmul ceiling** -- best-of-N GFLOP/s of large square ``torch.matmul`` on the device, fp32 and
-  bf16 (and fp16 on CUDA). "Share of ceiling" divides a system's achieved model FLOP/s by the
-  ceiling of the dtype it computes in.
+* **Matmul ceiling** -- GFLOP/s of back-to-back large square ``torch.matmul`` calls on the device
+  (fp32 and bf16, plus fp16 on CUDA), timed for a few seconds per dtype before *and* after the
+  systems run; the best call of either window is the ceiling. "Share of ceiling" divides a
+  system's achieved model FLOP/s by the ceiling of the dtype it computes in.
 * **Model FLOPs** -- per text ``2 * non_embedding_params * n + 4 * layers * n^2 * d_model`` (+ the
   Dense head), with ``n`` the *unpadded* token count, so padding a system does counts against it.
-* **Corpus** -- ``--docs`` paragraphs of real English (CPython's ``pydoc_data.topics``), sampled
-  with ``--seed``; lengths run from a few words to the 256-token truncation limit.
-* **Table 1, corpus throughput** -- each system embeds the whole corpus once (after a warm-up on a
-  few texts): docs/s, unpadded tokens/s, share of ceiling, and cosine (mean, min, min after
-  centering) of each vector to the sentence-transformers fp32 vector for the same text.
+* **Corpus** -- ``--docs`` distinct paragraphs of real English (CPython's ``pydoc_data.topics``,
+  about 1,800 in all), sampled with ``--seed``; lengths run from a few words to the 256-token
+  truncation limit. Default 256 on CPU (T5-base fp32 on 2 cores does a few hundred tokens/s; the
+  default run, two timed passes per system, takes about 10 minutes there), every paragraph on
+  CUDA.
+* **Table 1, corpus throughput** -- every system is loaded and warmed up on a few texts, then each
+  embeds the whole corpus in ``--repeats`` full timed passes, round-robin across the systems so
+  they share the machine's slow and fast stretches, and the fastest pass is kept: docs/s,
+  unpadded tokens/s, share of ceiling, and cosine (mean, min, min after centering) of each vector
+  to the sentence-transformers fp32 vector for the same text.
   Systems: ``t5-vectors`` (``T5Encoder.encode``, dtype "auto" and "float32"); sentence-transformers
   (``encode(batch_size=32)``, fp32 = the reference; plus bf16 on CPUs with bf16 support, fp16 and
   bf16 on CUDA); ``langchain-huggingface`` (``HuggingFaceEmbeddings.embed_documents``); and the
@@ -26,8 +32,9 @@ cached under ``--workdir``):
 
 Run it with ``make bench`` (= ``python benchmarks/encode.py``) or, e.g.::
 
-    .venv/bin/python benchmarks/encode.py --device cuda --docs 2048 --out bench_out/results.md
-    .venv/bin/python benchmarks/encode.py --docs 32 --skip t5-vectors,queries
+    .venv/bin/python benchmarks/encode.py --device cuda --out bench_out/results.md
+    .venv/bin/python benchmarks/encode.py --docs 32 --repeats 1 --skip t5-vectors,queries
+    .venv/bin/python benchmarks/encode.py --docs 512 --threads 2 --skip naive
 
 Tables go to stdout (and are appended to ``--out``); progress goes to stderr. The weights are
 random, so cosines measure numerical agreement, not embedding quality; the fp32 reference is
@@ -43,7 +50,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +62,7 @@ import numpy as np
 import torch
 from _common import (
     CHECKPOINT_SPEC,
+    Ceiling,
     LatencyStats,
     ModelShape,
     build_checkpoint,
@@ -85,6 +93,8 @@ from _common import (
 SYSTEMS = ("t5-vectors", "sentence-transformers", "langchain-huggingface", "naive", "queries")
 ST_BATCH_SIZE = 32
 WARMUP_TEXTS = 8
+DEFAULT_CPU_DOCS = 256
+UNSTEADY_RATIO = 1.25
 _START = time.perf_counter()
 
 
@@ -100,7 +110,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
-    parser.add_argument("--docs", type=int, default=512, help="corpus size (paragraphs)")
+    parser.add_argument(
+        "--docs",
+        type=int,
+        default=None,
+        help="corpus size in paragraphs (default: 256 on CPU, every distinct paragraph on CUDA)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="corpus sampling seed")
     parser.add_argument("--workdir", type=Path, default=Path("bench_out"))
     parser.add_argument(
@@ -110,6 +125,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "(sentence-transformers fp32 always runs: it is the reference)",
     )
     parser.add_argument("--threads", type=int, default=usable_cpus(), help="torch intra-op threads")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed passes per system, round-robin, fastest kept (default: 2 on CPU, 5 on CUDA)",
+    )
     parser.add_argument("--naive-docs", type=int, default=64, help="docs timed for the naive loop")
     parser.add_argument("--query-threads", type=int, default=32)
     parser.add_argument("--queries-per-thread", type=int, default=8)
@@ -119,14 +140,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--matmul-size", type=int, default=None, help="square matmul size (2048 CPU, 8192 CUDA)"
     )
-    parser.add_argument("--matmul-reps", type=int, default=None, help="timed reps (5 CPU, 20 CUDA)")
+    parser.add_argument(
+        "--matmul-seconds", type=float, default=3.0, help="timed window per dtype (each time)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="also append the tables here")
     args = parser.parse_args(argv)
     args.skip = {name.strip() for name in args.skip.split(",") if name.strip()}
     unknown = args.skip - set(SYSTEMS)
     if unknown:
         parser.error(f"--skip: unknown system(s) {sorted(unknown)}; choose from {SYSTEMS}")
+    for name in ("docs", "repeats", "threads", "naive_docs", "query_threads", "queries_per_thread"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')}: expected a positive integer, found {value}")
     return args
+
+
+def apply_device_defaults(args: argparse.Namespace, device: str) -> None:
+    """Fill the defaults that depend on the device (a GPU pass over 256 texts is too short)."""
+    cuda = device.startswith("cuda")
+    if args.docs is None:
+        args.docs = 10**9 if cuda else DEFAULT_CPU_DOCS
+    if args.repeats is None:
+        args.repeats = 5 if cuda else 2
 
 
 class Report:
@@ -180,13 +216,30 @@ class Bench:
     max_seq_length: int
     texts: list[str]
     counts: list[int]
-    ceiling: dict[str, float]
+    ceiling_start: dict[str, Ceiling]
     tokenizer: Any
     args: argparse.Namespace
+
+    ceiling_end: dict[str, Ceiling] | None = None
 
     @property
     def warmup_texts(self) -> list[str]:
         return self.texts[:WARMUP_TEXTS]
+
+    @property
+    def matmul_size(self) -> int:
+        return int(self.args.matmul_size or (8192 if self.device == "cuda" else 2048))
+
+    def measure_ceiling(self) -> dict[str, Ceiling]:
+        size, seconds = self.matmul_size, self.args.matmul_seconds
+        log(f"matmul ceiling: {size}x{size}, {seconds:g}s per dtype")
+        return matmul_ceiling(self.device, size, seconds)
+
+    def peak_gflops(self, dtype: str) -> float:
+        """Best matmul GFLOP/s of *dtype* seen in either window (NaN if not measured)."""
+        windows = [self.ceiling_start, self.ceiling_end or {}]
+        bests = [w[dtype].best for w in windows if dtype in w]
+        return max(bests) if bests else float("nan")
 
 
 def prepare(args: argparse.Namespace, device: str, report: Report) -> Bench:
@@ -198,17 +251,16 @@ def prepare(args: argparse.Namespace, device: str, report: Report) -> Bench:
     max_len = int(CHECKPOINT_SPEC["max_seq_length"])
     tokenizer = AutoTokenizer.from_pretrained(str(path))
     texts = sample_corpus(args.docs, args.seed)
+    if len(texts) < args.docs < 10**9:
+        log(f"--docs {args.docs}: the corpus has only {len(texts)} distinct paragraphs; using all")
     counts = token_counts(tokenizer, texts, max_len)
-    size = args.matmul_size or (8192 if device == "cuda" else 2048)
-    reps = args.matmul_reps or (20 if device == "cuda" else 5)
-    log(f"measuring matmul ceiling ({size}x{size}, {reps} reps)")
-    ceiling = matmul_ceiling(device, size, reps)
-    bench = Bench(device, path, shape, max_len, texts, counts, ceiling, tokenizer, args)
-    report_setup(bench, report, size, reps)
+    bench = Bench(device, path, shape, max_len, texts, counts, {}, tokenizer, args)
+    report_setup(bench, report)
+    bench.ceiling_start = bench.measure_ceiling()
     return bench
 
 
-def report_setup(bench: Bench, report: Report, size: int, reps: int) -> None:
+def report_setup(bench: Bench, report: Report) -> None:
     shape, counts, tokenizer = bench.shape, bench.counts, bench.tokenizer
     words = sum(len(text.split()) for text in bench.texts)
     untruncated = token_counts(tokenizer, bench.texts, 10**9)
@@ -230,20 +282,59 @@ def report_setup(bench: Bench, report: Report, size: int, reps: int) -> None:
         f"{length_summary(counts)}; {sum(counts):,} tokens in all; {truncated} texts truncated"
     )
     report.emit(
-        f"- tokenizer: the checkpoint's {len(tokenizer)}-piece test sentencepiece gives "
+        f"- tokenizer: a {len(tokenizer)}-piece sentencepiece trained on the corpus gives "
         f"{sum(untruncated) / max(words, 1):.2f} tokens per whitespace word (a real T5 vocabulary "
-        "gives about 1.3-1.5), so texts are several times longer in tokens than with sentence-t5"
+        "gives about 1.3-1.5)"
     )
     report.emit(
         f"- model FLOPs for one corpus pass (unpadded): {corpus_flops(shape, counts) / 1e12:.2f} "
         f"TFLOP = 2 x params x tokens + 4 x L x n^2 x d_model per text (+ Dense)"
     )
     report.emit()
-    report.emit(f"Matmul ceiling ({size}x{size} @ {size}x{size}, best of {reps} after warm-up):")
+
+
+def report_ceiling(bench: Bench, report: Report) -> None:
+    size, end = bench.matmul_size, bench.ceiling_end or {}
+    report.emit(
+        f"Matmul ceiling, GFLOP/s ({size}x{size} @ {size}x{size}, "
+        f"{bench.args.matmul_seconds:g}s of back-to-back calls per dtype after a warm-up, "
+        "before and after the systems ran; best call and median call):"
+    )
     report.emit()
-    rows = [[name, f"{gflops:,.0f}"] for name, gflops in bench.ceiling.items()]
-    report.emit(markdown_table(["dtype", "GFLOP/s"], rows))
+    headers = ["dtype", "before: best", "before: median", "after: best", "after: median", "ceiling"]
+    rows = []
+    for name, before in bench.ceiling_start.items():
+        after = end.get(name)
+        rows.append(
+            [
+                name,
+                f"{before.best:,.0f}",
+                f"{before.median:,.0f}",
+                f"{after.best:,.0f}" if after else "n/a",
+                f"{after.median:,.0f}" if after else "n/a",
+                f"{bench.peak_gflops(name):,.0f}",
+            ]
+        )
+    report.emit(markdown_table(headers, rows))
     report.emit()
+    unsteady = unsteady_dtypes(bench)
+    if unsteady:
+        report.emit(
+            f"**Unsteady machine**: {', '.join(unsteady)} matmul speed varied by more than "
+            f"{UNSTEADY_RATIO - 1:.0%} between calls or windows (shared or throttled CPUs). "
+            "Single-pass throughputs below carry that noise; use --repeats to average it out."
+        )
+        report.emit()
+
+
+def unsteady_dtypes(bench: Bench) -> list[str]:
+    """Dtypes whose best matmul call beat a window's median by more than ``UNSTEADY_RATIO``."""
+    unsteady = []
+    for name, before in bench.ceiling_start.items():
+        windows = [before, *([bench.ceiling_end[name]] if bench.ceiling_end else [])]
+        if bench.peak_gflops(name) > UNSTEADY_RATIO * min(w.median for w in windows):
+            unsteady.append(name)
+    return unsteady
 
 
 # --------------------------------------------------------------------------------------------
@@ -253,7 +344,7 @@ def report_setup(bench: Bench, report: Report, size: int, reps: int) -> None:
 
 @dataclass
 class EncodeRun:
-    """One timed pass of one system over the first ``docs`` corpus texts."""
+    """The best of the timed passes of one system over the first ``docs`` corpus texts."""
 
     system: str
     dtype: str
@@ -261,14 +352,16 @@ class EncodeRun:
     seconds: float = float("nan")
     vectors: np.ndarray | None = None
     error: str | None = None
+    passes: list[float] = field(default_factory=list)
 
 
-def time_pass(bench: Bench, encode: Callable[[list[str]], Any], docs: int | None = None) -> tuple:
-    """Warm *encode* up on a few texts, then time one pass over the first *docs* texts."""
-    texts = bench.texts if docs is None else bench.texts[:docs]
-    encode(bench.warmup_texts)
-    seconds, vectors = timed(lambda: encode(texts), bench.device)
-    return seconds, np.asarray(vectors, dtype=np.float32)
+@dataclass
+class Loaded:
+    """A loaded, warmed-up system: its compute dtype, its encode function and how to free it."""
+
+    dtype: str
+    encode: Callable[[list[str]], Any]
+    close: Callable[[], None] = lambda: None
 
 
 def encoder_dtype(encoder: Any, requested: str) -> str:
@@ -283,17 +376,14 @@ def encoder_dtype(encoder: Any, requested: str) -> str:
     return requested
 
 
-def run_t5_vectors(bench: Bench, dtype: str) -> EncodeRun:
+def load_t5_vectors(bench: Bench, dtype: str) -> Loaded:
     from t5_vectors import T5Encoder
 
     encoder = T5Encoder.from_pretrained(str(bench.path), device=bench.device, dtype=dtype)
-    seconds, vectors = time_pass(bench, encoder.encode)
-    return EncodeRun(
-        "t5-vectors", encoder_dtype(encoder, dtype), len(bench.texts), seconds, vectors
-    )
+    return Loaded(encoder_dtype(encoder, dtype), encoder.encode, encoder.close)
 
 
-def run_sentence_transformers(bench: Bench, dtype: torch.dtype) -> EncodeRun:
+def load_sentence_transformers(bench: Bench, dtype: torch.dtype) -> Loaded:
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(bench.path), device=bench.device)
@@ -303,22 +393,18 @@ def run_sentence_transformers(bench: Bench, dtype: torch.dtype) -> EncodeRun:
         model.to(dtype)
 
     def encode(texts: list[str]) -> np.ndarray:
-        vectors = model.encode(texts, batch_size=ST_BATCH_SIZE, convert_to_numpy=True)
-        return np.asarray(vectors, dtype=np.float32)
+        return model.encode(texts, batch_size=ST_BATCH_SIZE, convert_to_numpy=True)
 
-    seconds, vectors = time_pass(bench, encode)
-    name = dtype_name(dtype)
-    return EncodeRun("sentence-transformers", name, len(bench.texts), seconds, vectors)
+    return Loaded(dtype_name(dtype), encode)
 
 
-def run_langchain(bench: Bench) -> EncodeRun:
+def load_langchain(bench: Bench) -> Loaded:
     from langchain_huggingface import HuggingFaceEmbeddings
 
     embeddings = HuggingFaceEmbeddings(
         model_name=str(bench.path), model_kwargs={"device": bench.device}
     )
-    seconds, vectors = time_pass(bench, embeddings.embed_documents)
-    return EncodeRun("langchain-huggingface", "float32", len(bench.texts), seconds, vectors)
+    return Loaded("float32", embeddings.embed_documents)
 
 
 def load_dense(path: Path, device: str) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -341,7 +427,8 @@ def load_dense(path: Path, device: str) -> Callable[[torch.Tensor], torch.Tensor
     raise NotImplementedError(f"naive loop: Dense activation {activation!r}")
 
 
-def load_naive(bench: Bench) -> tuple[Any, Any]:
+def load_t5_model(bench: Bench) -> tuple[Any, Any]:
+    """transformers' tokenizer and fp32 ``T5EncoderModel`` for the checkpoint."""
     from transformers import AutoTokenizer, T5EncoderModel
 
     tokenizer = AutoTokenizer.from_pretrained(str(bench.path))
@@ -349,9 +436,9 @@ def load_naive(bench: Bench) -> tuple[Any, Any]:
     return tokenizer, model.to(bench.device).eval()
 
 
-def run_naive(bench: Bench) -> EncodeRun:
+def load_naive(bench: Bench) -> Loaded:
     """transformers ``T5EncoderModel`` fp32, one text per forward, mean pool + Dense + normalize."""
-    tokenizer, model = load_naive(bench)
+    tokenizer, model = load_t5_model(bench)
     dense = load_dense(bench.path, bench.device)
 
     def encode(texts: list[str]) -> np.ndarray:
@@ -366,50 +453,49 @@ def run_naive(bench: Bench) -> EncodeRun:
                 vectors.append(vector.float().cpu().numpy())
         return np.concatenate(vectors)
 
-    docs = min(bench.args.naive_docs, len(bench.texts))
-    seconds, vectors = time_pass(bench, encode, docs)
-    return EncodeRun("naive loop", "float32", docs, seconds, vectors)
+    return Loaded("float32", encode)
 
 
-def guarded(name: str, dtype: str, docs: int, fn: Callable[[], EncodeRun]) -> EncodeRun:
-    """Run one system; a failure becomes a row saying why instead of ending the benchmark."""
-    log(f"table 1: {name} ({dtype})")
-    try:
-        run = fn()
-    except Exception as exc:  # report, don't hide: the row says what went wrong
-        log(f"  {name} ({dtype}) failed: {type(exc).__name__}: {exc}")
-        return EncodeRun(name, dtype, docs, error=f"{type(exc).__name__}: {exc}")
-    log(f"  {run.docs} docs in {run.seconds:.1f}s")
-    return run
+@dataclass
+class System:
+    """One table-1 row: how to load it, and (once loaded) the loaded system or its error."""
 
-
-@dataclass(frozen=True)
-class Step:
-    """One planned table-1 run: labels for a failure row, and the runner."""
-
-    system: str
+    name: str
     dtype: str
     docs: int
-    runner: Callable[[], EncodeRun]
+    load: Callable[[], Loaded]
+    loaded: Loaded | None = None
+    run: EncodeRun | None = None
+
+    def fail(self, stage: str, exc: Exception) -> None:
+        message = f"{type(exc).__name__}: {exc}"
+        log(f"  {self.name} ({self.dtype}) failed while {stage}: {message}")
+        self.run = EncodeRun(self.name, self.dtype, self.docs, error=f"{stage}: {message}")
+        self.release()
+
+    def release(self) -> None:
+        if self.loaded is not None:
+            self.loaded.close()
+            self.loaded = None
 
 
-def encode_plan(bench: Bench) -> list[Step]:
-    """Table-1 runs in order; the sentence-transformers fp32 reference always runs, first."""
+def encode_plan(bench: Bench) -> list[System]:
+    """Table-1 systems in order; the sentence-transformers fp32 reference always runs, first."""
     skip, n = bench.args.skip, len(bench.texts)
     st = "sentence-transformers"
-    plan = [Step(st, "float32", n, lambda: run_sentence_transformers(bench, torch.float32))]
+    plan = [System(st, "float32", n, lambda: load_sentence_transformers(bench, torch.float32))]
     if "t5-vectors" not in skip:
         for dtype in ("auto", "float32"):
-            plan.append(Step("t5-vectors", dtype, n, lambda d=dtype: run_t5_vectors(bench, d)))
+            plan.append(System("t5-vectors", dtype, n, lambda d=dtype: load_t5_vectors(bench, d)))
     if st not in skip:
         for low in low_precision_dtypes(bench.device):
-            runner = lambda d=low: run_sentence_transformers(bench, d)  # noqa: E731
-            plan.append(Step(st, dtype_name(low), n, runner))
+            loader = lambda d=low: load_sentence_transformers(bench, d)  # noqa: E731
+            plan.append(System(st, dtype_name(low), n, loader))
     if "langchain-huggingface" not in skip:
-        plan.append(Step("langchain-huggingface", "float32", n, lambda: run_langchain(bench)))
+        plan.append(System("langchain-huggingface", "float32", n, lambda: load_langchain(bench)))
     if "naive" not in skip:
         docs = min(bench.args.naive_docs, n)
-        plan.append(Step("naive loop", "float32", docs, lambda: run_naive(bench)))
+        plan.append(System("naive loop", "float32", docs, lambda: load_naive(bench)))
     return plan
 
 
@@ -421,12 +507,53 @@ def low_precision_dtypes(device: str) -> list[torch.dtype]:
     return []
 
 
+def load_and_warm(bench: Bench, system: System) -> None:
+    log(f"table 1: loading {system.name} ({system.dtype}), warm-up on {WARMUP_TEXTS} texts")
+    try:
+        system.loaded = system.load()
+        system.loaded.encode(bench.warmup_texts)
+        synchronize(bench.device)
+    except Exception as exc:  # report, don't hide: the row says what went wrong
+        system.fail("loading", exc)
+        return
+    system.run = EncodeRun(system.name, system.loaded.dtype, system.docs)
+
+
+def timed_pass(bench: Bench, system: System) -> None:
+    """Time one pass over the system's texts; keep the fastest pass and the first vectors."""
+    if system.loaded is None or system.run is None or system.run.error is not None:
+        return
+    texts = bench.texts[: system.docs]
+    try:
+        seconds, vectors = timed(lambda: system.loaded.encode(texts), bench.device)
+    except Exception as exc:
+        system.fail("encoding", exc)
+        return
+    run = system.run
+    run.passes.append(seconds)
+    run.seconds = min(run.passes)
+    if run.vectors is None:
+        run.vectors = np.asarray(vectors, dtype=np.float32)
+    log(f"  {system.name} ({run.dtype}): {system.docs} docs in {seconds:.1f}s")
+
+
 def run_encode_systems(bench: Bench) -> list[EncodeRun]:
-    runs = []
-    for step in encode_plan(bench):
-        runs.append(guarded(step.system, step.dtype, step.docs, step.runner))
-        free_memory(bench.device)
-    return runs
+    """Load and warm every system, then time ``--repeats`` round-robin passes (best is kept).
+
+    All systems stay loaded so the passes can interleave: on a machine whose speed drifts, each
+    system then samples the same stretches of time instead of one system getting a slow one.
+    """
+    plan = encode_plan(bench)
+    for system in plan:
+        load_and_warm(bench, system)
+    for repeat in range(bench.args.repeats):
+        log(f"table 1: timed pass {repeat + 1} of {bench.args.repeats}")
+        for system in plan:
+            timed_pass(bench, system)
+    for system in plan:
+        system.release()
+    free_memory(bench.device)
+    return [system.run for system in plan if system.run is not None]
 
 
 def encode_row(bench: Bench, run: EncodeRun, reference: EncodeRun, mean: np.ndarray) -> list[str]:
@@ -436,11 +563,11 @@ def encode_row(bench: Bench, run: EncodeRun, reference: EncodeRun, mean: np.ndar
     if run.system == reference.system and run.dtype == reference.dtype:
         label += " (reference)"
     if run.error is not None or run.vectors is None:
-        return [label, run.dtype, f"failed: {run.error}", *["n/a"] * 7]
+        return [label, run.dtype, f"failed: {run.error}", *["n/a"] * 8]
     counts = bench.counts[: run.docs]
     flops = corpus_flops(bench.shape, counts)
     tokens_per_s = sum(counts) / run.seconds
-    ceiling = bench.ceiling.get(run.dtype, float("nan")) * 1e9
+    ceiling = bench.peak_gflops(run.dtype) * 1e9
     cos = cosine_to_reference(run.vectors, reference.vectors)
     centered = centered_cosine_to_reference(run.vectors, reference.vectors, mean)
     ref_tokens_per_s = sum(bench.counts[: reference.docs]) / reference.seconds
@@ -455,6 +582,7 @@ def encode_row(bench: Bench, run: EncodeRun, reference: EncodeRun, mean: np.ndar
         fmt_cos(float(np.min(centered))),
         fmt_speedup(tokens_per_s / ref_tokens_per_s),
         f"{int(np.size(run.vectors) - np.isfinite(run.vectors).sum())}",
+        " / ".join(f"{seconds:.1f}" for seconds in run.passes),
     ]
 
 
@@ -476,6 +604,7 @@ def report_encode(bench: Bench, runs: list[EncodeRun], report: Report) -> None:
         "centered cos min",
         "speed-up vs sentence-transformers",
         "non-finite",
+        "pass times (s)",
     ]
     rows = [encode_row(bench, run, reference, mean) for run in runs]
     report.emit(f"### Corpus throughput ({len(bench.texts)} docs, {sum(bench.counts):,} tokens)")
@@ -487,9 +616,16 @@ def report_encode(bench: Bench, runs: list[EncodeRun], report: Report) -> None:
         "row's dtype; cosines are against the sentence-transformers fp32 vector of the same text "
         "(centered: after subtracting the reference corpus mean direction); speed-up = tokens/s "
         "ratio to sentence-transformers fp32 (= docs/s ratio on the full corpus); sentence-"
-        f"transformers and langchain-huggingface use batch_size {ST_BATCH_SIZE}."
+        f"transformers and langchain-huggingface use batch_size {ST_BATCH_SIZE}; "
+        f"{passes_note(bench.args.repeats)}; pass times lists every timed pass in run order."
     )
     report.emit()
+
+
+def passes_note(repeats: int) -> str:
+    if repeats == 1:
+        return "one timed pass per system after warm-up (--repeats 1)"
+    return f"fastest of {repeats} round-robin timed passes per system (--repeats {repeats})"
 
 
 def report_reference_health(bench: Bench, reference: np.ndarray, report: Report) -> None:
@@ -523,7 +659,7 @@ def report_reference_health(bench: Bench, reference: np.ndarray, report: Report)
 def activation_peak(bench: Bench, n_texts: int = 4) -> float | None:
     """Largest absolute T5 block output over the *n_texts* longest texts, fp32 (untimed)."""
     try:
-        tokenizer, model = load_naive(bench)
+        tokenizer, model = load_t5_model(bench)
     except Exception as exc:
         log(f"activation probe skipped: {type(exc).__name__}: {exc}")
         return None
@@ -614,9 +750,12 @@ def query_t5_vectors(bench: Bench, plan: list[list[str]]) -> QueryRun:
 
     encoder = T5Encoder.from_pretrained(str(bench.path), device=bench.device, dtype="auto")
     embeddings = T5Embeddings(encoder=encoder)
-    for text in bench.warmup_texts[:3]:
-        embeddings.embed_query(text)
-    stats = hammer(embeddings.embed_query, plan, bench.device)
+    try:
+        for text in bench.warmup_texts[:3]:
+            embeddings.embed_query(text)
+        stats = hammer(embeddings.embed_query, plan, bench.device)
+    finally:
+        encoder.close()
     return QueryRun("t5-vectors T5Embeddings", encoder_dtype(encoder, "auto"), stats)
 
 
@@ -703,9 +842,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet_libraries()
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    apply_device_defaults(args, device)
     report = Report(args.out)
     bench = prepare(args, device, report)
     runs = run_encode_systems(bench)
+    bench.ceiling_end = bench.measure_ceiling()
+    report_ceiling(bench, report)
     report_encode(bench, runs, report)
     if "queries" not in args.skip:
         report_queries(bench, run_queries(bench), report)
