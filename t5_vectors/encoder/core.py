@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 import warnings
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from t5_vectors.encoder.batching import BatchItem, MicroBatcher
+from t5_vectors.encoder.batching import BatchItem, BatchOutput, MicroBatcher
 from t5_vectors.encoder.checkpoint import (
     OWN_CONFIG,
     OWN_HEAD_WEIGHTS,
@@ -28,7 +29,7 @@ from t5_vectors.encoder.checkpoint import (
 from t5_vectors.encoder.pooling import DenseLayer, EmbeddingHead, Pooler, normalize_pooling_modes
 from t5_vectors.encoder.precision import resolve_device, resolve_dtype
 from t5_vectors.encoder.tokenize import TextTokenizer
-from t5_vectors.errors import InvalidInputError, ModelLoadError
+from t5_vectors.errors import EncoderClosedError, InvalidInputError, ModelLoadError
 
 __all__ = ["EncoderConfig", "T5Encoder", "TruncationWarning"]
 
@@ -155,12 +156,23 @@ class T5Encoder:
         }
         self._warn_lock = threading.Lock()
         self._warned_truncation = False
+        # The worker thread holds the encoder only weakly, so an encoder that is dropped without
+        # close() is still garbage-collected, and its worker stops.
+        run_ref = weakref.WeakMethod(self._run_batch)
+
+        def run(batch: list[BatchItem], pooled: bool, tokens: bool) -> BatchOutput:
+            run_batch = run_ref()
+            if run_batch is None:
+                raise EncoderClosedError("The encoder was garbage-collected.")
+            return run_batch(batch, pooled, tokens)
+
         self._batcher = MicroBatcher(
-            self._run_batch,
+            run,
             dim=head.dim,
             token_budget=config.token_budget,
             max_batch_size=config.max_batch_size,
         )
+        weakref.finalize(self, self._batcher.close)
 
     # --------------------------------------------------------------------------------- loading
     @classmethod

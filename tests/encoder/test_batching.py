@@ -236,3 +236,20 @@ def test_bulk_request_does_not_starve_a_single_query(st5_path):
         query.result(timeout=60)
         assert finished == ["query", "bulk"]
         np.testing.assert_allclose(bulk.result(), enc.encode(bulk_texts), atol=1e-5)
+
+
+def test_dropped_encoder_is_collected_and_its_worker_stops(st5_path):
+    import gc
+    import weakref
+
+    enc = T5Encoder.from_pretrained(st5_path, device="cpu")
+    enc.encode(["start the worker"])
+    thread = enc._batcher._thread
+    assert thread is not None
+    assert thread.is_alive()
+    ref = weakref.ref(enc)
+    del enc
+    gc.collect()
+    assert ref() is None
+    thread.join(5)
+    assert not thread.is_alive()
