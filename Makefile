@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU build of PyTorch. Users with a GPU install their own torch first (see README).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install install-dev test lint typecheck bench demo clean
+.PHONY: install install-dev test integration lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,15 +24,21 @@ install-dev: install
 test: install-dev
 	$(BIN)/python -m pytest tests -q
 
+## integration: the same tests against a real Qdrant server (docker compose, see README)
+integration: install-dev
+	docker compose up -d qdrant
+	QDRANT_URL=$${QDRANT_URL:-http://localhost:6333} $(BIN)/python -m pytest integration_tests -q
+
 ## lint: ruff + mypy (strict) on the package
 lint: install-dev
-	$(BIN)/ruff check t5_vectors tests benchmarks
-	$(BIN)/ruff format --check t5_vectors tests benchmarks
+	$(BIN)/ruff check t5_vectors tests integration_tests benchmarks
+	$(BIN)/ruff format --check t5_vectors tests integration_tests benchmarks
 	$(BIN)/mypy
 
-## bench: the encode benchmark (writes its tables to stdout; see docs/benchmarks.md)
+## bench: the encode and ingest benchmarks (tables on stdout; see docs/benchmarks.md)
 bench: install-dev
 	$(BIN)/python benchmarks/encode.py
+	$(BIN)/python benchmarks/ingest.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -2,11 +2,14 @@
 
 Public API::
 
-    from t5_vectors import T5Encoder, T5Embeddings
+    from t5_vectors import QdrantIndex, T5Embeddings, T5Encoder, T5QdrantVectorStore
 
     encoder = T5Encoder.from_pretrained("sentence-transformers/sentence-t5-base")
     vectors = encoder.encode(["a text", "another"])        # float32 (2, 768)
     embeddings = T5Embeddings(encoder=encoder)              # LangChain Embeddings
+    index = QdrantIndex(encoder, collection_name="docs")    # embedded Qdrant by default
+    report = index.ingest(loader.lazy_load())               # streaming, idempotent
+    store = T5QdrantVectorStore(index=index)                # LangChain VectorStore
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from t5_vectors.errors import (
     CollectionConfigError,
     EncoderClosedError,
     EncodingError,
+    IngestError,
     InvalidInputError,
     ModelLoadError,
     ModelNotFoundError,
@@ -23,21 +27,28 @@ from t5_vectors.errors import (
     T5VectorsError,
     UnsafeCheckpointError,
 )
-from t5_vectors.langchain import T5Embeddings
+from t5_vectors.langchain import T5Embeddings, T5QdrantVectorStore
+from t5_vectors.qdrant import CollectionSpec, IngestReport, QdrantIndex, RetryPolicy
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CollectionConfigError",
+    "CollectionSpec",
     "EncoderClosedError",
     "EncoderConfig",
     "EncodingError",
+    "IngestError",
+    "IngestReport",
     "InvalidInputError",
     "ModelLoadError",
     "ModelNotFoundError",
     "NotT5CheckpointError",
+    "QdrantIndex",
+    "RetryPolicy",
     "T5Embeddings",
     "T5Encoder",
+    "T5QdrantVectorStore",
     "T5VectorsError",
     "TruncationWarning",
     "UnsafeCheckpointError",

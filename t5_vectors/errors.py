@@ -13,15 +13,22 @@ catches them all. Messages say what was expected, what was found and how to fix 
     ├── InvalidInputError              bad arguments: wrong types, values or items (a ValueError)
     ├── EncodingError                  a forward pass failed; only the calls in that batch get it
     ├── EncoderClosedError             the encoder was closed
-    └── CollectionConfigError          an existing Qdrant collection does not match what is asked
+    ├── CollectionConfigError          an existing Qdrant collection does not match what is asked
+    └── IngestError                    ingestion stopped at a batch that failed for good
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from t5_vectors.qdrant.report import BatchFailure, IngestReport
 
 __all__ = [
     "CollectionConfigError",
     "EncoderClosedError",
     "EncodingError",
+    "IngestError",
     "InvalidInputError",
     "ModelLoadError",
     "ModelNotFoundError",
@@ -65,3 +72,16 @@ class EncoderClosedError(T5VectorsError, RuntimeError):
 
 class CollectionConfigError(T5VectorsError, ValueError):
     """An existing Qdrant collection does not match the requested vector size, distance or name."""
+
+
+class IngestError(T5VectorsError, RuntimeError):
+    """Ingestion stopped at a batch that failed for good.
+
+    ``report`` says what was written before it (re-running the same ingest resumes: what is
+    stored is skipped); ``failure`` names the batch and the cause.
+    """
+
+    def __init__(self, message: str, *, report: IngestReport, failure: BatchFailure) -> None:
+        super().__init__(message)
+        self.report = report
+        self.failure = failure

@@ -19,6 +19,7 @@ import collections
 import contextlib
 import itertools
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -94,6 +95,7 @@ class MicroBatcher:
         dim: int,
         token_budget: int,
         max_batch_size: int,
+        max_wait: float = 0.0,
         name: str = "t5-vectors-encoder",
     ) -> None:
         self._run_batch = run_batch
@@ -106,6 +108,8 @@ class MicroBatcher:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._seq = itertools.count()
+        self.max_wait = max_wait
+        self._concurrent = False  # the last batch served several requests
         self.batches_run = 0
 
     # ----------------------------------------------------------------------------- submission
@@ -165,6 +169,7 @@ class MicroBatcher:
                 self._cond.wait()
             if self._closed:
                 return None
+            self._gather_concurrent_callers()
             # Drop requests whose caller gave up (cancelled futures).
             for request in [r for r in self._pending if r.future.cancelled()]:
                 self._pending.remove(request)
@@ -181,11 +186,28 @@ class MicroBatcher:
                         break
                     batch.append(request.items.popleft())
                     longest = new_longest
+            self._concurrent = len({id(item.request) for item in batch}) > 1
             # Round robin: the lead goes to the back if it still has items; drained ones leave.
             self._pending.rotate(-1)
             for request in [r for r in self._pending if not r.items]:
                 self._pending.remove(request)
             return batch
+
+    def _gather_concurrent_callers(self) -> None:
+        """Wait up to ``max_wait`` for more callers, but only while callers are concurrent.
+
+        When the last batch served several requests, callers are arriving concurrently (many
+        threads or tasks issuing single queries); a short wait lets the next batch take all of
+        them instead of a few. A lone caller never waits. Call with the lock held.
+        """
+        if self.max_wait <= 0 or not self._concurrent:
+            return
+        deadline = time.monotonic() + self.max_wait
+        while not self._closed and sum(len(r.items) for r in self._pending) < self.max_batch_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._cond.wait(remaining)
 
     def _worker(self) -> None:
         while True:

@@ -58,6 +58,8 @@ class EncoderConfig:
         lowercase: lower-case texts before tokenizing (``do_lower_case`` checkpoints).
         token_budget: most padded tokens (rows x longest row) in one forward pass.
         max_batch_size: most texts in one forward pass.
+        max_wait_ms: while callers arrive concurrently, how long the worker waits for more of
+            them before a forward pass (a lone caller never waits).
     """
 
     pooling: tuple[str, ...] = ("mean",)
@@ -69,6 +71,7 @@ class EncoderConfig:
     lowercase: bool = False
     token_budget: int = 2048
     max_batch_size: int = 128
+    max_wait_ms: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pooling", normalize_pooling_modes(self.pooling))
@@ -85,20 +88,28 @@ class EncoderConfig:
                 raise InvalidInputError(
                     f"{name}: expected a str, found {type(getattr(self, name)).__name__}."
                 )
+        if (
+            isinstance(self.max_wait_ms, bool)
+            or not isinstance(self.max_wait_ms, int | float)
+            or (not 0 <= self.max_wait_ms <= 1000)
+        ):
+            raise InvalidInputError(
+                f"max_wait_ms: expected a number from 0 to 1000, found {self.max_wait_ms!r}."
+            )
         if not isinstance(self.normalize, bool):
             raise InvalidInputError(f"normalize: expected True or False, found {self.normalize!r}.")
 
 
-def _default_budget(device: torch.device) -> tuple[int, int]:
-    """(token_budget, max_batch_size) per forward pass.
+def _default_budget(device: torch.device) -> tuple[int, int, float]:
+    """(token_budget, max_batch_size, max_wait_ms) per forward pass.
 
     GPUs want large batches. CPUs do better with small ones: the activations of a 2,048-token
     batch of T5-base stay in cache, and on a 2-core AVX512-BF16 machine a budget of 2,048 ran
     about 1.5x faster than 8,192 (benchmarks/encode.py, docs/benchmarks.md).
     """
     if device.type == "cuda":
-        return 65536, 1024
-    return 2048, 128
+        return 65536, 1024, 2.0
+    return 2048, 128, 10.0
 
 
 class T5Encoder:
@@ -171,6 +182,7 @@ class T5Encoder:
             dim=head.dim,
             token_budget=config.token_budget,
             max_batch_size=config.max_batch_size,
+            max_wait=config.max_wait_ms / 1000.0,
         )
         weakref.finalize(self, self._batcher.close)
 
@@ -190,6 +202,7 @@ class T5Encoder:
         local_files_only: bool | None = None,
         token_budget: int | None = None,
         max_batch_size: int | None = None,
+        max_wait_ms: float | None = None,
         revision: str | None = None,
         token: str | bool | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
@@ -210,6 +223,8 @@ class T5Encoder:
             local_files_only: never touch the network; ``None`` follows ``HF_HUB_OFFLINE``.
             token_budget: most padded tokens per forward pass (default 2048 CPU, 65536 GPU).
             max_batch_size: most texts per forward pass (default 128 CPU, 1024 GPU).
+            max_wait_ms: while callers arrive concurrently, how long to wait for more of them
+                before a forward pass (default 10 CPU, 2 GPU; a lone caller never waits).
             revision: hub revision (branch, tag or commit).
             token: hub token for private repos (never logged).
             cache_dir: hub cache folder.
@@ -228,7 +243,7 @@ class T5Encoder:
         model = _load_model(spec, torch_dtype, torch_device)
         head = _build_head(spec, pooling)
         head.to(torch_device)
-        budget, batch_size = _default_budget(torch_device)
+        budget, batch_size, wait_ms = _default_budget(torch_device)
         config = EncoderConfig(
             pooling=head.pooler.modes,
             normalize=spec.normalize if normalize is None else normalize,
@@ -241,6 +256,7 @@ class T5Encoder:
             lowercase=spec.lowercase,
             token_budget=token_budget or budget,
             max_batch_size=max_batch_size or batch_size,
+            max_wait_ms=wait_ms if max_wait_ms is None else max_wait_ms,
         )
         head.normalize = config.normalize
         encoder = cls(

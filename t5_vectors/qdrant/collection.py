@@ -15,9 +15,16 @@ from typing import Any, Literal
 from qdrant_client import models
 
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
+from t5_vectors.qdrant.connection import Connection
 from t5_vectors.qdrant.payload import METADATA_KEY
 
-__all__ = ["CollectionSpec", "DistanceLike", "QuantizationLike"]
+__all__ = [
+    "CollectionSpec",
+    "DistanceLike",
+    "QuantizationLike",
+    "aensure_collection",
+    "ensure_collection",
+]
 
 DistanceLike = Literal["cosine", "dot", "euclid", "manhattan"] | models.Distance
 QuantizationLike = (
@@ -76,7 +83,9 @@ class CollectionSpec:
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int) or value < 1
             ):
-                raise InvalidInputError(f"{name}: expected a positive int or None, found {value!r}.")
+                raise InvalidInputError(
+                    f"{name}: expected a positive int or None, found {value!r}."
+                )
         object.__setattr__(self, "payload_indexes", _payload_indexes(self.payload_indexes))
 
     @property
@@ -250,3 +259,83 @@ def _payload_indexes(value: object) -> dict[str, models.PayloadSchemaType]:
                 f"payload_indexes[{key!r}]: expected one of {schemas}, found {schema!r}."
             ) from None
     return indexes
+
+
+def ensure_collection(
+    connection: Connection,
+    name: str,
+    spec: CollectionSpec,
+    dim: int,
+    model: str,
+    *,
+    recreate: bool,
+    create_if_missing: bool,
+) -> None:
+    """Create collection *name* from *spec*, or check the existing one against it.
+
+    Args:
+        connection: the clients.
+        name: the collection.
+        spec: how it should look.
+        dim: size of the embedding model's vectors.
+        model: the model's name, for messages.
+        recreate: drop an existing collection first.
+        create_if_missing: create a missing collection (else raise).
+    """
+    exists = connection.collection_exists(name)
+    if exists and recreate:
+        connection.delete_collection(name)
+        exists = False
+    info = connection.get_collection(name) if exists else None
+    if info is not None:
+        spec.check(info, name, dim, model)
+    else:
+        _check_may_create(name, create_if_missing)
+        connection.create_collection(spec.create_arguments(name, dim))
+    for field_name, schema in _missing_indexes(connection, spec, info):
+        connection.create_payload_index(name, field_name, schema)
+
+
+async def aensure_collection(
+    connection: Connection,
+    name: str,
+    spec: CollectionSpec,
+    dim: int,
+    model: str,
+    *,
+    recreate: bool,
+    create_if_missing: bool,
+) -> None:
+    """Async :func:`ensure_collection`."""
+    exists = await connection.acollection_exists(name)
+    if exists and recreate:
+        await connection.adelete_collection(name)
+        exists = False
+    info = await connection.aget_collection(name) if exists else None
+    if info is not None:
+        spec.check(info, name, dim, model)
+    else:
+        _check_may_create(name, create_if_missing)
+        await connection.acreate_collection(spec.create_arguments(name, dim))
+    for field_name, schema in _missing_indexes(connection, spec, info):
+        await connection.acreate_payload_index(name, field_name, schema)
+
+
+def _check_may_create(name: str, create_if_missing: bool) -> None:
+    if not create_if_missing:
+        raise CollectionConfigError(
+            f"Qdrant collection {name!r} does not exist.\n"
+            "  expected: an existing collection\n"
+            "  found:    no collection of that name\n"
+            "  fix:      check the name and the connection, or let it be created "
+            "(create_if_missing=True, or T5QdrantVectorStore.from_documents)."
+        )
+
+
+def _missing_indexes(
+    connection: Connection, spec: CollectionSpec, info: models.CollectionInfo | None
+) -> list[tuple[str, models.PayloadSchemaType]]:
+    if connection.local:
+        return []  # embedded Qdrant has no payload indexes (and warns on each one)
+    existing = info.payload_schema if info is not None else {}
+    return [item for item in spec.payload_index_fields() if item[0] not in existing]

@@ -183,9 +183,7 @@ class Connection:
         else:
             self.delete_collection(name)
 
-    def create_payload_index(
-        self, name: str, field: str, schema: models.PayloadSchemaType
-    ) -> None:
+    def create_payload_index(self, name: str, field: str, schema: models.PayloadSchemaType) -> None:
         with self._guard():
             self.client.create_payload_index(name, field, field_schema=schema)
 
@@ -208,9 +206,7 @@ class Connection:
         self, name: str, ids: Sequence[str | int], *, with_payload: bool | list[str] = True
     ) -> list[models.Record]:
         if (aclient := self.async_client) is not None:
-            return await aclient.retrieve(
-                name, ids, with_payload=with_payload, with_vectors=False
-            )
+            return await aclient.retrieve(name, ids, with_payload=with_payload, with_vectors=False)
         return self.retrieve(name, ids, with_payload=with_payload)
 
     def upsert(self, name: str, batch: models.Batch) -> None:

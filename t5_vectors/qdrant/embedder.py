@@ -111,17 +111,21 @@ class Embedder:
         """Embed one query; float32 ``(dim,)``."""
         _check_query(text)
         if self.encoder is not None:
-            return self.encoder.encode([text], kind="query")[0]
-        assert isinstance(self.source, Embeddings)
-        return self._check([self.source.embed_query(text)], 1)[0]
+            vectors = self.encoder.encode([text], kind="query")
+        else:
+            assert isinstance(self.source, Embeddings)
+            vectors = self._check([self.source.embed_query(text)], 1)
+        return vectors.reshape(-1)
 
     async def aquery(self, text: str) -> np.ndarray:
         """Async :meth:`query` (native for T5 encoders)."""
         _check_query(text)
         if self.encoder is not None:
-            return (await self.encoder.aencode([text], kind="query"))[0]
-        assert isinstance(self.source, Embeddings)
-        return self._check([await self.source.aembed_query(text)], 1)[0]
+            vectors = await self.encoder.aencode([text], kind="query")
+        else:
+            assert isinstance(self.source, Embeddings)
+            vectors = self._check([await self.source.aembed_query(text)], 1)
+        return vectors.reshape(-1)
 
     def _probe_dim(self) -> int:
         assert isinstance(self.source, Embeddings)

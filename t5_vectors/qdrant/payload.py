@@ -16,7 +16,7 @@ Bookkeeping lives in its own top-level keys and never inside ``metadata``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,9 +37,12 @@ __all__ = [
     "ID_KEY",
     "METADATA_KEY",
     "PreparedDocument",
+    "aprepare_stream",
     "as_document",
     "document_from_payload",
     "prepare_document",
+    "prepare_list",
+    "prepare_stream",
 ]
 
 CONTENT_KEY = "page_content"
@@ -132,6 +135,69 @@ def prepare_document(
     )
 
 
+def prepare_list(
+    documents: Sequence[Document | str],
+    ids: Sequence[DocumentId | None] | None,
+    fingerprint: str,
+) -> list[PreparedDocument]:
+    """Validate and prepare a whole list (before anything is written).
+
+    Args:
+        documents: the documents or texts.
+        ids: one id (or ``None``) per document; takes precedence over ``Document.id``.
+        fingerprint: the embedding model's fingerprint.
+    """
+    if isinstance(documents, (str, Document)) or not isinstance(documents, Sequence):
+        raise InvalidInputError(
+            f"documents: expected a list of Document or str, found {type(documents).__name__}."
+        )
+    if ids is not None and (isinstance(ids, str) or len(ids) != len(documents)):
+        found = "a str" if isinstance(ids, str) else f"{len(ids)} ids"
+        raise InvalidInputError(
+            f"ids: expected one id per document ({len(documents)}), found {found}. "
+            "Use None for documents whose id should be derived."
+        )
+    return [
+        prepare_document(
+            as_document(item, where=f"documents[{i}]"),
+            ids[i] if ids is not None else None,
+            fingerprint,
+            where=f"documents[{i}]",
+        )
+        for i, item in enumerate(documents)
+    ]
+
+
+def prepare_stream(
+    documents: Iterable[Document | str], fingerprint: str
+) -> Iterator[PreparedDocument]:
+    """Prepare documents lazily, one at a time; lists and tuples are validated in full first."""
+    if isinstance(documents, (str, Document)):
+        raise InvalidInputError(
+            f"documents: expected an iterable of Document or str, found one "
+            f"{type(documents).__name__}. Wrap it in a list."
+        )
+    if isinstance(documents, Sequence):
+        prepare_list(documents, None, fingerprint)  # raise before anything is written
+    return (
+        prepare_document(
+            as_document(item, where=f"documents[{i}]"), None, fingerprint, where=f"documents[{i}]"
+        )
+        for i, item in enumerate(documents)
+    )
+
+
+async def aprepare_stream(
+    documents: AsyncIterable[Document | str], fingerprint: str
+) -> AsyncIterator[PreparedDocument]:
+    """Async :func:`prepare_stream` over an async iterable (``loader.alazy_load()``)."""
+    i = 0
+    async for item in documents:
+        where = f"documents[{i}]"
+        yield prepare_document(as_document(item, where=where), None, fingerprint, where=where)
+        i += 1
+
+
 def document_from_payload(point_id: str | int, payload: Mapping[str, Any] | None) -> Document:
     """The LangChain ``Document`` a stored point represents.
 
@@ -153,8 +219,7 @@ def _metadata_json(metadata: Mapping[Any, Any], where: str) -> str:
     for key in metadata:
         if not isinstance(key, str):
             raise InvalidInputError(
-                f"{where}: expected metadata keys to be str, found {type(key).__name__} "
-                f"({key!r})."
+                f"{where}: expected metadata keys to be str, found {type(key).__name__} ({key!r})."
             )
     try:
         return json.dumps(metadata, ensure_ascii=False, sort_keys=True, allow_nan=False)

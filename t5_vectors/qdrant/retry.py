@@ -10,10 +10,12 @@ validation errors, fails at once: sending the same request again cannot succeed.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import grpc  # type: ignore[import-untyped]
 import httpx
 from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
@@ -23,7 +25,6 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from t5_vectors.errors import InvalidInputError
@@ -50,13 +51,12 @@ def is_transient(error: BaseException) -> bool:
         return True
     if isinstance(error, _HTTPX_TRANSIENT):
         return True
-    code = getattr(error, "code", None)
-    if callable(code) and type(error).__module__.startswith("grpc"):
+    if isinstance(error, grpc.RpcError) and callable(code := getattr(error, "code", None)):
         try:
-            name = getattr(code(), "name", "")
+            status = code()
         except Exception:
             return False
-        return name in _GRPC_TRANSIENT
+        return getattr(status, "name", None) in _GRPC_TRANSIENT
     return False
 
 
@@ -88,9 +88,9 @@ class RetryPolicy:
                 raise InvalidInputError(f"{name}: expected seconds >= 0, found {value!r}.")
 
     def _wait(self, state: RetryCallState) -> float:
-        base = wait_exponential_jitter(
-            initial=self.initial_wait, max=self.max_wait, jitter=self.jitter
-        )(state)
+        exponent = min(state.attempt_number - 1, 60)
+        base = min(self.max_wait, self.initial_wait * 2.0**exponent)
+        base += random.uniform(0, self.jitter)
         error = state.outcome.exception() if state.outcome is not None else None
         if isinstance(error, ResourceExhaustedResponse):
             return max(base, float(error.retry_after_s))
@@ -120,4 +120,8 @@ class RetryPolicy:
 
     async def acall(self, function: Callable[[], Awaitable[T]]) -> T:
         """Async :meth:`call`."""
-        return await AsyncRetrying(**self._options())(function)  # type: ignore[arg-type]
+
+        async def attempt() -> T:  # a coroutine function, so that tenacity awaits it
+            return await function()
+
+        return await AsyncRetrying(**self._options())(attempt)  # type: ignore[arg-type]

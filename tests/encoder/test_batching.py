@@ -253,3 +253,31 @@ def test_dropped_encoder_is_collected_and_its_worker_stops(st5_path):
     assert ref() is None
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_only_concurrent_callers_make_the_worker_wait(st5_path):
+    with T5Encoder.from_pretrained(st5_path, device="cpu", max_wait_ms=50) as enc:
+        batcher = enc._batcher
+        assert batcher.max_wait == 0.05
+        enc.encode(["a lone caller"])
+        assert batcher._concurrent is False  # so the next lone call starts at once
+        gate = threading.Event()
+        real_run = batcher._run_batch
+
+        def gated(batch, need_pooled, need_tokens):
+            gate.wait(5)
+            return real_run(batch, need_pooled, need_tokens)
+
+        batcher._run_batch = gated
+        first = batcher.submit(enc.tokenize(["first"]))
+        second = batcher.submit(enc.tokenize(["second"]))
+        third = batcher.submit(enc.tokenize(["third"]))
+        gate.set()
+        for future in (first, second, third):
+            future.result(timeout=30)
+        assert batcher._concurrent is True  # several callers shared a batch
+
+
+def test_bad_max_wait(st5_path):
+    with pytest.raises(InvalidInputError, match="max_wait_ms"):
+        T5Encoder.from_pretrained(st5_path, device="cpu", max_wait_ms=-1)

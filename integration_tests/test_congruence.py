@@ -1,0 +1,132 @@
+"""Congruence: the same calls on embedded Qdrant and on the server give the same results."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.documents import Document
+from qdrant_client import QdrantClient, models
+
+from t5_vectors.qdrant import QdrantIndex
+
+CORPUS = [
+    Document(
+        page_content=f"document {i}: {topic}",
+        metadata={
+            "source": f"{i % 4}.md",
+            "page": i,
+            "ratio": round(i / 7, 3),
+            "tags": ["even" if i % 2 == 0 else "odd", f"m{i % 3}"],
+            "author": {"name": ["Ada", "Alan", "Grace"][i % 3]},
+            "draft": i % 5 == 0,
+            "note": None if i % 6 == 0 else "n",
+        },
+        id=None if i % 4 == 0 else (str(i) if i % 4 == 1 else f"doc-{i}"),
+    )
+    for i, topic in enumerate(
+        [
+            "vector databases store embeddings",
+            "transformers encode text",
+            "cosine similarity of directions",
+            "retrieval augmented generation",
+            "payload filters in qdrant",
+            "sentence embeddings and pooling",
+            "batching many short queries",
+            "tokenizers split text",
+        ]
+        * 5
+    )
+]
+
+QUERIES = ["vector search", "text encoders", "filters on metadata", "batching"]
+FILTERS = [
+    None,
+    {"source": "1.md"},
+    {"tags": "even", "draft": False},
+    {"page": [1, 5, 9, 13, 17]},
+    {"author": {"name": "Ada"}},
+    {"ratio": round(3 / 7, 3)},
+    {"note": None},
+    models.Filter(
+        must_not=[
+            models.FieldCondition(key="metadata.source", match=models.MatchValue(value="0.md"))
+        ]
+    ),
+    models.Filter(
+        must=[models.FieldCondition(key="metadata.page", range=models.Range(gte=10, lt=20))]
+    ),
+]
+
+
+def _build(distance: str, tiny_encoder, server, new_name):
+    local = QdrantClient(":memory:")
+    name = new_name()
+    embedded = QdrantIndex(tiny_encoder, client=local, collection_name=name, distance=distance)
+    remote = QdrantIndex(tiny_encoder, client=server, collection_name=name, distance=distance)
+    reports = embedded.ingest(CORPUS, batch_size=7), remote.ingest(CORPUS, batch_size=7)
+    assert reports[0].written == reports[1].written == len({d.id or d.page_content for d in CORPUS})
+    return local, embedded, remote
+
+
+@pytest.fixture(scope="module", params=["cosine", "dot", "euclid"])
+def pair(request, tiny_encoder, server, new_name):
+    """The same corpus in embedded Qdrant and on the server (read-only tests share it)."""
+    local, embedded, remote = _build(request.param, tiny_encoder, server, new_name)
+    yield embedded, remote
+    local.close()
+
+
+@pytest.fixture
+def fresh_pair(tiny_encoder, server, new_name):
+    """Like ``pair``, for tests that write."""
+    local, embedded, remote = _build("cosine", tiny_encoder, server, new_name)
+    yield embedded, remote
+    local.close()
+
+
+def _same(left, right):
+    assert [doc for doc, _ in left] == [doc for doc, _ in right]
+    assert [s for _, s in left] == pytest.approx([s for _, s in right], rel=1e-4, abs=1e-4)
+
+
+@pytest.mark.parametrize("query", QUERIES)
+@pytest.mark.parametrize("filter_", FILTERS, ids=range(len(FILTERS)))
+def test_search(pair, query, filter_):
+    embedded, remote = pair
+    assert embedded.count(filter_) == remote.count(filter_)
+    _same(embedded.search(query, k=8, filter=filter_), remote.search(query, k=8, filter=filter_))
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_mmr(pair, query):
+    embedded, remote = pair
+    for lambda_mult in (0.0, 0.5, 1.0):
+        _same(
+            embedded.mmr(query, k=4, fetch_k=12, lambda_mult=lambda_mult),
+            remote.mmr(query, k=4, fetch_k=12, lambda_mult=lambda_mult),
+        )
+
+
+def test_ids_payloads_and_deletes(fresh_pair):
+    embedded, remote = fresh_pair
+    ids = ["1", "doc-2", "5", 9, "missing"]
+    assert embedded.get(ids) == remote.get(ids)
+    for index in fresh_pair:
+        index.delete(["1", "doc-2"])
+        index.ingest(CORPUS[:8])
+    assert embedded.count() == remote.count()
+    left = embedded.client.scroll(embedded.collection_name, limit=100, with_payload=True)[0]
+    right = remote.client.scroll(remote.collection_name, limit=100, with_payload=True)[0]
+    assert {str(p.id): p.payload for p in left} == {str(p.id): p.payload for p in right}
+    for index in fresh_pair:
+        index.delete()
+    assert embedded.count() == remote.count() == 0
+
+
+def test_score_threshold(pair):
+    embedded, remote = pair
+    scores = [s for _, s in embedded.search("vector search", k=10)]
+    threshold = scores[4]
+    delta = 1e-4 if embedded.spec.distance != models.Distance.EUCLID else -1e-4
+    left = embedded.search("vector search", k=10, score_threshold=threshold - delta)
+    right = remote.search("vector search", k=10, score_threshold=threshold - delta)
+    _same(left, right)

@@ -1,0 +1,513 @@
+"""`T5QdrantVectorStore`: LangChain ``VectorStore`` and retriever over :class:`QdrantIndex`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Self
+
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStore
+from qdrant_client import models
+
+from t5_vectors.encoder import T5Encoder
+from t5_vectors.errors import InvalidInputError
+from t5_vectors.langchain.embeddings import T5Embeddings
+from t5_vectors.qdrant.embedder import EmbeddingLike
+from t5_vectors.qdrant.filters import FilterLike
+from t5_vectors.qdrant.index import DEFAULT_BATCH_SIZE, DEFAULT_COLLECTION, QdrantIndex
+
+__all__ = ["T5QdrantVectorStore"]
+
+_SEARCH_OPTIONS = frozenset({"score_threshold", "search_params"})
+
+
+class T5QdrantVectorStore(VectorStore):
+    """Qdrant vector store over a T5 encoder (or any LangChain ``Embeddings``).
+
+    Ids may be any string or integer and come back exactly as given in ``Document.id``; metadata
+    comes back exactly as given (nothing added). Re-adding an unchanged document encodes and
+    writes nothing. Every method has a native async twin; over an ``AsyncQdrantClient`` no call
+    uses a thread. ``max_marginal_relevance_search`` follows LangChain's ``lambda_mult``
+    (``1`` = least diversity). Collections are laid out as langchain-qdrant lays them out, so
+    each reads the other's.
+
+    Setup:
+        .. code-block:: bash
+
+            pip install t5-vectors
+
+    Instantiate:
+        .. code-block:: python
+
+            from qdrant_client import QdrantClient
+            from t5_vectors import T5Embeddings, T5QdrantVectorStore
+
+            embeddings = T5Embeddings("sentence-transformers/sentence-t5-base")
+            vector_store = T5QdrantVectorStore(
+                embeddings, collection_name="demo", client=QdrantClient(":memory:")
+            )
+            # or url="http://localhost:6333", path="./qdrant_data",
+            # async_client=AsyncQdrantClient(...)
+
+    Add documents:
+        .. code-block:: python
+
+            from langchain_core.documents import Document
+
+            vector_store.add_documents(
+                [
+                    Document(page_content="foo", metadata={"baz": "bar"}, id="doc-1"),
+                    Document(page_content="thud", metadata={"bar": "baz"}, id="doc-2"),
+                ]
+            )
+            # a large corpus, streamed with bounded memory:
+            vector_store.index.ingest(loader.lazy_load(), show_progress=True)
+
+    Delete documents:
+        .. code-block:: python
+
+            vector_store.delete(ids=["doc-2"])
+
+    Search:
+        .. code-block:: python
+
+            for doc in vector_store.similarity_search("thud", k=1):
+                print(f"* {doc.id} {doc.page_content} [{doc.metadata}]")
+
+    Search with filter:
+        .. code-block:: python
+
+            vector_store.similarity_search("thud", k=1, filter={"bar": "baz"})
+            # or a qdrant models.Filter with keys under "metadata."
+
+    Search with score:
+        .. code-block:: python
+
+            for doc, score in vector_store.similarity_search_with_score("qux", k=1):
+                print(f"* [SIM={score:.3f}] {doc.page_content}")
+
+    Async:
+        .. code-block:: python
+
+            await vector_store.aadd_documents(documents)
+            results = await vector_store.asimilarity_search("thud", k=1)
+            await vector_store.adelete(ids=["doc-1"])
+
+    Use as Retriever:
+        .. code-block:: python
+
+            retriever = vector_store.as_retriever(
+                search_type="mmr", search_kwargs={"k": 1, "fetch_k": 2, "lambda_mult": 0.5}
+            )
+            retriever.invoke("thud")
+
+    Args:
+        embedding: a ``T5Embeddings``, a ``T5Encoder`` or any LangChain ``Embeddings``.
+        index: an existing :class:`QdrantIndex` (then pass nothing else).
+        collection_name: the collection.
+        **index_options: any other :class:`QdrantIndex` argument: ``client``, ``async_client``,
+            ``location``, ``url``, ``path``, ``api_key``, ``distance``, ``vector_name``,
+            ``on_disk``, ``quantization``, ``payload_indexes``, ``recreate``, ...
+    """
+
+    def __init__(
+        self,
+        embedding: EmbeddingLike | None = None,
+        *,
+        index: QdrantIndex | None = None,
+        collection_name: str = DEFAULT_COLLECTION,
+        **index_options: Any,
+    ) -> None:
+        if index is not None:
+            if embedding is not None or index_options or collection_name != DEFAULT_COLLECTION:
+                raise InvalidInputError(
+                    "T5QdrantVectorStore: expected either index=... or an embedding with index "
+                    "options, found both. Configure the QdrantIndex you pass instead."
+                )
+            if not isinstance(index, QdrantIndex):
+                raise InvalidInputError(
+                    f"index: expected a QdrantIndex, found {type(index).__name__}."
+                )
+            self.index = index
+        else:
+            if embedding is None:
+                raise InvalidInputError(
+                    "embedding: expected a T5Embeddings, T5Encoder or LangChain Embeddings, "
+                    "found None. Pass T5Embeddings('sentence-transformers/sentence-t5-base')."
+                )
+            self.index = QdrantIndex(embedding, collection_name=collection_name, **index_options)
+        source = self.index.embedding
+        self._embeddings: Embeddings = (
+            T5Embeddings(encoder=source) if isinstance(source, T5Encoder) else source
+        )
+
+    def __repr__(self) -> str:
+        return f"T5QdrantVectorStore({self.index!r})"
+
+    @property
+    def embeddings(self) -> Embeddings:
+        """The LangChain embeddings (a ``T5Embeddings`` when built from a ``T5Encoder``)."""
+        return self._embeddings
+
+    @property
+    def collection_name(self) -> str:
+        """The Qdrant collection."""
+        return self.index.collection_name
+
+    # --------------------------------------------------------------------------------- adding
+    def add_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Embed and store *texts*; returns their ids (derived from source and text if absent)."""
+        _no_extra("add_texts", kwargs)
+        return self.index.add(_documents(texts, metadatas), ids=ids, batch_size=batch_size)
+
+    async def aadd_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Async :meth:`add_texts`."""
+        _no_extra("aadd_texts", kwargs)
+        return await self.index.aadd(_documents(texts, metadatas), ids=ids, batch_size=batch_size)
+
+    def add_documents(
+        self,
+        documents: list[Document],
+        *,
+        ids: list[str] | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Add or update *documents* (``ids`` win over ``Document.id``); returns their ids."""
+        _no_extra("add_documents", kwargs)
+        return self.index.add(documents, ids=_merge_ids(documents, ids), batch_size=batch_size)
+
+    async def aadd_documents(
+        self,
+        documents: list[Document],
+        *,
+        ids: list[str] | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Async :meth:`add_documents`."""
+        _no_extra("aadd_documents", kwargs)
+        merged = _merge_ids(documents, ids)
+        return await self.index.aadd(documents, ids=merged, batch_size=batch_size)
+
+    # ------------------------------------------------------------------------ ids and deletion
+    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
+        """Delete these ids (missing ones are ignored); ``None`` deletes every document."""
+        _no_extra("delete", kwargs)
+        self.index.delete(ids)
+        return True
+
+    async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
+        """Async :meth:`delete`."""
+        _no_extra("adelete", kwargs)
+        await self.index.adelete(ids)
+        return True
+
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """The documents with these ids (``Document.id`` set), in the order asked."""
+        return self.index.get(ids)
+
+    async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """Async :meth:`get_by_ids`."""
+        return await self.index.aget(ids)
+
+    # -------------------------------------------------------------------------------- search
+    def similarity_search(
+        self, query: str, k: int = 4, filter: FilterLike | None = None, **kwargs: Any
+    ) -> list[Document]:
+        """The *k* documents most similar to *query*.
+
+        Args:
+            query: the query text.
+            k: how many documents.
+            filter: a qdrant ``models.Filter`` or a dict of metadata values.
+            **kwargs: ``score_threshold`` (Qdrant's raw score) or ``search_params``.
+        """
+        return [doc for doc, _ in self.similarity_search_with_score(query, k, filter, **kwargs)]
+
+    async def asimilarity_search(
+        self, query: str, k: int = 4, filter: FilterLike | None = None, **kwargs: Any
+    ) -> list[Document]:
+        """Async :meth:`similarity_search`."""
+        pairs = await self.asimilarity_search_with_score(query, k, filter, **kwargs)
+        return [doc for doc, _ in pairs]
+
+    def similarity_search_with_score(
+        self, query: str, k: int = 4, filter: FilterLike | None = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Like :meth:`similarity_search`, with Qdrant's score (higher is closer for cosine)."""
+        return self.index.search(query, k=k, filter=filter, **_options(kwargs))
+
+    async def asimilarity_search_with_score(
+        self, query: str, k: int = 4, filter: FilterLike | None = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Async :meth:`similarity_search_with_score`."""
+        return await self.index.asearch(query, k=k, filter=filter, **_options(kwargs))
+
+    def similarity_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        filter: FilterLike | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """The *k* documents nearest to a query vector."""
+        pairs = self.similarity_search_with_score_by_vector(embedding, k, filter, **kwargs)
+        return [doc for doc, _ in pairs]
+
+    async def asimilarity_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        filter: FilterLike | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """Async :meth:`similarity_search_by_vector`."""
+        pairs = await self.asimilarity_search_with_score_by_vector(embedding, k, filter, **kwargs)
+        return [doc for doc, _ in pairs]
+
+    def similarity_search_with_score_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        filter: FilterLike | None = None,
+        **kwargs: Any,
+    ) -> list[tuple[Document, float]]:
+        """Like :meth:`similarity_search_by_vector`, with Qdrant's scores."""
+        return self.index.search(embedding, k=k, filter=filter, **_options(kwargs))
+
+    async def asimilarity_search_with_score_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        filter: FilterLike | None = None,
+        **kwargs: Any,
+    ) -> list[tuple[Document, float]]:
+        """Async :meth:`similarity_search_with_score_by_vector`."""
+        return await self.index.asearch(embedding, k=k, filter=filter, **_options(kwargs))
+
+    def max_marginal_relevance_search(
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: FilterLike | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """*k* documents among the *fetch_k* most similar, relevant yet diverse.
+
+        Args:
+            query: the query text.
+            k: how many documents.
+            fetch_k: how many similar documents to choose from.
+            lambda_mult: ``1`` for the least diversity (pure similarity), ``0`` for the most.
+            filter: a qdrant ``models.Filter`` or a dict of metadata values.
+            **kwargs: ``score_threshold`` or ``search_params``.
+        """
+        pairs = self.index.mmr(
+            query, k=k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=filter, **_options(kwargs)
+        )
+        return [doc for doc, _ in pairs]
+
+    async def amax_marginal_relevance_search(
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: FilterLike | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """Async :meth:`max_marginal_relevance_search`."""
+        pairs = await self.index.ammr(
+            query, k=k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=filter, **_options(kwargs)
+        )
+        return [doc for doc, _ in pairs]
+
+    def max_marginal_relevance_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: FilterLike | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """:meth:`max_marginal_relevance_search` for a query vector."""
+        pairs = self.index.mmr(
+            embedding,
+            k=k,
+            fetch_k=fetch_k,
+            lambda_mult=lambda_mult,
+            filter=filter,
+            **_options(kwargs),
+        )
+        return [doc for doc, _ in pairs]
+
+    async def amax_marginal_relevance_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: FilterLike | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """Async :meth:`max_marginal_relevance_search_by_vector`."""
+        pairs = await self.index.ammr(
+            embedding,
+            k=k,
+            fetch_k=fetch_k,
+            lambda_mult=lambda_mult,
+            filter=filter,
+            **_options(kwargs),
+        )
+        return [doc for doc, _ in pairs]
+
+    def _select_relevance_score_fn(self) -> Callable[[float], float]:
+        """Map Qdrant's score to ``[0, 1]`` (1 = most relevant), by distance.
+
+        Cosine and dot scores are similarities in ``[-1, 1]`` for unit vectors:
+        ``(s + 1) / 2``. Euclidean distances between unit vectors lie in ``[0, 2]``:
+        ``1 - d² / 4``, which equals the cosine mapping. Manhattan: ``1 / (1 + d)``.
+        Results are clipped to ``[0, 1]``.
+        """
+        distance = self.index.spec.qdrant_distance
+        if distance in (models.Distance.COSINE, models.Distance.DOT):
+            return _similarity_relevance
+        if distance == models.Distance.EUCLID:
+            return _euclid_relevance
+        return _manhattan_relevance
+
+    # ---------------------------------------------------------------------------- constructors
+    @classmethod
+    def from_texts(
+        cls,
+        texts: list[str],
+        embedding: EmbeddingLike,
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        collection_name: str = DEFAULT_COLLECTION,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        **index_options: Any,
+    ) -> Self:
+        """Create (or open) a collection and add *texts* to it.
+
+        Args:
+            texts: the texts.
+            embedding: a ``T5Embeddings``, a ``T5Encoder`` or any LangChain ``Embeddings``.
+            metadatas: one metadata dict per text.
+            ids: one id per text (derived from source and text when absent).
+            collection_name: the collection.
+            batch_size: documents per upload.
+            **index_options: any other :class:`QdrantIndex` argument (``url``, ``path``,
+                ``client``, ``recreate``, ...).
+        """
+        store = cls(embedding, collection_name=collection_name, **index_options)
+        store.add_texts(texts, metadatas, ids=ids, batch_size=batch_size)
+        return store
+
+    @classmethod
+    async def afrom_texts(
+        cls,
+        texts: list[str],
+        embedding: EmbeddingLike,
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        collection_name: str = DEFAULT_COLLECTION,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        **index_options: Any,
+    ) -> Self:
+        """Async :meth:`from_texts` (pass ``async_client=`` for a fully async path)."""
+        store = cls(embedding, collection_name=collection_name, **index_options)
+        await store.aadd_texts(texts, metadatas, ids=ids, batch_size=batch_size)
+        return store
+
+    @classmethod
+    def from_existing_collection(
+        cls, collection_name: str, embedding: EmbeddingLike, **index_options: Any
+    ) -> Self:
+        """Open an existing collection; raises ``CollectionConfigError`` when it is missing or
+        does not match the embedding (size, distance, vector name)."""
+        return cls(
+            embedding, collection_name=collection_name, create_if_missing=False, **index_options
+        )
+
+
+def _documents(texts: Iterable[str], metadatas: list[dict[str, Any]] | None) -> list[Document]:
+    if isinstance(texts, str):
+        raise InvalidInputError(
+            "texts: expected a list of str, found one str. Wrap it in a list: [text]."
+        )
+    items = list(texts)
+    if metadatas is not None and len(metadatas) != len(items):
+        raise InvalidInputError(
+            f"metadatas: expected one per text ({len(items)}), found {len(metadatas)}."
+        )
+    for i, text in enumerate(items):
+        if not isinstance(text, str):
+            raise InvalidInputError(f"texts[{i}]: expected a str, found {type(text).__name__}.")
+    return [
+        Document(page_content=text, metadata=metadatas[i] if metadatas is not None else {})
+        for i, text in enumerate(items)
+    ]
+
+
+def _merge_ids(documents: list[Document], ids: list[str] | None) -> list[str | None] | None:
+    if ids is None:
+        return None
+    if isinstance(ids, str) or len(ids) != len(documents):
+        found = "a str" if isinstance(ids, str) else f"{len(ids)} ids"
+        raise InvalidInputError(
+            f"ids: expected one id per document ({len(documents)}), found {found}."
+        )
+    return [
+        given if given is not None else doc.id for given, doc in zip(ids, documents, strict=True)
+    ]
+
+
+def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(kwargs) - _SEARCH_OPTIONS)
+    if unknown:
+        raise InvalidInputError(
+            f"unexpected search argument(s) {unknown}; expected k, filter, "
+            f"{', '.join(sorted(_SEARCH_OPTIONS))} (and fetch_k, lambda_mult for MMR)."
+        )
+    return kwargs
+
+
+def _no_extra(method: str, kwargs: dict[str, Any]) -> None:
+    if kwargs:
+        raise InvalidInputError(f"{method}: unexpected argument(s) {sorted(kwargs)}.")
+
+
+def _similarity_relevance(score: float) -> float:
+    return min(1.0, max(0.0, (score + 1.0) / 2.0))
+
+
+def _euclid_relevance(distance: float) -> float:
+    return min(1.0, max(0.0, 1.0 - distance * distance / 4.0))
+
+
+def _manhattan_relevance(distance: float) -> float:
+    return 1.0 / (1.0 + max(0.0, distance))

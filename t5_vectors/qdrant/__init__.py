@@ -1,0 +1,45 @@
+"""Qdrant adapter: collections, streaming ingestion and search over one embedding model.
+
+::
+
+    from t5_vectors.qdrant import QdrantIndex
+
+    index = QdrantIndex(encoder, collection_name="docs", url="http://localhost:6333")
+    report = index.ingest(loader.lazy_load())
+    hits = index.search("a question", k=4, filter={"source": "a.md"})
+
+Modules: :mod:`~t5_vectors.qdrant.index` (``QdrantIndex``),
+:mod:`~t5_vectors.qdrant.collection` (settings and checks), :mod:`~t5_vectors.qdrant.ingest`
+(the pipeline), :mod:`~t5_vectors.qdrant.report` (its report and error),
+:mod:`~t5_vectors.qdrant.retry`, :mod:`~t5_vectors.qdrant.ids` and
+:mod:`~t5_vectors.qdrant.payload` (the stored data contract), :mod:`~t5_vectors.qdrant.filters`,
+:mod:`~t5_vectors.qdrant.search`, :mod:`~t5_vectors.qdrant.points`,
+:mod:`~t5_vectors.qdrant.connection` and :mod:`~t5_vectors.qdrant.embedder`.
+"""
+
+from __future__ import annotations
+
+from t5_vectors.qdrant.collection import CollectionSpec
+from t5_vectors.qdrant.connection import DEFAULT_PATH
+from t5_vectors.qdrant.ids import POINT_NAMESPACE, point_id
+from t5_vectors.qdrant.index import DEFAULT_COLLECTION, QdrantIndex
+from t5_vectors.qdrant.payload import CONTENT_KEY, HASH_KEY, ID_KEY, METADATA_KEY
+from t5_vectors.qdrant.report import BatchFailure, IngestError, IngestReport
+from t5_vectors.qdrant.retry import RetryPolicy
+
+__all__ = [
+    "CONTENT_KEY",
+    "DEFAULT_COLLECTION",
+    "DEFAULT_PATH",
+    "HASH_KEY",
+    "ID_KEY",
+    "METADATA_KEY",
+    "POINT_NAMESPACE",
+    "BatchFailure",
+    "CollectionSpec",
+    "IngestError",
+    "IngestReport",
+    "QdrantIndex",
+    "RetryPolicy",
+    "point_id",
+]

@@ -1,0 +1,567 @@
+"""`QdrantIndex`: a Qdrant collection fed and searched through one embedding model."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import AsyncIterable, Iterable, Mapping, Sequence, Sized
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+from langchain_core.documents import Document
+from qdrant_client import AsyncQdrantClient, QdrantClient, models
+
+from t5_vectors.errors import InvalidInputError
+from t5_vectors.qdrant.collection import (
+    CollectionSpec,
+    DistanceLike,
+    QuantizationLike,
+    aensure_collection,
+    ensure_collection,
+)
+from t5_vectors.qdrant.connection import Connection
+from t5_vectors.qdrant.embedder import Embedder, EmbeddingLike
+from t5_vectors.qdrant.filters import FilterLike, to_filter
+from t5_vectors.qdrant.ids import DocumentId
+from t5_vectors.qdrant.ingest import IngestReport, OnFailure, arun_ingest, run_ingest
+from t5_vectors.qdrant.payload import (
+    HASH_KEY,
+    PreparedDocument,
+    aprepare_stream,
+    prepare_list,
+    prepare_stream,
+)
+from t5_vectors.qdrant.points import DELETE_ALL, IdLookup
+from t5_vectors.qdrant.retry import RetryPolicy
+from t5_vectors.qdrant.search import ScoredDocuments, SearchOptions, as_query_vector
+
+__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_COLLECTION", "QdrantIndex"]
+
+DEFAULT_COLLECTION = "t5_vectors"
+DEFAULT_BATCH_SIZE = 256
+
+QueryLike = str | Sequence[float] | np.ndarray
+"""A query text (embedded as a query) or a query vector of the model's size."""
+
+
+class QdrantIndex:
+    """A Qdrant collection that documents stream into and queries search, through one model.
+
+    The collection is created from the model's ``dim`` (no dummy embedding call for T5) or, when
+    it exists, checked against the requested size, distance and vector name; a mismatch raises
+    :class:`~t5_vectors.errors.CollectionConfigError` before anything is written.
+
+    Setup:
+        .. code-block:: bash
+
+            pip install t5-vectors
+
+    Instantiate:
+        .. code-block:: python
+
+            from t5_vectors import QdrantIndex, T5Encoder
+
+            encoder = T5Encoder.from_pretrained("sentence-transformers/sentence-t5-base")
+            index = QdrantIndex(encoder, collection_name="docs", path="./qdrant_data")
+            # or url="http://localhost:6333", client=QdrantClient(...),
+            # async_client=AsyncQdrantClient(...), location=":memory:"
+
+    Ingest:
+        .. code-block:: python
+
+            from langchain_community.document_loaders import DirectoryLoader
+
+            report = index.ingest(DirectoryLoader("docs/").lazy_load(), show_progress=True)
+            print(report.written, report.skipped, report.failed)
+            index.ingest(DirectoryLoader("docs/").lazy_load()).written  # 0: nothing changed
+
+    Search:
+        .. code-block:: python
+
+            for document, score in index.search(
+                "how do I rotate keys?", k=4, filter={"source": "docs/security.md"}
+            ):
+                print(f"{score:.3f} {document.id} {document.page_content[:60]}")
+            diverse = index.mmr("key rotation", k=4, fetch_k=20, lambda_mult=0.5)
+
+    Args:
+        embedding: a ``T5Encoder``, a ``T5Embeddings`` or any LangChain ``Embeddings``.
+        collection_name: the collection.
+        client: a ``QdrantClient`` (not closed by :meth:`close`).
+        async_client: an ``AsyncQdrantClient`` (native async calls; not closed by
+            :meth:`aclose`). Given alone, the collection is checked on first use.
+        location: ``":memory:"`` or a server URL, as ``QdrantClient(location=...)``.
+        url: a server URL.
+        path: a folder for embedded Qdrant. With no client, location, url or path, embedded
+            Qdrant stores data in ``./t5_vectors_data``.
+        api_key: the server's API key.
+        client_options: other ``QdrantClient`` keyword arguments (``prefer_grpc``,
+            ``timeout``, ...).
+        distance: ``"cosine"`` (default), ``"dot"``, ``"euclid"`` or ``"manhattan"``.
+        vector_name: the dense vector's name; ``None`` is the unnamed vector.
+        on_disk: keep original vectors on disk.
+        quantization: ``"scalar"``, ``"binary"``, ``"product"`` or a qdrant config.
+        shard_number: shards of a new collection.
+        replication_factor: replicas per shard of a new collection.
+        payload_indexes: metadata keys to index (list, or dict key -> schema).
+        recreate: drop the collection if it exists, then create it (deletes its points).
+        create_if_missing: create the collection when it does not exist; with ``False`` a
+            missing collection raises ``CollectionConfigError``.
+        retry: how transient failures during ingestion are retried.
+    """
+
+    def __init__(
+        self,
+        embedding: EmbeddingLike,
+        *,
+        collection_name: str = DEFAULT_COLLECTION,
+        client: QdrantClient | None = None,
+        async_client: AsyncQdrantClient | None = None,
+        location: str | None = None,
+        url: str | None = None,
+        path: str | os.PathLike[str] | None = None,
+        api_key: str | None = None,
+        client_options: Mapping[str, Any] | None = None,
+        distance: DistanceLike = "cosine",
+        vector_name: str | None = None,
+        on_disk: bool = False,
+        quantization: QuantizationLike | None = None,
+        shard_number: int | None = None,
+        replication_factor: int | None = None,
+        payload_indexes: Mapping[str, str | models.PayloadSchemaType] | Sequence[str] = (),
+        recreate: bool = False,
+        create_if_missing: bool = True,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if not isinstance(collection_name, str) or not collection_name:
+            raise InvalidInputError(
+                f"collection_name: expected a non-empty str, found {collection_name!r}."
+            )
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise InvalidInputError(f"retry: expected a RetryPolicy, found {retry!r}.")
+        self.spec = CollectionSpec(
+            distance=distance,
+            vector_name=vector_name,
+            on_disk=on_disk,
+            quantization=quantization,
+            shard_number=shard_number,
+            replication_factor=replication_factor,
+            payload_indexes=payload_indexes,
+        )
+        self.collection_name = collection_name
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.embedder = Embedder(embedding)
+        options = {
+            "location": location,
+            "url": url,
+            "path": os.fspath(path) if path is not None else None,
+            "api_key": api_key,
+            **(client_options or {}),
+        }
+        self.connection = Connection(client=client, async_client=async_client, options=options)
+        self._recreate = recreate
+        self._create_if_missing = create_if_missing
+        self._ready = False
+        self._lock = threading.Lock()
+        self._alock = asyncio.Lock()
+        if client is not None or async_client is None:
+            self.ensure_collection()
+
+    def __repr__(self) -> str:
+        distance = self.spec.qdrant_distance.value.lower()
+        return (
+            f"QdrantIndex(collection_name={self.collection_name!r}, "
+            f"embedding={self.embedder.name}, distance={distance!r})"
+        )
+
+    @property
+    def embedding(self) -> EmbeddingLike:
+        """The encoder or embeddings given at construction."""
+        return self.embedder.source
+
+    @property
+    def dim(self) -> int:
+        """Size of the vectors."""
+        return self.embedder.dim
+
+    @property
+    def client(self) -> QdrantClient:
+        """The sync ``QdrantClient``."""
+        return self.connection.client
+
+    @property
+    def async_client(self) -> AsyncQdrantClient | None:
+        """The ``AsyncQdrantClient`` (``None`` when async calls run embedded Qdrant inline)."""
+        return self.connection.async_client
+
+    # ----------------------------------------------------------------------------- collection
+    def ensure_collection(self) -> None:
+        """Create or check the collection (done once: on construction, or on first use)."""
+        if not self._ready:
+            with self._lock:
+                if not self._ready:
+                    ensure_collection(
+                        *self._ensure_arguments(),
+                        recreate=self._recreate,
+                        create_if_missing=self._create_if_missing,
+                    )
+                    self._ready, self._recreate = True, False
+
+    async def aensure_collection(self) -> None:
+        """Async :meth:`ensure_collection`."""
+        if not self._ready:
+            async with self._alock:
+                if not self._ready:
+                    await aensure_collection(
+                        *self._ensure_arguments(),
+                        recreate=self._recreate,
+                        create_if_missing=self._create_if_missing,
+                    )
+                    self._ready, self._recreate = True, False
+
+    def _ensure_arguments(self) -> tuple[Connection, str, CollectionSpec, int, str]:
+        return self.connection, self.collection_name, self.spec, self.dim, self.embedder.name
+
+    def drop(self) -> None:
+        """Delete the whole collection; the next call creates it again."""
+        self.connection.delete_collection(self.collection_name)
+        self._ready = False
+
+    async def adrop(self) -> None:
+        """Async :meth:`drop`."""
+        await self.connection.adelete_collection(self.collection_name)
+        self._ready = False
+
+    # ------------------------------------------------------------------------------ ingestion
+    def ingest(
+        self,
+        documents: Iterable[Document | str],
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        show_progress: bool = False,
+        force: bool = False,
+        on_failure: OnFailure = "raise",
+    ) -> IngestReport:
+        """Stream *documents* into the collection (see :mod:`t5_vectors.qdrant.ingest`).
+
+        Documents keep their ``Document.id``; those without one get an id from their
+        ``metadata["source"]`` and text. Documents stored unchanged are neither encoded nor
+        written again.
+
+        Args:
+            documents: any iterable of ``Document`` or ``str`` (``loader.lazy_load()``). Lists
+                and tuples are validated in full before anything is written.
+            batch_size: documents per batch (memory holds about three batches).
+            show_progress: show a progress bar.
+            force: re-encode and rewrite even documents stored unchanged (after changing
+                something the content hash cannot see).
+            on_failure: ``"raise"`` stops at the first batch that fails for good with
+                :class:`~t5_vectors.qdrant.ingest.IngestError`; ``"continue"`` records it in the
+                report and goes on.
+
+        Returns:
+            the counts of written, skipped (unchanged) and failed documents.
+        """
+        _check_ingest_options(batch_size, on_failure)
+        source = prepare_stream(documents, self.embedder.fingerprint)
+        self.ensure_collection()
+        return run_ingest(
+            source,
+            _Sink(self),
+            batch_size=batch_size,
+            retry=self.retry,
+            on_failure=on_failure,
+            force=force,
+            show_progress=show_progress,
+            total=len(documents) if isinstance(documents, Sized) else None,
+        )
+
+    async def aingest(
+        self,
+        documents: Iterable[Document | str] | AsyncIterable[Document | str],
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        show_progress: bool = False,
+        force: bool = False,
+        on_failure: OnFailure = "raise",
+    ) -> IngestReport:
+        """Async :meth:`ingest`; also takes async iterables (``loader.alazy_load()``)."""
+        _check_ingest_options(batch_size, on_failure)
+        fingerprint = self.embedder.fingerprint
+        source = (
+            aprepare_stream(documents, fingerprint)
+            if isinstance(documents, AsyncIterable)
+            else prepare_stream(documents, fingerprint)
+        )
+        await self.aensure_collection()
+        return await arun_ingest(
+            source,
+            _Sink(self),
+            batch_size=batch_size,
+            retry=self.retry,
+            on_failure=on_failure,
+            force=force,
+            show_progress=show_progress,
+            total=len(documents) if isinstance(documents, Sized) else None,
+        )
+
+    def add(
+        self,
+        documents: Sequence[Document | str],
+        *,
+        ids: Sequence[DocumentId | None] | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> list[str]:
+        """Add or update *documents*; returns their ids as ``str``, in order.
+
+        Every document is validated before anything is written. A document's id comes from
+        *ids*, else from ``Document.id``, else from its source and text.
+        """
+        _check_ingest_options(batch_size, "raise")
+        prepared = prepare_list(documents, ids, self.embedder.fingerprint)
+        self.ensure_collection()
+        run_ingest(prepared, _Sink(self), batch_size=batch_size, retry=self.retry)
+        return [str(doc.document_id) for doc in prepared]
+
+    async def aadd(
+        self,
+        documents: Sequence[Document | str],
+        *,
+        ids: Sequence[DocumentId | None] | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> list[str]:
+        """Async :meth:`add`."""
+        _check_ingest_options(batch_size, "raise")
+        prepared = prepare_list(documents, ids, self.embedder.fingerprint)
+        await self.aensure_collection()
+        await arun_ingest(prepared, _Sink(self), batch_size=batch_size, retry=self.retry)
+        return [str(doc.document_id) for doc in prepared]
+
+    # --------------------------------------------------------------------------------- search
+    def search(
+        self,
+        query: QueryLike,
+        *,
+        k: int = 4,
+        filter: FilterLike | None = None,
+        score_threshold: float | None = None,
+        search_params: models.SearchParams | None = None,
+    ) -> ScoredDocuments:
+        """The *k* documents nearest to *query*, with Qdrant's scores, best first.
+
+        Args:
+            query: a query text (embedded as a query) or a query vector.
+            k: how many documents.
+            filter: a qdrant ``models.Filter`` or a dict of metadata values
+                (see :mod:`t5_vectors.qdrant.filters`).
+            score_threshold: drop results worse than this (similarity for cosine and dot,
+                distance for euclid and manhattan).
+            search_params: qdrant search parameters (``hnsw_ef``, ``exact``, quantization).
+        """
+        options = SearchOptions(k, filter, score_threshold, search_params)
+        return self._run(self._vector(query), options)
+
+    async def asearch(
+        self,
+        query: QueryLike,
+        *,
+        k: int = 4,
+        filter: FilterLike | None = None,
+        score_threshold: float | None = None,
+        search_params: models.SearchParams | None = None,
+    ) -> ScoredDocuments:
+        """Async :meth:`search`."""
+        options = SearchOptions(k, filter, score_threshold, search_params)
+        return await self._arun(await self._avector(query), options)
+
+    def mmr(
+        self,
+        query: QueryLike,
+        *,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: FilterLike | None = None,
+        score_threshold: float | None = None,
+        search_params: models.SearchParams | None = None,
+    ) -> ScoredDocuments:
+        """Maximal marginal relevance: *k* of the *fetch_k* nearest, relevant yet diverse.
+
+        ``lambda_mult`` follows LangChain: ``1`` ranks by relevance only (least diversity),
+        ``0`` maximises diversity. Scores are Qdrant's scores against the query.
+
+        Args:
+            query: a query text or a query vector.
+            k: how many documents to return.
+            fetch_k: how many nearest documents to choose from.
+            lambda_mult: relevance weight in ``[0, 1]``.
+            filter: as in :meth:`search`.
+            score_threshold: as in :meth:`search`, applied to the *fetch_k* candidates.
+            search_params: as in :meth:`search`.
+        """
+        options = SearchOptions(k, filter, score_threshold, search_params, fetch_k, lambda_mult)
+        return self._run(self._vector(query), options)
+
+    async def ammr(
+        self,
+        query: QueryLike,
+        *,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: FilterLike | None = None,
+        score_threshold: float | None = None,
+        search_params: models.SearchParams | None = None,
+    ) -> ScoredDocuments:
+        """Async :meth:`mmr`."""
+        options = SearchOptions(k, filter, score_threshold, search_params, fetch_k, lambda_mult)
+        return await self._arun(await self._avector(query), options)
+
+    def _vector(self, query: QueryLike) -> np.ndarray:
+        if isinstance(query, str):
+            return self.embedder.query(query)
+        return as_query_vector(query, self.dim)
+
+    async def _avector(self, query: QueryLike) -> np.ndarray:
+        if isinstance(query, str):
+            return await self.embedder.aquery(query)
+        return as_query_vector(query, self.dim)
+
+    def _run(self, vector: np.ndarray, options: SearchOptions) -> ScoredDocuments:
+        self.ensure_collection()
+        name = self.spec.vector_name
+        points = self.connection.query(self.collection_name, options.arguments(name, vector))
+        return options.results(vector, points, name)
+
+    async def _arun(self, vector: np.ndarray, options: SearchOptions) -> ScoredDocuments:
+        await self.aensure_collection()
+        name = self.spec.vector_name
+        points = await self.connection.aquery(self.collection_name, options.arguments(name, vector))
+        return options.results(vector, points, name)
+
+    # ----------------------------------------------------------------------- ids and deletion
+    def get(self, ids: Sequence[DocumentId]) -> list[Document]:
+        """The stored documents with these ids, in the order asked; missing ids are left out."""
+        lookup = IdLookup.of(ids)
+        if not lookup.own:
+            return []
+        self.ensure_collection()
+        return lookup.match(self.connection.retrieve(self.collection_name, lookup.point_ids))
+
+    async def aget(self, ids: Sequence[DocumentId]) -> list[Document]:
+        """Async :meth:`get`."""
+        lookup = IdLookup.of(ids)
+        if not lookup.own:
+            return []
+        await self.aensure_collection()
+        records = await self.connection.aretrieve(self.collection_name, lookup.point_ids)
+        return lookup.match(records)
+
+    def delete(self, ids: Sequence[DocumentId] | None = None) -> None:
+        """Delete the documents with these ids (missing ones are ignored); ``None`` deletes all."""
+        selectors = [DELETE_ALL] if ids is None else IdLookup.of(ids).delete_selectors()
+        self.ensure_collection()
+        for selector in selectors:
+            self.connection.delete(self.collection_name, selector)
+
+    async def adelete(self, ids: Sequence[DocumentId] | None = None) -> None:
+        """Async :meth:`delete`."""
+        selectors = [DELETE_ALL] if ids is None else IdLookup.of(ids).delete_selectors()
+        await self.aensure_collection()
+        for selector in selectors:
+            await self.connection.adelete(self.collection_name, selector)
+
+    def count(self, filter: FilterLike | None = None) -> int:
+        """Exact number of points (matching *filter*)."""
+        self.ensure_collection()
+        return self.connection.count(self.collection_name, to_filter(filter))
+
+    async def acount(self, filter: FilterLike | None = None) -> int:
+        """Async :meth:`count`."""
+        await self.aensure_collection()
+        return await self.connection.acount(self.collection_name, to_filter(filter))
+
+    # ------------------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Close the sync clients this index created (releases the embedded storage lock)."""
+        self.connection.close()
+
+    async def aclose(self) -> None:
+        """Close every client this index created."""
+        await self.connection.aclose()
+
+    def __enter__(self) -> QdrantIndex:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> QdrantIndex:
+        await self.aensure_collection()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class _Sink:
+    """What the ingestion pipeline calls, bound to one index."""
+
+    def __init__(self, index: QdrantIndex) -> None:
+        self._connection = index.connection
+        self._embedder = index.embedder
+        self._name = index.collection_name
+        self._vector_name = index.spec.vector_name
+
+    def stored_hashes(self, point_ids: Sequence[str]) -> dict[str, object]:
+        records = self._connection.retrieve(self._name, point_ids, with_payload=[HASH_KEY])
+        return _hashes(records)
+
+    async def astored_hashes(self, point_ids: Sequence[str]) -> dict[str, object]:
+        records = await self._connection.aretrieve(self._name, point_ids, with_payload=[HASH_KEY])
+        return _hashes(records)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embedder.documents(texts)
+
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        return await self._embedder.adocuments(texts)
+
+    def write(self, documents: Sequence[PreparedDocument], vectors: np.ndarray) -> None:
+        self._connection.upsert(self._name, self._batch(documents, vectors))
+
+    async def awrite(self, documents: Sequence[PreparedDocument], vectors: np.ndarray) -> None:
+        await self._connection.aupsert(self._name, self._batch(documents, vectors))
+
+    def _batch(self, documents: Sequence[PreparedDocument], vectors: np.ndarray) -> models.Batch:
+        rows = np.asarray(vectors, dtype=np.float32).tolist()
+        return models.Batch(
+            ids=[doc.point_id for doc in documents],
+            vectors=rows if self._vector_name is None else {self._vector_name: rows},
+            payloads=[doc.payload for doc in documents],
+        )
+
+
+def _hashes(records: list[models.Record]) -> dict[str, object]:
+    return {str(record.id): (record.payload or {}).get(HASH_KEY) for record in records}
+
+
+def _check_ingest_options(batch_size: object, on_failure: object) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidInputError(f"batch_size: expected a positive int, found {batch_size!r}.")
+    if on_failure not in ("raise", "continue"):
+        raise InvalidInputError(
+            f"on_failure: expected 'raise' or 'continue', found {on_failure!r}."
+        )

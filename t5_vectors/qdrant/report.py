@@ -1,0 +1,207 @@
+"""What an ingestion did: the report, the failure record, the error, and the live tally.
+
+:class:`IngestReport` counts every document read as written, skipped or failed;
+:class:`IngestError` stops an ingestion at a batch that failed for good and carries the report.
+:class:`Tally` is the pipeline's shared, thread-safe bookkeeping (not public API).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from t5_vectors.errors import IngestError
+from t5_vectors.qdrant.payload import PreparedDocument
+from t5_vectors.qdrant.retry import RetryPolicy, is_transient
+
+__all__ = ["BatchFailure", "IngestError", "IngestReport", "OnFailure", "Stage", "Tally"]
+
+OnFailure = Literal["raise", "continue"]
+Stage = Literal["reading documents", "checking stored hashes", "encoding", "uploading"]
+
+
+@dataclass(frozen=True)
+class BatchFailure:
+    """One batch that could not be stored.
+
+    Attributes:
+        batch: the batch number (0-based, in input order).
+        first: input position of the batch's first document.
+        last: input position of the batch's last document.
+        size: documents of the batch that were not written.
+        stage: what failed: reading, checking stored hashes, encoding or uploading.
+        error: the final error, as text.
+    """
+
+    batch: int
+    first: int
+    last: int
+    size: int
+    stage: str
+    error: str
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingestion did. ``written + skipped + failed`` is every document read.
+
+    Attributes:
+        written: documents encoded and upserted.
+        skipped: documents already stored unchanged (or repeated later in the same batch).
+        failed: documents read but not written.
+        batches: batches read.
+        seconds: wall time.
+        encode_seconds: time spent embedding.
+        qdrant_seconds: time spent in Qdrant calls (lookups and uploads; uploads overlap
+            encoding, so the shares may add up to more than the wall time).
+        qdrant_wait_seconds: the part of the wall time the pipeline waited on Qdrant: hash
+            lookups, and waiting for the uploader (a full queue, the last upload).
+        failures: the failed batches.
+    """
+
+    written: int = 0
+    skipped: int = 0
+    failed: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    encode_seconds: float = 0.0
+    qdrant_seconds: float = 0.0
+    qdrant_wait_seconds: float = 0.0
+    failures: tuple[BatchFailure, ...] = ()
+
+    @property
+    def total(self) -> int:
+        """Documents read."""
+        return self.written + self.skipped + self.failed
+
+
+@dataclass
+class Tally:
+    """Counters shared by the reader and the uploader."""
+
+    on_failure: OnFailure
+    retry: RetryPolicy
+    progress: Any
+    written: int = 0
+    skipped: int = 0
+    failed: int = 0
+    batches: int = 0
+    encode_seconds: float = 0.0
+    qdrant_seconds: float = 0.0
+    qdrant_wait_seconds: float = 0.0
+    failures: list[BatchFailure] = field(default_factory=list)
+    fatal: tuple[BatchFailure, BaseException] | None = None
+    started: float = field(default_factory=time.perf_counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    in_flight: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def stopped(self) -> bool:
+        return self.fatal is not None
+
+    def skips(self, batch: int) -> bool:
+        """Whether an encoded batch must not be uploaded: an earlier batch failed for good."""
+        return self.fatal is not None and self.fatal[0].batch < batch
+
+    def add(self, *, written: int = 0, skipped: int = 0, failed: int = 0) -> None:
+        with self.lock:
+            self.written += written
+            self.skipped += skipped
+            self.failed += failed
+        self.progress.update(written + skipped + failed)
+
+    def hold(self, documents: Sequence[PreparedDocument]) -> None:
+        """Mark *documents* as encoded but not yet written."""
+        with self.lock:
+            for doc in documents:
+                self.in_flight[doc.point_id] = doc.content_hash
+
+    def release(self, documents: Sequence[PreparedDocument]) -> None:
+        """*documents* were written (or given up on): Qdrant is the reference again."""
+        with self.lock:
+            for doc in documents:
+                if self.in_flight.get(doc.point_id) == doc.content_hash:
+                    del self.in_flight[doc.point_id]
+
+    def latest(self, ids: Sequence[str], stored: dict[str, object]) -> dict[str, object]:
+        """The hash each point will have: a version on its way to Qdrant, else the stored one."""
+        with self.lock:
+            return {pid: self.in_flight.get(pid, stored.get(pid)) for pid in ids}
+
+    def elapsed(self, kind: Literal["encode", "qdrant", "wait", "lookup"], started: float) -> None:
+        seconds = time.perf_counter() - started
+        with self.lock:
+            if kind == "encode":
+                self.encode_seconds += seconds
+            if kind in ("qdrant", "lookup"):
+                self.qdrant_seconds += seconds
+            if kind in ("wait", "lookup"):
+                self.qdrant_wait_seconds += seconds
+
+    def fail(
+        self, batch: int, span: tuple[int, int], size: int, stage: Stage, error: BaseException
+    ) -> None:
+        failure = BatchFailure(
+            batch, span[0], span[1], size, stage, f"{type(error).__name__}: {error}"
+        )
+        with self.lock:
+            self.failures.append(failure)
+            # A failed read leaves the iterable unusable: that always stops ingestion.
+            fatal = self.on_failure == "raise" or stage == "reading documents"
+            if fatal and self.fatal is None:
+                self.fatal = (failure, error)
+        self.add(failed=size)
+
+    def report(self) -> IngestReport:
+        return IngestReport(
+            written=self.written,
+            skipped=self.skipped,
+            failed=self.failed,
+            batches=self.batches,
+            seconds=time.perf_counter() - self.started,
+            encode_seconds=self.encode_seconds,
+            qdrant_seconds=self.qdrant_seconds,
+            qdrant_wait_seconds=self.qdrant_wait_seconds,
+            failures=tuple(self.failures),
+        )
+
+    def finish(self) -> IngestReport:
+        self.progress.close()
+        report = self.report()
+        if self.fatal is not None:
+            failure, error = self.fatal
+            raise IngestError(
+                _message(failure, error, report, self.retry), report=report, failure=failure
+            ) from error
+        return report
+
+
+def _message(
+    failure: BatchFailure, error: BaseException, report: IngestReport, retry: RetryPolicy
+) -> str:
+    attempts = retry.attempts if is_transient(error) else 1
+    if failure.stage == "reading documents":
+        where = f"reading document {failure.last} (batch {failure.batch}) raised"
+        fix = "fix the documents (or the loader), then run the same ingestion again"
+    else:
+        where = (
+            f"batch {failure.batch} (documents {failure.first}..{failure.last}) failed while "
+            f"{failure.stage}"
+        )
+        if failure.stage == "encoding":
+            fix = "fix the embedding model's error above, then run the same ingestion again"
+        elif is_transient(error):
+            fix = "check that Qdrant is reachable and healthy, then run the same ingestion again"
+        else:
+            fix = "Qdrant rejected the request; fix its cause above, then run the ingestion again"
+        where += f" after {attempts} attempt{'s' if attempts > 1 else ''}"
+    return (
+        f"Ingestion stopped: {where}: {failure.error}\n"
+        f"  written:  {report.written} documents before it ({report.skipped} skipped as "
+        f"unchanged, {report.failed} read but not written)\n"
+        f"  fix:      {fix}; documents already stored unchanged are skipped, so it resumes "
+        "where it stopped."
+    )

@@ -1,0 +1,50 @@
+"""langchain-tests' standard VectorStore suite, on embedded Qdrant, three ways.
+
+* a sync ``QdrantClient(":memory:")`` with the suite's own deterministic embeddings (async
+  methods run embedded Qdrant inline);
+* an ``AsyncQdrantClient(":memory:")``: the native async path (sync calls are impossible on an
+  embedded async client, so the sync half does not apply);
+* on-disk embedded Qdrant with ``T5Embeddings`` over the tiny T5 encoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from langchain_tests.integration_tests.vectorstores import VectorStoreIntegrationTests
+from qdrant_client import AsyncQdrantClient, QdrantClient
+
+from t5_vectors import T5Embeddings
+from t5_vectors.langchain.vectorstore import T5QdrantVectorStore
+
+
+class TestInMemory(VectorStoreIntegrationTests):
+    @pytest.fixture
+    def vectorstore(self) -> Iterator[T5QdrantVectorStore]:
+        client = QdrantClient(":memory:")
+        yield T5QdrantVectorStore(self.get_embeddings(), client=client, collection_name="standard")
+        client.close()
+
+
+class TestAsyncClient(VectorStoreIntegrationTests):
+    @property
+    def has_sync(self) -> bool:
+        return False
+
+    @pytest.fixture
+    def vectorstore(self) -> T5QdrantVectorStore:
+        client = AsyncQdrantClient(":memory:")
+        return T5QdrantVectorStore(
+            self.get_embeddings(), async_client=client, collection_name="standard"
+        )
+
+
+class TestT5OnDisk(VectorStoreIntegrationTests):
+    @pytest.fixture
+    def vectorstore(self, tiny_encoder, tmp_path) -> Iterator[T5QdrantVectorStore]:
+        store = T5QdrantVectorStore(
+            T5Embeddings(encoder=tiny_encoder), path=tmp_path / "qdrant", collection_name="standard"
+        )
+        yield store
+        store.index.close()

@@ -1,0 +1,87 @@
+"""Fixtures for the Qdrant layer: embedded clients, spies and embeddings with chosen vectors."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from langchain_core.embeddings import Embeddings
+from qdrant_client import QdrantClient
+
+from t5_vectors.qdrant import QdrantIndex
+
+_names = itertools.count()
+
+
+class VectorTable(Embeddings):
+    """Embeddings with chosen vectors: exact texts map to given vectors, others to a hash."""
+
+    def __init__(self, table: dict[str, list[float]], dim: int | None = None) -> None:
+        self.table = table
+        self.dim = dim or len(next(iter(table.values())))
+        self.calls: list[list[str]] = []
+
+    def _vector(self, text: str) -> list[float]:
+        if text in self.table:
+            return list(self.table[text])
+        seed = int.from_bytes(text.encode()[:8].ljust(8, b"\0"), "little") ^ len(text)
+        return np.random.default_rng(seed).normal(size=self.dim).tolist()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.calls.append(list(texts))
+        return [self._vector(text) for text in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._vector(text)
+
+
+class EncodeSpy:
+    """Counts the texts a T5Encoder is asked to encode (sync and async)."""
+
+    def __init__(self, encoder: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.texts: list[str] = []
+        encode, aencode = encoder.encode, encoder.aencode
+
+        def spy_encode(texts: Any, **kwargs: Any) -> Any:
+            self.texts.extend(texts)
+            return encode(texts, **kwargs)
+
+        async def spy_aencode(texts: Any, **kwargs: Any) -> Any:
+            self.texts.extend(texts)
+            return await aencode(texts, **kwargs)
+
+        monkeypatch.setattr(encoder, "encode", spy_encode)
+        monkeypatch.setattr(encoder, "aencode", spy_aencode)
+
+
+@pytest.fixture
+def client() -> Iterator[QdrantClient]:
+    client = QdrantClient(":memory:")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_index(tiny_encoder: Any, client: QdrantClient) -> Callable[..., QdrantIndex]:
+    """``make_index(**options)``: a QdrantIndex over the shared in-memory client."""
+
+    def make(embedding: Any = None, **options: Any) -> QdrantIndex:
+        options.setdefault("collection_name", f"c{next(_names)}")
+        options.setdefault("client", client)
+        return QdrantIndex(tiny_encoder if embedding is None else embedding, **options)
+
+    return make
+
+
+@pytest.fixture
+def encode_spy(tiny_encoder: Any, monkeypatch: pytest.MonkeyPatch) -> EncodeSpy:
+    return EncodeSpy(tiny_encoder, monkeypatch)
+
+
+@pytest.fixture
+def vector_table() -> type[VectorTable]:
+    """The :class:`VectorTable` class: ``vector_table({"text": [1.0, 0.0]})``."""
+    return VectorTable
