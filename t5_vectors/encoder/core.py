@@ -10,7 +10,7 @@ import threading
 import warnings
 import weakref
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -471,10 +471,6 @@ class T5Encoder:
         else:
             (path / OWN_HEAD_WEIGHTS).unlink(missing_ok=True)
         return path
-
-    def with_config(self, **changes: Any) -> EncoderConfig:
-        """A copy of this encoder's config with *changes* applied (validated)."""
-        return replace(self.config, **changes)
 
 
 # ------------------------------------------------------------------------------------ helpers
