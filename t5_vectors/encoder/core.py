@@ -247,15 +247,19 @@ class T5Encoder:
         config = EncoderConfig(
             pooling=head.pooler.modes,
             normalize=spec.normalize if normalize is None else normalize,
-            max_length=max_length or spec.max_length or _tokenizer_limit(tokenizer),
+            max_length=(
+                max_length
+                if max_length is not None
+                else spec.max_length or _tokenizer_limit(tokenizer)
+            ),
             query_prefix=spec.prompts.get("query", "") if query_prefix is None else query_prefix,
             document_prefix=(
                 spec.prompts.get("document", "") if document_prefix is None else document_prefix
             ),
             pool_prefix=spec.pool_prefix,
             lowercase=spec.lowercase,
-            token_budget=token_budget or budget,
-            max_batch_size=max_batch_size or batch_size,
+            token_budget=budget if token_budget is None else token_budget,
+            max_batch_size=batch_size if max_batch_size is None else max_batch_size,
             max_wait_ms=wait_ms if max_wait_ms is None else max_wait_ms,
         )
         head.normalize = config.normalize

@@ -201,9 +201,11 @@ def test_bad_kind(tiny_encoder):
         tiny_encoder.encode(["x"], kind="passage")
 
 
-def test_bad_budget(st5_path):
-    with pytest.raises(InvalidInputError, match="token_budget"):
-        T5Encoder.from_pretrained(st5_path, device="cpu", token_budget=-5)
+@pytest.mark.parametrize("option", ["token_budget", "max_batch_size", "max_length"])
+@pytest.mark.parametrize("value", [0, -5])
+def test_bad_sizes(st5_path, option, value):
+    with pytest.raises(InvalidInputError, match=option):
+        T5Encoder.from_pretrained(st5_path, device="cpu", **{option: value})
 
 
 def test_generators_are_accepted(tiny_encoder):
@@ -261,21 +263,14 @@ def test_only_concurrent_callers_make_the_worker_wait(st5_path):
         assert batcher.max_wait == 0.05
         enc.encode(["a lone caller"])
         assert batcher._concurrent is False  # so the next lone call starts at once
-        gate = threading.Event()
-        real_run = batcher._run_batch
-
-        def gated(batch, need_pooled, need_tokens):
-            gate.wait(5)
-            return real_run(batch, need_pooled, need_tokens)
-
-        batcher._run_batch = gated
-        first = batcher.submit(enc.tokenize(["first"]))
-        second = batcher.submit(enc.tokenize(["second"]))
-        third = batcher.submit(enc.tokenize(["third"]))
-        gate.set()
-        for future in (first, second, third):
+        # Holding the batcher's (re-entrant) lock, queue three callers before the worker looks.
+        with batcher._cond:
+            futures = [batcher.submit(enc.tokenize([t])) for t in ("first", "second", "third")]
+        for future in futures:
             future.result(timeout=30)
         assert batcher._concurrent is True  # several callers shared a batch
+        enc.encode(["alone again"])
+        assert batcher._concurrent is False
 
 
 def test_bad_max_wait(st5_path):
