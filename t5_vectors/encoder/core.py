@@ -295,6 +295,29 @@ class T5Encoder:
         return self.config.max_length
 
     @property
+    def fingerprint(self) -> str:
+        """Identifies the checkpoint and every setting that changes document vectors.
+
+        Stores that keep content hashes (``QdrantIndex``) mix it in, so documents embedded with
+        other settings are re-encoded. Precision (dtype, device) is left out on purpose: it moves
+        vectors only within rounding.
+        """
+        config = self.config
+        return "|".join(
+            (
+                "t5",
+                self.name_or_path,
+                str(self.dim),
+                "+".join(config.pooling),
+                str(config.normalize),
+                str(config.max_length),
+                config.document_prefix,
+                str(config.pool_prefix),
+                str(config.lowercase),
+            )
+        )
+
+    @property
     def model(self) -> Any:
         """The underlying ``T5EncoderModel`` (read it; do not run it from other threads)."""
         return self._model

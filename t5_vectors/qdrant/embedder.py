@@ -72,20 +72,7 @@ class Embedder:
         Part of each stored content hash: documents embedded by another model are re-encoded.
         """
         if self.encoder is not None:
-            config = self.encoder.config
-            return "|".join(
-                (
-                    "t5",
-                    self.encoder.name_or_path,
-                    str(self.encoder.dim),
-                    "+".join(config.pooling),
-                    str(config.normalize),
-                    str(config.max_length),
-                    config.document_prefix,
-                    str(config.pool_prefix),
-                    str(config.lowercase),
-                )
-            )
+            return self.encoder.fingerprint
         cls = type(self.source)
         return f"{cls.__module__}.{cls.__qualname__}|{_model_name(self.source)}"
 
