@@ -69,8 +69,8 @@ class EncoderConfig:
     document_prefix: str = ""
     pool_prefix: bool = True
     lowercase: bool = False
-    token_budget: int = 2048
-    max_batch_size: int = 128
+    token_budget: int = 1024
+    max_batch_size: int = 64
     max_wait_ms: float = 0.0
 
     def __post_init__(self) -> None:
@@ -103,13 +103,13 @@ class EncoderConfig:
 def _default_budget(device: torch.device) -> tuple[int, int, float]:
     """(token_budget, max_batch_size, max_wait_ms) per forward pass.
 
-    GPUs want large batches. CPUs do better with small ones: the activations of a 2,048-token
-    batch of T5-base stay in cache, and on a 2-core AVX512-BF16 machine a budget of 2,048 ran
-    about 1.5x faster than 8,192 (benchmarks/encode.py, docs/benchmarks.md).
+    GPUs want large batches. CPUs do better with small ones, whose activations stay in cache: on
+    a 2-core AVX512-BF16 machine T5-base ran 1.2-1.3x faster at 1,024 tokens than at 2,048 and
+    2.0-2.3x faster than at 8,192 (benchmarks/budget.py, docs/benchmarks.md).
     """
     if device.type == "cuda":
         return 65536, 1024, 2.0
-    return 2048, 128, 10.0
+    return 1024, 64, 10.0
 
 
 class T5Encoder:
@@ -221,8 +221,8 @@ class T5Encoder:
             query_prefix: prepended to queries; ``None`` takes the checkpoint's ``query`` prompt.
             document_prefix: prepended to documents; ``None`` takes its ``document`` prompt.
             local_files_only: never touch the network; ``None`` follows ``HF_HUB_OFFLINE``.
-            token_budget: most padded tokens per forward pass (default 2048 CPU, 65536 GPU).
-            max_batch_size: most texts per forward pass (default 128 CPU, 1024 GPU).
+            token_budget: most padded tokens per forward pass (default 1024 CPU, 65536 GPU).
+            max_batch_size: most texts per forward pass (default 64 CPU, 1024 GPU).
             max_wait_ms: while callers arrive concurrently, how long to wait for more of them
                 before a forward pass (default 10 CPU, 2 GPU; a lone caller never waits).
             revision: hub revision (branch, tag or commit).
