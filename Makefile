@@ -38,6 +38,7 @@ lint: install-dev
 ## bench: the encode and ingest benchmarks (tables on stdout; see docs/benchmarks.md)
 bench: install-dev
 	$(BIN)/python benchmarks/encode.py
+	$(BIN)/python benchmarks/budget.py
 	$(BIN)/python benchmarks/ingest.py
 
 clean:
