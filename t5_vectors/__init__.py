@@ -10,6 +10,7 @@ Public API::
     index = QdrantIndex(encoder, collection_name="docs")    # embedded Qdrant by default
     report = index.ingest(loader.lazy_load())               # streaming, idempotent
     store = T5QdrantVectorStore(index=index)                # LangChain VectorStore
+    clf = T5Classifier(encoder).fit(texts, labels)          # head on frozen features
 """
 
 from __future__ import annotations
@@ -18,17 +19,24 @@ from t5_vectors.encoder import EncoderConfig, T5Encoder, TruncationWarning
 from t5_vectors.errors import (
     CollectionConfigError,
     EncoderClosedError,
+    EncoderMismatchError,
     EncodingError,
     IngestError,
+    InsecureConnectionWarning,
     InvalidInputError,
+    LabelError,
     ModelLoadError,
+    ModelMismatchError,
     ModelNotFoundError,
+    NotFittedError,
     NotT5CheckpointError,
+    SourceFileError,
     T5VectorsError,
     UnsafeCheckpointError,
 )
 from t5_vectors.langchain import T5Embeddings, T5QdrantVectorStore
 from t5_vectors.qdrant import CollectionSpec, IngestReport, QdrantIndex, RetryPolicy
+from t5_vectors.transfer import T5Classifier
 
 __version__ = "0.1.0"
 
@@ -37,15 +45,22 @@ __all__ = [
     "CollectionSpec",
     "EncoderClosedError",
     "EncoderConfig",
+    "EncoderMismatchError",
     "EncodingError",
     "IngestError",
     "IngestReport",
+    "InsecureConnectionWarning",
     "InvalidInputError",
+    "LabelError",
     "ModelLoadError",
+    "ModelMismatchError",
     "ModelNotFoundError",
+    "NotFittedError",
     "NotT5CheckpointError",
     "QdrantIndex",
     "RetryPolicy",
+    "SourceFileError",
+    "T5Classifier",
     "T5Embeddings",
     "T5Encoder",
     "T5QdrantVectorStore",

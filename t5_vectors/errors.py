@@ -9,12 +9,20 @@ catches them all. Messages say what was expected, what was found and how to fix 
     ├── ModelLoadError                 a checkpoint could not be resolved or loaded
     │   ├── ModelNotFoundError         no such local folder, or a hub id unavailable (e.g. offline)
     │   ├── NotT5CheckpointError       the checkpoint is not a T5 model
-    │   └── UnsafeCheckpointError      the weights would need pickle to load
+    │   ├── UnsafeCheckpointError      the weights would need pickle to load
+    │   └── EncoderMismatchError       a saved classifier meets an encoder it was not trained on
     ├── InvalidInputError              bad arguments: wrong types, values or items (a ValueError)
+    │   ├── SourceFileError            a file or folder to ingest is missing or unreadable
+    │   └── LabelError                 labels unusable for training (one class, unseen, bad type)
     ├── EncodingError                  a forward pass failed; only the calls in that batch get it
     ├── EncoderClosedError             the encoder was closed
+    ├── NotFittedError                 a classifier was used before fit() or load()
     ├── CollectionConfigError          an existing Qdrant collection does not match what is asked
+    │   └── ModelMismatchError         it was built with another embedding model
     └── IngestError                    ingestion stopped at a batch that failed for good
+
+    UserWarning
+    └── InsecureConnectionWarning      an API key is sent over plain http to another machine
 """
 
 from __future__ import annotations
@@ -27,12 +35,18 @@ if TYPE_CHECKING:
 __all__ = [
     "CollectionConfigError",
     "EncoderClosedError",
+    "EncoderMismatchError",
     "EncodingError",
     "IngestError",
+    "InsecureConnectionWarning",
     "InvalidInputError",
+    "LabelError",
     "ModelLoadError",
+    "ModelMismatchError",
     "ModelNotFoundError",
+    "NotFittedError",
     "NotT5CheckpointError",
+    "SourceFileError",
     "T5VectorsError",
     "UnsafeCheckpointError",
 ]
@@ -58,8 +72,36 @@ class UnsafeCheckpointError(ModelLoadError):
     """Loading the weights would execute pickled code; t5-vectors refuses."""
 
 
+class EncoderMismatchError(ModelLoadError):
+    """A saved classifier was trained on another encoder than the one given (fingerprints differ).
+
+    ``recorded`` and ``given`` are the two encoder fingerprints.
+    """
+
+    def __init__(self, message: str, *, recorded: str, given: str) -> None:
+        super().__init__(message)
+        self.recorded = recorded
+        self.given = given
+
+
 class InvalidInputError(T5VectorsError, ValueError):
     """An argument has the wrong type or value (for example a ``str`` where a list is expected)."""
+
+
+class LabelError(InvalidInputError):
+    """Labels cannot be trained on or scored.
+
+    One class only, a count that differs from the texts', a label the classifier never saw, or a
+    type that cannot be saved as JSON (only ``str``, ``int`` and ``bool`` labels can).
+    """
+
+
+class SourceFileError(InvalidInputError):
+    """A file or folder given to ingest is missing or cannot be read (``path`` names it)."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class EncodingError(T5VectorsError, RuntimeError):
@@ -70,8 +112,24 @@ class EncoderClosedError(T5VectorsError, RuntimeError):
     """The encoder was closed; create a new one."""
 
 
+class NotFittedError(T5VectorsError, RuntimeError):
+    """A classifier was asked to predict or save before ``fit()`` or ``load()``."""
+
+
 class CollectionConfigError(T5VectorsError, ValueError):
     """An existing Qdrant collection does not match the requested vector size, distance or name."""
+
+
+class ModelMismatchError(CollectionConfigError):
+    """The collection records another embedding model than the one given.
+
+    ``recorded`` and ``given`` name the two models.
+    """
+
+    def __init__(self, message: str, *, recorded: str, given: str) -> None:
+        super().__init__(message)
+        self.recorded = recorded
+        self.given = given
 
 
 class IngestError(T5VectorsError, RuntimeError):
@@ -85,3 +143,10 @@ class IngestError(T5VectorsError, RuntimeError):
         super().__init__(message)
         self.report = report
         self.failure = failure
+
+
+class InsecureConnectionWarning(UserWarning):
+    """An API key is sent over plain ``http`` to a host other than this machine.
+
+    Shown once per connection; use ``https`` (or a tunnel to ``localhost``) to silence it.
+    """

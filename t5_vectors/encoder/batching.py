@@ -70,7 +70,7 @@ class BatchItem:
 
 @dataclass(eq=False)
 class _Request:
-    want: str  # "pooled" | "tokens"
+    want: str  # "pooled" | "tokens" | "both"
     size: int
     future: Future[Any]
     progress: Callable[[int], None] | None
@@ -121,11 +121,15 @@ class MicroBatcher:
         pool_starts: Sequence[int] | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> Future[Any]:
-        """Queue tokenized texts; the future resolves to an array (pooled) or list (tokens)."""
+        """Queue tokenized texts; the future resolves to an array (pooled), a list (tokens) or
+        a ``(array, list)`` pair (both, from the same forward pass)."""
         future: Future[Any] = Future()
         request = _Request(want=want, size=len(token_ids), future=future, progress=progress)
         if want == "pooled":
             request.results = np.empty((len(token_ids), self._dim), dtype=np.float32)
+        elif want == "both":
+            pooled = np.empty((len(token_ids), self._dim), dtype=np.float32)
+            request.results = (pooled, [None] * len(token_ids))
         else:
             request.results = [None] * len(token_ids)
         if not token_ids:
@@ -144,8 +148,7 @@ class MicroBatcher:
             request.seq = next(self._seq)
             self._pending.append(request)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._worker, name=self._name, daemon=True)
-                self._thread.start()
+                self._start_worker()
             self._cond.notify()
         return future
 
@@ -209,21 +212,52 @@ class MicroBatcher:
                 return
             self._cond.wait(remaining)
 
+    def _start_worker(self) -> None:
+        """Start the worker thread (call with the lock held)."""
+        self._thread = threading.Thread(target=self._worker, name=self._name, daemon=True)
+        self._thread.start()
+
     def _worker(self) -> None:
-        while True:
-            batch = self._next_batch()
-            if batch is None:
-                return
-            if batch:
-                self._execute(batch)
+        batch: list[BatchItem] = []
+        try:
+            while True:
+                batch = []
+                next_batch = self._next_batch()
+                if next_batch is None:
+                    return
+                batch = next_batch
+                if batch:
+                    self._execute(batch)
+        except BaseException as err:  # never leave callers waiting on a dead worker
+            self._replace_worker(batch, err)
+
+    def _replace_worker(self, batch: list[BatchItem], err: BaseException) -> None:
+        """The worker died outside a forward pass: fail its batch, start a new worker."""
+        error = EncodingError(
+            f"The encoder's worker thread stopped while serving a batch of {len(batch)} texts: "
+            f"{type(err).__name__}: {err}. Only the calls in that batch failed; a new worker "
+            "serves the others."
+        )
+        error.__cause__ = err
+        requests = {id(item.request): item.request for item in batch}
+        with self._cond:
+            for request in requests.values():
+                request.items.clear()
+                if request in self._pending:
+                    self._pending.remove(request)
+            self._thread = None
+            if self._pending and not self._closed:
+                self._start_worker()
+        for request in requests.values():
+            _fail(request, error)
 
     def _execute(self, batch: list[BatchItem]) -> None:
         requests = {id(item.request): item.request for item in batch}
-        need_pooled = any(r.want == "pooled" for r in requests.values())
-        need_tokens = any(r.want == "tokens" for r in requests.values())
+        need_pooled = any(r.want != "tokens" for r in requests.values())
+        need_tokens = any(r.want != "pooled" for r in requests.values())
         try:
             pooled, tokens = self._run_batch(batch, need_pooled, need_tokens)
-        except Exception as err:
+        except BaseException as err:  # SystemExit in this thread would kill the worker
             error = EncodingError(
                 f"The forward pass over a batch of {len(batch)} texts failed: "
                 f"{type(err).__name__}: {err}. Only the calls in this batch failed; the encoder "
@@ -248,6 +282,11 @@ class MicroBatcher:
             if request.want == "pooled":
                 assert pooled is not None
                 request.results[item.index] = pooled[row]
+            elif request.want == "both":
+                assert pooled is not None
+                assert tokens is not None
+                request.results[0][item.index] = pooled[row]
+                request.results[1][item.index] = tokens[row]
             else:
                 assert tokens is not None
                 request.results[item.index] = tokens[row]

@@ -409,7 +409,8 @@ def read_state_dict(folder: Path) -> dict[str, torch.Tensor]:
     bin_path = folder / "pytorch_model.bin"
     if not bin_path.is_file():
         raise ModelLoadError(
-            f"Expected weights (model.safetensors or pytorch_model.bin) in {folder}, found none."
+            f"Expected weights (model.safetensors or pytorch_model.bin) in {folder}, found none. "
+            "The checkpoint is incomplete: download or save it again."
         )
     try:
         state = torch.load(bin_path, map_location="cpu", weights_only=True)

@@ -6,10 +6,11 @@ import asyncio
 import json
 import logging
 import os
+import pickle
 import threading
 import warnings
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,8 +29,14 @@ from t5_vectors.encoder.checkpoint import (
 )
 from t5_vectors.encoder.pooling import DenseLayer, EmbeddingHead, Pooler, normalize_pooling_modes
 from t5_vectors.encoder.precision import resolve_device, resolve_dtype
+from t5_vectors.encoder.texts import check_texts
 from t5_vectors.encoder.tokenize import TextTokenizer
-from t5_vectors.errors import EncoderClosedError, InvalidInputError, ModelLoadError
+from t5_vectors.errors import (
+    EncoderClosedError,
+    InvalidInputError,
+    ModelLoadError,
+    UnsafeCheckpointError,
+)
 
 __all__ = ["EncoderConfig", "T5Encoder", "TruncationWarning"]
 
@@ -300,22 +307,25 @@ class T5Encoder:
 
         Stores that keep content hashes (``QdrantIndex``) mix it in, so documents embedded with
         other settings are re-encoded. Precision (dtype, device) is left out on purpose: it moves
-        vectors only within rounding.
+        vectors only within rounding. A head with weights (attention pooling, Dense) adds a
+        digest of them, so training or replacing them changes the fingerprint.
         """
         config = self.config
-        return "|".join(
-            (
-                "t5",
-                self.name_or_path,
-                str(self.dim),
-                "+".join(config.pooling),
-                str(config.normalize),
-                str(config.max_length),
-                config.document_prefix,
-                str(config.pool_prefix),
-                str(config.lowercase),
-            )
-        )
+        parts = [
+            "t5",
+            self.name_or_path,
+            str(self.dim),
+            "+".join(config.pooling),
+            str(config.normalize),
+            str(config.max_length),
+            config.document_prefix,
+            str(config.pool_prefix),
+            str(config.lowercase),
+        ]
+        digest = self._head.weights_digest()
+        if digest:
+            parts.append(f"head={digest}")
+        return "|".join(parts)
 
     @property
     def model(self) -> Any:
@@ -338,7 +348,13 @@ class T5Encoder:
     def encode(
         self, texts: Sequence[str], *, kind: Kind = "document", show_progress: bool = False
     ) -> np.ndarray:
-        """Embed *texts* into a float32 array of shape ``(len(texts), dim)``."""
+        """Embed *texts* into a float32 array of shape ``(len(texts), dim)``.
+
+        Texts follow :mod:`t5_vectors.encoder.texts`: empty and whitespace-only texts are
+        embedded; ``None``, ``bytes`` and lone surrogates raise ``InvalidInputError`` before
+        anything is encoded; a text over ``max_length`` tokens is truncated with one
+        ``TruncationWarning`` per encoder.
+        """
         return self._submit(texts, kind, "pooled", show_progress).result()  # type: ignore[no-any-return]
 
     async def aencode(self, texts: Sequence[str], *, kind: Kind = "document") -> np.ndarray:
@@ -359,6 +375,18 @@ class T5Encoder:
         """Async :meth:`encode_tokens`."""
         return await asyncio.wrap_future(self._submit(texts, kind, "tokens", False))
 
+    def encode_with_tokens(
+        self, texts: Sequence[str], *, kind: Kind = "document"
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """:meth:`encode` and :meth:`encode_tokens` of *texts* from one forward pass."""
+        return self._submit(texts, kind, "both", False).result()  # type: ignore[no-any-return]
+
+    async def aencode_with_tokens(
+        self, texts: Sequence[str], *, kind: Kind = "document"
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Async :meth:`encode_with_tokens`."""
+        return await asyncio.wrap_future(self._submit(texts, kind, "both", False))
+
     def tokenize(self, texts: Sequence[str], *, kind: Kind = "document") -> list[list[int]]:
         """Token ids exactly as the encoder feeds them (prefix, truncation, ``</s>``)."""
         ids, _ = self._prepare(texts, kind)
@@ -366,7 +394,7 @@ class T5Encoder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Token counts of *texts* without prefix or truncation (``</s>`` included)."""
-        return self._text_tokenizer.count(_check_texts(texts))
+        return self._text_tokenizer.count(check_texts(texts))
 
     def close(self) -> None:
         """Stop the worker thread; calls still waiting fail with ``EncoderClosedError``."""
@@ -385,7 +413,7 @@ class T5Encoder:
     def _prepare(self, texts: Sequence[str], kind: str) -> tuple[list[list[int]], bool]:
         if kind not in _KINDS:
             raise InvalidInputError(f"kind: expected 'document' or 'query', found {kind!r}.")
-        items = _check_texts(texts)
+        items = check_texts(texts)
         prefix = self._prefix(kind)
         if prefix or self.config.lowercase:
             items = [(prefix + t).lower() if self.config.lowercase else prefix + t for t in items]
@@ -501,25 +529,6 @@ class T5Encoder:
 
 
 # ------------------------------------------------------------------------------------ helpers
-def _check_texts(texts: Iterable[str]) -> list[str]:
-    if isinstance(texts, str | bytes):
-        raise InvalidInputError(
-            f"texts: expected a list of strings, found a single {type(texts).__name__} "
-            f"({texts[:40]!r}). Wrap it in a list: encode([text])."
-        )
-    if texts is None or not isinstance(texts, Iterable):
-        raise InvalidInputError(f"texts: expected a list of strings, found {type(texts).__name__}.")
-    items = list(texts)
-    for index, item in enumerate(items):
-        if not isinstance(item, str):
-            found = "None" if item is None else f"{type(item).__name__} {item!r:.40}"
-            raise InvalidInputError(
-                f"texts[{index}]: expected str, found {found}. Remove it or convert it to text "
-                "before encoding."
-            )
-    return items
-
-
 def _compute_dtype(model: torch.nn.Module) -> torch.dtype:
     dtypes = [p.dtype for p in model.parameters()]
     # With float16, `wo` layers stay float32; the compute dtype is the most common one.
@@ -564,6 +573,12 @@ def _load_model(spec: CheckpointSpec, dtype: torch.dtype, device: torch.device) 
             dtype=dtype,
             attn_implementation="sdpa",
         )
+    except pickle.UnpicklingError as err:  # torch.load(weights_only=True) refused the file
+        raise UnsafeCheckpointError(
+            f"Refused to load the weights in {spec.transformer_dir}: expected a pickle of "
+            "tensors only, found other objects (loading them would execute code from the file) "
+            "or a corrupt file. Use model.safetensors from a trusted copy of the checkpoint."
+        ) from err
     except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
         raise ModelLoadError(
             f"Expected loadable T5 weights in {spec.transformer_dir}, found an error: "

@@ -22,6 +22,7 @@ mode                 alias                       vector
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import torch
@@ -221,10 +222,34 @@ class EmbeddingHead(nn.Module):
                 )
             width = dense.linear.out_features
         self.dim = width
+        self._digest_key: tuple[object, ...] | None = None
+        self._digest = ""
 
     @property
     def dense_layers(self) -> list[DenseLayer]:
         return [d for d in self.denses if isinstance(d, DenseLayer)]
+
+    def weights_digest(self) -> str:
+        """A short SHA-256 of the trainable weights (pooling, Dense); ``""`` when there are none.
+
+        Cached, and recomputed only when a tensor was changed in place (optimiser steps,
+        ``load_state_dict``: torch bumps its version counter) or replaced. Writes through
+        ``tensor.data`` bypass the version counter and are not seen.
+        """
+        tensors = list(self.state_dict(keep_vars=True).items())
+        if not tensors:
+            return ""
+        key = tuple(
+            (name, t.data_ptr(), t._version, t.dtype, tuple(t.shape)) for name, t in tensors
+        )
+        if key != self._digest_key:
+            digest = hashlib.sha256()
+            for name, tensor in tensors:
+                digest.update(name.encode())
+                digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+            self._digest = digest.hexdigest()[:16]
+            self._digest_key = key
+        return self._digest
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         vectors = self.pooler(hidden, mask)

@@ -9,6 +9,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from t5_vectors.encoder import T5Encoder
+from t5_vectors.encoder.texts import check_text
 from t5_vectors.errors import InvalidInputError
 
 __all__ = ["T5Embeddings"]
@@ -37,6 +38,10 @@ class T5Embeddings(Embeddings):
             embeddings = T5Embeddings(model_name="sentence-transformers/sentence-t5-base")
             # or share one encoder between several components:
             embeddings = T5Embeddings(encoder=encoder)
+
+    Input rules: texts are ``str``; empty and whitespace-only texts are embedded (all as
+    ``</s>``); ``None``, ``bytes`` and lone surrogates raise ``InvalidInputError``; texts over
+    ``max_length`` tokens are truncated with one ``TruncationWarning`` per encoder.
 
     Embed:
         .. code-block:: python
@@ -93,12 +98,12 @@ class T5Embeddings(Embeddings):
 
 
 def _one_text(text: str) -> str:
-    if not isinstance(text, str):
+    if isinstance(text, list | tuple):
         raise InvalidInputError(
-            f"text: expected one str, found {type(text).__name__}. For many texts use "
+            f"text: expected one str, found a {type(text).__name__}. For many texts use "
             "embed_documents(texts)."
         )
-    return text
+    return check_text(text, where="text")
 
 
 def _to_lists(vectors: np.ndarray) -> list[list[float]]:

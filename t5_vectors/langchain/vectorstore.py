@@ -11,15 +11,19 @@ from langchain_core.vectorstores import VectorStore
 from qdrant_client import models
 
 from t5_vectors.encoder import T5Encoder
+from t5_vectors.encoder.texts import check_text
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.langchain.embeddings import T5Embeddings
 from t5_vectors.qdrant.embedder import EmbeddingLike
 from t5_vectors.qdrant.filters import FilterLike
 from t5_vectors.qdrant.index import DEFAULT_BATCH_SIZE, DEFAULT_COLLECTION, QdrantIndex
+from t5_vectors.qdrant.retrieval import Mode, Retrieval
 
 __all__ = ["T5QdrantVectorStore"]
 
-_SEARCH_OPTIONS = frozenset({"score_threshold", "search_params"})
+_SEARCH_OPTIONS = frozenset(
+    {"score_threshold", "search_params", "mode", "fusion", "dense_limit", "sparse_limit", "rrf_k"}
+)
 
 
 class T5QdrantVectorStore(VectorStore):
@@ -102,10 +106,25 @@ class T5QdrantVectorStore(VectorStore):
             )
             retriever.invoke("thud")
 
+    Hybrid search:
+        .. code-block:: python
+
+            vector_store = T5QdrantVectorStore(
+                embeddings, collection_name="hybrid", path="./qdrant_data", retrieval_mode="hybrid"
+            )  # stores BM25 piece weights beside the pooled vector
+            vector_store.similarity_search("thud", k=1, fusion="dbsf")
+
     Args:
         embedding: a ``T5Embeddings``, a ``T5Encoder`` or any LangChain ``Embeddings``.
         index: an existing :class:`QdrantIndex` (then pass nothing else).
         collection_name: the collection.
+        retrieval_mode: how text queries rank documents: ``"dense"`` (pooled vector, default),
+            ``"sparse"`` (BM25 over T5 pieces), ``"hybrid"`` (both, fused), ``"maxsim"``
+            (token late interaction) or ``"rerank"`` (dense candidates re-ranked by MaxSim);
+            langchain-qdrant's ``RetrievalMode`` works too. Modes other than ``"dense"`` turn
+            on the vectors they need (``sparse_vectors`` / ``token_vectors``) unless given.
+            Per search, ``mode``, ``fusion``, ``dense_limit``, ``sparse_limit`` and ``rrf_k``
+            override it (see :meth:`QdrantIndex.search`).
         **index_options: any other :class:`QdrantIndex` argument: ``client``, ``async_client``,
             ``location``, ``url``, ``path``, ``api_key``, ``distance``, ``vector_name``,
             ``on_disk``, ``quantization``, ``payload_indexes``, ``recreate``, ...
@@ -117,8 +136,10 @@ class T5QdrantVectorStore(VectorStore):
         *,
         index: QdrantIndex | None = None,
         collection_name: str = DEFAULT_COLLECTION,
+        retrieval_mode: Mode = "dense",
         **index_options: Any,
     ) -> None:
+        self.retrieval_mode: Mode = Retrieval(retrieval_mode).mode
         if index is not None:
             if embedding is not None or index_options or collection_name != DEFAULT_COLLECTION:
                 raise InvalidInputError(
@@ -136,7 +157,13 @@ class T5QdrantVectorStore(VectorStore):
                     "embedding: expected a T5Embeddings, T5Encoder or LangChain Embeddings, "
                     "found None. Pass T5Embeddings('sentence-transformers/sentence-t5-base')."
                 )
+            retrieval = Retrieval(self.retrieval_mode)
+            if retrieval.needs_sparse:
+                index_options.setdefault("sparse_vectors", True)
+            if retrieval.needs_tokens:
+                index_options.setdefault("token_vectors", True)
             self.index = QdrantIndex(embedding, collection_name=collection_name, **index_options)
+        _check_mode(self.index, self.retrieval_mode)
         source = self.index.embedding
         self._embeddings: Embeddings = (
             T5Embeddings(encoder=source) if isinstance(source, T5Encoder) else source
@@ -253,13 +280,15 @@ class T5QdrantVectorStore(VectorStore):
         self, query: str, k: int = 4, filter: FilterLike | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """Like :meth:`similarity_search`, with Qdrant's score (higher is closer for cosine)."""
-        return self.index.search(query, k=k, filter=filter, **_options(kwargs))
+        options = self._mode(_options(kwargs))
+        return self.index.search(_query(query), k=k, filter=filter, **options)
 
     async def asimilarity_search_with_score(
         self, query: str, k: int = 4, filter: FilterLike | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """Async :meth:`similarity_search_with_score`."""
-        return await self.index.asearch(query, k=k, filter=filter, **_options(kwargs))
+        options = self._mode(_options(kwargs))
+        return await self.index.asearch(_query(query), k=k, filter=filter, **options)
 
     def similarity_search_by_vector(
         self,
@@ -323,7 +352,12 @@ class T5QdrantVectorStore(VectorStore):
             **kwargs: ``score_threshold`` or ``search_params``.
         """
         pairs = self.index.mmr(
-            query, k=k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=filter, **_options(kwargs)
+            _query(query),
+            k=k,
+            fetch_k=fetch_k,
+            lambda_mult=lambda_mult,
+            filter=filter,
+            **_options(kwargs),
         )
         return [doc for doc, _ in pairs]
 
@@ -338,7 +372,12 @@ class T5QdrantVectorStore(VectorStore):
     ) -> list[Document]:
         """Async :meth:`max_marginal_relevance_search`."""
         pairs = await self.index.ammr(
-            query, k=k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=filter, **_options(kwargs)
+            _query(query),
+            k=k,
+            fetch_k=fetch_k,
+            lambda_mult=lambda_mult,
+            filter=filter,
+            **_options(kwargs),
         )
         return [doc for doc, _ in pairs]
 
@@ -383,19 +422,28 @@ class T5QdrantVectorStore(VectorStore):
         return [doc for doc, _ in pairs]
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
-        """Map Qdrant's score to ``[0, 1]`` (1 = most relevant), by distance.
+        """Map Qdrant's score to ``[0, 1]`` (1 = most relevant), by distance (dense mode only).
 
         Cosine and dot scores are similarities in ``[-1, 1]`` for unit vectors:
         ``(s + 1) / 2``. Euclidean distances between unit vectors lie in ``[0, 2]``:
         ``1 - d² / 4``, which equals the cosine mapping. Manhattan: ``1 / (1 + d)``.
         Results are clipped to ``[0, 1]``.
         """
+        if self.retrieval_mode != "dense":
+            raise InvalidInputError(
+                f"relevance scores: expected retrieval_mode='dense', found "
+                f"{self.retrieval_mode!r}, whose scores (MaxSim, BM25, fused) have no fixed "
+                "range. Use similarity_search_with_score, or a dense store."
+            )
         distance = self.index.spec.qdrant_distance
         if distance in (models.Distance.COSINE, models.Distance.DOT):
             return _similarity_relevance
         if distance == models.Distance.EUCLID:
             return _euclid_relevance
         return _manhattan_relevance
+
+    def _mode(self, options: dict[str, Any]) -> dict[str, Any]:
+        return {"mode": self.retrieval_mode, **options}
 
     # ---------------------------------------------------------------------------- constructors
     @classmethod
@@ -465,12 +513,20 @@ def _documents(texts: Iterable[str], metadatas: list[dict[str, Any]] | None) -> 
             f"metadatas: expected one per text ({len(items)}), found {len(metadatas)}."
         )
     for i, text in enumerate(items):
-        if not isinstance(text, str):
-            raise InvalidInputError(f"texts[{i}]: expected a str, found {type(text).__name__}.")
+        check_text(text, where=f"texts[{i}]")
     return [
         Document(page_content=text, metadata=metadatas[i] if metadatas is not None else {})
         for i, text in enumerate(items)
     ]
+
+
+def _query(query: object) -> str:
+    if isinstance(query, str | bytes | bytearray):
+        return check_text(query, where="query")
+    raise InvalidInputError(
+        f"query: expected a str, found {type(query).__name__}. For a query vector use "
+        "similarity_search_by_vector(embedding)."
+    )
 
 
 def _merge_ids(documents: list[Document], ids: list[str] | None) -> list[str | None] | None:
@@ -494,6 +550,22 @@ def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
             f"{', '.join(sorted(_SEARCH_OPTIONS))} (and fetch_k, lambda_mult for MMR)."
         )
     return kwargs
+
+
+def _check_mode(index: QdrantIndex, mode: str) -> None:
+    retrieval = Retrieval(mode)  # type: ignore[arg-type]
+    missing = (
+        "sparse_vectors"
+        if retrieval.needs_sparse and index.spec.sparse_vectors is None
+        else "token_vectors"
+        if retrieval.needs_tokens and index.spec.token_vectors is None
+        else None
+    )
+    if missing is not None:
+        raise InvalidInputError(
+            f"retrieval_mode: {mode!r} expected an index with {missing}, found none. Create "
+            f"the QdrantIndex with {missing}=True, or pass the options instead of index=."
+        )
 
 
 def _no_extra(method: str, kwargs: dict[str, Any]) -> None:

@@ -14,7 +14,10 @@ Modules: :mod:`~t5_vectors.qdrant.index` (``QdrantIndex``),
 :mod:`~t5_vectors.qdrant.retry`, :mod:`~t5_vectors.qdrant.ids` and
 :mod:`~t5_vectors.qdrant.payload` (the stored data contract), :mod:`~t5_vectors.qdrant.filters`,
 :mod:`~t5_vectors.qdrant.search`, :mod:`~t5_vectors.qdrant.points`,
-:mod:`~t5_vectors.qdrant.connection` and :mod:`~t5_vectors.qdrant.embedder`.
+:mod:`~t5_vectors.qdrant.connection` and :mod:`~t5_vectors.qdrant.embedder`; token multivectors
+and sparse vectors: :mod:`~t5_vectors.qdrant.vectors` (layout), :mod:`~t5_vectors.qdrant.encoding`,
+:mod:`~t5_vectors.qdrant.sink`, :mod:`~t5_vectors.qdrant.retrieval` (search modes) and
+:mod:`~t5_vectors.qdrant.storage` (bytes per chunk).
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ from t5_vectors.qdrant.ids import POINT_NAMESPACE, point_id
 from t5_vectors.qdrant.index import DEFAULT_COLLECTION, QdrantIndex
 from t5_vectors.qdrant.payload import CONTENT_KEY, HASH_KEY, ID_KEY, METADATA_KEY
 from t5_vectors.qdrant.report import BatchFailure, IngestError, IngestReport
+from t5_vectors.qdrant.retrieval import Retrieval
 from t5_vectors.qdrant.retry import RetryPolicy
+from t5_vectors.qdrant.storage import StorageReport
+from t5_vectors.qdrant.vectors import SparseVectors, TokenVectors
 
 __all__ = [
     "CONTENT_KEY",
@@ -40,6 +46,10 @@ __all__ = [
     "IngestError",
     "IngestReport",
     "QdrantIndex",
+    "Retrieval",
     "RetryPolicy",
+    "SparseVectors",
+    "StorageReport",
+    "TokenVectors",
     "point_id",
 ]

@@ -16,7 +16,15 @@ from qdrant_client import models
 
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 from t5_vectors.qdrant.connection import Connection
+from t5_vectors.qdrant.model_record import ModelIdentity
 from t5_vectors.qdrant.payload import METADATA_KEY
+from t5_vectors.qdrant.vectors import (
+    SparseVectors,
+    TokenVectors,
+    check_layout,
+    check_names,
+    extend_create_arguments,
+)
 
 __all__ = [
     "CollectionSpec",
@@ -57,6 +65,9 @@ class CollectionSpec:
         payload_indexes: metadata keys to index, as ``{"key": "keyword"}`` (schema per key) or a
             list of keys (keyword indexes). They index ``metadata.<key>``; embedded Qdrant has no
             payload indexes and skips them.
+        token_vectors: also store token embeddings as a MaxSim multivector
+            (:mod:`t5_vectors.qdrant.vectors`); ``None`` stores none.
+        sparse_vectors: also store BM25 piece weights as a sparse vector; ``None`` stores none.
     """
 
     distance: DistanceLike = "cosine"
@@ -66,6 +77,8 @@ class CollectionSpec:
     shard_number: int | None = None
     replication_factor: int | None = None
     payload_indexes: Mapping[str, str | models.PayloadSchemaType] | Sequence[str] = ()
+    token_vectors: TokenVectors | None = None
+    sparse_vectors: SparseVectors | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "distance", _distance(self.distance))
@@ -87,6 +100,7 @@ class CollectionSpec:
                     f"{name}: expected a positive int or None, found {value!r}."
                 )
         object.__setattr__(self, "payload_indexes", _payload_indexes(self.payload_indexes))
+        check_names(self.vector_name, self.token_vectors, self.sparse_vectors)
 
     @property
     def qdrant_distance(self) -> models.Distance:
@@ -106,6 +120,9 @@ class CollectionSpec:
             "collection_name": collection_name,
             "vectors_config": vectors,
         }
+        extend_create_arguments(
+            arguments, self.vector_name, self.token_vectors, self.sparse_vectors
+        )
         if self.quantization is not None:
             arguments["quantization_config"] = self.quantization
         if self.shard_number is not None:
@@ -184,6 +201,7 @@ class CollectionSpec:
                 " use another collection_name, or pass recreate=True to drop and recreate it "
                 "(deletes its points)",
             )
+        check_layout(info, collection_name, self.token_vectors, self.sparse_vectors)
 
 
 def _mismatch(collection: str, expected: str, found: str, fix: str) -> CollectionConfigError:
@@ -270,6 +288,7 @@ def ensure_collection(
     *,
     recreate: bool,
     create_if_missing: bool,
+    identity: ModelIdentity | None = None,
 ) -> None:
     """Create collection *name* from *spec*, or check the existing one against it.
 
@@ -281,6 +300,8 @@ def ensure_collection(
         model: the model's name, for messages.
         recreate: drop an existing collection first.
         create_if_missing: create a missing collection (else raise).
+        identity: the model to record in a new collection and to check an existing one's
+            record against (:mod:`t5_vectors.qdrant.model_record`).
     """
     exists = connection.collection_exists(name)
     if exists and recreate:
@@ -289,9 +310,11 @@ def ensure_collection(
     info = connection.get_collection(name) if exists else None
     if info is not None:
         spec.check(info, name, dim, model)
+        if identity is not None:
+            identity.check(info, name)
     else:
         _check_may_create(name, create_if_missing)
-        connection.create_collection(spec.create_arguments(name, dim))
+        connection.create_collection(_create_arguments(spec, name, dim, identity))
     for field_name, schema in _missing_indexes(connection, spec, info):
         connection.create_payload_index(name, field_name, schema)
 
@@ -305,6 +328,7 @@ async def aensure_collection(
     *,
     recreate: bool,
     create_if_missing: bool,
+    identity: ModelIdentity | None = None,
 ) -> None:
     """Async :func:`ensure_collection`."""
     exists = await connection.acollection_exists(name)
@@ -314,11 +338,22 @@ async def aensure_collection(
     info = await connection.aget_collection(name) if exists else None
     if info is not None:
         spec.check(info, name, dim, model)
+        if identity is not None:
+            identity.check(info, name)
     else:
         _check_may_create(name, create_if_missing)
-        await connection.acreate_collection(spec.create_arguments(name, dim))
+        await connection.acreate_collection(_create_arguments(spec, name, dim, identity))
     for field_name, schema in _missing_indexes(connection, spec, info):
         await connection.acreate_payload_index(name, field_name, schema)
+
+
+def _create_arguments(
+    spec: CollectionSpec, name: str, dim: int, identity: ModelIdentity | None
+) -> dict[str, Any]:
+    arguments = spec.create_arguments(name, dim)
+    if identity is not None:
+        arguments["metadata"] = identity.record(spec.qdrant_distance).to_metadata()
+    return arguments
 
 
 def _check_may_create(name: str, create_if_missing: bool) -> None:

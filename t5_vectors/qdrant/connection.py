@@ -11,18 +11,26 @@ operations t5-vectors needs, each in a sync and an async flavour:
 
 Embedded Qdrant is not thread-safe, so calls on it are serialised with a lock (ingestion uploads
 from a background thread while the caller's thread reads).
+
+API keys never show: :attr:`Connection.options` masks them in its ``repr``, and no message of
+t5-vectors includes them. An API key sent over plain ``http`` to a host other than this machine
+raises an :class:`~t5_vectors.errors.InsecureConnectionWarning` once per connection.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import threading
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
-from t5_vectors.errors import InvalidInputError
+from t5_vectors.errors import InsecureConnectionWarning, InvalidInputError
+from t5_vectors.qdrant.local_store import repair_interrupted_first_open
 
 __all__ = ["DEFAULT_PATH", "Connection"]
 
@@ -32,6 +40,83 @@ DEFAULT_PATH = "./t5_vectors_data"
 
 def _is_local(options: Mapping[str, Any]) -> bool:
     return options.get("location") == ":memory:" or options.get("path") is not None
+
+
+_SECRET_OPTIONS = frozenset({"api_key", "auth_token_provider"})
+_SECRET_HEADERS = frozenset({"api-key", "authorization"})
+
+
+class RedactedOptions(dict[str, Any]):
+    """Client options whose ``repr`` masks API keys and auth headers (the values stay usable)."""
+
+    def __repr__(self) -> str:
+        shown = {
+            key: "***" if key in _SECRET_OPTIONS and value is not None else value
+            for key, value in self.items()
+        }
+        for key in ("headers", "metadata"):
+            headers = shown.get(key)
+            if isinstance(headers, Mapping):
+                shown[key] = {
+                    name: "***" if str(name).lower() in _SECRET_HEADERS else value
+                    for name, value in headers.items()
+                }
+        return repr(shown)
+
+    __str__ = __repr__
+
+
+def _sends_key(options: Mapping[str, Any]) -> bool:
+    headers = {
+        str(name).lower()
+        for key in ("headers", "metadata")
+        if isinstance(options.get(key), Mapping)
+        for name in options[key]
+    }
+    return bool(options.get("api_key")) or bool(headers & _SECRET_HEADERS)
+
+
+def _plain_http_host(options: Mapping[str, Any]) -> str | None:
+    """The host an ``http`` (not ``https``) client talks to, or ``None`` (https or embedded)."""
+    location = options.get("location")
+    url = options.get("url") or (location if location not in (None, ":memory:") else None)
+    if url:
+        text = str(url)
+        parts = urlsplit(text if "://" in text else f"//{text}")
+        scheme = parts.scheme or ("https" if options.get("https") else "http")
+        host = parts.hostname
+    elif options.get("host"):
+        scheme = "https" if options.get("https") else "http"
+        host = str(options["host"])
+    else:
+        return None
+    return host if scheme == "http" and host else None
+
+
+def _is_this_machine(host: str) -> bool:
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def warn_if_insecure(options: Mapping[str, Any]) -> None:
+    """Warn (:class:`InsecureConnectionWarning`) when an API key would cross a network in clear."""
+    if not _sends_key(options):
+        return
+    host = _plain_http_host(options)
+    if host is None or _is_this_machine(host):
+        return
+    warnings.warn(
+        f"Expected https for a Qdrant server that receives an API key, found plain http to "
+        f"{host!r}: anyone on the network path can read the key. Use an https:// URL (or "
+        "https=True), or reach the server through localhost (for example an SSH tunnel).",
+        InsecureConnectionWarning,
+        stacklevel=4,
+    )
 
 
 class Connection:
@@ -72,14 +157,18 @@ class Connection:
         if client is None and async_client is None:
             if not ({"location", "url", "host", "path"} & given.keys()):
                 given["path"] = DEFAULT_PATH
+            if given.get("path") is not None:
+                repair_interrupted_first_open(given["path"])
             client = QdrantClient(**given)
             self._owned.append(client)
         self._client = client
         self._async_client = async_client
         reference = client if client is not None else async_client
         assert reference is not None
-        self.options: dict[str, Any] = dict(reference.init_options)
+        self.options: dict[str, Any] = RedactedOptions(reference.init_options)
         self.local = _is_local(self.options)
+        if not self.local:
+            warn_if_insecure(self.options)
         self._lock = threading.RLock() if self.local else None
         self._twin_lock = threading.Lock()
 
@@ -113,7 +202,7 @@ class Connection:
 
     def _twin_options(self) -> dict[str, Any]:
         # The first client already checked the server version; do not block on it again.
-        return {**self.options, "check_compatibility": False}
+        return {**dict(self.options), "check_compatibility": False}
 
     @property
     def native_async(self) -> bool:

@@ -17,6 +17,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from t5_vectors.encoder import T5Encoder
+from t5_vectors.encoder.texts import check_text
 from t5_vectors.errors import EncodingError, InvalidInputError
 
 __all__ = ["Embedder", "EmbeddingLike"]
@@ -141,8 +142,7 @@ class Embedder:
 
 
 def _check_query(text: object) -> None:
-    if not isinstance(text, str):
-        raise InvalidInputError(f"query: expected a str, found {type(text).__name__}.")
+    check_text(text, where="query")
 
 
 def _model_name(embedding: object) -> str:

@@ -10,15 +10,21 @@ A dict is the portable LangChain way (``as_retriever(search_kwargs={"filter": {.
 
 Anything richer (ranges, ``should``, ``must_not``, geo) is written as a qdrant ``models.Filter``
 with keys under ``metadata.``.
+
+A dict filter is checked before the search: keys are non-empty text, values are the types above
+(floats finite, no lone surrogates), lists non-empty. A key that no stored document has is not an
+error: like Qdrant, the condition matches nothing (the key may simply not be ingested yet).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from qdrant_client import models
 
+from t5_vectors.encoder.texts import check_text
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.qdrant.payload import METADATA_KEY
 
@@ -45,8 +51,12 @@ def to_filter(value: FilterLike | None) -> models.Filter | None:
 def _collect(value: Mapping[Any, Any], prefix: str, out: list[models.Condition]) -> None:
     for key, item in value.items():
         if not isinstance(key, str) or not key:
-            raise InvalidInputError(f"filter: expected non-empty str keys, found {key!r}.")
+            raise InvalidInputError(
+                f"filter: expected non-empty str keys (metadata keys), found {key!r}. Write "
+                "{'source': 'a.pdf'} or a qdrant models.Filter."
+            )
         path = f"{prefix}.{key}"
+        check_text(key, where=f"filter key {path!r}")
         if isinstance(item, Mapping):
             if not item:
                 raise InvalidInputError(
@@ -60,9 +70,16 @@ def _collect(value: Mapping[Any, Any], prefix: str, out: list[models.Condition])
 def _condition(path: str, value: object) -> models.Condition:
     if value is None:
         return models.IsNullCondition(is_null=models.PayloadField(key=path))
+    if isinstance(value, str):
+        check_text(value, where=f"filter[{path!r}]")
     if isinstance(value, (bool, int, str)):
         return models.FieldCondition(key=path, match=models.MatchValue(value=value))
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInputError(
+                f"filter[{path!r}]: expected a finite number, found {value}. Stored metadata "
+                "is JSON and holds no NaN or infinity; use None to match missing values."
+            )
         return models.FieldCondition(key=path, range=models.Range(gte=value, lte=value))
     if isinstance(value, (list, tuple, set, frozenset)):
         options = list(value)

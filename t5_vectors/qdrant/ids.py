@@ -21,6 +21,7 @@ import hashlib
 import json
 import uuid
 
+from t5_vectors.encoder.texts import check_text
 from t5_vectors.errors import InvalidInputError
 
 __all__ = [
@@ -60,6 +61,8 @@ def check_document_id(value: object, *, where: str = "id") -> DocumentId:
             f"{where}: expected a non-empty id, found ''. Pass None to let t5-vectors derive "
             "an id from the document's source and content."
         )
+    if isinstance(value, str):
+        check_text(value, where=where)  # lone surrogates cannot become a UUID or JSON
     return value
 
 

@@ -23,19 +23,28 @@ from t5_vectors.qdrant.collection import (
 )
 from t5_vectors.qdrant.connection import Connection
 from t5_vectors.qdrant.embedder import Embedder, EmbeddingLike
+from t5_vectors.qdrant.encoding import PointEncoder
 from t5_vectors.qdrant.filters import FilterLike, to_filter
 from t5_vectors.qdrant.ids import DocumentId
 from t5_vectors.qdrant.ingest import IngestReport, OnFailure, arun_ingest, run_ingest
+from t5_vectors.qdrant.model_record import ModelIdentity
 from t5_vectors.qdrant.payload import (
-    HASH_KEY,
-    PreparedDocument,
     aprepare_stream,
     prepare_list,
     prepare_stream,
 )
 from t5_vectors.qdrant.points import DELETE_ALL, IdLookup
+from t5_vectors.qdrant.retrieval import Fusion, Mode, Retrieval, Retriever
 from t5_vectors.qdrant.retry import RetryPolicy
-from t5_vectors.qdrant.search import ScoredDocuments, SearchOptions, as_query_vector
+from t5_vectors.qdrant.search import ScoredDocuments, SearchOptions
+from t5_vectors.qdrant.sink import CollectionSink
+from t5_vectors.qdrant.storage import DEFAULT_SAMPLE, StorageReport
+from t5_vectors.qdrant.vectors import (
+    SparseVectors,
+    TokenVectors,
+    layout_fingerprint,
+    layout_options,
+)
 
 __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_COLLECTION", "QdrantIndex"]
 
@@ -110,6 +119,13 @@ class QdrantIndex:
         create_if_missing: create the collection when it does not exist; with ``False`` a
             missing collection raises ``CollectionConfigError``.
         retry: how transient failures during ingestion are retried.
+        token_vectors: also store each chunk's token vectors as a MaxSim multivector
+            (``True`` or a :class:`~t5_vectors.qdrant.vectors.TokenVectors` for its datatype,
+            quantization, ...); enables ``mode="maxsim"`` and ``"rerank"``. Needs a T5 model.
+        sparse_vectors: also store BM25 weights of the tokenizer's pieces as a sparse vector
+            with Qdrant's IDF modifier (``True`` or a
+            :class:`~t5_vectors.qdrant.vectors.SparseVectors`); enables ``mode="sparse"`` and
+            ``"hybrid"``. Needs a T5 model.
     """
 
     def __init__(
@@ -134,6 +150,8 @@ class QdrantIndex:
         recreate: bool = False,
         create_if_missing: bool = True,
         retry: RetryPolicy | None = None,
+        token_vectors: bool | TokenVectors = False,
+        sparse_vectors: bool | SparseVectors = False,
     ) -> None:
         if not isinstance(collection_name, str) or not collection_name:
             raise InvalidInputError(
@@ -141,6 +159,12 @@ class QdrantIndex:
             )
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise InvalidInputError(f"retry: expected a RetryPolicy, found {retry!r}.")
+        self.embedder = Embedder(embedding)
+        encoder = self.embedder.encoder
+        tokens, sparse = layout_options(
+            token_vectors, sparse_vectors, encoder.d_model if encoder is not None else None
+        )
+        self.points = PointEncoder(self.embedder, tokens, sparse)
         self.spec = CollectionSpec(
             distance=distance,
             vector_name=vector_name,
@@ -149,10 +173,12 @@ class QdrantIndex:
             shard_number=shard_number,
             replication_factor=replication_factor,
             payload_indexes=payload_indexes,
+            token_vectors=tokens,
+            sparse_vectors=sparse,
         )
         self.collection_name = collection_name
         self.retry = retry if retry is not None else RetryPolicy()
-        self.embedder = Embedder(embedding)
+        self.identity = ModelIdentity(self.embedder)
         options = {
             "location": location,
             "url": url,
@@ -161,6 +187,9 @@ class QdrantIndex:
             **(client_options or {}),
         }
         self.connection = Connection(client=client, async_client=async_client, options=options)
+        self._retriever = Retriever(
+            self.connection, collection_name, self.points, self.spec.vector_name
+        )
         self._recreate = recreate
         self._create_if_missing = create_if_missing
         self._ready = False
@@ -187,6 +216,12 @@ class QdrantIndex:
         return self.embedder.dim
 
     @property
+    def fingerprint(self) -> str:
+        """The model's fingerprint and the stored layout, part of every content hash."""
+        tokens, sparse = self.spec.token_vectors, self.spec.sparse_vectors
+        return layout_fingerprint(self.embedder.fingerprint, tokens, sparse)
+
+    @property
     def client(self) -> QdrantClient:
         """The sync ``QdrantClient``."""
         return self.connection.client
@@ -206,6 +241,7 @@ class QdrantIndex:
                         *self._ensure_arguments(),
                         recreate=self._recreate,
                         create_if_missing=self._create_if_missing,
+                        identity=self.identity,
                     )
                     self._ready, self._recreate = True, False
 
@@ -218,11 +254,17 @@ class QdrantIndex:
                         *self._ensure_arguments(),
                         recreate=self._recreate,
                         create_if_missing=self._create_if_missing,
+                        identity=self.identity,
                     )
                     self._ready, self._recreate = True, False
 
     def _ensure_arguments(self) -> tuple[Connection, str, CollectionSpec, int, str]:
         return self.connection, self.collection_name, self.spec, self.dim, self.embedder.name
+
+    def _sink(self) -> CollectionSink:
+        return CollectionSink(
+            self.connection, self.collection_name, self.points, self.spec.vector_name
+        )
 
     def drop(self) -> None:
         """Delete the whole collection; the next call creates it again."""
@@ -265,11 +307,11 @@ class QdrantIndex:
             the counts of written, skipped (unchanged) and failed documents.
         """
         _check_ingest_options(batch_size, on_failure)
-        source = prepare_stream(documents, self.embedder.fingerprint)
+        source = prepare_stream(documents, self.fingerprint)
         self.ensure_collection()
         return run_ingest(
             source,
-            _Sink(self),
+            self._sink(),
             batch_size=batch_size,
             retry=self.retry,
             on_failure=on_failure,
@@ -289,7 +331,7 @@ class QdrantIndex:
     ) -> IngestReport:
         """Async :meth:`ingest`; also takes async iterables (``loader.alazy_load()``)."""
         _check_ingest_options(batch_size, on_failure)
-        fingerprint = self.embedder.fingerprint
+        fingerprint = self.fingerprint
         source = (
             aprepare_stream(documents, fingerprint)
             if isinstance(documents, AsyncIterable)
@@ -298,7 +340,7 @@ class QdrantIndex:
         await self.aensure_collection()
         return await arun_ingest(
             source,
-            _Sink(self),
+            self._sink(),
             batch_size=batch_size,
             retry=self.retry,
             on_failure=on_failure,
@@ -320,9 +362,9 @@ class QdrantIndex:
         *ids*, else from ``Document.id``, else from its source and text.
         """
         _check_ingest_options(batch_size, "raise")
-        prepared = prepare_list(documents, ids, self.embedder.fingerprint)
+        prepared = prepare_list(documents, ids, self.fingerprint)
         self.ensure_collection()
-        run_ingest(prepared, _Sink(self), batch_size=batch_size, retry=self.retry)
+        run_ingest(prepared, self._sink(), batch_size=batch_size, retry=self.retry)
         return [str(doc.document_id) for doc in prepared]
 
     async def aadd(
@@ -334,9 +376,9 @@ class QdrantIndex:
     ) -> list[str]:
         """Async :meth:`add`."""
         _check_ingest_options(batch_size, "raise")
-        prepared = prepare_list(documents, ids, self.embedder.fingerprint)
+        prepared = prepare_list(documents, ids, self.fingerprint)
         await self.aensure_collection()
-        await arun_ingest(prepared, _Sink(self), batch_size=batch_size, retry=self.retry)
+        await arun_ingest(prepared, self._sink(), batch_size=batch_size, retry=self.retry)
         return [str(doc.document_id) for doc in prepared]
 
     # --------------------------------------------------------------------------------- search
@@ -348,20 +390,34 @@ class QdrantIndex:
         filter: FilterLike | None = None,
         score_threshold: float | None = None,
         search_params: models.SearchParams | None = None,
+        mode: Mode = "dense",
+        fusion: Fusion = "rrf",
+        dense_limit: int | None = None,
+        sparse_limit: int | None = None,
+        rrf_k: int | None = None,
     ) -> ScoredDocuments:
-        """The *k* documents nearest to *query*, with Qdrant's scores, best first.
+        """The *k* best documents for *query*, with Qdrant's scores, best first.
 
         Args:
-            query: a query text (embedded as a query) or a query vector.
+            query: a query text (embedded as a query) or, for ``mode="dense"``, a query vector.
             k: how many documents.
             filter: a qdrant ``models.Filter`` or a dict of metadata values
                 (see :mod:`t5_vectors.qdrant.filters`).
             score_threshold: drop results worse than this (similarity for cosine and dot,
-                distance for euclid and manhattan).
+                distance for euclid and manhattan; else MaxSim, BM25 or fused score).
             search_params: qdrant search parameters (``hnsw_ef``, ``exact``, quantization).
+            mode: ``"dense"`` (pooled vector), ``"maxsim"``, ``"rerank"`` (dense candidates
+                re-ranked by MaxSim), ``"sparse"`` (BM25) or ``"hybrid"`` (dense + BM25 fused);
+                see :mod:`t5_vectors.qdrant.retrieval`.
+            fusion: ``"rrf"`` or ``"dbsf"`` (hybrid).
+            dense_limit: dense candidates (hybrid, rerank); default ``max(4 * k, 20)``.
+            sparse_limit: BM25 candidates (hybrid); default ``max(4 * k, 20)``.
+            rrf_k: the RRF constant (hybrid with rrf); default Qdrant's.
         """
         options = SearchOptions(k, filter, score_threshold, search_params)
-        return self._run(self._vector(query), options)
+        retrieval = Retrieval(mode, fusion, dense_limit, sparse_limit, rrf_k)
+        self.ensure_collection()
+        return self._retriever.search(query, options, retrieval)
 
     async def asearch(
         self,
@@ -371,10 +427,17 @@ class QdrantIndex:
         filter: FilterLike | None = None,
         score_threshold: float | None = None,
         search_params: models.SearchParams | None = None,
+        mode: Mode = "dense",
+        fusion: Fusion = "rrf",
+        dense_limit: int | None = None,
+        sparse_limit: int | None = None,
+        rrf_k: int | None = None,
     ) -> ScoredDocuments:
         """Async :meth:`search`."""
         options = SearchOptions(k, filter, score_threshold, search_params)
-        return await self._arun(await self._avector(query), options)
+        retrieval = Retrieval(mode, fusion, dense_limit, sparse_limit, rrf_k)
+        await self.aensure_collection()
+        return await self._retriever.asearch(query, options, retrieval)
 
     def mmr(
         self,
@@ -402,7 +465,8 @@ class QdrantIndex:
             search_params: as in :meth:`search`.
         """
         options = SearchOptions(k, filter, score_threshold, search_params, fetch_k, lambda_mult)
-        return self._run(self._vector(query), options)
+        self.ensure_collection()
+        return self._retriever.search(query, options, Retrieval())
 
     async def ammr(
         self,
@@ -417,29 +481,8 @@ class QdrantIndex:
     ) -> ScoredDocuments:
         """Async :meth:`mmr`."""
         options = SearchOptions(k, filter, score_threshold, search_params, fetch_k, lambda_mult)
-        return await self._arun(await self._avector(query), options)
-
-    def _vector(self, query: QueryLike) -> np.ndarray:
-        if isinstance(query, str):
-            return self.embedder.query(query)
-        return as_query_vector(query, self.dim)
-
-    async def _avector(self, query: QueryLike) -> np.ndarray:
-        if isinstance(query, str):
-            return await self.embedder.aquery(query)
-        return as_query_vector(query, self.dim)
-
-    def _run(self, vector: np.ndarray, options: SearchOptions) -> ScoredDocuments:
-        self.ensure_collection()
-        name = self.spec.vector_name
-        points = self.connection.query(self.collection_name, options.arguments(name, vector))
-        return options.results(vector, points, name)
-
-    async def _arun(self, vector: np.ndarray, options: SearchOptions) -> ScoredDocuments:
         await self.aensure_collection()
-        name = self.spec.vector_name
-        points = await self.connection.aquery(self.collection_name, options.arguments(name, vector))
-        return options.results(vector, points, name)
+        return await self._retriever.asearch(query, options, Retrieval())
 
     # ----------------------------------------------------------------------- ids and deletion
     def get(self, ids: Sequence[DocumentId]) -> list[Document]:
@@ -472,6 +515,20 @@ class QdrantIndex:
         await self.aensure_collection()
         for selector in selectors:
             await self.connection.adelete(self.collection_name, selector)
+
+    def storage(self, sample: int = DEFAULT_SAMPLE) -> StorageReport:
+        """Bytes per chunk, measured on up to *sample* stored points (see :mod:`.storage`)."""
+        self.ensure_collection()
+        arguments = StorageReport.query_arguments(self.spec, sample)
+        points = self.connection.query(self.collection_name, arguments)
+        return StorageReport.measure(self.spec, self.dim, points)
+
+    async def astorage(self, sample: int = DEFAULT_SAMPLE) -> StorageReport:
+        """Async :meth:`storage`."""
+        await self.aensure_collection()
+        arguments = StorageReport.query_arguments(self.spec, sample)
+        points = await self.connection.aquery(self.collection_name, arguments)
+        return StorageReport.measure(self.spec, self.dim, points)
 
     def count(self, filter: FilterLike | None = None) -> int:
         """Exact number of points (matching *filter*)."""
@@ -514,48 +571,6 @@ class QdrantIndex:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-class _Sink:
-    """What the ingestion pipeline calls, bound to one index."""
-
-    def __init__(self, index: QdrantIndex) -> None:
-        self._connection = index.connection
-        self._embedder = index.embedder
-        self._name = index.collection_name
-        self._vector_name = index.spec.vector_name
-
-    def stored_hashes(self, point_ids: Sequence[str]) -> dict[str, object]:
-        records = self._connection.retrieve(self._name, point_ids, with_payload=[HASH_KEY])
-        return _hashes(records)
-
-    async def astored_hashes(self, point_ids: Sequence[str]) -> dict[str, object]:
-        records = await self._connection.aretrieve(self._name, point_ids, with_payload=[HASH_KEY])
-        return _hashes(records)
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embedder.documents(texts)
-
-    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
-        return await self._embedder.adocuments(texts)
-
-    def write(self, documents: Sequence[PreparedDocument], vectors: np.ndarray) -> None:
-        self._connection.upsert(self._name, self._batch(documents, vectors))
-
-    async def awrite(self, documents: Sequence[PreparedDocument], vectors: np.ndarray) -> None:
-        await self._connection.aupsert(self._name, self._batch(documents, vectors))
-
-    def _batch(self, documents: Sequence[PreparedDocument], vectors: np.ndarray) -> models.Batch:
-        rows = np.asarray(vectors, dtype=np.float32).tolist()
-        return models.Batch(
-            ids=[doc.point_id for doc in documents],
-            vectors=rows if self._vector_name is None else {self._vector_name: rows},
-            payloads=[doc.payload for doc in documents],
-        )
-
-
-def _hashes(records: list[models.Record]) -> dict[str, object]:
-    return {str(record.id): (record.payload or {}).get(HASH_KEY) for record in records}
 
 
 def _check_ingest_options(batch_size: object, on_failure: object) -> None:

@@ -39,8 +39,6 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Protocol
 
-import numpy as np
-
 from t5_vectors.qdrant.payload import PreparedDocument
 from t5_vectors.qdrant.report import BatchFailure, IngestError, IngestReport, OnFailure, Tally
 from t5_vectors.qdrant.retry import RetryPolicy
@@ -57,20 +55,24 @@ __all__ = [
 ]
 
 
+Vectors = Any
+"""What a sink's ``embed`` returns for a batch; handed to its ``write`` unchanged."""
+
+
 class Sink(Protocol):
     """Where a sync ingestion reads stored hashes, embeds and writes (``QdrantIndex``)."""
 
     def stored_hashes(self, point_ids: Sequence[str]) -> dict[str, object]: ...
-    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
-    def write(self, documents: Sequence[PreparedDocument], vectors: np.ndarray) -> None: ...
+    def embed(self, texts: Sequence[str]) -> Vectors: ...
+    def write(self, documents: Sequence[PreparedDocument], vectors: Vectors) -> None: ...
 
 
 class AsyncSink(Protocol):
     """Async :class:`Sink`."""
 
     async def astored_hashes(self, point_ids: Sequence[str]) -> dict[str, object]: ...
-    async def aembed(self, texts: Sequence[str]) -> np.ndarray: ...
-    async def awrite(self, documents: Sequence[PreparedDocument], vectors: np.ndarray) -> None: ...
+    async def aembed(self, texts: Sequence[str]) -> Vectors: ...
+    async def awrite(self, documents: Sequence[PreparedDocument], vectors: Vectors) -> None: ...
 
 
 @dataclass
@@ -79,7 +81,7 @@ class _Encoded:
     first: int
     last: int
     documents: list[PreparedDocument]
-    vectors: np.ndarray
+    vectors: Vectors
 
 
 def _changed(batch: list[PreparedDocument], latest: dict[str, object]) -> list[PreparedDocument]:

@@ -11,17 +11,25 @@ other's collections::
     }
 
 Bookkeeping lives in its own top-level keys and never inside ``metadata``.
+
+Metadata must be JSON as Qdrant stores it, so that it comes back exactly as given: dicts with
+``str`` keys, lists, ``str``, ``int`` within 64 bits, finite ``float``, ``bool`` and ``None``
+(tuples are stored as lists). Anything else (``datetime``, ``set``, numpy scalars other than
+``float64``, ``bytes``, objects, NaN, lone surrogates) is refused before anything is written,
+with the key path of the first bad value.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.documents import Document
 
+from t5_vectors.encoder.texts import check_text
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.qdrant.ids import (
     DocumentId,
@@ -73,17 +81,17 @@ class PreparedDocument:
 def as_document(item: object, *, where: str) -> Document:
     """Accept a LangChain ``Document`` or a plain ``str``; anything else is an input error."""
     if isinstance(item, Document):
-        if not isinstance(item.page_content, str):
-            raise InvalidInputError(
-                f"{where}: expected page_content to be a str, found "
-                f"{type(item.page_content).__name__}."
-            )
+        check_text(item.page_content, where=f"{where}.page_content")
         return item
     if isinstance(item, str):
-        return Document(page_content=item)
+        return Document(page_content=check_text(item, where=where))
+    fix = (
+        "Decode it first: data.decode('utf-8', errors='replace')."
+        if isinstance(item, bytes | bytearray)
+        else "Wrap raw texts with Document(page_content=...) or pass them as strings."
+    )
     raise InvalidInputError(
-        f"{where}: expected a langchain_core Document or a str, found {type(item).__name__}. "
-        "Wrap raw texts with Document(page_content=...) or pass them as strings."
+        f"{where}: expected a langchain_core Document or a str, found {type(item).__name__}. " + fix
     )
 
 
@@ -139,25 +147,39 @@ def prepare_list(
     documents: Sequence[Document | str],
     ids: Sequence[DocumentId | None] | None,
     fingerprint: str,
+    *,
+    unique: bool = True,
 ) -> list[PreparedDocument]:
     """Validate and prepare a whole list (before anything is written).
+
+    With *unique* (``add``), two different documents under one id (given, or derived from the
+    same source and text) are refused, since one would silently replace the other; identical
+    ones are stored once. Ingestion is a stream of updates instead: a later document with the
+    same id replaces the earlier one, whether the stream is a list or a generator.
 
     Args:
         documents: the documents or texts.
         ids: one id (or ``None``) per document; takes precedence over ``Document.id``.
         fingerprint: the embedding model's fingerprint.
+        unique: refuse two different documents under one id.
     """
     if isinstance(documents, (str, Document)) or not isinstance(documents, Sequence):
         raise InvalidInputError(
             f"documents: expected a list of Document or str, found {type(documents).__name__}."
         )
-    if ids is not None and (isinstance(ids, str) or len(ids) != len(documents)):
-        found = "a str" if isinstance(ids, str) else f"{len(ids)} ids"
+    if ids is not None and (
+        isinstance(ids, str) or not isinstance(ids, Sequence) or len(ids) != len(documents)
+    ):
+        found = (
+            f"{len(ids)} ids"
+            if isinstance(ids, Sequence) and not isinstance(ids, str)
+            else f"a {type(ids).__name__}"
+        )
         raise InvalidInputError(
             f"ids: expected one id per document ({len(documents)}), found {found}. "
             "Use None for documents whose id should be derived."
         )
-    return [
+    prepared = [
         prepare_document(
             as_document(item, where=f"documents[{i}]"),
             ids[i] if ids is not None else None,
@@ -166,6 +188,26 @@ def prepare_list(
         )
         for i, item in enumerate(documents)
     ]
+    if unique:
+        _check_no_conflicts(prepared)
+    return prepared
+
+
+def _check_no_conflicts(prepared: Sequence[PreparedDocument]) -> None:
+    """Refuse two different documents under one id in one call (one would silently be lost).
+
+    Identical documents (same id, text and metadata) are allowed: they are stored once.
+    """
+    seen: dict[str, int] = {}
+    for i, doc in enumerate(prepared):
+        first = seen.setdefault(doc.point_id, i)
+        if first != i and prepared[first].content_hash != doc.content_hash:
+            raise InvalidInputError(
+                f"documents[{first}] and documents[{i}]: expected one document per id in one "
+                f"call, found two different documents under the id {doc.document_id!r} (given, "
+                "or derived from the same source and text). The second would silently replace "
+                "the first: give them distinct ids, or drop one."
+            )
 
 
 def prepare_stream(
@@ -178,7 +220,7 @@ def prepare_stream(
             f"{type(documents).__name__}. Wrap it in a list."
         )
     if isinstance(documents, Sequence):
-        prepare_list(documents, None, fingerprint)  # raise before anything is written
+        prepare_list(documents, None, fingerprint, unique=False)  # raise before any write
     return (
         prepare_document(
             as_document(item, where=f"documents[{i}]"), None, fingerprint, where=f"documents[{i}]"
@@ -216,26 +258,64 @@ def document_from_payload(point_id: str | int, payload: Mapping[str, Any] | None
 
 
 def _metadata_json(metadata: Mapping[Any, Any], where: str) -> str:
-    for key in metadata:
-        if not isinstance(key, str):
-            raise InvalidInputError(
-                f"{where}: expected metadata keys to be str, found {type(key).__name__} ({key!r})."
-            )
+    _check_json(dict(metadata), f"{where}: metadata")
     try:
         return json.dumps(metadata, ensure_ascii=False, sort_keys=True, allow_nan=False)
-    except (TypeError, ValueError) as err:
-        bad = _first_bad_key(metadata)
+    except (TypeError, ValueError) as err:  # a subclass with odd behaviour; never seen
         raise InvalidInputError(
-            f"{where}: expected JSON-serialisable metadata (Qdrant stores it as JSON), found "
-            f"{bad} ({err}). Convert such values to str, int, float, bool, None, lists or dicts "
-            "before adding the document."
+            f"{where}: expected JSON-serialisable metadata (Qdrant stores it as JSON), found an "
+            f"error ({err}). Convert values to str, int, float, bool, None, lists or dicts."
         ) from err
 
 
-def _first_bad_key(metadata: Mapping[str, Any]) -> str:
-    for key, value in metadata.items():
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError):
-            return f"{type(value).__name__} under key {key!r}"
-    return "a value that cannot be serialised"
+_INT64 = (-(2**63), 2**63 - 1)
+_FIXES = {
+    "datetime": "store value.isoformat()",
+    "date": "store value.isoformat()",
+    "set": "store sorted(value) (a list)",
+    "frozenset": "store sorted(value) (a list)",
+    "bytes": "decode it, or store base64 text",
+    "Decimal": "store str(value) or float(value)",
+}
+
+
+def _check_json(value: object, path: str) -> None:
+    """Raise :class:`InvalidInputError` at the first value under *path* that is not plain JSON."""
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, str):
+        check_text(value, where=path)
+    elif isinstance(value, int):
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise InvalidInputError(
+                f"{path}: expected an int within 64 bits (Qdrant's integer), found {value}. "
+                "Store it as a str."
+            )
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInputError(
+                f"{path}: expected a finite float (JSON has no NaN or infinity), found {value}. "
+                "Store None or a str instead."
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInputError(
+                    f"{path}: expected str keys (JSON object keys are text), found "
+                    f"{type(key).__name__} key {key!r}. Convert the key with str(key)."
+                )
+            check_text(key, where=f"{path} key {key!r}")
+            _check_json(item, f"{path}[{key!r}]")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_json(item, f"{path}[{i}]")
+    else:
+        kind = type(value).__name__
+        fix = _FIXES.get(kind)
+        if fix is None:
+            fix = "use value.item()" if type(value).__module__ == "numpy" else "convert it"
+        raise InvalidInputError(
+            f"{path}: expected a JSON value (str, int, float, bool, None, list or dict), found "
+            f"{kind} {value!r:.60}. Qdrant stores metadata as JSON: {fix} before adding the "
+            "document."
+        )

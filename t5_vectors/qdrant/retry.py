@@ -1,10 +1,12 @@
 """Retrying transient Qdrant failures with exponential backoff (tenacity).
 
-Transient: connection errors and timeouts (httpx, ``ResponseHandlingException``, builtin
-``ConnectionError`` / ``TimeoutError``), HTTP 5xx and 429, qdrant-client's
-``ResourceExhaustedResponse`` (its ``retry_after_s`` is honoured), and gRPC ``UNAVAILABLE``,
-``RESOURCE_EXHAUSTED``, ``DEADLINE_EXCEEDED`` and ``ABORTED``. Everything else, notably 4xx
-validation errors, fails at once: sending the same request again cannot succeed.
+Transient: connection errors and timeouts (httpx, builtin ``ConnectionError`` /
+``TimeoutError``, and qdrant-client's ``ResponseHandlingException`` when what it wraps is one of
+those), HTTP 408, 429, 500, 502, 503 and 504, qdrant-client's ``ResourceExhaustedResponse`` (its
+``retry_after_s`` is honoured), and gRPC ``UNAVAILABLE``, ``RESOURCE_EXHAUSTED``,
+``DEADLINE_EXCEEDED`` and ``ABORTED``. Everything else fails at once, notably 4xx validation
+errors, 501 / 505, and a ``ResponseHandlingException`` around a response that could not be parsed
+(a client/server version mismatch): sending the same request again cannot succeed.
 """
 
 from __future__ import annotations
@@ -39,15 +41,18 @@ _GRPC_TRANSIENT = frozenset({"UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCE
 _HTTPX_TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
+_HTTP_TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
+
+
 def is_transient(error: BaseException) -> bool:
     """Whether retrying the same Qdrant request may succeed."""
     if isinstance(error, UnexpectedResponse):
-        status = error.status_code
-        return status is not None and (status >= 500 or status == 429)
-    if isinstance(
-        error,
-        (ResponseHandlingException, ResourceExhaustedResponse, ConnectionError, TimeoutError),
-    ):
+        return error.status_code in _HTTP_TRANSIENT
+    if isinstance(error, ResponseHandlingException):
+        # qdrant-client wraps both transport errors and unparseable responses in it.
+        source = getattr(error, "source", None)
+        return not isinstance(source, BaseException) or is_transient(source)
+    if isinstance(error, (ResourceExhaustedResponse, ConnectionError, TimeoutError)):
         return True
     if isinstance(error, _HTTPX_TRANSIENT):
         return True

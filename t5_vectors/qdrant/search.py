@@ -112,16 +112,34 @@ class SearchOptions:
 
 def as_query_vector(vector: Sequence[float] | np.ndarray, dim: int) -> np.ndarray:
     """*vector* as float32 ``(dim,)``, or :class:`InvalidInputError`."""
+    if isinstance(vector, bytes | bytearray) or not isinstance(vector, Sequence | np.ndarray):
+        fix = (
+            " Decode it first: data.decode('utf-8', errors='replace')."
+            if isinstance(vector, bytes | bytearray)
+            else ""
+        )
+        raise InvalidInputError(
+            f"query: expected a query text (str) or a vector of {dim} floats, found "
+            f"{type(vector).__name__}.{fix}"
+        )
     try:
         array = np.asarray(vector, dtype=np.float32)
     except (TypeError, ValueError) as err:
         raise InvalidInputError(
-            f"vector: expected a sequence of {dim} floats, found {type(vector).__name__}."
+            f"query: expected a query text (str) or a vector of {dim} floats, found "
+            f"{type(vector).__name__}."
         ) from err
     if array.ndim != 1 or array.shape[0] != dim:
         raise InvalidInputError(
             f"vector: expected {dim} floats (the embedding model's size), found shape "
-            f"{array.shape}."
+            f"{array.shape}. Embed queries with the collection's model, or pass the text."
+        )
+    bad = np.flatnonzero(~np.isfinite(array))
+    if bad.size:
+        raise InvalidInputError(
+            f"vector: expected finite floats, found {array[bad[0]]} at index {bad[0]} "
+            f"({bad.size} non-finite in all). The model or the code computing the vector "
+            "produced NaN or infinity; recompute it."
         )
     return array
 

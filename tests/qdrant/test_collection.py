@@ -7,6 +7,7 @@ from qdrant_client import QdrantClient, models
 
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 from t5_vectors.qdrant import CollectionSpec, QdrantIndex
+from t5_vectors.qdrant.model_record import PROBE_TEXTS
 
 
 def _existing(client: QdrantClient, name: str, vectors, points: int = 3) -> None:
@@ -29,7 +30,8 @@ def test_new_collection_takes_dim_from_the_encoder_without_encoding(
     assert isinstance(params, models.VectorParams)
     assert params.size == tiny_encoder.dim == index.dim
     assert params.distance == models.Distance.COSINE
-    assert encode_spy.texts == []  # no dummy embedding call
+    # The size comes from the encoder; the only texts encoded are the model record's probe.
+    assert encode_spy.texts == list(PROBE_TEXTS)
 
 
 def test_foreign_embeddings_are_probed_once(make_index, client, vector_table):

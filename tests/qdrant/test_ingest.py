@@ -12,9 +12,10 @@ from httpx import Headers
 from langchain_core.documents import Document
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from t5_vectors.errors import InvalidInputError
+from t5_vectors.errors import InvalidInputError, ModelMismatchError
 from t5_vectors.qdrant import CONTENT_KEY, HASH_KEY, ID_KEY, METADATA_KEY, IngestError, RetryPolicy
 from t5_vectors.qdrant.ids import generated_id, point_id
+from t5_vectors.qdrant.model_record import RECORD_KEY
 
 FAST = RetryPolicy(attempts=3, initial_wait=0, max_wait=0, jitter=0)
 
@@ -87,6 +88,7 @@ def test_reingesting_an_unchanged_corpus_encodes_and_writes_nothing(
     make_index, client, encode_spy, monkeypatch
 ):
     index = make_index(collection_name="c")
+    encode_spy.texts.clear()  # the model record's probe texts, encoded when the collection is made
     first = index.ingest(iter(corpus(30)), batch_size=8)
     assert first.written == 30
     assert len(encode_spy.texts) == 30
@@ -122,10 +124,17 @@ def test_force_rewrites_everything(make_index, encode_spy):
     assert index.count() == 6
 
 
-def test_another_model_reencodes(make_index, client, vector_table):
+def test_another_model_is_refused_then_reencodes_without_a_record(make_index, client, vector_table):
     index = make_index(collection_name="c")
     index.ingest(corpus(4))
     table = vector_table({"x": [0.0] * 24})
+    with pytest.raises(ModelMismatchError, match="another embedding model"):
+        make_index(table, collection_name="c")
+    assert client.count("c").count == 4
+    # A collection without a model record (written by langchain-qdrant, say) is used as it is:
+    # the other model's content hashes differ, so every document is encoded again.
+    client.update_collection("c", metadata={RECORD_KEY: None})
+    table.calls.clear()
     other = make_index(table, collection_name="c")
     report = other.ingest(corpus(4))
     assert report.written == 4

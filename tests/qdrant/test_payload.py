@@ -71,10 +71,10 @@ def test_hash_changes_with_text_metadata_and_model_only():
 @pytest.mark.parametrize(
     ("metadata", "message"),
     [
-        ({"when": datetime.date(2024, 1, 1)}, r"date under key 'when'"),
-        ({"score": math.nan}, r"float under key 'score'"),
-        ({"blob": b"\x00"}, r"bytes under key 'blob'"),
-        ({1: "x"}, r"metadata keys to be str"),
+        ({"when": datetime.date(2024, 1, 1)}, r"metadata\['when'\]: expected a JSON .* date"),
+        ({"score": math.nan}, r"metadata\['score'\]: expected a finite float"),
+        ({"blob": b"\x00"}, r"metadata\['blob'\]: expected a JSON .* bytes"),
+        ({1: "x"}, r"metadata: expected str keys"),
     ],
 )
 def test_metadata_that_qdrant_cannot_store_is_rejected(metadata, message):

@@ -1,0 +1,69 @@
+"""``t5-vectors delete``: a whole collection, or the chunks of some files."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from t5_vectors.cli.common import add_qdrant_options, display_path, open_target
+from t5_vectors.errors import InvalidInputError
+from t5_vectors.files.sync import chunk_sources, delete_points
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``delete``."""
+    delete = commands.add_parser(
+        "delete", help="delete a collection, or the chunks of some files (--source)"
+    )
+    delete.add_argument("--collection", required=True, metavar="NAME", help="collection name")
+    delete.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="only the chunks of this file, or of the files under this folder; repeatable",
+    )
+    add_qdrant_options(delete)
+    delete.set_defaults(run=run)
+
+
+def _selected(source: str, wanted: list[tuple[str, Path]]) -> bool:
+    path = Path(source)
+    return any(
+        source == given or path == absolute or path.is_relative_to(absolute)
+        for given, absolute in wanted
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Delete; returns the exit status."""
+    target = open_target(args, must_exist=True)
+    try:
+        target.collection_info(args.collection)
+        connection = target.connection
+        if not args.source:
+            points = connection.count(args.collection)
+            connection.delete_collection(args.collection)
+            print(f"Deleted collection {args.collection!r} ({points} points) from {target.where}.")
+            return 0
+        wanted = [(given, Path(given).expanduser().absolute()) for given in args.source]
+        doomed = [
+            point
+            for point, source in chunk_sources(connection.client, args.collection)
+            if source is not None and _selected(source, wanted)
+        ]
+        if not doomed:
+            shown = ", ".join(repr(given) for given in args.source)
+            raise InvalidInputError(
+                f"--source: expected chunks of {shown} in collection {args.collection!r}, found "
+                "none. Sources are stored as absolute paths: check the path (t5-vectors search "
+                "--json shows them), or the collection."
+            )
+        delete_points(connection.client, args.collection, doomed)
+    finally:
+        target.close()
+    sources = ", ".join(display_path(str(absolute)) for _, absolute in wanted)
+    print(f"Deleted {len(doomed)} chunks of {sources} from {args.collection!r}.")
+    return 0

@@ -1,0 +1,166 @@
+"""``t5-vectors ingest``: files and folders into a collection, as T5-token chunks.
+
+Order of work, so that every mistake is reported before anything is written: find and check
+the files, check the chunk sizes, connect, read the collection's model record, load the model
+(the recorded one unless ``--model`` is given), check the chunk size against the model, open
+(or create) the collection, which refuses another model than the recorded one, then stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from t5_vectors.cli.common import (
+    DEFAULT_MODEL,
+    add_model_options,
+    add_qdrant_options,
+    display_path,
+    load_encoder,
+    open_target,
+)
+from t5_vectors.files import (
+    DEFAULT_CHUNK_TOKENS,
+    ChunkSettings,
+    FilesReport,
+    TokenChunker,
+    discover,
+    ingest_files,
+)
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``ingest``."""
+    ingest = commands.add_parser(
+        "ingest",
+        help="read files and folders into a collection (re-running writes only what changed)",
+        description="Read text files (.txt, .md, .rst, .html, source code, ...) from files and "
+        "folders, split them into chunks measured in the model's tokens, and store them in a "
+        "Qdrant collection. Binary files are skipped and counted. Re-running writes only what "
+        "changed; a changed file's old chunks are replaced.",
+    )
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help="files and folders")
+    ingest.add_argument("--collection", required=True, metavar="NAME", help="collection name")
+    add_model_options(
+        ingest, default_note=f"default: the collection's recorded model, else {DEFAULT_MODEL}"
+    )
+    add_qdrant_options(ingest)
+    ingest.add_argument(
+        "--glob",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="only files (in folders) matching this pattern, e.g. '*.md'; repeatable",
+    )
+    ingest.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="leave out files (in folders) matching this pattern; repeatable",
+    )
+    ingest.add_argument(
+        "--chunk-tokens",
+        type=int,
+        metavar="N",
+        help=f"most tokens per chunk (default {DEFAULT_CHUNK_TOKENS}, at most the model's limit)",
+    )
+    ingest.add_argument(
+        "--chunk-overlap", type=int, metavar="N", help="tokens shared by neighbouring chunks"
+    )
+    ingest.add_argument(
+        "--prune",
+        action="store_true",
+        help="also remove chunks of files that no longer exist in the folders given",
+    )
+    ingest.add_argument("--batch-size", type=int, default=64, help="chunks per batch")
+    ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
+    ingest.add_argument("--quiet", action="store_true", help="no progress bar (shown on terminals)")
+    ingest.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Ingest; returns the exit status."""
+    found = discover(args.paths, glob=args.glob, exclude=args.exclude)
+    settings = ChunkSettings(args.chunk_tokens, args.chunk_overlap)
+    target = open_target(args, must_exist=False)
+    try:
+        recorded = target.record(args.collection)
+        encoder = load_encoder(args, recorded.model if recorded is not None else None)
+        try:
+            TokenChunker(encoder, settings)  # chunk sizes against the model, before writing
+            from t5_vectors.qdrant import QdrantIndex
+
+            index = QdrantIndex(
+                encoder, collection_name=args.collection, client=target.connection.client
+            )
+            report = ingest_files(
+                index,
+                found,
+                chunking=settings,
+                prune=args.prune,
+                batch_size=args.batch_size,
+                show_progress=sys.stderr.isatty() and not args.quiet and not args.json,
+            )
+        finally:
+            encoder.close()
+    finally:
+        target.close()
+    model = encoder.name_or_path
+    if args.json:
+        print(json.dumps(_as_json(report, args.collection, model), indent=2))
+    else:
+        _print_summary(report, args.collection, target.where, model)
+    return 1 if report.unreadable or report.failed else 0
+
+
+def _as_json(report: FilesReport, collection: str, model: str) -> dict[str, object]:
+    return {
+        "collection": collection,
+        "model": model,
+        "files": report.files,
+        "chunks": report.chunks,
+        "written": report.written,
+        "skipped": report.skipped,
+        "failed": report.failed,
+        "binary_skipped": list(report.binary),
+        "unreadable": list(report.unreadable),
+        "lossy": list(report.lossy),
+        "stale_removed": report.stale_removed,
+        "pruned": report.pruned,
+        "seconds": round(report.seconds, 3),
+        "chunks_per_second": round(report.chunks_per_second, 2),
+    }
+
+
+def _print_summary(report: FilesReport, collection: str, where: str, model: str) -> None:
+    for path in report.unreadable:
+        print(f"t5-vectors: warning: could not read {display_path(path)}", file=sys.stderr)
+    for path in report.lossy:
+        print(
+            f"t5-vectors: warning: {display_path(path)} is not valid UTF-8; invalid bytes became "
+            "U+FFFD",
+            file=sys.stderr,
+        )
+    rows = [
+        ("written", f"{report.written} chunks"),
+        ("unchanged, skipped", f"{report.skipped} chunks"),
+        ("failed", f"{report.failed} chunks"),
+        ("binary files skipped", str(len(report.binary))),
+        ("stale chunks removed", str(report.stale_removed)),
+    ]
+    if report.pruned:
+        rows.append(("deleted files' chunks", f"{report.pruned} removed"))
+    if report.unreadable:
+        rows.append(("unreadable files", str(len(report.unreadable))))
+    rows.append(("time", f"{report.seconds:.2f} s ({report.chunks_per_second:.1f} chunks/s)"))
+    print(
+        f"Ingested {report.files} files ({report.chunks} chunks) into {collection!r} "
+        f"({where}) with {model}"
+    )
+    width = max(len(name) for name, _ in rows) + 1
+    for name, value in rows:
+        print(f"  {name + ':':<{width}} {value}")

@@ -1,0 +1,177 @@
+"""``t5-vectors search``: ranked chunks for a query, as text or JSON.
+
+The model is the one recorded with the collection unless ``--model`` is given (a different
+model is refused). How results are retrieved is one entry of :data:`RETRIEVERS`, chosen by
+:func:`_retriever_name`; a new retrieval mode is a new entry and a new choice there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from t5_vectors.cli.common import (
+    DEFAULT_MODEL,
+    add_model_options,
+    add_qdrant_options,
+    display_path,
+    load_encoder,
+    open_target,
+)
+from t5_vectors.errors import InvalidInputError
+from t5_vectors.qdrant.search import ScoredDocuments
+
+__all__ = ["RETRIEVERS", "add_parser", "parse_filters", "run"]
+
+SNIPPET_CHARS = 240
+
+Retriever = Callable[[Any, str, argparse.Namespace, dict[str, Any] | None], ScoredDocuments]
+
+
+def _similarity(
+    index: Any, query: str, args: argparse.Namespace, filters: dict[str, Any] | None
+) -> ScoredDocuments:
+    result: ScoredDocuments = index.search(query, k=args.k, filter=filters)
+    return result
+
+
+def _mmr(
+    index: Any, query: str, args: argparse.Namespace, filters: dict[str, Any] | None
+) -> ScoredDocuments:
+    result: ScoredDocuments = index.mmr(
+        query, k=args.k, fetch_k=max(20, 4 * args.k), lambda_mult=0.5, filter=filters
+    )
+    return result
+
+
+RETRIEVERS: dict[str, Retriever] = {"similarity": _similarity, "mmr": _mmr}
+"""How ``search`` retrieves, by name."""
+
+
+def _retriever_name(args: argparse.Namespace) -> str:
+    return "mmr" if args.mmr else "similarity"
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``search``."""
+    search = commands.add_parser("search", help="search a collection")
+    search.add_argument("query", help="what to look for")
+    search.add_argument("--collection", required=True, metavar="NAME", help="collection name")
+    search.add_argument("-k", type=int, default=4, help="how many results (default 4)")
+    search.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="only chunks whose metadata KEY equals VALUE (numbers, true/false as JSON); "
+        "repeat a key for any of several values; source=PATH also matches the absolute path",
+    )
+    search.add_argument("--mmr", action="store_true", help="diverse results (max marginal rel.)")
+    search.add_argument("--json", action="store_true", help="print JSON for scripts")
+    add_model_options(
+        search, default_note=f"default: the collection's recorded model, else {DEFAULT_MODEL}"
+    )
+    add_qdrant_options(search)
+    search.set_defaults(run=run)
+
+
+def parse_filters(items: list[str]) -> dict[str, Any] | None:
+    """``["key=value", ...]`` as a metadata filter dict (see :mod:`t5_vectors.qdrant.filters`).
+
+    Values are read as JSON when they parse (``3``, ``true``, ``null``), else as text. A key given
+    more than once matches any of its values. ``source`` values also match their absolute path.
+    """
+    values: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InvalidInputError(
+                f"--filter: expected KEY=VALUE (for example source=docs/a.md or chunk=0), found "
+                f"{item!r}."
+            )
+        value = _value(raw)
+        values.setdefault(key, []).append(value)
+        if key == "source" and isinstance(value, str) and not Path(value).is_absolute():
+            values[key].append(str(Path(value).expanduser().absolute()))
+    if not values:
+        return None
+    return {key: found[0] if len(found) == 1 else found for key, found in values.items()}
+
+
+def _value(raw: str) -> Any:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw
+    return value if isinstance(value, (int, float, bool)) or value is None else raw
+
+
+def run(args: argparse.Namespace) -> int:
+    """Search; returns the exit status."""
+    if args.k < 1:
+        raise InvalidInputError(f"-k: expected a positive number of results, found {args.k}.")
+    filters = parse_filters(args.filter)
+    target = open_target(args, must_exist=True)
+    try:
+        target.collection_info(args.collection)  # a clear error before the model loads
+        recorded = target.record(args.collection)
+        encoder = load_encoder(args, recorded.model if recorded is not None else None)
+        try:
+            from t5_vectors.qdrant import QdrantIndex
+
+            index = QdrantIndex(
+                encoder,
+                collection_name=args.collection,
+                client=target.connection.client,
+                create_if_missing=False,
+            )
+            results = RETRIEVERS[_retriever_name(args)](index, args.query, args, filters)
+        finally:
+            encoder.close()
+    finally:
+        target.close()
+    if args.json:
+        print(json.dumps(_as_json(args, encoder.name_or_path, results), indent=2))
+    else:
+        _print_results(args.query, results)
+    return 0
+
+
+def _as_json(args: argparse.Namespace, model: str, results: ScoredDocuments) -> dict[str, Any]:
+    return {
+        "query": args.query,
+        "collection": args.collection,
+        "model": model,
+        "mode": _retriever_name(args),
+        "results": [
+            {
+                "rank": rank,
+                "score": float(score),
+                "id": document.id,
+                "source": document.metadata.get("source"),
+                "chunk": document.metadata.get("chunk"),
+                "start_index": document.metadata.get("start_index"),
+                "metadata": document.metadata,
+                "text": document.page_content,
+            }
+            for rank, (document, score) in enumerate(results, start=1)
+        ],
+    }
+
+
+def _print_results(query: str, results: ScoredDocuments) -> None:
+    if not results:
+        print(f"No results for {query!r}.")
+        return
+    for rank, (document, score) in enumerate(results, start=1):
+        source = document.metadata.get("source")
+        where = display_path(source) if isinstance(source, str) else f"id {document.id}"
+        chunk = document.metadata.get("chunk")
+        print(f"{rank}. {score:.4f}  {where}" + (f"  (chunk {chunk})" if chunk is not None else ""))
+        text = " ".join(document.page_content.split())
+        snippet = text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 3] + "..."
+        print(f"   {snippet}")

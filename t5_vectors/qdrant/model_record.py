@@ -1,0 +1,193 @@
+"""The embedding model recorded with a collection, and the check that refuses another one.
+
+A collection t5-vectors creates carries, in Qdrant's collection-level ``metadata`` (stored with
+the collection's configuration, on a server and in embedded Qdrant alike), a record of the model
+that embedded its points::
+
+    {"t5_vectors": {
+        "model": "sentence-transformers/sentence-t5-base",   # as the user gave it
+        "fingerprint": "t5|sentence-transformers/...|768|mean|True|256|...",
+        "dim": 768,
+        "distance": "cosine",
+        "probe": "<base64 float16>",       # T5 encoders only: vectors of PROBE_TEXTS
+        "version": 1,
+    }}
+
+When an existing collection is opened, the model given is compared with the record:
+
+* the same fingerprint is the same model;
+* a different fingerprint with a recorded probe: the given model embeds :data:`PROBE_TEXTS` and
+  is the same model when every vector has cosine >= :data:`PROBE_MIN_COSINE` with the recorded
+  one (the same checkpoint from a local folder instead of the hub id, or in another precision);
+* anything else raises :class:`~t5_vectors.errors.ModelMismatchError` before anything is
+  written, naming both models.
+
+Collections without a record (written by langchain-qdrant, or by older versions) are used as
+they are; only their vector size and distance are checked.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from qdrant_client import models
+
+from t5_vectors.errors import ModelMismatchError
+from t5_vectors.qdrant.embedder import Embedder
+
+__all__ = [
+    "PROBE_MIN_COSINE",
+    "PROBE_TEXTS",
+    "RECORD_KEY",
+    "ModelIdentity",
+    "ModelRecord",
+    "read_record",
+]
+
+RECORD_KEY = "t5_vectors"
+"""The key of the record in the collection's ``metadata``."""
+
+PROBE_TEXTS: tuple[str, ...] = (
+    "A probe sentence that identifies the embedding model.",
+    "Qdrant stores vectors; T5 turns text into them.",
+    "1 2 3 4 5, the quick brown fox.",
+)
+"""Texts whose vectors identify a model across names and precisions."""
+
+PROBE_MIN_COSINE = 0.99
+"""The least cosine between recorded and new probe vectors of the same model (bf16 vs float32
+agree to about 0.9999; different models are far below)."""
+
+_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """What a collection records about its embedding model.
+
+    Attributes:
+        model: the model's name or path as the user gave it.
+        fingerprint: ``Embedder.fingerprint`` (``T5Encoder.fingerprint`` for T5 models).
+        dim: size of the vectors.
+        distance: the collection's distance (lower case).
+        probe: vectors of :data:`PROBE_TEXTS` (T5 encoders), or ``None``.
+    """
+
+    model: str
+    fingerprint: str
+    dim: int
+    distance: str
+    probe: np.ndarray | None = None
+
+    def to_metadata(self) -> dict[str, Any]:
+        """The collection ``metadata`` holding this record."""
+        record: dict[str, Any] = {
+            "model": self.model,
+            "fingerprint": self.fingerprint,
+            "dim": self.dim,
+            "distance": self.distance,
+            "version": _VERSION,
+        }
+        if self.probe is not None:
+            data = np.asarray(self.probe, dtype="<f2").tobytes()
+            record["probe"] = base64.b64encode(data).decode("ascii")
+        return {RECORD_KEY: record}
+
+
+def read_record(info: models.CollectionInfo) -> ModelRecord | None:
+    """The record stored with a collection, or ``None`` when it has none (or an unreadable one)."""
+    metadata = getattr(info.config, "metadata", None)
+    record = metadata.get(RECORD_KEY) if isinstance(metadata, Mapping) else None
+    if not isinstance(record, Mapping):
+        return None
+    model, fingerprint, dim = record.get("model"), record.get("fingerprint"), record.get("dim")
+    if not isinstance(model, str) or not isinstance(fingerprint, str) or not isinstance(dim, int):
+        return None
+    distance = record.get("distance")
+    return ModelRecord(
+        model=model,
+        fingerprint=fingerprint,
+        dim=dim,
+        distance=distance if isinstance(distance, str) else "",
+        probe=_decode_probe(record.get("probe"), dim),
+    )
+
+
+def _decode_probe(value: object, dim: int) -> np.ndarray | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        data = base64.b64decode(value.encode("ascii"), validate=True)
+    except ValueError:
+        return None
+    if len(data) != 2 * dim * len(PROBE_TEXTS):
+        return None
+    return np.frombuffer(data, dtype="<f2").astype(np.float32).reshape(len(PROBE_TEXTS), dim)
+
+
+class ModelIdentity:
+    """The model a ``QdrantIndex`` embeds with, as recorded and checked against collections.
+
+    Args:
+        embedder: the index's embedder.
+        model: the name to record; defaults to the encoder's ``name_or_path`` (or the
+            embeddings' model name).
+    """
+
+    def __init__(self, embedder: Embedder, model: str | None = None) -> None:
+        self._embedder = embedder
+        if model is None:
+            encoder = embedder.encoder
+            model = encoder.name_or_path if encoder is not None else embedder.name
+        self.model = model
+
+    def record(self, distance: models.Distance) -> ModelRecord:
+        """The record of a new collection (T5 encoders embed the probe texts once)."""
+        encoder = self._embedder.encoder
+        probe = self._probe() if encoder is not None else None
+        return ModelRecord(
+            model=self.model,
+            fingerprint=self._embedder.fingerprint,
+            dim=self._embedder.dim,
+            distance=distance.value.lower(),
+            probe=probe,
+        )
+
+    def check(self, info: models.CollectionInfo, collection_name: str) -> None:
+        """Raise :class:`ModelMismatchError` unless the collection's record is this model.
+
+        Collections without a record pass (their size and distance are checked elsewhere).
+        """
+        recorded = read_record(info)
+        if recorded is None or recorded.fingerprint == self._embedder.fingerprint:
+            return
+        if recorded.probe is not None and recorded.dim == self._embedder.dim:
+            cosines = _row_cosines(recorded.probe, self._probe())
+            if float(cosines.min()) >= PROBE_MIN_COSINE:
+                return
+            why = f"its vectors of probe texts differ: cosine {float(cosines.min()):.3f}"
+        else:
+            why = "a different model fingerprint"
+        raise ModelMismatchError(
+            f"Qdrant collection {collection_name!r} was built with another embedding model.\n"
+            f"  expected: the model the collection records, {recorded.model}\n"
+            f"  found:    {self.model} ({why})\n"
+            f"  fix:      embed with {recorded.model} (t5-vectors: --model {recorded.model}; "
+            "Python: T5Encoder.from_pretrained(...) of it), use another collection name, or "
+            "recreate the collection (recreate=True; deletes its points)",
+            recorded=recorded.model,
+            given=self.model,
+        )
+
+    def _probe(self) -> np.ndarray:
+        return np.asarray(self._embedder.documents(list(PROBE_TEXTS)), dtype=np.float32)
+
+
+def _row_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    dot = (a * b).sum(axis=1)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    return np.asarray(dot / np.maximum(norms, 1e-12), dtype=np.float64)

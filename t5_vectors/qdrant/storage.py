@@ -1,0 +1,118 @@
+"""What a chunk costs to store, measured on the points of a collection.
+
+:class:`StorageReport` reads a sample of stored points (their token counts and sparse sizes)
+and turns them into bytes per chunk with the layout's datatypes:
+
+* pooled vector: ``dim * 4`` (float32), plus the dense quantized copy when configured
+  (int8 scalar: ``dim``; binary: ``dim / 8``; product x16: ``dim * 4 / 16``);
+* token multivector: ``n_tokens * d_model * (4 | 2)`` originals (float32 | float16), plus
+  ``n_tokens * d_model`` for the int8 copy of scalar quantization;
+* sparse vector: ``nnz * 8`` (a u32 piece id and an f32 weight per stored piece);
+* payload: its JSON size.
+
+These are the raw vector bytes Qdrant keeps; its indexes (HNSW links, the sparse inverted
+index, the id tracker) come on top.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from qdrant_client import models
+
+from t5_vectors.qdrant.collection import CollectionSpec
+
+__all__ = ["StorageReport"]
+
+DEFAULT_SAMPLE = 1000
+
+
+@dataclass(frozen=True)
+class StorageReport:
+    """Average bytes per chunk, measured on ``points`` stored points.
+
+    Attributes:
+        points: how many points were measured.
+        dense_bytes: pooled vector originals (plus its quantized copy, if any).
+        token_count: average token vectors per chunk (0 without token vectors).
+        token_bytes: token vector originals at the stored datatype.
+        token_quantized_bytes: the token vectors' int8 copy (0 without scalar quantization).
+        sparse_nnz: average stored pieces per chunk (0 without sparse vectors).
+        sparse_bytes: ``8 * sparse_nnz``.
+        payload_bytes: JSON payload size.
+    """
+
+    points: int
+    dense_bytes: float
+    token_count: float = 0.0
+    token_bytes: float = 0.0
+    token_quantized_bytes: float = 0.0
+    sparse_nnz: float = 0.0
+    sparse_bytes: float = 0.0
+    payload_bytes: float = 0.0
+
+    @property
+    def vector_bytes(self) -> float:
+        """All vector bytes of a chunk (pooled, token and sparse)."""
+        return self.dense_bytes + self.token_bytes + self.token_quantized_bytes + self.sparse_bytes
+
+    @property
+    def total_bytes(self) -> float:
+        """Vector and payload bytes of a chunk."""
+        return self.vector_bytes + self.payload_bytes
+
+    @staticmethod
+    def query_arguments(spec: CollectionSpec, sample: int) -> dict[str, Any]:
+        """``query_points`` arguments reading *sample* points with the vectors to measure."""
+        names = [v.name for v in (spec.token_vectors, spec.sparse_vectors) if v is not None]
+        return {"limit": sample, "with_payload": True, "with_vectors": names or False}
+
+    @classmethod
+    def measure(
+        cls, spec: CollectionSpec, dim: int, points: list[models.ScoredPoint]
+    ) -> StorageReport:
+        """The report for *points* (read with :meth:`query_arguments`) of a *spec* collection."""
+        n = len(points)
+        if n == 0:
+            return cls(points=0, dense_bytes=0.0)
+        tokens, sparse = spec.token_vectors, spec.sparse_vectors
+        token_total = nnz_total = payload_total = 0
+        for point in points:
+            vectors: dict[str, Any] = point.vector if isinstance(point.vector, dict) else {}
+            if tokens is not None:
+                token_total += len(vectors.get(tokens.name) or [])
+            if sparse is not None:
+                terms = vectors.get(sparse.name)
+                nnz_total += len(terms.indices) if isinstance(terms, models.SparseVector) else 0
+            payload_total += len(json.dumps(point.payload or {}, ensure_ascii=False).encode())
+        token_count = token_total / n
+        token_bytes = quantized = 0.0
+        if tokens is not None:
+            assert tokens.size is not None
+            token_bytes = token_count * tokens.size * tokens.bytes_per_value
+            if tokens.quantization is not None:
+                quantized = token_count * tokens.size
+        nnz = nnz_total / n
+        return cls(
+            points=n,
+            dense_bytes=dim * 4 + _quantized_dense(spec.quantization, dim),
+            token_count=token_count,
+            token_bytes=token_bytes,
+            token_quantized_bytes=quantized,
+            sparse_nnz=nnz,
+            sparse_bytes=8 * nnz,
+            payload_bytes=payload_total / n,
+        )
+
+
+def _quantized_dense(quantization: object, dim: int) -> float:
+    if isinstance(quantization, models.ScalarQuantization):
+        return float(dim)
+    if isinstance(quantization, models.BinaryQuantization):
+        return dim / 8
+    if isinstance(quantization, models.ProductQuantization):
+        ratio = int(str(quantization.product.compression.value).removeprefix("x"))
+        return dim * 4 / ratio
+    return 0.0

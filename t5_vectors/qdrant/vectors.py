@@ -1,0 +1,377 @@
+"""The named-vector layout beside the pooled vector: token multivectors and sparse term vectors.
+
+A collection always holds the pooled (dense) vector, under ``vector_name`` (unnamed by default,
+as langchain-qdrant writes it). Two optional vectors join it:
+
+* :class:`TokenVectors` -- every chunk's contextual token embeddings (T5's ``last_hidden_state``
+  rows, ``</s>`` included, padding excluded, at most ``max_length``), L2-normalised and stored as
+  one Qdrant multivector (``comparator=MAX_SIM``, ``distance=DOT``, size ``d_model``) named
+  ``"tokens"``. A query's score is ``sum_i max_j cos(q_i, d_j)``: ColBERT's MaxSim.
+* :class:`SparseVectors` -- BM25 weights of the T5 tokenizer's pieces
+  (:mod:`t5_vectors.encoder.sparse`) stored as a sparse vector with ``modifier=IDF``, named
+  ``"langchain-sparse"`` as langchain-qdrant names its sparse vector.
+
+Token vectors cost ``n_tokens * d_model`` values per chunk (about 200 x 768 x 4 bytes = 600 KB
+for a 200-token chunk of T5-base in float32) against ``dim`` values for the pooled vector, so
+they can be stored as float16 (half), int8 scalar-quantized in RAM with the originals on disk,
+or both. Qdrant's ``uint8`` datatype is not offered: it expects elements in ``[0, 255]`` and casts
+query elements to ``u8`` too, which destroys the signed, normalised T5 token vectors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import numpy as np
+from qdrant_client import models
+
+from t5_vectors.encoder.sparse import SparseConfig, SparseTerms
+from t5_vectors.errors import CollectionConfigError, InvalidInputError
+
+__all__ = [
+    "SPARSE_VECTOR_NAME",
+    "TOKEN_VECTOR_NAME",
+    "SparseVectors",
+    "TokenVectors",
+    "check_layout",
+    "check_names",
+    "extend_create_arguments",
+    "layout_fingerprint",
+    "layout_options",
+    "to_qdrant_sparse",
+]
+
+TOKEN_VECTOR_NAME = "tokens"
+SPARSE_VECTOR_NAME = "langchain-sparse"
+
+TokenDatatype = Literal["float32", "float16"]
+_DATATYPES = {"float32": models.Datatype.FLOAT32, "float16": models.Datatype.FLOAT16}
+_BYTES = {models.Datatype.FLOAT32: 4, models.Datatype.FLOAT16: 2}
+_EPSILON = 1e-12
+
+
+@dataclass(frozen=True)
+class TokenVectors:
+    """Store each chunk's token embeddings as a MaxSim multivector; validated on creation.
+
+    Attributes:
+        name: the multivector's name.
+        datatype: ``"float32"`` (4 bytes a value) or ``"float16"`` (2 bytes; vectors and queries
+            are rounded to float16 before they are sent, so every Qdrant scores the same values).
+        quantization: ``"scalar"`` keeps an int8 copy in RAM (1 byte a value) and rescores with
+            the originals; ``None`` keeps only the originals.
+        on_disk: keep the original token vectors on disk (memmapped) instead of in RAM.
+        hnsw: build an HNSW graph on the multivector. Off by default: re-ranking dense
+            candidates (``mode="rerank"``) needs none, and ``mode="maxsim"`` then scans every
+            point exactly, which suits small collections and evaluation.
+        size: ``d_model`` of the encoder (filled in by ``QdrantIndex``).
+    """
+
+    name: str = TOKEN_VECTOR_NAME
+    datatype: TokenDatatype | models.Datatype = "float32"
+    quantization: Literal["scalar"] | models.ScalarQuantization | None = None
+    on_disk: bool = False
+    hnsw: bool = False
+    size: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_name("token vectors' name", self.name)
+        datatype = self.datatype
+        if isinstance(datatype, str) and not isinstance(datatype, models.Datatype):
+            datatype = _DATATYPES.get(datatype, datatype)
+        if datatype not in _BYTES:
+            found = getattr(datatype, "value", datatype)
+            hint = (
+                " uint8 expects elements in [0, 255] and Qdrant casts query values to u8 as "
+                "well, which breaks signed token vectors; use quantization='scalar' for 1 byte "
+                "a value."
+                if found == "uint8"
+                else ""
+            )
+            raise InvalidInputError(
+                f"token vectors' datatype: expected 'float32' or 'float16', found {found!r}." + hint
+            )
+        object.__setattr__(self, "datatype", datatype)
+        quantization = self.quantization
+        if quantization == "scalar":
+            quantization = models.ScalarQuantization(
+                scalar=models.ScalarQuantizationConfig(
+                    type=models.ScalarType.INT8, quantile=0.99, always_ram=True
+                )
+            )
+        if quantization is not None and not isinstance(quantization, models.ScalarQuantization):
+            raise InvalidInputError(
+                "token vectors' quantization: expected None, 'scalar' or a qdrant "
+                f"ScalarQuantization, found {quantization!r}."
+            )
+        object.__setattr__(self, "quantization", quantization)
+        for flag in ("on_disk", "hnsw"):
+            if not isinstance(getattr(self, flag), bool):
+                raise InvalidInputError(
+                    f"token vectors' {flag}: expected True or False, found {getattr(self, flag)!r}."
+                )
+        if self.size is not None and (
+            isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1
+        ):
+            raise InvalidInputError(
+                f"token vectors' size: expected a positive int, found {self.size!r}."
+            )
+
+    @property
+    def qdrant_datatype(self) -> models.Datatype:
+        """The datatype as a ``models.Datatype``."""
+        assert isinstance(self.datatype, models.Datatype)
+        return self.datatype
+
+    @property
+    def bytes_per_value(self) -> int:
+        """Bytes of one stored value (4 for float32, 2 for float16)."""
+        return _BYTES[self.qdrant_datatype]
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies what is stored per point (part of each content hash)."""
+        return f"tokens:{self.name}:{self.qdrant_datatype.value}"
+
+    def params(self) -> models.VectorParams:
+        """The multivector's ``VectorParams``."""
+        assert self.size is not None, "size is filled in by QdrantIndex"
+        return models.VectorParams(
+            size=self.size,
+            distance=models.Distance.DOT,
+            multivector_config=models.MultiVectorConfig(
+                comparator=models.MultiVectorComparator.MAX_SIM
+            ),
+            datatype=self.qdrant_datatype,
+            quantization_config=self.quantization,  # type: ignore[arg-type]
+            on_disk=self.on_disk or None,
+            hnsw_config=None if self.hnsw else models.HnswConfigDiff(m=0),
+        )
+
+    def prepare(self, tokens: np.ndarray) -> list[list[float]]:
+        """One text's ``(n_tokens, d_model)`` rows, L2-normalised (and rounded to float16)."""
+        rows = np.asarray(tokens, dtype=np.float32)
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        rows = rows / np.maximum(norms, _EPSILON)
+        if self.qdrant_datatype == models.Datatype.FLOAT16:
+            rows = rows.astype(np.float16).astype(np.float32)
+        return rows.tolist()  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class SparseVectors:
+    """Store BM25-weighted tokenizer pieces as a sparse vector with Qdrant's IDF modifier.
+
+    Attributes:
+        name: the sparse vector's name (langchain-qdrant's by default).
+        k1: term-frequency saturation.
+        b: length normalisation in ``[0, 1]``.
+        avg_length: expected average pieces per chunk.
+        lowercase: lower-case texts before tokenizing.
+        on_disk: keep the sparse index on disk.
+    """
+
+    name: str = SPARSE_VECTOR_NAME
+    k1: float = 1.2
+    b: float = 0.75
+    avg_length: float = 256.0
+    lowercase: bool = True
+    on_disk: bool = False
+
+    def __post_init__(self) -> None:
+        _check_name("sparse vectors' name", self.name)
+        self.weighting  # validates k1, b, avg_length, lowercase  # noqa: B018
+        if not isinstance(self.on_disk, bool):
+            raise InvalidInputError(
+                f"sparse vectors' on_disk: expected True or False, found {self.on_disk!r}."
+            )
+
+    @property
+    def weighting(self) -> SparseConfig:
+        """The term weighting as a :class:`~t5_vectors.encoder.sparse.SparseConfig`."""
+        return SparseConfig(
+            k1=self.k1, b=self.b, avg_length=self.avg_length, lowercase=self.lowercase
+        )
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies what is stored per point (part of each content hash)."""
+        return f"sparse:{self.name}:{self.weighting.fingerprint}"
+
+    def params(self) -> models.SparseVectorParams:
+        """The sparse vector's ``SparseVectorParams`` (IDF modifier)."""
+        return models.SparseVectorParams(
+            index=models.SparseIndexParams(on_disk=True) if self.on_disk else None,
+            modifier=models.Modifier.IDF,
+        )
+
+
+def to_qdrant_sparse(terms: SparseTerms) -> models.SparseVector:
+    """A :class:`SparseTerms` as a qdrant ``SparseVector``."""
+    return models.SparseVector(indices=list(terms.indices), values=list(terms.values))
+
+
+def token_vectors_option(value: object) -> TokenVectors | None:
+    """``token_vectors=``: ``False``/``None``, ``True`` or a :class:`TokenVectors`."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return TokenVectors()
+    if isinstance(value, TokenVectors):
+        return value
+    raise InvalidInputError(
+        f"token_vectors: expected True, False or a TokenVectors(...), found {value!r}."
+    )
+
+
+def sparse_vectors_option(value: object) -> SparseVectors | None:
+    """``sparse_vectors=``: ``False``/``None``, ``True`` or a :class:`SparseVectors`."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return SparseVectors()
+    if isinstance(value, SparseVectors):
+        return value
+    raise InvalidInputError(
+        f"sparse_vectors: expected True, False or a SparseVectors(...), found {value!r}."
+    )
+
+
+def check_names(
+    dense: str | None, tokens: TokenVectors | None, sparse: SparseVectors | None
+) -> None:
+    """Raise :class:`InvalidInputError` when two vectors share a name."""
+    names = [("vector_name", dense or "")]
+    if tokens is not None:
+        names.append(("token vectors", tokens.name))
+    if sparse is not None:
+        names.append(("sparse vectors", sparse.name))
+    seen: dict[str, str] = {}
+    for what, name in names:
+        if name in seen:
+            raise InvalidInputError(
+                f"{what}: expected a name of its own, found {name!r}, already used by "
+                f"{seen[name]}. Give it another name."
+            )
+        seen[name] = what
+
+
+def layout_fingerprint(base: str, tokens: TokenVectors | None, sparse: SparseVectors | None) -> str:
+    """*base* (the model's fingerprint) extended by what else each point stores.
+
+    With neither option the result is *base*, so dense-only collections keep their hashes; a
+    chunk stored without token or sparse vectors is re-written once they are asked for.
+    """
+    parts = [base]
+    if tokens is not None:
+        parts.append(tokens.fingerprint)
+    if sparse is not None:
+        parts.append(sparse.fingerprint)
+    return "|".join(parts)
+
+
+def extend_create_arguments(
+    arguments: dict[str, Any],
+    dense: str | None,
+    tokens: TokenVectors | None,
+    sparse: SparseVectors | None,
+) -> None:
+    """Add the token multivector and the sparse vector to ``create_collection`` arguments."""
+    if tokens is not None:
+        vectors = arguments["vectors_config"]
+        if isinstance(vectors, models.VectorParams):
+            vectors = {dense or "": vectors}
+        arguments["vectors_config"] = {**vectors, tokens.name: tokens.params()}
+    if sparse is not None:
+        arguments["sparse_vectors_config"] = {sparse.name: sparse.params()}
+
+
+def check_layout(
+    info: models.CollectionInfo,
+    collection: str,
+    tokens: TokenVectors | None,
+    sparse: SparseVectors | None,
+) -> None:
+    """Raise :class:`CollectionConfigError` unless *info* has the token and sparse vectors asked.
+
+    Vectors the collection has beyond those asked are left alone (a dense-only index may read
+    a hybrid collection).
+    """
+    fix = (
+        " pass recreate=True to drop and recreate it with them (deletes its points), or use "
+        "another collection_name"
+    )
+    if tokens is not None:
+        vectors = info.config.params.vectors
+        params = vectors.get(tokens.name) if isinstance(vectors, Mapping) else None
+        expected = (
+            f"a token multivector {tokens.name!r} (MAX_SIM, dot, size {tokens.size}, "
+            f"{tokens.qdrant_datatype.value})"
+        )
+        if params is None:
+            names = sorted(vectors) if isinstance(vectors, Mapping) else [""]
+            raise _mismatch(collection, expected, f"dense vectors {names} only", fix)
+        multi = params.multivector_config
+        found_type = params.datatype or models.Datatype.FLOAT32
+        if (
+            multi is None
+            or multi.comparator != models.MultiVectorComparator.MAX_SIM
+            or params.distance != models.Distance.DOT
+            or params.size != tokens.size
+            or found_type != tokens.qdrant_datatype
+        ):
+            comparator = multi.comparator.value if multi is not None else "none"
+            found = (
+                f"{tokens.name!r} with comparator {comparator}, "
+                f"{params.distance.value.lower()}, size {params.size}, {found_type.value}"
+            )
+            hint = (
+                f" pass TokenVectors(datatype={found_type.value!r}) to use it as it is,"
+                if found_type != tokens.qdrant_datatype and params.size == tokens.size
+                else ""
+            )
+            raise _mismatch(collection, expected, found, hint + fix)
+    if sparse is not None:
+        configs = info.config.params.sparse_vectors or {}
+        expected = f"a sparse vector {sparse.name!r} with the IDF modifier"
+        sparse_params = configs.get(sparse.name)
+        if sparse_params is None:
+            names = sorted(configs)
+            found = f"sparse vectors {names}" if names else "no sparse vectors"
+            use = f" pass SparseVectors(name={names[0]!r}) to use it," if names else ""
+            raise _mismatch(collection, expected, found, use + fix)
+        if sparse_params.modifier != models.Modifier.IDF:
+            modifier = sparse_params.modifier.value if sparse_params.modifier else "none"
+            raise _mismatch(collection, expected, f"{sparse.name!r} with modifier {modifier}", fix)
+
+
+def _mismatch(collection: str, expected: str, found: str, fix: str) -> CollectionConfigError:
+    return CollectionConfigError(
+        f"Qdrant collection {collection!r} does not match the requested configuration.\n"
+        f"  expected: {expected}\n"
+        f"  found:    {found}\n"
+        f"  fix:     {fix}."
+    )
+
+
+_NAME = re.compile(r"^[^\s/]+$")
+
+
+def _check_name(what: str, name: object) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidInputError(
+            f"{what}: expected a non-empty name without spaces or '/', found {name!r}."
+        )
+
+
+def layout_options(
+    token_vectors: object, sparse_vectors: object, d_model: int | None
+) -> tuple[TokenVectors | None, SparseVectors | None]:
+    """Validate ``QdrantIndex``'s ``token_vectors`` / ``sparse_vectors`` and size the tokens."""
+    tokens = token_vectors_option(token_vectors)
+    if tokens is not None and d_model is not None:
+        tokens = replace(tokens, size=d_model)
+    return tokens, sparse_vectors_option(sparse_vectors)

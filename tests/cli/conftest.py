@@ -1,0 +1,84 @@
+"""CLI fixtures: a small folder of documents, an embedded Qdrant folder, and a runner."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from qdrant_client import QdrantClient
+
+from t5_vectors.cli import main
+
+PARAGRAPH = (
+    "Water the plant when the top of the soil is dry, then let the pot drain completely. "
+    "Roots need air as well as water, and soggy soil makes them rot. "
+)
+
+
+@dataclass
+class Run:
+    status: int
+    out: str
+    err: str
+
+    def json(self) -> dict:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "watering.md").write_text("# Watering\n\n" + PARAGRAPH * 6)
+    (folder / "light.txt").write_text("Light is food for a plant. " * 12)
+    (folder / "sub" / "pests.md").write_text("Spider mites leave fine webbing. " * 10)
+    (folder / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    (folder / ".hidden.md").write_text("never read")
+    return folder
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    return tmp_path / "qdrant"
+
+
+@pytest.fixture
+def cli(capsys, st5_path: Path, store: Path) -> Callable[..., Run]:
+    """``cli("ingest", path, ...)``: run a command with the tiny model and the temporary store.
+
+    ``model=None`` leaves out ``--model`` (the recorded model is used), ``qdrant=False`` leaves
+    out ``--qdrant-path``.
+    """
+
+    def run(*argv: str, model: object = st5_path, qdrant: bool = True) -> Run:
+        args = list(argv)
+        if args[0] in ("ingest", "search"):
+            args += ["--device", "cpu", "--dtype", "float32"]
+            if model is not None:
+                args += ["--model", str(model)]
+        if qdrant:
+            args += ["--qdrant-path", str(store)]
+        capsys.readouterr()
+        status = main(args)
+        captured = capsys.readouterr()
+        return Run(status, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def points(store: Path) -> Callable[[str], dict[str, dict]]:
+    """``points(collection)``: ``{document id: payload}`` of every stored point."""
+
+    def read(collection: str) -> dict[str, dict]:
+        client = QdrantClient(path=str(store))
+        try:
+            records, _ = client.scroll(collection, limit=10_000, with_payload=True)
+        finally:
+            client.close()
+        return {record.payload["document_id"]: record.payload for record in records}
+
+    return read
