@@ -31,8 +31,8 @@ integration: install-dev
 
 ## lint: ruff + mypy (strict) on the package
 lint: install-dev
-	$(BIN)/ruff check t5_vectors tests integration_tests benchmarks
-	$(BIN)/ruff format --check t5_vectors tests integration_tests benchmarks
+	$(BIN)/ruff check t5_vectors tests integration_tests benchmarks examples
+	$(BIN)/ruff format --check t5_vectors tests integration_tests benchmarks examples
 	$(BIN)/mypy
 
 ## bench: the encode and ingest benchmarks (tables on stdout; see docs/benchmarks.md)

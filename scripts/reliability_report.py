@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +39,13 @@ AREAS = (
     "security",
 )
 PACKAGES = ("t5-vectors", "qdrant-client", "torch", "transformers", "langchain-core", "tenacity")
-NOTHING = ("nothing", "n/a")
+NOTHING = ("nothing", "n/a", "0 ")
+MODULE_AREAS = {
+    "test_faults": "faults",
+    "test_faultproxy": "fault proxy (self-test)",
+    "test_crash_resume": "crash/resume",
+    "test_worker": "worker loss",
+}
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class Row:
     result: str  # passed | FAILED | ERROR | skipped
 
 
-def pytest_command(junit: Path) -> list[str]:
+def pytest_command(junit: Path, basetemp: Path) -> list[str]:
     """The pytest command the report comes from."""
     targets = ["tests/reliability"]
     if os.environ.get("QDRANT_URL"):
@@ -69,6 +75,7 @@ def pytest_command(junit: Path) -> list[str]:
         "addopts=",
         "-o",
         "junit_family=xunit1",  # xunit2 drops record_property
+        f"--basetemp={basetemp}",
         f"--junitxml={junit}",
     ]
 
@@ -82,8 +89,19 @@ def _result(case: ET.Element) -> tuple[str, str]:
     return "passed", ""
 
 
-def read_rows(junit: Path) -> list[Row]:
-    """Every recorded row, plus one per case that failed before recording."""
+def read_rows(junit: Path, basetemp: Path | None = None) -> list[Row]:
+    """Every recorded row, plus one per case that failed before recording.
+
+    Paths under pytest's *basetemp* are shown as ``<tmp>``, so that runs compare equal.
+    """
+    rows = _read_rows(junit)
+    if basetemp is None:
+        return rows
+    prefix = str(basetemp)
+    return [Row(*(value.replace(prefix, "<tmp>") for value in astuple(row))) for row in rows]
+
+
+def _read_rows(junit: Path) -> list[Row]:
     rows: list[Row] = []
     for case in ET.parse(junit).getroot().iter("testcase"):
         result, message = _result(case)
@@ -99,7 +117,8 @@ def read_rows(junit: Path) -> list[Row]:
             )
         if not recorded and result in ("FAILED", "ERROR"):
             name = f"{case.get('classname', '')}::{case.get('name', '')}"
-            area = "faults" if "fault" in name else "unrecorded"
+            module = case.get("classname", "").rsplit(".", 1)[-1]
+            area = MODULE_AREAS.get(module, "other")
             rows.append(Row(area, name, "(no row recorded)", message, "unknown", result))
     return rows
 
@@ -134,8 +153,8 @@ def render(rows: list[Row], command: str, exit_code: int) -> str:
         f"- Versions: {_versions()}",
         f"- Platform: {platform.system()} {platform.machine()}",
         f"- Command: `{command}` (exit code {exit_code})",
-        f"- Cases: {len(rows)}, passed {passed}, not passed {len(problems)}; cases that lost "
-        f"data: {len(lossy)}",
+        f"- Cases: {len(rows)}, passed {passed}, not passed {len(problems)}; cases whose "
+        f"*Lost* cell reports a loss: {len(lossy)}",
     ]
     if not os.environ.get("QDRANT_URL"):
         lines.append(
@@ -164,21 +183,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--junit", help="read this JUnit XML instead of running pytest")
     args = parser.parse_args(argv)
     if args.junit:
-        junit, exit_code = Path(args.junit), 0
-        command = f"(read from {junit.name})"
+        exit_code, command = 0, f"(read from {Path(args.junit).name})"
+        rows = read_rows(Path(args.junit))
     else:
-        handle, name = tempfile.mkstemp(suffix=".xml")
-        os.close(handle)
-        junit = Path(name)
-        call = pytest_command(junit)
-        exit_code = subprocess.run(call, cwd=ROOT, check=False).returncode
-        shown = ["python", *call[1:-1], "--junitxml=<tmp>.xml"]
-        command = " ".join(shown)
-    try:
-        rows = read_rows(junit)
-    finally:
-        if not args.junit:
-            junit.unlink(missing_ok=True)
+        with tempfile.TemporaryDirectory(prefix="t5v-reliability-") as folder:
+            junit, basetemp = Path(folder) / "junit.xml", Path(folder) / "basetemp"
+            call = pytest_command(junit, basetemp)
+            exit_code = subprocess.run(call, cwd=ROOT, check=False).returncode
+            shown = ["python", *call[1:-2], "--basetemp=<tmp>", "--junitxml=<tmp>/junit.xml"]
+            command = " ".join(shown)
+            rows = read_rows(junit, basetemp)
     text = render(rows, command, exit_code)
     if args.output == "-":
         sys.stdout.write(text)

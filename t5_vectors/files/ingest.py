@@ -19,8 +19,8 @@ With ``prune=True`` the chunks of files deleted from disk (inside the folders gi
 removed too; without it they stay.
 
 A file that cannot be read while ingesting (it vanished, or its permissions changed after the
-check in :func:`~t5_vectors.files.discover.discover`) is counted as failed and keeps its stored
-chunks.
+check in :func:`~t5_vectors.files.discover.discover`) is listed in
+:attr:`FilesReport.unreadable` and keeps its stored chunks.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ __all__ = ["repair_interrupted_first_open"]
 logger = logging.getLogger("t5_vectors")
 
 _META = "meta.json"
-_EMPTY_META = {"collections": {}, "aliases": {}}
+_EMPTY_META: dict[str, dict[str, str]] = {"collections": {}, "aliases": {}}
 
 
 def repair_interrupted_first_open(path: str | os.PathLike[str]) -> bool:

@@ -148,3 +148,16 @@ def test_debug_shows_the_traceback(cli, docs):
     assert run.status == 2
     assert "Traceback" in run.err
     assert "SourceFileError" in run.err
+
+
+def test_embedded_storage_in_use(cli, docs, store):
+    from qdrant_client import QdrantClient
+
+    assert cli("ingest", str(docs), "--collection", "docs").status == 0
+    holder = QdrantClient(path=str(store))
+    try:
+        line = _one_line(cli("info"))
+    finally:
+        holder.close()
+    assert "found it open in another process" in line
+    assert "--qdrant-url" in line

@@ -116,3 +116,30 @@ def test_languages_by_suffix():
     assert language_of(Path("a/b.md")).value == "markdown"
     assert language_of("x.PY").value == "python"
     assert language_of("notes.txt") is None
+
+
+def test_a_file_unreadable_mid_run_keeps_its_chunks(tiny_encoder, tmp_path, monkeypatch):
+    from t5_vectors import QdrantIndex
+    from t5_vectors.files import ingest as ingest_module
+    from t5_vectors.files import ingest_files
+
+    (tmp_path / "a.txt").write_text("Ferns like humid air and shade. " * 8)
+    (tmp_path / "b.txt").write_text("Cacti like sun and dry soil. " * 8)
+    index = QdrantIndex(tiny_encoder, collection_name="c", location=":memory:")
+    first = ingest_files(index, [tmp_path])
+    stored = index.count()
+    assert stored == first.chunks
+    (tmp_path / "a.txt").write_text("Ferns changed. " * 3)
+    real = ingest_module.read_file
+
+    def flaky(path):
+        if path.name == "a.txt":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(ingest_module, "read_file", flaky)
+    second = ingest_files(index, [tmp_path])
+    assert second.unreadable == (str(tmp_path / "a.txt"),)
+    assert (second.files, second.written, second.stale_removed) == (1, 0, 0)
+    assert index.count() == stored  # a.txt's old chunks are kept, not cleaned up
+    index.close()

@@ -4,7 +4,8 @@ Each case feeds one kind of bad input to every public entry point that takes it 
 embeddings, ``QdrantIndex``, ``T5QdrantVectorStore``; sync and async), checks that each raises
 ``InvalidInputError`` (or the named ``T5VectorsError``) whose message says what was expected and
 what was found, and that the collection holds exactly what it held before. The row recorded for
-the report is computed from those calls.
+the report is computed from those calls. Damaged checkpoints and a collection of the wrong
+size are in ``test_bad_models.py``.
 """
 
 from __future__ import annotations
@@ -13,30 +14,23 @@ import asyncio
 import datetime
 import json
 import resource
-import shutil
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from langchain_core.documents import Document
-from qdrant_client import QdrantClient, models
+from qdrant_client import QdrantClient
 
 from t5_vectors import (
-    CollectionConfigError,
     IngestError,
     InvalidInputError,
-    ModelLoadError,
-    ModelNotFoundError,
-    NotT5CheckpointError,
     QdrantIndex,
     T5Embeddings,
     T5Encoder,
     T5QdrantVectorStore,
-    T5VectorsError,
     TruncationWarning,
 )
 
@@ -524,123 +518,6 @@ def test_bad_query_vectors_are_refused(case, store, reliability):
     make, mentions = BAD_VECTORS[case]
     bad = make(store.index.dim)
     check_refused(reliability, store, case, vector_calls(store, bad), mentions=mentions)
-
-
-# ------------------------------------------------------------------------------- collection
-def test_collection_of_the_wrong_size_is_refused(tiny_encoder, reliability):
-    client = QdrantClient(":memory:")
-    wrong = tiny_encoder.dim + 8
-    client.create_collection(
-        "wrong", vectors_config=models.VectorParams(size=wrong, distance=models.Distance.COSINE)
-    )
-    client.upsert("wrong", points=[models.PointStruct(id=1, vector=[0.5] * wrong, payload={})])
-    errors = {
-        "QdrantIndex(...)": run(
-            lambda: QdrantIndex(tiny_encoder, client=client, collection_name="wrong")
-        ),
-        "T5QdrantVectorStore.from_existing_collection": run(
-            lambda: T5QdrantVectorStore.from_existing_collection(
-                "wrong", tiny_encoder, client=client
-            )
-        ),
-        "T5QdrantVectorStore.from_texts": run(
-            lambda: T5QdrantVectorStore.from_texts(
-                ["x"], tiny_encoder, collection_name="wrong", client=client
-            )
-        ),
-    }
-    count = client.count("wrong").count
-    size = client.get_collection("wrong").config.params.vectors.size  # type: ignore[union-attr]
-    client.close()
-    sample = next(iter(errors.values()))
-    reliability(
-        area=AREA,
-        case=f"existing collection of size {wrong}, model of size {tiny_encoder.dim}",
-        expected="CollectionConfigError naming both sizes, collection untouched",
-        outcome=f"{sum(isinstance(e, CollectionConfigError) for e in errors.values())}/"
-        f"{len(errors)} raised CollectionConfigError; e.g. {describe(sample)}",
-        lost="nothing" if (count, size) == (1, wrong) else f"collection now {count} pts, {size}",
-    )
-    for error in errors.values():
-        assert isinstance(error, CollectionConfigError), describe(error)
-        assert str(wrong) in str(error)
-        assert str(tiny_encoder.dim) in str(error)
-    assert (count, size) == (1, wrong)
-
-
-# ------------------------------------------------------------------------------ checkpoints
-def _copy(source: Path, target: Path) -> Path:
-    shutil.copytree(source, target)
-    return target
-
-
-def _cut_in_half(path: Path) -> None:
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-
-
-CHECKPOINT_DAMAGE: dict[str, tuple[Callable[[Path], None], type[T5VectorsError]]] = {
-    "model.safetensors cut in half": (
-        lambda p: _cut_in_half(p / "model.safetensors"),
-        ModelLoadError,
-    ),
-    "model.safetensors missing": (lambda p: (p / "model.safetensors").unlink(), ModelLoadError),
-    "config.json missing": (lambda p: (p / "config.json").unlink(), NotT5CheckpointError),
-    "config.json truncated": (lambda p: _cut_in_half(p / "config.json"), ModelLoadError),
-    "2_Dense weights missing": (
-        lambda p: (p / "2_Dense" / "model.safetensors").unlink(),
-        ModelLoadError,
-    ),
-    "2_Dense weights cut in half": (
-        lambda p: _cut_in_half(p / "2_Dense" / "model.safetensors"),
-        ModelLoadError,
-    ),
-    "no tokenizer (spiece.model, tokenizer.json removed)": (
-        lambda p: (
-            [(p / n).unlink(missing_ok=True) for n in ("spiece.model", "tokenizer.json")] and None
-        ),
-        ModelLoadError,
-    ),
-    "modules.json truncated": (lambda p: _cut_in_half(p / "modules.json"), ModelLoadError),
-}
-
-
-@pytest.mark.parametrize("case", list(CHECKPOINT_DAMAGE))
-def test_damaged_checkpoints_are_refused(case, st5_path, tmp_path, reliability):
-    damage, expected = CHECKPOINT_DAMAGE[case]
-    folder = _copy(st5_path, tmp_path / "damaged")
-    damage(folder)
-    calls: dict[str, Call] = {
-        "T5Encoder.from_pretrained": lambda: T5Encoder.from_pretrained(folder, device="cpu"),
-        "T5Embeddings(model_name)": lambda: T5Embeddings(str(folder), device="cpu"),
-    }
-    errors = {name: run(call) for name, call in calls.items()}
-    sample = next(iter(errors.values()))
-    reliability(
-        area=AREA,
-        case=f"checkpoint: {case}",
-        expected=f"{expected.__name__} naming the file, with how to fix it",
-        outcome=f"{sum(isinstance(e, expected) for e in errors.values())}/{len(errors)} raised "
-        f"{expected.__name__}; e.g. {describe(sample)}",
-        lost="nothing (no encoder created)",
-    )
-    for error in errors.values():
-        assert isinstance(error, expected), describe(error)
-        message = str(error).lower()
-        assert "expected" in message, message
-        assert any(fix in message for fix in ("again", "save", "pass the folder")), message
-
-
-def test_missing_checkpoint_folder_is_refused(tmp_path, reliability):
-    error = run(lambda: T5Encoder.from_pretrained(tmp_path / "nowhere", local_files_only=True))
-    reliability(
-        area=AREA,
-        case="checkpoint folder that does not exist",
-        expected="ModelNotFoundError (offline: no hub lookup)",
-        outcome=describe(error),
-        lost="nothing",
-    )
-    assert isinstance(error, ModelNotFoundError), describe(error)
 
 
 # ------------------------------------------------------------------------------- containers

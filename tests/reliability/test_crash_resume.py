@@ -46,9 +46,7 @@ Snapshot = dict[str, tuple[str, np.ndarray]]
 def processes() -> Any:
     """A forkserver context that imports torch and t5-vectors once for every child."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(
-        ["t5_vectors", "tests.reliability.crash_preload"]
-    )
+    context.set_forkserver_preload(["t5_vectors", "tests.reliability.crash_preload"])
     return context
 
 
@@ -92,7 +90,8 @@ def compare(found: Snapshot, clean: Snapshot) -> tuple[str, int]:
     changed = [
         pid
         for pid in clean.keys() & found.keys()
-        if found[pid][0] != clean[pid][0] or not np.allclose(found[pid][1], clean[pid][1], atol=1e-5)
+        if found[pid][0] != clean[pid][0]
+        or not np.allclose(found[pid][1], clean[pid][1], atol=1e-5)
     ]
     bad = len(missing) + len(extra) + len(changed)
     if not bad:
@@ -152,7 +151,8 @@ def test_sigkill_at_random_points_then_rerun_converges(
         f"→ {len(found)}/{len(clean)} points, equal to a clean run: {bad == 0}",
         lost=lost,
     )
-    assert killed and not any(line.startswith("done") for line in seen)
+    assert killed
+    assert not any(line.startswith("done") for line in seen)
     assert written + skipped == SIZE
     assert bad == 0
 
@@ -198,7 +198,8 @@ def test_sigkill_inside_embedded_writes_then_rerun_converges(
     )
     assert killed
     if kill_at == "meta-create":  # qdrant-client alone cannot open the folder; QdrantIndex can
-        assert isinstance(after_kill, str) and after_kill.startswith("JSONDecodeError")
+        assert isinstance(after_kill, str)
+        assert after_kill.startswith("JSONDecodeError")
     else:
         assert after_kill == on_disk
     assert (written, skipped) == (SIZE - on_disk, on_disk)
@@ -210,3 +211,16 @@ def _no_leftover_children() -> Iterator[None]:
     yield
     for process in multiprocessing.active_children():
         process.kill()
+
+
+def test_repair_touches_only_an_empty_meta_json_with_no_collection(tmp_path):
+    from t5_vectors.qdrant.local_store import repair_interrupted_first_open
+
+    (tmp_path / "meta.json").write_text("")
+    (tmp_path / "collection" / "kept").mkdir(parents=True)
+    assert not repair_interrupted_first_open(tmp_path)  # data exists: left for qdrant-client
+    assert (tmp_path / "meta.json").read_text() == ""
+    (tmp_path / "collection" / "kept").rmdir()
+    assert repair_interrupted_first_open(tmp_path)
+    QdrantClient(path=str(tmp_path)).close()  # opens again
+    assert not repair_interrupted_first_open(tmp_path)  # a complete meta.json is never touched

@@ -184,6 +184,10 @@ RECOVERABLE = [
         lambda p: [Fault("upsert", http_status(503), points=p(2), times=2)],
     ),
     Case(
+        "the 3rd upsert call fails twice (503), then succeeds",
+        lambda p: [Fault("upsert", http_status(503), after=2, times=2)],
+    ),
+    Case(
         "502 and 504 on the upsert of batch 1",
         lambda p: [
             Fault("upsert", http_status(502), points=p(1)),

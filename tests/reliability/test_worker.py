@@ -55,7 +55,9 @@ class Forward:
     ) -> None:
         self.real = encoder._model.forward
         known = [*TEXTS, GATE]
-        self.by_ids = {tuple(ids): text for text, ids in zip(known, encoder.tokenize(known))}
+        self.by_ids = {
+            tuple(ids): text for text, ids in zip(known, encoder.tokenize(known), strict=True)
+        }
         self.fail = fail
         self.passes: list[set[str]] = []
         self.failed: list[set[str]] = []
@@ -172,7 +174,8 @@ def test_oom_in_one_pass_fails_that_call_only(encoder, clean, reliability):
         f"{'equal to a clean encoder' if recovered else 'WRONG'}",
         lost="nothing" if recovered else "later calls",
     )
-    assert isinstance(error.__cause__, RuntimeError) and "out of memory" in str(error.__cause__)
+    assert isinstance(error.__cause__, RuntimeError)
+    assert "out of memory" in str(error.__cause__)
     assert "out of memory" in str(error)
     assert recovered
 
@@ -220,7 +223,8 @@ def test_concurrent_callers_in_other_passes_are_unaffected(
         lost=lost,
     )
     assert not problems, problems
-    assert 1 <= len(forward.failed) and len(set().union(*forward.failed)) < len(TEXTS)
+    assert len(forward.failed) >= 1
+    assert len(set().union(*forward.failed)) < len(TEXTS)
     assert recovered
 
 

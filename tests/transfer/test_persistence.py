@@ -95,7 +95,10 @@ def test_an_encoder_whose_head_weights_differ_is_refused(tmp_path, word_t5_path)
     with T5Encoder.from_pretrained(word_t5_path, device=DEVICE, pooling="attention") as encoder:
         attention = encoder.head.pooler.attention
         with torch.no_grad():
-            attention.score.weight.normal_(generator=torch.Generator().manual_seed(0))
+            trained = torch.randn(
+                attention.score.weight.shape, generator=torch.Generator().manual_seed(0)
+            )
+            attention.score.weight.copy_(trained)
         texts, labels = keyword_task(40, seed=23)
         clf = T5Classifier(encoder).fit(texts, labels, epochs=2, progress=False)
         folder = clf.save(tmp_path / "clf")
