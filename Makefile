@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU build of PyTorch. Users with a GPU install their own torch first (see README).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install install-dev test integration lint bench clean
+.PHONY: install install-dev test integration lint bench reliability clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,8 @@ integration: install-dev
 
 ## lint: ruff + mypy (strict) on the package
 lint: install-dev
-	$(BIN)/ruff check t5_vectors tests integration_tests benchmarks examples
-	$(BIN)/ruff format --check t5_vectors tests integration_tests benchmarks examples
+	$(BIN)/ruff check t5_vectors tests integration_tests benchmarks examples scripts
+	$(BIN)/ruff format --check t5_vectors tests integration_tests benchmarks examples scripts
 	$(BIN)/mypy
 
 ## bench: the encode and ingest benchmarks (tables on stdout; see docs/benchmarks.md)
@@ -40,6 +40,10 @@ bench: install-dev
 	$(BIN)/python benchmarks/encode.py
 	$(BIN)/python benchmarks/budget.py
 	$(BIN)/python benchmarks/ingest.py
+
+## reliability: run the fault, crash, bad-input and security tests and write docs/reliability.md
+reliability: install-dev
+	$(BIN)/python scripts/reliability_report.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from t5_vectors.encoder import T5Encoder
     from t5_vectors.qdrant.connection import Connection
+    from t5_vectors.qdrant.layout import CollectionLayout
     from t5_vectors.qdrant.model_record import ModelRecord
 
 __all__ = [
@@ -132,6 +133,14 @@ class Target:
                 "t5-vectors ingest."
             )
         return self.connection.get_collection(name)
+
+    def layout(self, name: str) -> CollectionLayout | None:
+        """The vectors collection *name* stores (``None`` if it does not exist)."""
+        from t5_vectors.qdrant.layout import collection_layout
+
+        if not self.connection.collection_exists(name):
+            return None
+        return collection_layout(self.connection.get_collection(name), name)
 
     def record(self, name: str) -> ModelRecord | None:
         """The model recorded with collection *name* (``None`` if absent or no record)."""

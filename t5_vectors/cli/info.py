@@ -1,4 +1,10 @@
-"""``t5-vectors info``: collections, their point counts, vectors, distance and model."""
+"""``t5-vectors info``: collections, their point counts, vectors, layout, storage and model.
+
+The layout (what each point stores: dense, token vectors with their datatype, sparse) and the
+search modes it serves come from :func:`t5_vectors.qdrant.layout.collection_layout`. Bytes per
+chunk are measured on up to ``--sample`` stored points without loading the model
+(:func:`t5_vectors.qdrant.layout.measure_storage`; token vectors make that read the largest).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,12 @@ from typing import Any
 from qdrant_client import models
 
 from t5_vectors.cli.common import Target, add_qdrant_options, open_target
+from t5_vectors.cli.layout import describe_layout
+from t5_vectors.errors import CollectionConfigError, InvalidInputError
+from t5_vectors.qdrant.layout import CollectionLayout, collection_layout, measure_storage
+from t5_vectors.qdrant.storage import StorageReport
+
+DEFAULT_SAMPLE = 100
 
 __all__ = ["add_parser", "describe", "run"]
 
@@ -19,6 +31,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     info = commands.add_parser("info", help="list collections: points, vectors, distance, model")
     info.add_argument("--collection", metavar="NAME", help="only this collection")
     info.add_argument("--json", action="store_true", help="print JSON for scripts")
+    info.add_argument(
+        "--sample",
+        type=int,
+        default=DEFAULT_SAMPLE,
+        metavar="N",
+        help=f"measure bytes per chunk on up to N stored points (default {DEFAULT_SAMPLE}; "
+        "0 skips it)",
+    )
     add_qdrant_options(info)
     info.set_defaults(run=run)
 
@@ -37,30 +57,82 @@ def _vectors(config: Any) -> dict[str, dict[str, Any]]:
     return vectors
 
 
-def describe(target: Target, name: str) -> dict[str, Any]:
-    """What ``info`` shows about collection *name*."""
+def _layout(layout: CollectionLayout) -> dict[str, Any]:
+    tokens, sparse = layout.tokens, layout.sparse
+    return {
+        "summary": describe_layout(layout),
+        "dense": {
+            "name": layout.vector_name or "",
+            "size": layout.dim,
+            "distance": layout.distance.value.lower(),
+        },
+        "tokens": None
+        if tokens is None
+        else {
+            "name": tokens.name,
+            "datatype": tokens.qdrant_datatype.value,
+            "quantization": "scalar" if tokens.quantization is not None else None,
+            "on_disk": tokens.on_disk,
+        },
+        "sparse": None if sparse is None else {"name": sparse.name, **sparse.record()},
+        "modes": list(layout.modes),
+        "foreign": list(layout.foreign),
+    }
+
+
+def _storage(report: StorageReport) -> dict[str, Any]:
+    return {
+        "sampled_points": report.points,
+        "dense_bytes": round(report.dense_bytes, 1),
+        "token_count": round(report.token_count, 1),
+        "token_bytes": round(report.token_bytes + report.token_quantized_bytes, 1),
+        "sparse_nnz": round(report.sparse_nnz, 1),
+        "sparse_bytes": round(report.sparse_bytes, 1),
+        "payload_bytes": round(report.payload_bytes, 1),
+        "total_bytes": round(report.total_bytes, 1),
+    }
+
+
+def describe(target: Target, name: str, sample: int = DEFAULT_SAMPLE) -> dict[str, Any]:
+    """What ``info`` shows about collection *name* (bytes per chunk on *sample* points)."""
     from t5_vectors.qdrant.model_record import read_record
 
     info: models.CollectionInfo = target.collection_info(name)
     record = read_record(info)
-    return {
+    described: dict[str, Any] = {
         "name": name,
         "points": target.connection.count(name),
         "vectors": _vectors(info.config),
+        "layout": None,
+        "storage": None,
         "model": record.model if record is not None else None,
         "fingerprint": record.fingerprint if record is not None else None,
     }
+    try:
+        layout = collection_layout(info, name)
+    except CollectionConfigError as error:  # not a layout t5-vectors can open; still listed
+        described["layout_error"] = str(error)
+        return described
+    described["layout"] = _layout(layout)
+    if sample > 0 and described["points"] > 0:
+        report = measure_storage(target.connection, name, layout, sample)
+        described["storage"] = _storage(report)
+    return described
 
 
 def run(args: argparse.Namespace) -> int:
     """Describe collections; returns the exit status."""
+    if args.sample < 0:
+        raise InvalidInputError(
+            f"--sample: expected a number of points >= 0 (0 skips storage), found {args.sample}."
+        )
     target = open_target(args, must_exist=True)
     try:
         if args.collection:
             names = [args.collection]
         else:
             names = sorted(c.name for c in target.connection.client.get_collections().collections)
-        described = [describe(target, name) for name in names]
+        described = [describe(target, name, args.sample) for name in names]
     finally:
         target.close()
     if args.json:
@@ -79,4 +151,30 @@ def run(args: argparse.Namespace) -> int:
         )
         model = item["model"] or "not recorded"
         print(f"  {item['name']}: {item['points']} points, vectors {vectors}, model {model}")
+        layout = item["layout"]
+        if layout is not None:
+            print(f"    layout: {layout['summary']}; modes: {', '.join(layout['modes'])}")
+        if item["storage"] is not None:
+            print(f"    {_storage_line(item['storage'])}")
     return 0
+
+
+def _storage_line(storage: dict[str, Any]) -> str:
+    parts = [f"dense {_size(storage['dense_bytes'])}"]
+    if storage["token_count"]:
+        parts.append(f"tokens {_size(storage['token_bytes'])} ({storage['token_count']} tokens)")
+    if storage["sparse_nnz"]:
+        parts.append(f"sparse {_size(storage['sparse_bytes'])} ({storage['sparse_nnz']} pieces)")
+    parts.append(f"payload {_size(storage['payload_bytes'])}")
+    return (
+        f"per chunk ({storage['sampled_points']} sampled): {_size(storage['total_bytes'])} = "
+        + " + ".join(parts)
+    )
+
+
+def _size(value: float) -> str:
+    if value < 1024:
+        return f"{value:.0f} B"
+    if value < 1024 * 1024:
+        return f"{value / 1024:.1f} KiB"
+    return f"{value / 1024 / 1024:.2f} MiB"

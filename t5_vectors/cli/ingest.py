@@ -1,9 +1,11 @@
 """``t5-vectors ingest``: files and folders into a collection, as T5-token chunks.
 
-Order of work, so that every mistake is reported before anything is written: find and check
-the files, check the chunk sizes, connect, read the collection's model record, load the model
-(the recorded one unless ``--model`` is given), check the chunk size against the model, open
-(or create) the collection, which refuses another model than the recorded one, then stream.
+Order of work, so that every mistake is reported before anything is written: check the flags,
+find and check the files, check the chunk sizes, connect, read the collection's layout (an
+existing collection keeps its token and sparse vectors; flags asking for vectors it lacks are
+refused: :mod:`t5_vectors.cli.layout`) and model record, load the model (the recorded one
+unless ``--model`` is given), check the chunk size against the model, open (or create) the
+collection, which refuses another model than the recorded one, then stream.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ from t5_vectors.cli.common import (
     load_encoder,
     open_target,
 )
+from t5_vectors.cli.layout import (
+    add_layout_options,
+    check_layout_flags,
+    describe_layout,
+    ingest_options,
+)
 from t5_vectors.files import (
     DEFAULT_CHUNK_TOKENS,
     ChunkSettings,
@@ -28,6 +36,7 @@ from t5_vectors.files import (
     discover,
     ingest_files,
 )
+from t5_vectors.qdrant.layout import CollectionLayout
 
 __all__ = ["add_parser", "run"]
 
@@ -76,6 +85,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="also remove chunks of files that no longer exist in the folders given",
     )
+    add_layout_options(ingest)
     ingest.add_argument("--batch-size", type=int, default=64, help="chunks per batch")
     ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar (shown on terminals)")
@@ -84,10 +94,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Ingest; returns the exit status."""
+    check_layout_flags(args)
     found = discover(args.paths, glob=args.glob, exclude=args.exclude)
     settings = ChunkSettings(args.chunk_tokens, args.chunk_overlap)
     target = open_target(args, must_exist=False)
     try:
+        existing = target.layout(args.collection)
+        options = ingest_options(args, existing, args.collection)
         recorded = target.record(args.collection)
         encoder = load_encoder(args, recorded.model if recorded is not None else None)
         try:
@@ -95,8 +108,12 @@ def run(args: argparse.Namespace) -> int:
             from t5_vectors.qdrant import QdrantIndex
 
             index = QdrantIndex(
-                encoder, collection_name=args.collection, client=target.connection.client
+                encoder,
+                collection_name=args.collection,
+                client=target.connection.client,
+                **options,
             )
+            layout = target.layout(args.collection)
             report = ingest_files(
                 index,
                 found,
@@ -110,17 +127,22 @@ def run(args: argparse.Namespace) -> int:
     finally:
         target.close()
     model = encoder.name_or_path
+    assert layout is not None  # the index created the collection
     if args.json:
-        print(json.dumps(_as_json(report, args.collection, model), indent=2))
+        print(json.dumps(_as_json(report, args.collection, model, layout), indent=2))
     else:
-        _print_summary(report, args.collection, target.where, model)
+        _print_summary(report, args.collection, target.where, model, describe_layout(layout))
     return 1 if report.unreadable or report.failed else 0
 
 
-def _as_json(report: FilesReport, collection: str, model: str) -> dict[str, object]:
+def _as_json(
+    report: FilesReport, collection: str, model: str, layout: CollectionLayout
+) -> dict[str, object]:
     return {
         "collection": collection,
         "model": model,
+        "vectors": describe_layout(layout),
+        "modes": list(layout.modes),
         "files": report.files,
         "chunks": report.chunks,
         "written": report.written,
@@ -136,7 +158,9 @@ def _as_json(report: FilesReport, collection: str, model: str) -> dict[str, obje
     }
 
 
-def _print_summary(report: FilesReport, collection: str, where: str, model: str) -> None:
+def _print_summary(
+    report: FilesReport, collection: str, where: str, model: str, vectors: str
+) -> None:
     for path in report.unreadable:
         print(f"t5-vectors: warning: could not read {display_path(path)}", file=sys.stderr)
     for path in report.lossy:
@@ -146,6 +170,7 @@ def _print_summary(report: FilesReport, collection: str, where: str, model: str)
             file=sys.stderr,
         )
     rows = [
+        ("vectors", vectors),
         ("written", f"{report.written} chunks"),
         ("unchanged, skipped", f"{report.skipped} chunks"),
         ("failed", f"{report.failed} chunks"),

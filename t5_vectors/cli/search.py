@@ -2,7 +2,10 @@
 
 The model is the one recorded with the collection unless ``--model`` is given (a different
 model is refused). How results are retrieved is one entry of :data:`RETRIEVERS`, chosen by
-:func:`_retriever_name`; a new retrieval mode is a new entry and a new choice there.
+:func:`_retriever_name`: ``--mode`` (``dense``, ``sparse``, ``hybrid``, ``maxsim``, ``rerank``;
+see :mod:`t5_vectors.qdrant.retrieval`) or ``--mmr``. The collection is opened with the vectors
+it stores (:func:`t5_vectors.qdrant.layout.collection_layout`), and a mode it cannot serve is
+refused before the model loads, naming the ``ingest`` flag that stores what it needs.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from t5_vectors.cli.common import (
     load_encoder,
     open_target,
 )
+from t5_vectors.cli.layout import require_mode
 from t5_vectors.errors import InvalidInputError
+from t5_vectors.qdrant.layout import collection_layout
+from t5_vectors.qdrant.retrieval import FUSIONS, MODES
 from t5_vectors.qdrant.search import ScoredDocuments
 
 __all__ = ["RETRIEVERS", "add_parser", "parse_filters", "run"]
@@ -31,10 +37,18 @@ SNIPPET_CHARS = 240
 Retriever = Callable[[Any, str, argparse.Namespace, dict[str, Any] | None], ScoredDocuments]
 
 
-def _similarity(
+def _by_mode(
     index: Any, query: str, args: argparse.Namespace, filters: dict[str, Any] | None
 ) -> ScoredDocuments:
-    result: ScoredDocuments = index.search(query, k=args.k, filter=filters)
+    result: ScoredDocuments = index.search(
+        query,
+        k=args.k,
+        filter=filters,
+        mode=args.mode,
+        fusion=args.fusion or "rrf",
+        dense_limit=args.prefetch,
+        sparse_limit=args.prefetch,
+    )
     return result
 
 
@@ -47,12 +61,45 @@ def _mmr(
     return result
 
 
-RETRIEVERS: dict[str, Retriever] = {"similarity": _similarity, "mmr": _mmr}
-"""How ``search`` retrieves, by name."""
+RETRIEVERS: dict[str, Retriever] = {mode: _by_mode for mode in MODES} | {"mmr": _mmr}
+"""How ``search`` retrieves, by name: each ``--mode``, and ``mmr``."""
+
+_PREFETCH_MODES = ("hybrid", "rerank")
 
 
 def _retriever_name(args: argparse.Namespace) -> str:
-    return "mmr" if args.mmr else "similarity"
+    return "mmr" if args.mmr else str(args.mode)
+
+
+def _check_retrieval_flags(args: argparse.Namespace) -> None:
+    """Refuse unknown modes and fusions, and flags that do not go with the mode."""
+    if args.mode not in MODES:
+        raise InvalidInputError(f"--mode: expected one of {', '.join(MODES)}, found {args.mode!r}.")
+    if args.fusion is not None and args.fusion not in FUSIONS:
+        raise InvalidInputError(
+            f"--fusion: expected {' or '.join(FUSIONS)}, found {args.fusion!r}."
+        )
+    if args.fusion is not None and args.mode != "hybrid":
+        raise InvalidInputError(
+            f"--fusion: expected together with --mode hybrid (it fuses the dense and sparse "
+            f"lists), found --mode {args.mode}. Add --mode hybrid, or drop --fusion."
+        )
+    if args.prefetch is not None:
+        if args.mode not in _PREFETCH_MODES:
+            raise InvalidInputError(
+                f"--prefetch: expected together with --mode hybrid or rerank (the candidates "
+                f"they fetch first), found --mode {args.mode}. Drop --prefetch."
+            )
+        if args.prefetch < args.k:
+            raise InvalidInputError(
+                f"--prefetch: expected at least -k ({args.k}) candidates per list, found "
+                f"{args.prefetch}. Raise --prefetch, or lower -k."
+            )
+    if args.mmr and args.mode != "dense":
+        raise InvalidInputError(
+            f"--mmr: expected with --mode dense (MMR diversifies the pooled-vector ranking), "
+            f"found --mode {args.mode}. Drop --mmr, or drop --mode {args.mode}."
+        )
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,7 +116,30 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="only chunks whose metadata KEY equals VALUE (numbers, true/false as JSON); "
         "repeat a key for any of several values; source=PATH also matches the absolute path",
     )
-    search.add_argument("--mmr", action="store_true", help="diverse results (max marginal rel.)")
+    search.add_argument(
+        "--mode",
+        default="dense",
+        metavar="|".join(MODES),
+        help="dense: pooled vectors (default); sparse: BM25 over the model's tokenizer pieces; "
+        "hybrid: dense and sparse fused; maxsim: token vectors (MaxSim); rerank: dense "
+        "candidates re-ranked by MaxSim. sparse and hybrid need a collection ingested with "
+        "--sparse, maxsim and rerank one ingested with --token-vectors",
+    )
+    search.add_argument(
+        "--fusion",
+        metavar="|".join(FUSIONS),
+        help="how --mode hybrid fuses its two lists: rrf (reciprocal rank, default) or dbsf "
+        "(distribution-based score fusion)",
+    )
+    search.add_argument(
+        "--prefetch",
+        type=int,
+        metavar="N",
+        help="candidates fetched per list by --mode hybrid and rerank (default max(4k, 20))",
+    )
+    search.add_argument(
+        "--mmr", action="store_true", help="diverse results (max marginal rel.; --mode dense)"
+    )
     search.add_argument("--json", action="store_true", help="print JSON for scripts")
     add_model_options(
         search, default_note=f"default: the collection's recorded model, else {DEFAULT_MODEL}"
@@ -114,10 +184,13 @@ def run(args: argparse.Namespace) -> int:
     """Search; returns the exit status."""
     if args.k < 1:
         raise InvalidInputError(f"-k: expected a positive number of results, found {args.k}.")
+    _check_retrieval_flags(args)
     filters = parse_filters(args.filter)
     target = open_target(args, must_exist=True)
     try:
-        target.collection_info(args.collection)  # a clear error before the model loads
+        info = target.collection_info(args.collection)  # a clear error before the model loads
+        layout = collection_layout(info, args.collection)
+        require_mode(layout, args.mode, args.collection)
         recorded = target.record(args.collection)
         encoder = load_encoder(args, recorded.model if recorded is not None else None)
         try:
@@ -128,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
                 collection_name=args.collection,
                 client=target.connection.client,
                 create_if_missing=False,
+                **layout.index_options(),
             )
             results = RETRIEVERS[_retriever_name(args)](index, args.query, args, filters)
         finally:
@@ -147,6 +221,8 @@ def _as_json(args: argparse.Namespace, model: str, results: ScoredDocuments) -> 
         "collection": args.collection,
         "model": model,
         "mode": _retriever_name(args),
+        **({"fusion": args.fusion or "rrf"} if args.mode == "hybrid" else {}),
+        **({"prefetch": args.prefetch} if args.prefetch is not None else {}),
         "results": [
             {
                 "rank": rank,

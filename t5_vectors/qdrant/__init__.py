@@ -16,8 +16,9 @@ Modules: :mod:`~t5_vectors.qdrant.index` (``QdrantIndex``),
 :mod:`~t5_vectors.qdrant.search`, :mod:`~t5_vectors.qdrant.points`,
 :mod:`~t5_vectors.qdrant.connection` and :mod:`~t5_vectors.qdrant.embedder`; token multivectors
 and sparse vectors: :mod:`~t5_vectors.qdrant.vectors` (layout), :mod:`~t5_vectors.qdrant.encoding`,
-:mod:`~t5_vectors.qdrant.sink`, :mod:`~t5_vectors.qdrant.retrieval` (search modes) and
-:mod:`~t5_vectors.qdrant.storage` (bytes per chunk).
+:mod:`~t5_vectors.qdrant.sink`, :mod:`~t5_vectors.qdrant.retrieval` (search modes),
+:mod:`~t5_vectors.qdrant.storage` (bytes per chunk) and :mod:`~t5_vectors.qdrant.layout` (an
+existing collection's vectors, read back as these options).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from t5_vectors.qdrant.collection import CollectionSpec
 from t5_vectors.qdrant.connection import DEFAULT_PATH
 from t5_vectors.qdrant.ids import POINT_NAMESPACE, point_id
 from t5_vectors.qdrant.index import DEFAULT_COLLECTION, QdrantIndex
+from t5_vectors.qdrant.layout import CollectionLayout, collection_layout
 from t5_vectors.qdrant.payload import CONTENT_KEY, HASH_KEY, ID_KEY, METADATA_KEY
 from t5_vectors.qdrant.report import BatchFailure, IngestError, IngestReport
 from t5_vectors.qdrant.retrieval import Retrieval
@@ -42,6 +44,7 @@ __all__ = [
     "METADATA_KEY",
     "POINT_NAMESPACE",
     "BatchFailure",
+    "CollectionLayout",
     "CollectionSpec",
     "IngestError",
     "IngestReport",
@@ -51,5 +54,6 @@ __all__ = [
     "SparseVectors",
     "StorageReport",
     "TokenVectors",
+    "collection_layout",
     "point_id",
 ]

@@ -16,9 +16,10 @@ from qdrant_client import models
 
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 from t5_vectors.qdrant.connection import Connection
-from t5_vectors.qdrant.model_record import ModelIdentity
+from t5_vectors.qdrant.model_record import RECORD_KEY, ModelIdentity
 from t5_vectors.qdrant.payload import METADATA_KEY
 from t5_vectors.qdrant.vectors import (
+    SPARSE_RECORD_KEY,
     SparseVectors,
     TokenVectors,
     check_layout,
@@ -352,7 +353,10 @@ def _create_arguments(
 ) -> dict[str, Any]:
     arguments = spec.create_arguments(name, dim)
     if identity is not None:
-        arguments["metadata"] = identity.record(spec.qdrant_distance).to_metadata()
+        metadata = identity.record(spec.qdrant_distance).to_metadata()
+        if spec.sparse_vectors is not None:
+            metadata[RECORD_KEY][SPARSE_RECORD_KEY] = spec.sparse_vectors.record()
+        arguments["metadata"] = metadata
     return arguments
 
 

@@ -11,7 +11,11 @@ that embedded its points::
         "distance": "cosine",
         "probe": "<base64 float16>",       # T5 encoders only: vectors of PROBE_TEXTS
         "version": 1,
+        "sparse": {"k1": 1.2, "b": 0.75, "avg_length": 256.0, "lowercase": True},
     }}
+
+``"sparse"`` is there only with sparse vectors: their BM25 weighting, which Qdrant's
+configuration cannot hold (:mod:`t5_vectors.qdrant.layout` reads it back).
 
 When an existing collection is opened, the model given is compared with the record:
 

@@ -136,7 +136,7 @@ class Retrieval:
                     "search_params": options.search_params}  # fmt: skip
         assert query.dense is not None
         dense = models.Prefetch(
-            query=np.asarray(query.dense, dtype=np.float32).tolist(),
+            query=np.array(query.dense, dtype=np.float32),
             using=dense_name,
             limit=dense_limit,
             filter=where,

@@ -84,7 +84,9 @@ class SearchOptions:
         if self.is_mmr:
             with_vectors = True if vector_name is None else [vector_name]
         return {
-            "query": np.asarray(vector, dtype=np.float32).tolist(),
+            # A numpy array, not a list: embedded Qdrant deep-copies the query (a list of floats
+            # costs ~1 ms per search at 768 dims; an array, one memcpy); servers get it serialised.
+            "query": np.array(vector, dtype=np.float32),
             "using": vector_name,
             "limit": max(self.fetch_k or 0, self.k),
             "query_filter": self.filter,

@@ -32,6 +32,7 @@ from t5_vectors.encoder.sparse import SparseConfig, SparseTerms
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 
 __all__ = [
+    "SPARSE_RECORD_KEY",
     "SPARSE_VECTOR_NAME",
     "TOKEN_VECTOR_NAME",
     "SparseVectors",
@@ -46,6 +47,9 @@ __all__ = [
 
 TOKEN_VECTOR_NAME = "tokens"
 SPARSE_VECTOR_NAME = "langchain-sparse"
+SPARSE_RECORD_KEY = "sparse"
+"""Key of the BM25 weighting in the ``t5_vectors`` record of a collection's metadata (Qdrant's
+configuration has no place for it; :mod:`t5_vectors.qdrant.layout` reads it back)."""
 
 TokenDatatype = Literal["float32", "float16"]
 _DATATYPES = {"float32": models.Datatype.FLOAT32, "float16": models.Datatype.FLOAT16}
@@ -200,6 +204,15 @@ class SparseVectors:
     def fingerprint(self) -> str:
         """Identifies what is stored per point (part of each content hash)."""
         return f"sparse:{self.name}:{self.weighting.fingerprint}"
+
+    def record(self) -> dict[str, float | bool]:
+        """The weighting as recorded in the collection's metadata."""
+        return {
+            "k1": self.k1,
+            "b": self.b,
+            "avg_length": self.avg_length,
+            "lowercase": self.lowercase,
+        }
 
     def params(self) -> models.SparseVectorParams:
         """The sparse vector's ``SparseVectorParams`` (IDF modifier)."""
