@@ -136,7 +136,7 @@ class Retrieval:
                     "search_params": options.search_params}  # fmt: skip
         assert query.dense is not None
         dense = models.Prefetch(
-            query=np.array(query.dense, dtype=np.float32),
+            query=np.asarray(query.dense, dtype=np.float32).tolist(),
             using=dense_name,
             limit=dense_limit,
             filter=where,
