@@ -244,7 +244,9 @@ def make_store(encoder: Any, args: argparse.Namespace, corpus: Sequence[str]) ->
 
     from t5_vectors import T5QdrantVectorStore
 
-    if args.storage == "disk":
+    if args.url:
+        client = QdrantClient(url=args.url, timeout=60)
+    elif args.storage == "disk":
         import tempfile
 
         client = QdrantClient(path=tempfile.mkdtemp(prefix="t5v-load-"))
@@ -271,6 +273,59 @@ def query_pool(paragraphs: Sequence[str], n: int, seed: int) -> list[str]:
     return pool
 
 
+def closed_loop_rate(call: Any, threads: int, seconds: float) -> float:
+    """Calls per second of ``call(i)`` from *threads* threads looping for *seconds*."""
+    stop = time.perf_counter() + seconds
+    counts = [0] * threads
+
+    def loop(worker: int) -> None:
+        i = worker
+        while time.perf_counter() < stop:
+            call(i)
+            i += threads
+            counts[worker] += 1
+
+    pool = [threading.Thread(target=loop, args=(w,)) for w in range(threads)]
+    started = time.perf_counter()
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - started)
+
+
+def ceilings(
+    store: Any, encoder: Any, queries: Sequence[str], args: argparse.Namespace
+) -> list[str]:
+    """Closed-loop rates of each half alone: where a saturated run spends its time."""
+    vectors = encoder.encode(list(queries[:100]), kind="query")
+    client, name = store.index.client, store.index.collection_name
+    parts = {
+        "encoder alone (`encode([query])`)": lambda i: encoder.encode(
+            [queries[i % len(queries)]], kind="query"
+        ),
+        "Qdrant alone (`query_points`, precomputed vector)": lambda i: client.query_points(
+            name, query=vectors[i % len(vectors)], limit=args.k, with_payload=True
+        ),
+        "Qdrant through t5-vectors (`similarity_search_by_vector`)": lambda i: (
+            store.similarity_search_by_vector(vectors[i % len(vectors)].tolist(), k=args.k)
+        ),
+        "both (`similarity_search`)": lambda i: store.similarity_search(
+            queries[i % len(queries)], k=args.k
+        ),
+    }
+    rows = []
+    for label, call in parts.items():
+        for threads in (1, args.workers):
+            log(f"ceiling: {label}, {threads} threads ...")
+            rate = closed_loop_rate(call, threads, args.ceiling_seconds)
+            rows.append([label, str(threads), f"{rate:,.0f}"])
+    return [
+        f"\n### Closed-loop ceilings ({args.ceiling_seconds:g} s each)\n",
+        markdown_table(["part", "threads", "calls/s"], rows),
+    ]
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n", 1)[0] if __doc__ else None,
@@ -286,6 +341,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--drain", type=float, default=30.0, help="seconds to finish late ones")
     parser.add_argument("--warmup", type=int, default=20, help="serial queries before timing")
     parser.add_argument("--storage", choices=("memory", "disk"), default="memory")
+    parser.add_argument("--url", default=None, help="a Qdrant server instead of embedded Qdrant")
+    parser.add_argument(
+        "--ceiling-seconds",
+        type=float,
+        default=5.0,
+        help="closed-loop seconds for each ceiling (encoder alone, Qdrant alone); 0 skips",
+    )
     parser.add_argument("--model", default=None, help="hub id or folder (default: benchmark one)")
     parser.add_argument("--tiny", action="store_true", help="tiny checkpoint: checks the harness")
     parser.add_argument("--device", default="auto")
@@ -311,6 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     queries = query_pool(paragraphs, args.queries, args.seed)
     for query in queries[: args.warmup]:
         store.similarity_search(query, k=args.k)
+    ceiling_lines = ceilings(store, encoder, queries, args) if args.ceiling_seconds > 0 else []
     results = []
     for mode in ("threads", "async") if args.mode == "both" else (args.mode,):
         log(f"{mode}: offering {args.rate:g} q/s for {args.duration:g} s ...")
@@ -321,7 +384,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     encoder.close()
 
-    print("## Open-loop load: similarity_search on embedded Qdrant\n")
+    where = f"the Qdrant server at {args.url}" if args.url else "embedded Qdrant"
+    print(f"## Open-loop load: similarity_search on {where}\n")
     print("\n".join(environment_lines(str(encoder.device))))
     print(
         f"- model: {encoder!r}\n- corpus: {args.corpus} documents, {args.storage} storage; "
@@ -367,6 +431,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "\nLatency counts from each query's due time (open loop), so queueing is included. "
         f"Dispatcher lag p99: {', '.join(f'{r.mode} {r.send_lag_p99_ms:.1f} ms' for r in results)}."
     )
+    for line in ceiling_lines:
+        print(line)
     if args.json is not None:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
     return 0
