@@ -5,8 +5,10 @@ operations t5-vectors needs, each in a sync and an async flavour:
 
 * given a remote ``QdrantClient``, async calls use an ``AsyncQdrantClient`` built from the same
   options (``init_options``), created on first use; and the other way round;
-* given an embedded (local mode) ``QdrantClient``, async calls run it inline, as qdrant-client's
-  own ``AsyncQdrantLocal`` does: embedded Qdrant computes in-process and never waits on I/O;
+* given an embedded (local mode) ``QdrantClient``, async calls run it in a worker thread
+  (``asyncio.to_thread``): embedded Qdrant computes in-process (a numpy scan per search, a few ms
+  at thousands of points), and running that inline, as qdrant-client's own ``AsyncQdrantLocal``
+  does, would stall the caller's event loop for every search;
 * given only an embedded ``AsyncQdrantClient``, sync calls are impossible and say so.
 
 Embedded Qdrant is not thread-safe, so calls on it are serialised with a lock (ingestion uploads
@@ -19,6 +21,7 @@ raises an :class:`~t5_vectors.errors.InsecureConnectionWarning` once per connect
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import threading
@@ -192,7 +195,7 @@ class Connection:
 
     @property
     def async_client(self) -> AsyncQdrantClient | None:
-        """The async client; ``None`` when async calls run an embedded sync client inline."""
+        """The async client; ``None`` when async calls run an embedded sync client in a thread."""
         if self._async_client is None and not self.local:
             with self._twin_lock:
                 if self._async_client is None:
@@ -241,7 +244,7 @@ class Connection:
     async def acollection_exists(self, name: str) -> bool:
         if (aclient := self.async_client) is not None:
             return await aclient.collection_exists(name)
-        return self.collection_exists(name)
+        return await asyncio.to_thread(self.collection_exists, name)
 
     def get_collection(self, name: str) -> models.CollectionInfo:
         with self._guard():
@@ -250,7 +253,7 @@ class Connection:
     async def aget_collection(self, name: str) -> models.CollectionInfo:
         if (aclient := self.async_client) is not None:
             return await aclient.get_collection(name)
-        return self.get_collection(name)
+        return await asyncio.to_thread(self.get_collection, name)
 
     def create_collection(self, arguments: Mapping[str, Any]) -> None:
         with self._guard():
@@ -260,7 +263,7 @@ class Connection:
         if (aclient := self.async_client) is not None:
             await aclient.create_collection(**arguments)
         else:
-            self.create_collection(arguments)
+            await asyncio.to_thread(self.create_collection, arguments)
 
     def delete_collection(self, name: str) -> None:
         with self._guard():
@@ -270,7 +273,7 @@ class Connection:
         if (aclient := self.async_client) is not None:
             await aclient.delete_collection(name)
         else:
-            self.delete_collection(name)
+            await asyncio.to_thread(self.delete_collection, name)
 
     def create_payload_index(self, name: str, field: str, schema: models.PayloadSchemaType) -> None:
         with self._guard():
@@ -282,7 +285,7 @@ class Connection:
         if (aclient := self.async_client) is not None:
             await aclient.create_payload_index(name, field, field_schema=schema)
         else:
-            self.create_payload_index(name, field, schema)
+            await asyncio.to_thread(self.create_payload_index, name, field, schema)
 
     # --------------------------------------------------------------------------------- points
     def retrieve(
@@ -296,7 +299,7 @@ class Connection:
     ) -> list[models.Record]:
         if (aclient := self.async_client) is not None:
             return await aclient.retrieve(name, ids, with_payload=with_payload, with_vectors=False)
-        return self.retrieve(name, ids, with_payload=with_payload)
+        return await asyncio.to_thread(self.retrieve, name, ids, with_payload=with_payload)
 
     def upsert(self, name: str, batch: models.Batch) -> None:
         with self._guard():
@@ -306,7 +309,7 @@ class Connection:
         if (aclient := self.async_client) is not None:
             await aclient.upsert(name, points=batch, wait=True)
         else:
-            self.upsert(name, batch)
+            await asyncio.to_thread(self.upsert, name, batch)
 
     def query(self, name: str, arguments: Mapping[str, Any]) -> list[models.ScoredPoint]:
         with self._guard():
@@ -315,7 +318,7 @@ class Connection:
     async def aquery(self, name: str, arguments: Mapping[str, Any]) -> list[models.ScoredPoint]:
         if (aclient := self.async_client) is not None:
             return (await aclient.query_points(name, **arguments)).points
-        return self.query(name, arguments)
+        return await asyncio.to_thread(self.query, name, arguments)
 
     def delete(self, name: str, selector: models.PointsSelector) -> None:
         with self._guard():
@@ -325,7 +328,7 @@ class Connection:
         if (aclient := self.async_client) is not None:
             await aclient.delete(name, points_selector=selector, wait=True)
         else:
-            self.delete(name, selector)
+            await asyncio.to_thread(self.delete, name, selector)
 
     def count(self, name: str, query_filter: models.Filter | None = None) -> int:
         with self._guard():
@@ -334,4 +337,4 @@ class Connection:
     async def acount(self, name: str, query_filter: models.Filter | None = None) -> int:
         if (aclient := self.async_client) is not None:
             return (await aclient.count(name, count_filter=query_filter, exact=True)).count
-        return self.count(name, query_filter)
+        return await asyncio.to_thread(self.count, name, query_filter)

@@ -228,7 +228,7 @@ class QdrantIndex:
 
     @property
     def async_client(self) -> AsyncQdrantClient | None:
-        """The ``AsyncQdrantClient`` (``None`` when async calls run embedded Qdrant inline)."""
+        """The ``AsyncQdrantClient`` (``None``: async calls run embedded Qdrant in a thread)."""
         return self.connection.async_client
 
     # ----------------------------------------------------------------------------- collection

@@ -1,4 +1,4 @@
-"""Native async: AsyncQdrantClient end to end, embedded sync clients inline, never a thread."""
+"""Native async: AsyncQdrantClient end to end, no threads; embedded sync clients off the loop."""
 
 from __future__ import annotations
 
@@ -85,20 +85,30 @@ async def test_async_results_equal_sync_results(tiny_encoder, aclient, client):
         ]
 
 
-async def test_embedded_sync_client_serves_async_calls_inline(tiny_encoder, client, no_threads):
+async def test_embedded_sync_client_serves_async_calls_off_the_event_loop(tiny_encoder, client):
+    """Embedded Qdrant computes in-process: async calls run it in a worker thread, so a search
+    (a numpy scan) never stalls the caller's event loop."""
     index = QdrantIndex(tiny_encoder, client=client, collection_name="inline")
     assert index.async_client is None
+    loop_thread = threading.current_thread().name
     calls: list[str] = []
-    query_points = client.query_points
+    query_points, upsert = client.query_points, client.upsert
 
-    def spy(*args, **kwargs):
+    def spy_query(*args, **kwargs):
         calls.append(threading.current_thread().name)
         return query_points(*args, **kwargs)
 
-    client.query_points = spy  # type: ignore[method-assign]
+    def spy_upsert(*args, **kwargs):
+        calls.append(threading.current_thread().name)
+        return upsert(*args, **kwargs)
+
+    client.query_points = spy_query  # type: ignore[method-assign]
+    client.upsert = spy_upsert  # type: ignore[method-assign]
     await index.aadd(documents(3))
-    await index.asearch("async text 1")
-    assert calls == [threading.current_thread().name]
+    found = await index.asearch("async text 1", k=3)
+    assert sorted(doc.page_content for doc, _ in found) == [f"async text {i}" for i in range(3)]
+    assert len(calls) == 2
+    assert loop_thread not in calls
 
 
 async def test_sync_calls_on_an_embedded_async_client_explain_themselves(tiny_encoder, aclient):
