@@ -18,7 +18,7 @@ install: $(BIN)/python
 
 ## install-dev: install + the dev group (tests, peers, linters)
 install-dev: install
-	$(BIN)/pip install --group dev -e .
+	$(BIN)/pip install --group dev -e ".[ray]"
 
 ## test: the offline unit test suite
 test: install-dev
