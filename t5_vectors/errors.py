@@ -19,6 +19,7 @@ catches them all. Messages say what was expected, what was found and how to fix 
     ├── NotFittedError                 a classifier was used before fit() or load()
     ├── CollectionConfigError          an existing Qdrant collection does not match what is asked
     │   └── ModelMismatchError         it was built with another embedding model
+    ├── StorageLockedError             an embedded store is open in another process
     └── IngestError                    ingestion stopped at a batch that failed for good
 
     UserWarning
@@ -47,6 +48,7 @@ __all__ = [
     "NotFittedError",
     "NotT5CheckpointError",
     "SourceFileError",
+    "StorageLockedError",
     "T5VectorsError",
     "UnsafeCheckpointError",
 ]
@@ -130,6 +132,18 @@ class ModelMismatchError(CollectionConfigError):
         super().__init__(message)
         self.recorded = recorded
         self.given = given
+
+
+class StorageLockedError(T5VectorsError, RuntimeError):
+    """An embedded store (a folder) is open in another process; ``path`` names the folder.
+
+    Embedded storage serves one process at a time: wait for the other process to finish, or
+    run a Qdrant server and connect every process to it.
+    """
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class IngestError(T5VectorsError, RuntimeError):

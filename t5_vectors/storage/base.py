@@ -1,0 +1,386 @@
+"""The storage seam: one backend protocol in t5-vectors' own types.
+
+Everything above this layer (``QdrantIndex``, the vector store, file sync, the CLI, the Ray
+datasink) talks to a :class:`Backend` and never to an engine. Each backend is a short adapter
+that translates these types to one engine: Qdrant Edge (embedded, in-process) or qdrant-client
+(server, cluster, ``:memory:``, folders written by qdrant-client's local mode). Engine types do
+not appear here; this module imports numpy and the standard library only.
+
+Conventions:
+
+* A vector name ``""`` is the unnamed (default) vector, as langchain-qdrant writes it.
+* Point ids are what Qdrant stores: an unsigned int or a UUID string (t5-vectors maps user ids
+  to UUIDs above this layer, :mod:`t5_vectors.qdrant.ids`).
+* A filter is Qdrant's filter in its JSON form (the REST API's), for example
+  ``{"must": [{"key": "metadata.source", "match": {"value": "a.md"}}]}``. A
+  ``qdrant_client.models.Filter`` given by a user is turned into this form at the public API
+  (``model_dump(exclude_none=True, mode="json")``); each backend parses it for its engine.
+* Dense vectors are 1-D float32 arrays, multivectors (token vectors) 2-D float32 arrays
+  ``(n_tokens, dim)``; a backend storing ``float16`` converts.
+* Sync is the engine's truth. :class:`AsyncBackend` has the same calls as coroutines; over an
+  in-process engine it runs the sync call on a worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = [
+    "AsyncBackend",
+    "Backend",
+    "CollectionStats",
+    "DenseVectorSpec",
+    "Distance",
+    "Filter",
+    "Fuse",
+    "Hit",
+    "Hnsw",
+    "Mmr",
+    "Nearest",
+    "PayloadIndexKind",
+    "Point",
+    "PointId",
+    "Prefetch",
+    "Progress",
+    "Quantization",
+    "QueryPlan",
+    "Record",
+    "Schema",
+    "Scoring",
+    "SearchParams",
+    "SparseVector",
+    "SparseVectorSpec",
+    "VectorValue",
+]
+
+PointId = int | str
+"""A stored point id: an unsigned int or a UUID string."""
+
+Filter = Mapping[str, Any]
+"""A Qdrant filter in its JSON (REST) form."""
+
+Distance = Literal["cosine", "dot", "euclid", "manhattan"]
+PayloadIndexKind = Literal["keyword", "integer", "float", "bool", "text", "uuid", "datetime"]
+
+Progress = Callable[[int, int | None], None]
+"""``progress(done, total)``: called as a long operation advances (``total`` may be unknown)."""
+
+
+# --- collection layout ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """Vector quantization; the original vectors are kept for rescoring.
+
+    Attributes:
+        kind: ``"scalar"`` (int8), ``"binary"`` or ``"product"``.
+        always_ram: keep the quantized vectors in RAM.
+        quantile: scalar only: the quantile that bounds the int8 range.
+        compression: product only: ``"x4"``, ``"x8"``, ``"x16"``, ``"x32"`` or ``"x64"``.
+    """
+
+    kind: Literal["scalar", "binary", "product"]
+    always_ram: bool | None = None
+    quantile: float | None = None
+    compression: str | None = None
+
+
+@dataclass(frozen=True)
+class Hnsw:
+    """HNSW index parameters. ``m=0`` builds no graph (exact search only)."""
+
+    m: int = 16
+    ef_construct: int = 100
+    full_scan_threshold: int | None = None
+    on_disk: bool | None = None
+
+
+@dataclass(frozen=True)
+class DenseVectorSpec:
+    """A dense vector or a multivector (token vectors, compared by MaxSim).
+
+    Attributes:
+        size: the number of dimensions.
+        distance: the distance.
+        multivector: a list of vectors per point, scored by MaxSim.
+        datatype: ``"float32"``, ``"float16"`` or ``"uint8"`` as stored.
+        on_disk: keep the vectors on disk (memory-mapped).
+        quantization: this vector's quantization (``None``: the collection's).
+        hnsw: this vector's HNSW parameters (``None``: the collection's).
+    """
+
+    size: int
+    distance: Distance = "cosine"
+    multivector: bool = False
+    datatype: Literal["float32", "float16", "uint8"] = "float32"
+    on_disk: bool = False
+    quantization: Quantization | None = None
+    hnsw: Hnsw | None = None
+
+
+@dataclass(frozen=True)
+class SparseVectorSpec:
+    """A sparse vector; ``idf`` has the engine apply inverse document frequency at query time."""
+
+    idf: bool = True
+    on_disk: bool = False
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What a collection stores and how: the seam's description of a collection.
+
+    Attributes:
+        dense: dense vectors and multivectors by name (``""``: the unnamed vector).
+        sparse: sparse vectors by name.
+        quantization: the collection's quantization (each vector may override it).
+        hnsw: the collection's HNSW parameters (each vector may override them).
+        payload_indexes: indexed payload keys (JSON paths such as ``"metadata.source"``).
+        metadata: the collection's metadata (t5-vectors' model record lives here). Qdrant
+            servers store it in the collection; Qdrant Edge in a sidecar file.
+        on_disk_payload: keep payloads on disk.
+        shard_number: server only: shards of a new collection (ignored in process).
+        replication_factor: server only: replicas per shard.
+        write_consistency_factor: server only: replicas that must acknowledge a write.
+    """
+
+    dense: Mapping[str, DenseVectorSpec]
+    sparse: Mapping[str, SparseVectorSpec] = field(default_factory=dict)
+    quantization: Quantization | None = None
+    hnsw: Hnsw | None = None
+    payload_indexes: Mapping[str, PayloadIndexKind] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    on_disk_payload: bool | None = None
+    shard_number: int | None = None
+    replication_factor: int | None = None
+    write_consistency_factor: int | None = None
+
+
+@dataclass(frozen=True)
+class CollectionStats:
+    """Counts a collection reports (``indexed_vectors`` is the engine's own estimate)."""
+
+    points: int
+    indexed_vectors: int
+    segments: int | None = None
+    status: str | None = None
+
+
+# --- points ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SparseVector:
+    """A sparse vector: strictly increasing ``indices`` and their ``values``."""
+
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+
+VectorValue = np.ndarray | SparseVector
+"""A dense vector (1-D), a multivector (2-D) or a sparse vector."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """A point to write: its id, every named vector and its payload."""
+
+    id: PointId
+    vectors: Mapping[str, VectorValue]
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Record:
+    """A stored point as read back (``vectors`` only when asked for)."""
+
+    id: PointId
+    payload: Mapping[str, Any] | None = None
+    vectors: Mapping[str, VectorValue] | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A point found by a query, with its score."""
+
+    id: PointId
+    score: float
+    payload: Mapping[str, Any] | None = None
+    vectors: Mapping[str, VectorValue] | None = None
+
+
+# --- queries ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Nearest:
+    """Score by similarity to ``vector`` on the vector named ``using`` (dense, MaxSim, sparse)."""
+
+    vector: VectorValue
+    using: str = ""
+
+
+@dataclass(frozen=True)
+class Fuse:
+    """Fuse the prefetch lists: ``"rrf"`` (reciprocal rank, constant ``rrf_k``) or ``"dbsf"``."""
+
+    method: Literal["rrf", "dbsf"] = "rrf"
+    rrf_k: int | None = None
+
+
+@dataclass(frozen=True)
+class Mmr:
+    """Maximal marginal relevance over ``candidates`` nearest points of ``vector``.
+
+    ``diversity`` is 0 (relevance only) to 1 (diversity only), LangChain's ``1 - lambda_mult``.
+    """
+
+    vector: np.ndarray
+    using: str = ""
+    diversity: float = 0.5
+    candidates: int = 20
+
+
+Scoring = Nearest | Fuse | Mmr
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Search-time parameters: ``hnsw_ef`` (beam width), ``exact`` (no index), quantization."""
+
+    hnsw_ef: int | None = None
+    exact: bool = False
+    rescore: bool | None = None
+    oversampling: float | None = None
+
+
+@dataclass(frozen=True)
+class Prefetch:
+    """A stage whose results the stage above re-scores or fuses."""
+
+    query: Scoring | None
+    limit: int
+    filter: Filter | None = None
+    params: SearchParams | None = None
+    prefetch: tuple[Prefetch, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """One query: its scoring, optional prefetch stages, filter and what to return."""
+
+    query: Scoring | None
+    limit: int
+    prefetch: tuple[Prefetch, ...] = ()
+    filter: Filter | None = None
+    score_threshold: float | None = None
+    offset: int = 0
+    params: SearchParams | None = None
+    with_payload: bool | tuple[str, ...] = True
+    with_vectors: bool | tuple[str, ...] = False
+
+
+# --- the protocol ----------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """One storage engine. Every call is synchronous and safe to call from several threads.
+
+    ``kind`` is ``"edge"``, ``"local-mode"``, ``"memory"`` or ``"server"``; ``location`` the
+    folder or URL, for messages (never a secret).
+    """
+
+    kind: str
+    location: str
+
+    def list_collections(self) -> list[str]: ...
+    def describe(self, collection: str) -> Schema | None: ...
+    def stats(self, collection: str) -> CollectionStats: ...
+    def create(self, collection: str, schema: Schema) -> None: ...
+    def drop(self, collection: str) -> bool: ...
+    def set_metadata(self, collection: str, metadata: Mapping[str, Any]) -> None: ...
+    def create_payload_index(self, collection: str, key: str, kind: PayloadIndexKind) -> None: ...
+    def upsert(self, collection: str, points: Sequence[Point]) -> None: ...
+    def retrieve(
+        self,
+        collection: str,
+        ids: Sequence[PointId],
+        *,
+        with_payload: bool | tuple[str, ...] = True,
+        with_vectors: bool | tuple[str, ...] = False,
+    ) -> list[Record]: ...
+    def scroll(
+        self,
+        collection: str,
+        *,
+        filter: Filter | None = None,
+        limit: int = 256,
+        offset: PointId | None = None,
+        with_payload: bool | tuple[str, ...] = True,
+        with_vectors: bool | tuple[str, ...] = False,
+    ) -> tuple[list[Record], PointId | None]: ...
+    def query(self, collection: str, plan: QueryPlan) -> list[Hit]: ...
+    def count(self, collection: str, filter: Filter | None = None) -> int: ...
+    def delete(
+        self,
+        collection: str,
+        *,
+        ids: Sequence[PointId] | None = None,
+        filter: Filter | None = None,
+    ) -> None: ...
+    def build_index(self, collection: str, *, progress: Progress | None = None) -> None: ...
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class AsyncBackend(Protocol):
+    """:class:`Backend` as coroutines (native for servers, a worker thread in process)."""
+
+    kind: str
+    location: str
+
+    async def list_collections(self) -> list[str]: ...
+    async def describe(self, collection: str) -> Schema | None: ...
+    async def stats(self, collection: str) -> CollectionStats: ...
+    async def create(self, collection: str, schema: Schema) -> None: ...
+    async def drop(self, collection: str) -> bool: ...
+    async def set_metadata(self, collection: str, metadata: Mapping[str, Any]) -> None: ...
+    async def create_payload_index(
+        self, collection: str, key: str, kind: PayloadIndexKind
+    ) -> None: ...
+    async def upsert(self, collection: str, points: Sequence[Point]) -> None: ...
+    async def retrieve(
+        self,
+        collection: str,
+        ids: Sequence[PointId],
+        *,
+        with_payload: bool | tuple[str, ...] = True,
+        with_vectors: bool | tuple[str, ...] = False,
+    ) -> list[Record]: ...
+    async def scroll(
+        self,
+        collection: str,
+        *,
+        filter: Filter | None = None,
+        limit: int = 256,
+        offset: PointId | None = None,
+        with_payload: bool | tuple[str, ...] = True,
+        with_vectors: bool | tuple[str, ...] = False,
+    ) -> tuple[list[Record], PointId | None]: ...
+    async def query(self, collection: str, plan: QueryPlan) -> list[Hit]: ...
+    async def count(self, collection: str, filter: Filter | None = None) -> int: ...
+    async def delete(
+        self,
+        collection: str,
+        *,
+        ids: Sequence[PointId] | None = None,
+        filter: Filter | None = None,
+    ) -> None: ...
+    async def build_index(self, collection: str, *, progress: Progress | None = None) -> None: ...
+    async def close(self) -> None: ...
