@@ -25,7 +25,7 @@ from t5_vectors.encoder.checkpoint import (
     write_own_checkpoint,
 )
 from t5_vectors.encoder.config import EncoderConfig, EncoderStats, TruncationWarning
-from t5_vectors.encoder.forward import FastT5Forward, supports_fast_forward
+from t5_vectors.encoder.forward import install_fast_forward
 from t5_vectors.encoder.loading import compute_dtype, default_budget, load_parts, tokenizer_limit
 from t5_vectors.encoder.pooling import EmbeddingHead
 from t5_vectors.encoder.precision import resolve_device, resolve_dtype
@@ -103,22 +103,17 @@ class T5Encoder:
         param = next(model.parameters())
         self.device: torch.device = param.device
         self.dtype: torch.dtype = compute_dtype(model)
-        forward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-        if supports_fast_forward(model):
-            fast = FastT5Forward(model).eval()
-            if int8:
-                _check_int8(self.device, self.dtype)
-                fast.quantize_int8()
-                self.dtype = torch.qint8
-            forward = fast
-        else:
-            if int8:
+        fast = install_fast_forward(self._model)
+        if int8:
+            if fast is None or self.device.type != "cpu" or self.dtype != torch.float32:
                 raise InvalidInputError(
                     "int8: expected a T5 encoder with float32 weights on CPU, found "
                     f"{type(model).__name__} in {self.dtype} on {self.device}. Load it with "
                     "T5Encoder.from_pretrained(path, device='cpu', dtype='int8')."
                 )
-            forward = _hf_forward(self._model)
+            fast.quantize_int8()
+            self.dtype = torch.qint8
+        forward = _hf_forward(self._model)
         self._text_tokenizer = TextTokenizer(tokenizer, max_length=config.max_length)
         self._pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
         self._prefix_lengths = {
@@ -281,7 +276,12 @@ class T5Encoder:
 
     @property
     def model(self) -> Any:
-        """The underlying ``T5EncoderModel`` (read it; do not run it from other threads)."""
+        """The underlying ``T5EncoderModel`` (read it; do not run it from other threads).
+
+        Its ``forward`` runs the encoder's fast path (:mod:`t5_vectors.encoder.forward`), which
+        keeps fused copies of the attention and gated input weights: changing the model's
+        weights in place after loading does not reach them.
+        """
         return self._model
 
     @property
@@ -483,16 +483,8 @@ def _check_kind(kind: str) -> None:
         raise InvalidInputError(f"kind: expected 'document' or 'query', found {kind!r}.")
 
 
-def _check_int8(device: torch.device, dtype: torch.dtype) -> None:
-    if device.type != "cpu" or dtype != torch.float32:
-        raise InvalidInputError(
-            f"int8: expected float32 weights on CPU, found {dtype} on {device}. Load it with "
-            "T5Encoder.from_pretrained(path, device='cpu', dtype='int8')."
-        )
-
-
 def _hf_forward(model: Any) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """transformers' own forward pass (float16 models, and models the fast path does not know)."""
+    """``last_hidden_state`` through ``model(...)`` (the fast forward once it is installed)."""
 
     def forward(input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return model(input_ids=input_ids, attention_mask=mask.long()).last_hidden_state  # type: ignore[no-any-return]

@@ -15,6 +15,11 @@ Numerics follow T5LayerNorm exactly: the RMS is taken in float32 and the result 
 the weights' dtype (bfloat16 stays bfloat16 between layers). float16 is not run here (T5 keeps
 ``wo`` in float32 for it); :func:`supports_fast_forward` says which models are.
 
+:func:`install_fast_forward` makes it the model's own ``forward`` (on that instance), so the
+encoder, ``encoder.model(...)`` and anything that wraps ``model.forward`` all run one forward
+pass; calls with arguments it does not handle (``inputs_embeds``, ``output_attentions``, ...)
+go to transformers' original.
+
 ``quantize_int8`` turns the fused linear layers into dynamically quantized int8 ones
 (``torch.ao.quantization.quantize_dynamic``: int8 weights, activations quantized per call; FBGEMM
 uses VNNI/AMX where the CPU has them). Norms, attention and activations stay float32.
@@ -31,7 +36,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["FastT5Forward", "supports_fast_forward"]
+__all__ = ["FastT5Forward", "install_fast_forward", "supports_fast_forward"]
 
 # Position biases kept per sequence length (each is heads x n x n in the compute dtype).
 _BIAS_CACHE_SIZE = 64
@@ -216,6 +221,34 @@ class FastT5Forward(nn.Module):
                 inner = self.act(inner)
             hidden = hidden + layer.wo(inner)
         return _rms_norm(hidden, self.final_norm, self.final_eps)
+
+
+def install_fast_forward(model: Any) -> FastT5Forward | None:
+    """Run *model* through a :class:`FastT5Forward` from now on; ``None`` if it is not supported.
+
+    The instance's ``forward`` is replaced (the class is untouched): ``input_ids`` with an
+    optional ``attention_mask`` take the fast path and return a ``BaseModelOutput``; any other
+    argument goes to the original forward.
+    """
+    if not supports_fast_forward(model):
+        return None
+    from transformers.modeling_outputs import BaseModelOutput
+
+    fast = FastT5Forward(model).eval()
+    original = model.forward
+
+    def forward(
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if input_ids is None or any(value is not None for value in kwargs.values()):
+            return original(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+        return BaseModelOutput(last_hidden_state=fast(input_ids, mask))
+
+    model.forward = forward
+    return fast
 
 
 def relative_position_bucket(
