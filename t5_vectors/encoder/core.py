@@ -151,6 +151,7 @@ class T5Encoder:
         token_budget: int | None = None,
         max_batch_size: int | None = None,
         max_wait_ms: float | None = None,
+        tokenize_chunk: int | None = None,
         revision: str | None = None,
         token: str | bool | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
@@ -175,6 +176,8 @@ class T5Encoder:
             max_batch_size: most texts per forward pass (default 64 CPU, 1024 GPU).
             max_wait_ms: while callers arrive concurrently, how long to wait for more of them
                 before a forward pass (default 10 CPU, 2 GPU; a lone caller never waits).
+            tokenize_chunk: calls with more texts are tokenized in chunks of this many by a
+                background thread while the first chunks are encoded (default 4096).
             revision: hub revision (branch, tag or commit).
             token: hub token for private repos (never logged).
             cache_dir: hub cache folder.
@@ -209,6 +212,7 @@ class T5Encoder:
             token_budget=budget if token_budget is None else token_budget,
             max_batch_size=batch_size if max_batch_size is None else max_batch_size,
             max_wait_ms=wait_ms if max_wait_ms is None else max_wait_ms,
+            tokenize_chunk=4096 if tokenize_chunk is None else tokenize_chunk,
         )
         head.normalize = config.normalize
         encoder = cls(

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import threading
+import warnings
 from collections import OrderedDict
 from typing import Any
 
@@ -188,14 +189,19 @@ class FastT5Forward(nn.Module):
                 f"int8 quantization: expected float32 weights, found {self.dtype}. Load the "
                 "model in float32 before quantizing."
             )
-        from torch.ao.quantization import quantize_dynamic
+        with warnings.catch_warnings():
+            # torch.ao's eager quantization is marked deprecated in favour of torchao (not a
+            # dependency here); it still ships and works in the torch versions we support.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            from torch.ao.quantization import quantize_dynamic
 
-        for layer in self.layers:
-            assert isinstance(layer, _Layer)
-            for name in ("qkv", "o", "wi", "wo"):
-                holder = nn.Sequential(getattr(layer, name))
-                quantized = quantize_dynamic(holder, {nn.Linear}, dtype=torch.qint8)  # type: ignore[no-untyped-call]
-                setattr(layer, name, quantized[0])
+            for layer in self.layers:
+                assert isinstance(layer, _Layer)
+                for name in ("qkv", "o", "wi", "wo"):
+                    holder = nn.Sequential(getattr(layer, name))
+                    quantized = quantize_dynamic(holder, {nn.Linear}, dtype=torch.qint8)  # type: ignore[no-untyped-call]
+                    setattr(layer, name, quantized[0])
         self.quantized = True
 
     # ----------------------------------------------------------------------------- forward
