@@ -8,6 +8,10 @@ math as transformers' ``T5Stack``, minus what an encoder at inference never need
 * **The attention bias once per batch**: T5's relative-position bias depends only on the
   sequence length, so it is cached per length; the padding mask is folded into it once per
   forward pass, not once per layer.
+* **No work on padding (CPU)**: norms, projections and the feed-forward run on the real
+  tokens only, gathered into one matrix; only attention sees the padded layout. A burst of
+  single queries of mixed lengths (padded to the longest) does a third to a half less matmul
+  work this way.
 * **No dropout, cache, decoder or fp16-clamp branches**, and no per-layer Python dispatch through
   ``nn.Module.__call__`` hooks.
 
@@ -39,8 +43,9 @@ from torch.nn import functional as F
 
 __all__ = ["FastT5Forward", "install_fast_forward", "supports_fast_forward"]
 
-# Position biases kept per sequence length (each is heads x n x n in the compute dtype).
-_BIAS_CACHE_SIZE = 64
+# Position biases kept per sequence length (each is heads x n x n in the compute dtype), up to
+# this many bytes in all (the newest is always kept): T5-base at n = 512 takes 12 MiB in fp32.
+_BIAS_CACHE_BYTES = 64 * 2**20
 
 
 def _activation(name: str) -> Any:
@@ -147,7 +152,7 @@ class FastT5Forward(nn.Module):
     def position_bias(self, length: int, device: torch.device) -> torch.Tensor:
         """The relative-position bias for *length* tokens, ``(1, heads, length, length)``.
 
-        Computed once per (length, device) and kept in a small LRU cache.
+        Computed once per (length, device) and kept in an LRU cache of at most 64 MiB.
         """
         key = (length, str(device))
         with self._bias_lock:
@@ -164,8 +169,10 @@ class FastT5Forward(nn.Module):
         bias = table.permute(2, 0, 1).unsqueeze(0).to(self.dtype)
         with self._bias_lock:
             self._bias_cache[key] = bias
-            while len(self._bias_cache) > _BIAS_CACHE_SIZE:
-                self._bias_cache.popitem(last=False)
+            total = sum(t.numel() * t.element_size() for t in self._bias_cache.values())
+            while total > _BIAS_CACHE_BYTES and len(self._bias_cache) > 1:
+                _, dropped = self._bias_cache.popitem(last=False)
+                total -= dropped.numel() * dropped.element_size()
         return bias
 
     def attention_bias(self, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -206,18 +213,29 @@ class FastT5Forward(nn.Module):
 
     # ----------------------------------------------------------------------------- forward
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """``last_hidden_state`` for *input_ids* ``(batch, n)`` under a bool or 0/1 mask."""
-        hidden = self.embed(input_ids)
-        bias = self.attention_bias(attention_mask)
-        batch, length, _ = hidden.shape
+        """``last_hidden_state`` for *input_ids* ``(batch, n)`` under a bool or 0/1 mask.
+
+        On CPU, when padding is more than :attr:`unpad_below` of the batch, the per-token work
+        (norms, projections, feed-forward) runs on the real tokens only, gathered into one
+        ``(tokens, d_model)`` matrix; attention runs on the padded layout. Padded positions of
+        the result are then zero (transformers leaves values there that nothing should read).
+        """
+        mask = attention_mask.bool()
+        bias = self.attention_bias(mask)
+        batch, length = input_ids.shape
+        real: torch.Tensor | None = None
+        if input_ids.device.type == "cpu" and batch > 1:
+            flat_mask = mask.reshape(-1)
+            count = int(flat_mask.sum())
+            if count < self.unpad_below * flat_mask.numel():
+                real = flat_mask.nonzero().squeeze(1)
+        if real is None:
+            hidden = self.embed(input_ids).reshape(batch * length, -1)
+        else:
+            hidden = self.embed(input_ids.reshape(-1)[real])
         for layer in self.layers:
             assert isinstance(layer, _Layer)
-            normed = _rms_norm(hidden, layer.attn_norm, layer.attn_eps)
-            qkv = layer.qkv(normed).view(batch, length, 3, layer.heads, layer.d_kv)
-            q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-            context = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=1.0)
-            context = context.transpose(1, 2).reshape(batch, length, layer.heads * layer.d_kv)
-            hidden = hidden + layer.o(context)
+            hidden = hidden + layer.o(self._attend(layer, hidden, bias, real, batch, length))
             normed = _rms_norm(hidden, layer.ff_norm, layer.ff_eps)
             inner = layer.wi(normed)
             if self.gated:
@@ -226,7 +244,36 @@ class FastT5Forward(nn.Module):
             else:
                 inner = self.act(inner)
             hidden = hidden + layer.wo(inner)
-        return _rms_norm(hidden, self.final_norm, self.final_eps)
+        hidden = _rms_norm(hidden, self.final_norm, self.final_eps)
+        if real is None:
+            return hidden.view(batch, length, -1)
+        out = hidden.new_zeros((batch * length, hidden.shape[-1]))
+        out.index_copy_(0, real, hidden)
+        return out.view(batch, length, -1)
+
+    #: Unpad (see :meth:`forward`) when real tokens are fewer than this share of the batch.
+    unpad_below = 0.9
+
+    def _attend(
+        self,
+        layer: _Layer,
+        hidden: torch.Tensor,
+        bias: torch.Tensor,
+        real: torch.Tensor | None,
+        batch: int,
+        length: int,
+    ) -> torch.Tensor:
+        """Self-attention of one layer; *hidden* is ``(batch * n, d)`` or the real rows only."""
+        normed = _rms_norm(hidden, layer.attn_norm, layer.attn_eps)
+        qkv = layer.qkv(normed)
+        if real is not None:
+            padded = qkv.new_zeros((batch * length, qkv.shape[-1]))
+            padded.index_copy_(0, real, qkv)
+            qkv = padded
+        q, k, v = qkv.view(batch, length, 3, layer.heads, layer.d_kv).permute(2, 0, 3, 1, 4)
+        context = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=1.0)
+        context = context.transpose(1, 2).reshape(batch * length, layer.heads * layer.d_kv)
+        return context if real is None else context.index_select(0, real)
 
 
 def install_fast_forward(model: Any) -> FastT5Forward | None:

@@ -140,3 +140,19 @@ def test_int8_refuses_a_bfloat16_model(t5_v11_path):
     model = T5EncoderModel.from_pretrained(str(t5_v11_path), dtype=torch.bfloat16)
     with pytest.raises(ValueError, match="float32 weights"):
         FastT5Forward(model).quantize_int8()
+
+
+@pytest.mark.parametrize("fixture", ["t5_v10_path", "t5_v11_path"])
+def test_unpadded_and_padded_layouts_agree(fixture, request):
+    """Per-token work on the real tokens only gives the padded layout's real rows."""
+    path = request.getfixturevalue(fixture)
+    model = T5EncoderModel.from_pretrained(str(path), dtype=torch.float32).eval()
+    fast = FastT5Forward(model)
+    ids, mask = _batch(model.config.vocab_size, [2, 11, 5, 11, 1])
+    with torch.inference_mode():
+        fast.unpad_below = 1.01  # always unpad
+        unpadded = fast(ids, mask)
+        fast.unpad_below = 0.0  # never
+        padded = fast(ids, mask)
+    torch.testing.assert_close(unpadded[mask], padded[mask], atol=1e-5, rtol=1e-4)
+    assert not unpadded[~mask].any()  # padded positions are zero in the unpadded layout
