@@ -10,8 +10,7 @@ math as transformers' ``T5Stack``, minus what an encoder at inference never need
   forward pass, not once per layer.
 * **No work on padding (CPU)**: norms, projections and the feed-forward run on the real
   tokens only, gathered into one matrix; only attention sees the padded layout. A burst of
-  single queries of mixed lengths (padded to the longest) does a third to a half less matmul
-  work this way.
+  single queries of mixed lengths, padded to the longest, is where this matters most.
 * **No dropout, cache, decoder or fp16-clamp branches**, and no per-layer Python dispatch through
   ``nn.Module.__call__`` hooks.
 
