@@ -417,6 +417,16 @@ class LatencyStats:
     failures: int
     wall_seconds: float
     latencies: list[float] = field(default_factory=list)
+    #: CPU time the whole process used during the run (all threads), when measured.
+    cpu_seconds: float | None = None
+
+    @property
+    def per_cpu_second(self) -> float:
+        """Successful calls per CPU-second: the work done per unit of CPU, whatever share of a
+        busy machine the process was scheduled."""
+        if not self.cpu_seconds:
+            return float("nan")
+        return (self.calls - self.failures) / self.cpu_seconds
 
     @property
     def per_second(self) -> float:

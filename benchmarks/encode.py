@@ -742,14 +742,16 @@ def hammer(embed_query: Callable[[str], Any], plan: list[list[str]], device: str
         thread.start()
     barrier.wait()
     start = time.perf_counter()
+    cpu_start = time.process_time()
     for thread in threads:
         thread.join()
     synchronize(device)
     wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
     if failures:
         log(f"  {len(failures)} failed calls, first: {failures[0]}")
     flat = [value for per_thread in latencies for value in per_thread]
-    return LatencyStats(sum(map(len, plan)), len(failures), wall, flat)
+    return LatencyStats(sum(map(len, plan)), len(failures), wall, flat, cpu_seconds=cpu)
 
 
 @dataclass
@@ -829,11 +831,14 @@ def report_queries(bench: Bench, runs: list[QueryRun], report: Report) -> None:
         "speed-up",
         "forward passes",
         "texts / pass",
+        "CPU s",
+        "queries / CPU s",
+        "speed-up per CPU s",
     ]
     rows = []
     for run in runs:
         if run.stats is None:
-            rows.append([run.system, run.dtype, f"failed: {run.error}", *["n/a"] * 7])
+            rows.append([run.system, run.dtype, f"failed: {run.error}", *["n/a"] * 10])
             continue
         passes = str(run.forward_passes) if run.forward_passes is not None else "n/a"
         per_pass = (
@@ -842,6 +847,9 @@ def report_queries(bench: Bench, runs: list[QueryRun], report: Report) -> None:
             else "n/a"
         )
         speedup = run.stats.per_second / baseline.stats.per_second if baseline else float("nan")
+        cpu_speedup = (
+            run.stats.per_cpu_second / baseline.stats.per_cpu_second if baseline else float("nan")
+        )
         rows.append(
             [
                 run.system,
@@ -854,6 +862,9 @@ def report_queries(bench: Bench, runs: list[QueryRun], report: Report) -> None:
                 fmt_speedup(speedup),
                 passes,
                 per_pass,
+                f"{run.stats.cpu_seconds:.1f}" if run.stats.cpu_seconds is not None else "n/a",
+                fmt_rate(run.stats.per_cpu_second),
+                fmt_speedup(cpu_speedup),
             ]
         )
     report.emit(
@@ -868,7 +879,10 @@ def report_queries(bench: Bench, runs: list[QueryRun], report: Report) -> None:
         "burst; latency per call as each thread saw it; speed-up = queries/s ratio to "
         "langchain-huggingface; forward passes = passes the burst took (t5-vectors: counted by "
         "`T5Encoder.stats()`; langchain-huggingface runs one per call), texts / pass = their mean "
-        "batch."
+        "batch; CPU s = CPU time of the whole process during the burst (all threads), so "
+        "queries / CPU s is the work per unit of CPU, independent of the share of a busy "
+        "machine the process got (32 caller threads doing their own forward passes get more "
+        "of an oversubscribed CPU than one worker thread)."
     )
     report.emit()
 
