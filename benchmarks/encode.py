@@ -21,14 +21,17 @@ cached under ``--workdir``):
   they share the machine's slow and fast stretches, and the fastest pass is kept: docs/s,
   unpadded tokens/s, share of ceiling, and cosine (mean, min, min after centering) of each vector
   to the sentence-transformers fp32 vector for the same text.
-  Systems: ``t5-vectors`` (``T5Encoder.encode``, dtype "auto" and "float32"); sentence-transformers
-  (``encode(batch_size=32)``, fp32 = the reference; plus bf16 on CPUs with bf16 support, fp16 and
-  bf16 on CUDA); ``langchain-huggingface`` (``HuggingFaceEmbeddings.embed_documents``); and the
-  naive loop (transformers ``T5EncoderModel``, one text at a time, mean pool + Dense + normalize),
-  timed on the first ``--naive-docs`` texts only.
+  Systems: ``t5-vectors`` (``T5Encoder.encode``, dtype "auto" where it is not float32,
+  "float32", and the explicit "int8" on CPU); sentence-transformers (``encode(batch_size=32)``,
+  fp32 = the reference; plus bf16 on CPUs with native bf16, fp16 and bf16 on CUDA);
+  ``langchain-huggingface`` (``HuggingFaceEmbeddings.embed_documents``); and the naive loop
+  (transformers ``T5EncoderModel``, one text at a time, mean pool + Dense + normalize), timed on
+  the first ``--naive-docs`` texts only.
 * **Table 2, concurrent queries** -- ``--query-threads`` threads (32) each make
   ``--queries-per-thread`` single ``embed_query(text)`` calls with short corpus texts:
-  ``T5Embeddings(encoder=enc)`` against ``HuggingFaceEmbeddings``; queries/s and p50/p99 latency.
+  ``T5Embeddings(encoder=enc)`` against ``HuggingFaceEmbeddings``; queries/s and p50/p99 latency,
+  the forward passes the burst took and their mean texts (``T5Encoder.stats()``), and the CPU
+  time the process used during the burst (queries per CPU-second).
 
 Run it with ``make bench`` (= ``python benchmarks/encode.py``) or, e.g.::
 
