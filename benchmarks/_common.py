@@ -279,9 +279,16 @@ def dtype_name(dtype: Any) -> str:
 
 
 def ceiling_dtypes(device: str) -> list[torch.dtype]:
+    """Dtypes whose matmul ceiling is measured: bfloat16 on CPU only where it is native.
+
+    Without AVX512-BF16/AMX, torch emulates bf16 matmul at ~2% of the fp32 rate; timing it
+    would take minutes and compare nothing (t5-vectors' "auto" is float32 there).
+    """
+    from t5_vectors.encoder.precision import cpu_has_native_bf16
+
     if device.startswith("cuda"):
         return [torch.float32, torch.bfloat16, torch.float16]
-    return [torch.float32, torch.bfloat16]
+    return [torch.float32, torch.bfloat16] if cpu_has_native_bf16() else [torch.float32]
 
 
 @dataclass(frozen=True)
@@ -410,6 +417,16 @@ class LatencyStats:
     failures: int
     wall_seconds: float
     latencies: list[float] = field(default_factory=list)
+    #: CPU time the whole process used during the run (all threads), when measured.
+    cpu_seconds: float | None = None
+
+    @property
+    def per_cpu_second(self) -> float:
+        """Successful calls per CPU-second: the work done per unit of CPU, whatever share of a
+        busy machine the process was scheduled."""
+        if not self.cpu_seconds:
+            return float("nan")
+        return (self.calls - self.failures) / self.cpu_seconds
 
     @property
     def per_second(self) -> float:

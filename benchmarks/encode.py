@@ -21,14 +21,17 @@ cached under ``--workdir``):
   they share the machine's slow and fast stretches, and the fastest pass is kept: docs/s,
   unpadded tokens/s, share of ceiling, and cosine (mean, min, min after centering) of each vector
   to the sentence-transformers fp32 vector for the same text.
-  Systems: ``t5-vectors`` (``T5Encoder.encode``, dtype "auto" and "float32"); sentence-transformers
-  (``encode(batch_size=32)``, fp32 = the reference; plus bf16 on CPUs with bf16 support, fp16 and
-  bf16 on CUDA); ``langchain-huggingface`` (``HuggingFaceEmbeddings.embed_documents``); and the
-  naive loop (transformers ``T5EncoderModel``, one text at a time, mean pool + Dense + normalize),
-  timed on the first ``--naive-docs`` texts only.
+  Systems: ``t5-vectors`` (``T5Encoder.encode``, dtype "auto" where it is not float32,
+  "float32", and the explicit "int8" on CPU); sentence-transformers (``encode(batch_size=32)``,
+  fp32 = the reference; plus bf16 on CPUs with native bf16, fp16 and bf16 on CUDA);
+  ``langchain-huggingface`` (``HuggingFaceEmbeddings.embed_documents``); and the naive loop
+  (transformers ``T5EncoderModel``, one text at a time, mean pool + Dense + normalize), timed on
+  the first ``--naive-docs`` texts only.
 * **Table 2, concurrent queries** -- ``--query-threads`` threads (32) each make
   ``--queries-per-thread`` single ``embed_query(text)`` calls with short corpus texts:
-  ``T5Embeddings(encoder=enc)`` against ``HuggingFaceEmbeddings``; queries/s and p50/p99 latency.
+  ``T5Embeddings(encoder=enc)`` against ``HuggingFaceEmbeddings``; queries/s and p50/p99 latency,
+  the forward passes the burst took and their mean texts (``T5Encoder.stats()``), and the CPU
+  time the process used during the burst (queries per CPU-second).
 
 Run it with ``make bench`` (= ``python benchmarks/encode.py``) or, e.g.::
 
@@ -485,7 +488,7 @@ def encode_plan(bench: Bench) -> list[System]:
     st = "sentence-transformers"
     plan = [System(st, "float32", n, lambda: load_sentence_transformers(bench, torch.float32))]
     if "t5-vectors" not in skip:
-        for dtype in ("auto", "float32"):
+        for dtype in t5_vectors_dtypes(bench.device):
             plan.append(System("t5-vectors", dtype, n, lambda d=dtype: load_t5_vectors(bench, d)))
     if st not in skip:
         for low in low_precision_dtypes(bench.device):
@@ -499,12 +502,25 @@ def encode_plan(bench: Bench) -> list[System]:
     return plan
 
 
+def t5_vectors_dtypes(device: str) -> list[str]:
+    """ "auto" (when it is not plain float32 here), float32, and the explicit int8 on CPU."""
+    from t5_vectors.encoder.precision import resolve_dtype
+
+    dtypes = ["float32"]
+    if resolve_dtype("auto", torch.device(device)) != torch.float32:
+        dtypes.insert(0, "auto")
+    if not device.startswith("cuda"):
+        dtypes.append("int8")
+    return dtypes
+
+
 def low_precision_dtypes(device: str) -> list[torch.dtype]:
+    """sentence-transformers' other rows: fp16 and bf16 on CUDA, bf16 on CPUs that have it."""
+    from t5_vectors.encoder.precision import cpu_has_native_bf16
+
     if device.startswith("cuda"):
         return [torch.float16, torch.bfloat16]
-    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return [torch.bfloat16]
-    return []
+    return [torch.bfloat16] if cpu_has_native_bf16() else []
 
 
 def load_and_warm(bench: Bench, system: System) -> None:
@@ -567,7 +583,8 @@ def encode_row(bench: Bench, run: EncodeRun, reference: EncodeRun, mean: np.ndar
     counts = bench.counts[: run.docs]
     flops = corpus_flops(bench.shape, counts)
     tokens_per_s = sum(counts) / run.seconds
-    ceiling = bench.peak_gflops(run.dtype) * 1e9
+    # int8 rows are measured against the float32 ceiling (no int8 matmul ceiling is timed).
+    ceiling = bench.peak_gflops("float32" if run.dtype == "qint8" else run.dtype) * 1e9
     cos = cosine_to_reference(run.vectors, reference.vectors)
     centered = centered_cosine_to_reference(run.vectors, reference.vectors, mean)
     ref_tokens_per_s = sum(bench.counts[: reference.docs]) / reference.seconds
@@ -613,7 +630,8 @@ def report_encode(bench: Bench, runs: list[EncodeRun], report: Report) -> None:
     report.emit()
     report.emit(
         "tokens/s counts unpadded tokens; share of ceiling = model FLOP/s / matmul ceiling of the "
-        "row's dtype; cosines are against the sentence-transformers fp32 vector of the same text "
+        "row's dtype (qint8: of the float32 ceiling); cosines are against the "
+        "sentence-transformers fp32 vector of the same text "
         "(centered: after subtracting the reference corpus mean direction); speed-up = tokens/s "
         "ratio to sentence-transformers fp32 (= docs/s ratio on the full corpus); sentence-"
         f"transformers and langchain-huggingface use batch_size {ST_BATCH_SIZE}; "
@@ -727,14 +745,16 @@ def hammer(embed_query: Callable[[str], Any], plan: list[list[str]], device: str
         thread.start()
     barrier.wait()
     start = time.perf_counter()
+    cpu_start = time.process_time()
     for thread in threads:
         thread.join()
     synchronize(device)
     wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
     if failures:
         log(f"  {len(failures)} failed calls, first: {failures[0]}")
     flat = [value for per_thread in latencies for value in per_thread]
-    return LatencyStats(sum(map(len, plan)), len(failures), wall, flat)
+    return LatencyStats(sum(map(len, plan)), len(failures), wall, flat, cpu_seconds=cpu)
 
 
 @dataclass
@@ -743,6 +763,8 @@ class QueryRun:
     dtype: str
     stats: LatencyStats | None = None
     error: str | None = None
+    forward_passes: int | None = None  # of the burst, when the system counts them
+    texts: int | None = None
 
 
 def query_t5_vectors(bench: Bench, plan: list[list[str]]) -> QueryRun:
@@ -753,10 +775,14 @@ def query_t5_vectors(bench: Bench, plan: list[list[str]]) -> QueryRun:
     try:
         for text in bench.warmup_texts[:3]:
             embeddings.embed_query(text)
+        before = encoder.stats()
         stats = hammer(embeddings.embed_query, plan, bench.device)
+        burst = encoder.stats() - before
     finally:
         encoder.close()
-    return QueryRun("t5-vectors T5Embeddings", encoder_dtype(encoder, "auto"), stats)
+    run = QueryRun("t5-vectors T5Embeddings", encoder_dtype(encoder, "auto"), stats)
+    run.forward_passes, run.texts = burst.forward_passes, burst.texts
+    return run
 
 
 def query_langchain(bench: Bench, plan: list[list[str]]) -> QueryRun:
@@ -768,7 +794,10 @@ def query_langchain(bench: Bench, plan: list[list[str]]) -> QueryRun:
     for text in bench.warmup_texts[:3]:
         embeddings.embed_query(text)
     stats = hammer(embeddings.embed_query, plan, bench.device)
-    return QueryRun("langchain-huggingface", "float32", stats)
+    # embed_query runs sentence-transformers' encode([text]): one forward pass per call.
+    run = QueryRun("langchain-huggingface", "float32", stats)
+    run.forward_passes = run.texts = stats.calls - stats.failures
+    return run
 
 
 def run_queries(bench: Bench) -> list[QueryRun]:
@@ -794,13 +823,36 @@ def report_queries(bench: Bench, runs: list[QueryRun], report: Report) -> None:
     plan = query_texts(bench)
     lengths = token_counts_for(bench, [text for texts in plan for text in texts])
     baseline = next((r for r in runs if r.system == "langchain-huggingface" and r.stats), None)
-    headers = ["system", "dtype", "calls", "failed", "queries/s", "p50 ms", "p99 ms", "speed-up"]
+    headers = [
+        "system",
+        "dtype",
+        "calls",
+        "failed",
+        "queries/s",
+        "p50 ms",
+        "p99 ms",
+        "speed-up",
+        "forward passes",
+        "texts / pass",
+        "CPU s",
+        "queries / CPU s",
+        "speed-up per CPU s",
+    ]
     rows = []
     for run in runs:
         if run.stats is None:
-            rows.append([run.system, run.dtype, f"failed: {run.error}", *["n/a"] * 5])
+            rows.append([run.system, run.dtype, f"failed: {run.error}", *["n/a"] * 10])
             continue
+        passes = str(run.forward_passes) if run.forward_passes is not None else "n/a"
+        per_pass = (
+            f"{run.texts / run.forward_passes:.1f}"
+            if run.forward_passes and run.texts is not None
+            else "n/a"
+        )
         speedup = run.stats.per_second / baseline.stats.per_second if baseline else float("nan")
+        cpu_speedup = (
+            run.stats.per_cpu_second / baseline.stats.per_cpu_second if baseline else float("nan")
+        )
         rows.append(
             [
                 run.system,
@@ -811,6 +863,11 @@ def report_queries(bench: Bench, runs: list[QueryRun], report: Report) -> None:
                 f"{run.stats.latency_ms(50):.1f}",
                 f"{run.stats.latency_ms(99):.1f}",
                 fmt_speedup(speedup),
+                passes,
+                per_pass,
+                f"{run.stats.cpu_seconds:.1f}" if run.stats.cpu_seconds is not None else "n/a",
+                fmt_rate(run.stats.per_cpu_second),
+                fmt_speedup(cpu_speedup),
             ]
         )
     report.emit(
@@ -823,7 +880,12 @@ def report_queries(bench: Bench, runs: list[QueryRun], report: Report) -> None:
         f"queries are corpus texts of <= {bench.args.query_max_tokens} tokens "
         f"({length_summary(lengths)} tokens); queries/s = successful calls / wall time of the "
         "burst; latency per call as each thread saw it; speed-up = queries/s ratio to "
-        "langchain-huggingface."
+        "langchain-huggingface; forward passes = passes the burst took (t5-vectors: counted by "
+        "`T5Encoder.stats()`; langchain-huggingface runs one per call), texts / pass = their mean "
+        "batch; CPU s = CPU time of the whole process during the burst (all threads), so "
+        "queries / CPU s is the work per unit of CPU, independent of the share of a busy "
+        "machine the process got (32 caller threads doing their own forward passes get more "
+        "of an oversubscribed CPU than one worker thread)."
     )
     report.emit()
 

@@ -11,6 +11,11 @@ over pending requests, so a bulk ingest cannot starve single queries) and fills 
 budget with the next items of every other pending request. Many single-text calls therefore share
 one forward pass, and each caller gets exactly its own rows back. If a forward pass raises, only
 the requests with items in that batch fail (with :class:`EncodingError`); the worker keeps serving.
+
+With a *launch* function (a forward pass that returns once its work is queued on a device, and a
+handle to collect the results later), the worker keeps one batch in flight: it queues batch
+*n + 1* before it waits for batch *n*, so building and staging the next batch overlaps the
+device's work on the current one.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -85,6 +90,22 @@ BatchOutput = tuple[np.ndarray | None, list[np.ndarray] | None]
 RunBatch = Callable[[list[BatchItem], bool, bool], BatchOutput]
 
 
+class Collectable(Protocol):
+    """A queued forward pass: :meth:`collect` waits for it and returns its output."""
+
+    def collect(self) -> BatchOutput: ...
+
+
+# Queues one batch on a device; the handle's collect() returns what RunBatch would.
+LaunchBatch = Callable[[list[BatchItem], bool, bool], Collectable]
+
+
+@dataclass(eq=False)
+class _InFlight:
+    batch: list[BatchItem]
+    handle: Collectable
+
+
 class MicroBatcher:
     """A worker thread that runs forward passes for all callers (see the module docstring)."""
 
@@ -97,8 +118,11 @@ class MicroBatcher:
         max_batch_size: int,
         max_wait: float = 0.0,
         name: str = "t5-vectors-encoder",
+        launch: LaunchBatch | None = None,
     ) -> None:
         self._run_batch = run_batch
+        self._given_run_batch = run_batch
+        self._launch = launch
         self._dim = dim
         self.token_budget = token_budget
         self.max_batch_size = max_batch_size
@@ -110,7 +134,9 @@ class MicroBatcher:
         self._seq = itertools.count()
         self.max_wait = max_wait
         self._concurrent = False  # the last batch served several requests
+        #: Forward passes run so far, and the texts they held (both only grow).
         self.batches_run = 0
+        self.texts_run = 0
 
     # ----------------------------------------------------------------------------- submission
     def submit(
@@ -166,13 +192,15 @@ class MicroBatcher:
             thread.join(timeout)
 
     # ---------------------------------------------------------------------------- the worker
-    def _next_batch(self) -> list[BatchItem] | None:
+    def _next_batch(self, *, block: bool = True) -> list[BatchItem] | None:
+        """The next batch; ``None`` once closed; ``[]`` when there is none and not *block*."""
         with self._cond:
-            while not self._pending and not self._closed:
+            while block and not self._pending and not self._closed:
                 self._cond.wait()
             if self._closed:
                 return None
-            self._gather_concurrent_callers()
+            if block:  # with a batch in flight, its callers must not wait for new ones
+                self._gather_concurrent_callers()
             # Drop requests whose caller gave up (cancelled futures).
             for request in [r for r in self._pending if r.future.cancelled()]:
                 self._pending.remove(request)
@@ -219,16 +247,25 @@ class MicroBatcher:
 
     def _worker(self) -> None:
         batch: list[BatchItem] = []
+        in_flight: _InFlight | None = None
         try:
             while True:
                 batch = []
-                next_batch = self._next_batch()
+                next_batch = self._next_batch(block=in_flight is None)
                 if next_batch is None:
+                    if in_flight is not None:
+                        batch = in_flight.batch
+                        self._collect(in_flight)
                     return
                 batch = next_batch
-                if batch:
-                    self._execute(batch)
+                launched = self._start(batch) if batch else None
+                if in_flight is not None:
+                    batch = in_flight.batch
+                    self._collect(in_flight)
+                in_flight = launched
         except BaseException as err:  # never leave callers waiting on a dead worker
+            if in_flight is not None and in_flight.batch is not batch:
+                self._fail_batch(in_flight.batch, err)
             self._replace_worker(batch, err)
 
     def _replace_worker(self, batch: list[BatchItem], err: BaseException) -> None:
@@ -251,29 +288,53 @@ class MicroBatcher:
         for request in requests.values():
             _fail(request, error)
 
-    def _execute(self, batch: list[BatchItem]) -> None:
+    def _start(self, batch: list[BatchItem]) -> _InFlight | None:
+        """Run *batch*, or queue it when a launch function was given (and not replaced)."""
         requests = {id(item.request): item.request for item in batch}
         need_pooled = any(r.want != "tokens" for r in requests.values())
         need_tokens = any(r.want != "pooled" for r in requests.values())
+        self.batches_run += 1
+        self.texts_run += len(batch)
         try:
-            pooled, tokens = self._run_batch(batch, need_pooled, need_tokens)
+            if self._launch is not None and self._run_batch is self._given_run_batch:
+                return _InFlight(batch, self._launch(batch, need_pooled, need_tokens))
+            output = self._run_batch(batch, need_pooled, need_tokens)
         except BaseException as err:  # SystemExit in this thread would kill the worker
-            error = EncodingError(
-                f"The forward pass over a batch of {len(batch)} texts failed: "
-                f"{type(err).__name__}: {err}. Only the calls in this batch failed; the encoder "
-                "keeps serving."
-            )
-            error.__cause__ = err
-            with self._cond:
-                for request in requests.values():
-                    request.items.clear()
-                    if request in self._pending:
-                        self._pending.remove(request)
-            for request in requests.values():
-                _fail(request, error)
+            self._fail_batch(batch, err)
+            return None
+        self._deliver(batch, output)
+        return None
+
+    def _collect(self, in_flight: _InFlight) -> None:
+        """Wait for a queued batch and hand its rows to their callers."""
+        try:
+            output = in_flight.handle.collect()
+        except BaseException as err:
+            self._fail_batch(in_flight.batch, err)
             return
-        finally:
-            self.batches_run += 1
+        self._deliver(in_flight.batch, output)
+
+    def _fail_batch(self, batch: list[BatchItem], err: BaseException) -> None:
+        """Fail every request with items in *batch*; the others keep being served."""
+        requests = {id(item.request): item.request for item in batch}
+        error = EncodingError(
+            f"The forward pass over a batch of {len(batch)} texts failed: "
+            f"{type(err).__name__}: {err}. Only the calls in this batch failed; the encoder "
+            "keeps serving."
+        )
+        error.__cause__ = err
+        with self._cond:
+            for request in requests.values():
+                request.items.clear()
+                if request in self._pending:
+                    self._pending.remove(request)
+        for request in requests.values():
+            _fail(request, error)
+
+    def _deliver(self, batch: list[BatchItem], output: BatchOutput) -> None:
+        """Copy each row of *output* to its request; resolve the requests that are complete."""
+        pooled, tokens = output
+        requests = {id(item.request): item.request for item in batch}
         done: dict[int, int] = collections.Counter()
         for row, item in enumerate(batch):
             request = item.request

@@ -10,7 +10,9 @@ Three layouts are understood:
   releases), as ``sentence-transformers/sentence-t5-base`` and ``gtr-t5-base`` have it. Normalize
   has no folder on disk; Dense without ``activation_function`` means Tanh.
 * **t5-vectors** — what :meth:`T5Encoder.save_pretrained` writes: the encoder, the tokenizer,
-  ``t5_vectors.json`` and ``t5_vectors_head.safetensors`` (pooling and Dense weights).
+  ``t5_vectors.json`` and ``t5_vectors_head.safetensors`` (pooling and Dense weights). Both
+  halves of this format live here: :func:`write_own_checkpoint` and ``_read_own``, so a new
+  head component is added in one place.
 
 Weights load only through safetensors or ``torch.load(weights_only=True)``; a pickle that needs
 more is refused with :class:`UnsafeCheckpointError`. ``trust_remote_code`` is never set.
@@ -23,11 +25,14 @@ import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from t5_vectors.encoder.pooling import normalize_pooling_modes
+
+if TYPE_CHECKING:
+    from t5_vectors.encoder.pooling import EmbeddingHead
 from t5_vectors.errors import (
     ModelLoadError,
     ModelNotFoundError,
@@ -38,9 +43,11 @@ from t5_vectors.errors import (
 __all__ = [
     "CheckpointSpec",
     "DenseSpec",
+    "OwnSettings",
     "read_checkpoint",
     "read_state_dict",
     "resolve_checkpoint",
+    "write_own_checkpoint",
 ]
 
 T5_MODEL_TYPES = ("t5", "mt5")
@@ -285,6 +292,62 @@ def _read_own(root: Path) -> CheckpointSpec:
         attention_hidden_size=int(config.get("attention_hidden_size", 0)),
         head_weights=head if head.is_file() else None,
     )
+
+
+@dataclass(frozen=True)
+class OwnSettings:
+    """The encoder settings the t5-vectors layout keeps in ``t5_vectors.json``."""
+
+    pooling: tuple[str, ...]
+    normalize: bool
+    max_length: int
+    lowercase: bool
+    pool_prefix: bool
+    query_prefix: str
+    document_prefix: str
+
+
+def write_own_checkpoint(
+    directory: Path, *, model: Any, tokenizer: Any, head: EmbeddingHead, settings: OwnSettings
+) -> Path:
+    """Write the t5-vectors layout (read back by :func:`read_checkpoint`) to *directory*.
+
+    The encoder weights go through transformers' ``save_pretrained`` (safetensors), the head's
+    weights (attention pooling, Dense) to ``t5_vectors_head.safetensors`` in float32, and the
+    settings and Dense configs to ``t5_vectors.json``.
+    """
+    from safetensors.torch import save_file
+
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(directory), safe_serialization=True)
+    tokenizer.save_pretrained(str(directory))
+    attention = head.pooler.attention
+    config = {
+        "format": 1,
+        "pooling": list(settings.pooling),
+        "normalize": settings.normalize,
+        "max_length": settings.max_length,
+        "lowercase": settings.lowercase,
+        "pool_prefix": settings.pool_prefix,
+        "prompts": {"query": settings.query_prefix, "document": settings.document_prefix},
+        "attention_hidden_size": attention.hidden_size if attention is not None else 0,
+        "dense": [
+            {
+                "in_features": d.linear.in_features,
+                "out_features": d.linear.out_features,
+                "bias": d.linear.bias is not None,
+                "activation": f"torch.nn.{d.activation_name}",
+            }
+            for d in head.dense_layers
+        ],
+    }
+    (directory / OWN_CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+    state = {k: v.detach().float().cpu().contiguous() for k, v in head.state_dict().items()}
+    if state:
+        save_file(state, str(directory / OWN_HEAD_WEIGHTS))
+    else:
+        (directory / OWN_HEAD_WEIGHTS).unlink(missing_ok=True)
+    return directory
 
 
 _ST_KINDS = ("Transformer", "Pooling", "Dense", "Normalize", "Dropout")

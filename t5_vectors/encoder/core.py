@@ -3,120 +3,44 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
-import pickle
 import threading
 import warnings
 import weakref
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from t5_vectors.encoder.batching import BatchItem, BatchOutput, MicroBatcher
+from t5_vectors.encoder.batching import MicroBatcher
 from t5_vectors.encoder.checkpoint import (
-    OWN_CONFIG,
-    OWN_HEAD_WEIGHTS,
     CheckpointSpec,
+    OwnSettings,
     read_checkpoint,
-    read_state_dict,
     resolve_checkpoint,
+    write_own_checkpoint,
 )
-from t5_vectors.encoder.pooling import DenseLayer, EmbeddingHead, Pooler, normalize_pooling_modes
+from t5_vectors.encoder.config import EncoderConfig, EncoderStats, TruncationWarning
+from t5_vectors.encoder.forward import install_fast_forward
+from t5_vectors.encoder.loading import compute_dtype, default_budget, load_parts, tokenizer_limit
+from t5_vectors.encoder.pooling import EmbeddingHead
 from t5_vectors.encoder.precision import resolve_device, resolve_dtype
+from t5_vectors.encoder.runner import BatchRunner
+from t5_vectors.encoder.streaming import StreamedCall
 from t5_vectors.encoder.texts import check_texts
 from t5_vectors.encoder.tokenize import TextTokenizer
-from t5_vectors.errors import (
-    EncoderClosedError,
-    InvalidInputError,
-    ModelLoadError,
-    UnsafeCheckpointError,
-)
+from t5_vectors.errors import InvalidInputError
 
-__all__ = ["EncoderConfig", "T5Encoder", "TruncationWarning"]
+__all__ = ["EncoderConfig", "EncoderStats", "T5Encoder", "TruncationWarning"]
 
 logger = logging.getLogger("t5_vectors")
 
 Kind = Literal["document", "query"]
 _KINDS = ("document", "query")
-
-
-class TruncationWarning(UserWarning):
-    """A text was longer than the encoder's ``max_length`` and was cut (warned once per encoder)."""
-
-
-@dataclass(frozen=True)
-class EncoderConfig:
-    """How an encoder turns tokens into vectors; validated on creation.
-
-    Attributes:
-        pooling: pooling modes, concatenated in order (see :mod:`t5_vectors.encoder.pooling`).
-        normalize: L2-normalise the output vectors.
-        max_length: longest token sequence fed to the model (including ``</s>``).
-        query_prefix: text put before every query (``kind="query"``).
-        document_prefix: text put before every document (``kind="document"``).
-        pool_prefix: whether prefix tokens take part in pooling (sentence-transformers'
-            ``include_prompt``).
-        lowercase: lower-case texts before tokenizing (``do_lower_case`` checkpoints).
-        token_budget: most padded tokens (rows x longest row) in one forward pass.
-        max_batch_size: most texts in one forward pass.
-        max_wait_ms: while callers arrive concurrently, how long the worker waits for more of
-            them before a forward pass (a lone caller never waits).
-    """
-
-    pooling: tuple[str, ...] = ("mean",)
-    normalize: bool = False
-    max_length: int = 512
-    query_prefix: str = ""
-    document_prefix: str = ""
-    pool_prefix: bool = True
-    lowercase: bool = False
-    token_budget: int = 1024
-    max_batch_size: int = 64
-    max_wait_ms: float = 0.0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "pooling", normalize_pooling_modes(self.pooling))
-        for name in ("max_length", "token_budget", "max_batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidInputError(f"{name}: expected a positive int, found {value!r}.")
-        if self.max_length < 2:
-            raise InvalidInputError(
-                f"max_length: expected at least 2 (one token plus </s>), found {self.max_length}."
-            )
-        for name in ("query_prefix", "document_prefix"):
-            if not isinstance(getattr(self, name), str):
-                raise InvalidInputError(
-                    f"{name}: expected a str, found {type(getattr(self, name)).__name__}."
-                )
-        if (
-            isinstance(self.max_wait_ms, bool)
-            or not isinstance(self.max_wait_ms, int | float)
-            or (not 0 <= self.max_wait_ms <= 1000)
-        ):
-            raise InvalidInputError(
-                f"max_wait_ms: expected a number from 0 to 1000, found {self.max_wait_ms!r}."
-            )
-        if not isinstance(self.normalize, bool):
-            raise InvalidInputError(f"normalize: expected True or False, found {self.normalize!r}.")
-
-
-def _default_budget(device: torch.device) -> tuple[int, int, float]:
-    """(token_budget, max_batch_size, max_wait_ms) per forward pass.
-
-    GPUs want large batches. CPUs do better with small ones, whose activations stay in cache: on
-    a 2-core AVX512-BF16 machine T5-base ran 1.2-1.3x faster at 1,024 tokens than at 2,048 and
-    2.0-2.3x faster than at 8,192 (benchmarks/budget.py, docs/benchmarks.md).
-    """
-    if device.type == "cuda":
-        return 65536, 1024, 2.0
-    return 1024, 64, 10.0
 
 
 class T5Encoder:
@@ -157,7 +81,19 @@ class T5Encoder:
         *,
         name_or_path: str = "",
         spec: CheckpointSpec | None = None,
+        int8: bool = False,
     ) -> None:
+        """Wrap a loaded model; :meth:`from_pretrained` is the usual way in.
+
+        Args:
+            model: a ``T5EncoderModel`` / ``MT5EncoderModel`` on its device.
+            tokenizer: its tokenizer.
+            head: pooling, Dense layers and normalisation.
+            config: encoder settings.
+            name_or_path: where the checkpoint came from (part of :attr:`fingerprint`).
+            spec: what was read from the checkpoint folder.
+            int8: quantize the linear layers to int8 (CPU, float32 weights only).
+        """
         self._model: Any = model.eval()
         self._head = head.eval()
         self.tokenizer = tokenizer
@@ -166,7 +102,18 @@ class T5Encoder:
         self.spec = spec
         param = next(model.parameters())
         self.device: torch.device = param.device
-        self.dtype: torch.dtype = _compute_dtype(model)
+        self.dtype: torch.dtype = compute_dtype(model)
+        fast = install_fast_forward(self._model)
+        if int8:
+            if fast is None or self.device.type != "cpu" or self.dtype != torch.float32:
+                raise InvalidInputError(
+                    "int8: expected a T5 encoder with float32 weights on CPU, found "
+                    f"{type(model).__name__} in {self.dtype} on {self.device}. Load it with "
+                    "T5Encoder.from_pretrained(path, device='cpu', dtype='int8')."
+                )
+            fast.quantize_int8()
+            self.dtype = torch.qint8
+        forward = _hf_forward(self._model)
         self._text_tokenizer = TextTokenizer(tokenizer, max_length=config.max_length)
         self._pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
         self._prefix_lengths = {
@@ -174,22 +121,16 @@ class T5Encoder:
         }
         self._warn_lock = threading.Lock()
         self._warned_truncation = False
-        # The worker thread holds the encoder only weakly, so an encoder that is dropped without
-        # close() is still garbage-collected, and its worker stops.
-        run_ref = weakref.WeakMethod(self._run_batch)
-
-        def run(batch: list[BatchItem], pooled: bool, tokens: bool) -> BatchOutput:
-            run_batch = run_ref()
-            if run_batch is None:
-                raise EncoderClosedError("The encoder was garbage-collected.")
-            return run_batch(batch, pooled, tokens)
-
+        # The worker thread holds the runner (model and head), never the encoder, so an encoder
+        # that is dropped without close() is still garbage-collected, and its worker stops.
+        runner = BatchRunner(forward, head, device=self.device, pad_id=self._pad_id)
         self._batcher = MicroBatcher(
-            run,
+            runner.run,
             dim=head.dim,
             token_budget=config.token_budget,
             max_batch_size=config.max_batch_size,
             max_wait=config.max_wait_ms / 1000.0,
+            launch=runner.launch if runner.cuda else None,
         )
         weakref.finalize(self, self._batcher.close)
 
@@ -210,6 +151,7 @@ class T5Encoder:
         token_budget: int | None = None,
         max_batch_size: int | None = None,
         max_wait_ms: float | None = None,
+        tokenize_chunk: int | None = None,
         revision: str | None = None,
         token: str | bool | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
@@ -221,7 +163,9 @@ class T5Encoder:
                 ``"google/t5-v1_1-base"``) or a local folder.
             device: ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
             dtype: ``"auto"`` (bfloat16 where the hardware has native bf16 matmul, else
-                float32), ``"float32"``, ``"bfloat16"`` or ``"float16"`` (``wo`` stays float32).
+                float32), ``"float32"``, ``"bfloat16"``, ``"float16"`` (``wo`` stays float32)
+                or ``"int8"`` (CPU only: float32 weights, linear layers dynamically quantized
+                to int8; never chosen by ``"auto"``).
             pooling: pooling mode(s); ``None`` takes the checkpoint's (mean for raw T5).
             normalize: L2-normalise vectors; ``None`` takes the checkpoint's (``Normalize``).
             max_length: token limit; ``None`` takes ``max_seq_length`` or the tokenizer's limit.
@@ -232,6 +176,8 @@ class T5Encoder:
             max_batch_size: most texts per forward pass (default 64 CPU, 1024 GPU).
             max_wait_ms: while callers arrive concurrently, how long to wait for more of them
                 before a forward pass (default 10 CPU, 2 GPU; a lone caller never waits).
+            tokenize_chunk: calls with more texts are tokenized in chunks of this many by a
+                background thread while the first chunks are encoded (default 4096).
             revision: hub revision (branch, tag or commit).
             token: hub token for private repos (never logged).
             cache_dir: hub cache folder.
@@ -246,18 +192,16 @@ class T5Encoder:
             cache_dir=cache_dir,
         )
         spec = read_checkpoint(root)
-        tokenizer = _load_tokenizer(spec)
-        model = _load_model(spec, torch_dtype, torch_device)
-        head = _build_head(spec, pooling)
-        head.to(torch_device)
-        budget, batch_size, wait_ms = _default_budget(torch_device)
+        parts = load_parts(spec, dtype=torch_dtype, device=torch_device, pooling=pooling)
+        tokenizer, model, head = parts.tokenizer, parts.model, parts.head
+        budget, batch_size, wait_ms = default_budget(torch_device)
         config = EncoderConfig(
             pooling=head.pooler.modes,
             normalize=spec.normalize if normalize is None else normalize,
             max_length=(
                 max_length
                 if max_length is not None
-                else spec.max_length or _tokenizer_limit(tokenizer)
+                else spec.max_length or tokenizer_limit(tokenizer)
             ),
             query_prefix=spec.prompts.get("query", "") if query_prefix is None else query_prefix,
             document_prefix=(
@@ -268,10 +212,17 @@ class T5Encoder:
             token_budget=budget if token_budget is None else token_budget,
             max_batch_size=batch_size if max_batch_size is None else max_batch_size,
             max_wait_ms=wait_ms if max_wait_ms is None else max_wait_ms,
+            tokenize_chunk=4096 if tokenize_chunk is None else tokenize_chunk,
         )
         head.normalize = config.normalize
         encoder = cls(
-            model, tokenizer, head, config, name_or_path=os.fspath(name_or_path), spec=spec
+            model,
+            tokenizer,
+            head,
+            config,
+            name_or_path=os.fspath(name_or_path),
+            spec=spec,
+            int8=torch_dtype == torch.qint8,
         )
         logger.info(
             "Loaded %s (%s layout) on %s in %s: dim=%d, pooling=%s, normalize=%s, max_length=%d",
@@ -329,7 +280,12 @@ class T5Encoder:
 
     @property
     def model(self) -> Any:
-        """The underlying ``T5EncoderModel`` (read it; do not run it from other threads)."""
+        """The underlying ``T5EncoderModel`` (read it; do not run it from other threads).
+
+        Its ``forward`` runs the encoder's fast path (:mod:`t5_vectors.encoder.forward`), which
+        keeps fused copies of the attention and gated input weights: changing the model's
+        weights in place after loading does not reach them.
+        """
         return self._model
 
     @property
@@ -396,6 +352,14 @@ class T5Encoder:
         """Token counts of *texts* without prefix or truncation (``</s>`` included)."""
         return self._text_tokenizer.count(check_texts(texts))
 
+    def stats(self) -> EncoderStats:
+        """Forward passes run so far and the texts they held (counters only grow).
+
+        The difference of two snapshots shows how a burst of concurrent calls was coalesced:
+        ``texts / forward_passes`` is the mean batch.
+        """
+        return EncoderStats(forward_passes=self._batcher.batches_run, texts=self._batcher.texts_run)
+
     def close(self) -> None:
         """Stop the worker thread; calls still waiting fail with ``EncoderClosedError``."""
         self._batcher.close()
@@ -411,31 +375,73 @@ class T5Encoder:
         return self.config.query_prefix if kind == "query" else self.config.document_prefix
 
     def _prepare(self, texts: Sequence[str], kind: str) -> tuple[list[list[int]], bool]:
-        if kind not in _KINDS:
-            raise InvalidInputError(f"kind: expected 'document' or 'query', found {kind!r}.")
-        items = check_texts(texts)
+        _check_kind(kind)
+        return self._prepare_items(check_texts(texts), kind)
+
+    def _prepare_items(self, items: list[str], kind: str) -> tuple[list[list[int]], bool]:
+        """Token ids of already-checked texts, with the kind's prefix and lower-casing."""
         prefix = self._prefix(kind)
         if prefix or self.config.lowercase:
             items = [(prefix + t).lower() if self.config.lowercase else prefix + t for t in items]
         return self._text_tokenizer.encode(items)
 
-    def _submit(self, texts: Sequence[str], kind: str, want: str, show_progress: bool) -> Any:
-        ids, truncated = self._prepare(texts, kind)
+    def _submit(
+        self, texts: Sequence[str], kind: str, want: str, show_progress: bool
+    ) -> Future[Any]:
+        _check_kind(kind)
+        items = check_texts(texts)  # every text is checked before anything is encoded
+        progress = None
+        bar = None
+        if show_progress and items:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(items), desc="Encoding", unit="text")
+            progress = bar.update
+        if len(items) > self.config.tokenize_chunk:
+            future = self._submit_streamed(items, kind, want, progress)
+        else:
+            future = self._submit_ids(items, kind, want, progress)
+        if bar is not None:
+            future.add_done_callback(lambda _f: bar.close())
+        return future
+
+    def _submit_ids(
+        self, items: list[str], kind: str, want: str, progress: Callable[[int], None] | None
+    ) -> Future[Any]:
+        """Tokenize *items* and queue them on the micro-batcher."""
+        ids, truncated = self._prepare_items(items, kind)
         if truncated:
             self._warn_truncation()
         pool_start = 0 if self.config.pool_prefix else self._prefix_lengths[kind]
         starts = [min(pool_start, len(row) - 1) for row in ids] if pool_start else None
-        progress = None
-        bar = None
-        if show_progress and ids:
-            from tqdm.auto import tqdm
+        return self._batcher.submit(ids, want=want, pool_starts=starts, progress=progress)
 
-            bar = tqdm(total=len(ids), desc="Encoding", unit="text")
-            progress = bar.update
-        future = self._batcher.submit(ids, want=want, pool_starts=starts, progress=progress)
-        if bar is not None:
-            future.add_done_callback(lambda _f: bar.close())
-        return future
+    def _submit_streamed(
+        self, items: list[str], kind: str, want: str, progress: Callable[[int], None] | None
+    ) -> Future[Any]:
+        """Queue a large call chunk by chunk from a tokenizer thread.
+
+        The thread tokenizes chunk *i + 1* while the worker runs forward passes over chunk *i*
+        (the tokenizer releases the GIL), so the device starts at once instead of after the
+        whole call is tokenized. Each chunk is length-sorted and batched as a call of its own;
+        the results land in one array (or list) in the caller's order.
+        """
+        streamed = StreamedCall(len(items), self.dim, want)
+        size = self.config.tokenize_chunk
+
+        def feed() -> None:
+            for start in range(0, len(items), size):
+                if streamed.future.done():  # cancelled, or an earlier chunk failed
+                    return
+                try:
+                    part = self._submit_ids(items[start : start + size], kind, want, progress)
+                except BaseException as err:  # closed encoder, tokenizer error
+                    streamed.fail(err)
+                    return
+                streamed.add(start, part)
+
+        threading.Thread(target=feed, name="t5-vectors-tokenizer", daemon=True).start()
+        return streamed.future
 
     def _warn_truncation(self) -> None:
         with self._warn_lock:
@@ -450,37 +456,6 @@ class T5Encoder:
             stacklevel=4,
         )
 
-    def _run_batch(
-        self, batch: list[BatchItem], need_pooled: bool, need_tokens: bool
-    ) -> tuple[np.ndarray | None, list[np.ndarray] | None]:
-        longest = max(len(item.ids) for item in batch)
-        if self.device.type == "cuda":
-            longest = (longest + 7) // 8 * 8
-        input_ids = torch.full((len(batch), longest), self._pad_id, dtype=torch.long)
-        attention = torch.zeros((len(batch), longest), dtype=torch.bool)
-        for row, item in enumerate(batch):
-            input_ids[row, : len(item.ids)] = torch.tensor(item.ids, dtype=torch.long)
-            attention[row, : len(item.ids)] = True
-        input_ids = input_ids.to(self.device, non_blocking=True)
-        attention = attention.to(self.device, non_blocking=True)
-        with torch.inference_mode():
-            hidden = self._model(
-                input_ids=input_ids, attention_mask=attention.long()
-            ).last_hidden_state
-            pooled = None
-            if need_pooled:
-                pool_mask = attention
-                if any(item.pool_start for item in batch):
-                    pool_mask = attention.clone()
-                    for row, item in enumerate(batch):
-                        pool_mask[row, : item.pool_start] = False
-                pooled = self._head(hidden, pool_mask).float().cpu().numpy()
-            tokens = None
-            if need_tokens:
-                host = hidden.float().cpu().numpy()
-                tokens = [host[row, : len(item.ids)].copy() for row, item in enumerate(batch)]
-        return pooled, tokens
-
     # ---------------------------------------------------------------------------------- saving
     def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
         """Save encoder weights, tokenizer, pooling/Dense head and settings to *directory*.
@@ -488,141 +463,34 @@ class T5Encoder:
         The folder loads back with :meth:`from_pretrained` to identical vectors; trained
         attention pooling is saved with it.
         """
-        from safetensors.torch import save_file
-
-        path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True)
-        self._model.save_pretrained(str(path), safe_serialization=True)
-        self.tokenizer.save_pretrained(str(path))
-        attention = self._head.pooler.attention
-        settings = {
-            "format": 1,
-            "pooling": list(self.config.pooling),
-            "normalize": self.config.normalize,
-            "max_length": self.config.max_length,
-            "lowercase": self.config.lowercase,
-            "pool_prefix": self.config.pool_prefix,
-            "prompts": {
-                "query": self.config.query_prefix,
-                "document": self.config.document_prefix,
-            },
-            "attention_hidden_size": attention.hidden_size if attention is not None else 0,
-            "dense": [
-                {
-                    "in_features": d.linear.in_features,
-                    "out_features": d.linear.out_features,
-                    "bias": d.linear.bias is not None,
-                    "activation": f"torch.nn.{d.activation_name}",
-                }
-                for d in self._head.dense_layers
-            ],
-        }
-        (path / OWN_CONFIG).write_text(json.dumps(settings, indent=2) + "\n")
-        state = {
-            k: v.detach().float().cpu().contiguous() for k, v in self._head.state_dict().items()
-        }
-        if state:
-            save_file(state, str(path / OWN_HEAD_WEIGHTS))
-        else:
-            (path / OWN_HEAD_WEIGHTS).unlink(missing_ok=True)
-        return path
-
-
-# ------------------------------------------------------------------------------------ helpers
-def _compute_dtype(model: torch.nn.Module) -> torch.dtype:
-    dtypes = [p.dtype for p in model.parameters()]
-    # With float16, `wo` layers stay float32; the compute dtype is the most common one.
-    return max(set(dtypes), key=dtypes.count)
-
-
-def _tokenizer_limit(tokenizer: Any) -> int:
-    limit = getattr(tokenizer, "model_max_length", None)
-    if isinstance(limit, int) and 2 <= limit <= 100_000:
-        return limit
-    return 512
-
-
-def _load_tokenizer(spec: CheckpointSpec) -> Any:
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(str(spec.transformer_dir))
-    except (OSError, ValueError, TypeError) as err:
-        raise ModelLoadError(
-            f"Expected a loadable T5 tokenizer in {spec.transformer_dir}, found an error: {err}. "
-            "Save the tokenizer next to the model, or copy spiece.model from the original "
-            "checkpoint."
-        ) from err
-
-
-def _load_model(spec: CheckpointSpec, dtype: torch.dtype, device: torch.device) -> Any:
-    from safetensors import SafetensorError
-    from transformers import MT5EncoderModel, T5EncoderModel
-    from transformers.utils import logging as hf_logging_module
-
-    hf_logging: Any = hf_logging_module
-
-    model_cls: Any = MT5EncoderModel if spec.model_type == "mt5" else T5EncoderModel
-    bar_enabled = hf_logging.is_progress_bar_enabled()
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    try:
-        model = model_cls.from_pretrained(
-            str(spec.transformer_dir),
-            dtype=dtype,
-            attn_implementation="sdpa",
+        config = self.config
+        settings = OwnSettings(
+            pooling=config.pooling,
+            normalize=config.normalize,
+            max_length=config.max_length,
+            lowercase=config.lowercase,
+            pool_prefix=config.pool_prefix,
+            query_prefix=config.query_prefix,
+            document_prefix=config.document_prefix,
         )
-    except pickle.UnpicklingError as err:  # torch.load(weights_only=True) refused the file
-        raise UnsafeCheckpointError(
-            f"Refused to load the weights in {spec.transformer_dir}: expected a pickle of "
-            "tensors only, found other objects (loading them would execute code from the file) "
-            "or a corrupt file. Use model.safetensors from a trusted copy of the checkpoint."
-        ) from err
-    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
-        raise ModelLoadError(
-            f"Expected loadable T5 weights in {spec.transformer_dir}, found an error: "
-            f"{type(err).__name__}: {err}. The checkpoint is incomplete or corrupt: download or "
-            "save it again."
-        ) from err
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bar_enabled:
-            hf_logging.enable_progress_bar()
-    return model.to(device)
-
-
-def _build_head(spec: CheckpointSpec, pooling: str | Sequence[str] | None) -> EmbeddingHead:
-    modes = spec.pooling if pooling is None else normalize_pooling_modes(pooling)
-    pooler = Pooler(modes, spec.d_model, attention_hidden_size=spec.attention_hidden_size)
-    denses = [
-        DenseLayer(d.in_features, d.out_features, bias=d.bias, activation=d.activation)
-        for d in spec.denses
-    ]
-    head = EmbeddingHead(pooler, denses, normalize=spec.normalize)
-    if spec.layout == "t5-vectors" and spec.head_weights is not None:
-        from safetensors.torch import load_file
-
-        state = load_file(str(spec.head_weights))
-        if pooling is not None and modes != spec.pooling:
-            state = {k: v for k, v in state.items() if not k.startswith("pooler.")}
-        _load_into(
-            head, state, strict=pooling is None or modes == spec.pooling, where=spec.head_weights
+        return write_own_checkpoint(
+            Path(directory),
+            model=self._model,
+            tokenizer=self.tokenizer,
+            head=self._head,
+            settings=settings,
         )
-    for dense, dense_spec in zip(denses, spec.denses, strict=True):
-        if dense_spec.folder is not None:
-            _load_into(
-                dense, read_state_dict(dense_spec.folder), strict=True, where=dense_spec.folder
-            )
-    return head
 
 
-def _load_into(
-    module: torch.nn.Module, state: dict[str, torch.Tensor], *, strict: bool, where: Path
-) -> None:
-    try:
-        module.load_state_dict({k: v.float() for k, v in state.items()}, strict=strict)
-    except RuntimeError as err:
-        raise ModelLoadError(
-            f"Expected weights in {where} to match the module's config, found a mismatch: {err}"
-        ) from err
+def _check_kind(kind: str) -> None:
+    if kind not in _KINDS:
+        raise InvalidInputError(f"kind: expected 'document' or 'query', found {kind!r}.")
+
+
+def _hf_forward(model: Any) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``last_hidden_state`` through ``model(...)`` (the fast forward once it is installed)."""
+
+    def forward(input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return model(input_ids=input_ids, attention_mask=mask.long()).last_hidden_state  # type: ignore[no-any-return]
+
+    return forward

@@ -4,6 +4,10 @@
 CPUs with AVX512-BF16 or AMX) and float32 everywhere else. It never picks float16: T5 was trained
 in bfloat16 and its activations overflow float16's range (inf/NaN). float16 is used only when asked
 for, and then T5's ``wo`` projections stay in float32 (transformers' ``_keep_in_fp32_modules``).
+
+``"int8"`` (CPU only, never chosen by ``"auto"``) loads float32 weights and then quantizes the
+encoder's linear layers dynamically (:meth:`FastT5Forward.quantize_int8`); it resolves to
+``torch.qint8``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ _DTYPE_NAMES: dict[str, torch.dtype] = {
     "float16": torch.float16,
     "fp16": torch.float16,
     "half": torch.float16,
+    "int8": torch.qint8,
+    "qint8": torch.qint8,
 }
 
 
@@ -95,12 +101,20 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
         resolved = _DTYPE_NAMES[dtype.lower()]
     else:
         raise InvalidInputError(
-            "dtype: expected 'auto', 'float32', 'bfloat16' or 'float16' (or a torch dtype), "
-            f"found {dtype!r}."
+            "dtype: expected 'auto', 'float32', 'bfloat16', 'float16' or 'int8' (or a torch "
+            f"dtype), found {dtype!r}."
         )
+    if resolved == torch.qint8:
+        if device.type != "cpu":
+            raise InvalidInputError(
+                f"dtype: 'int8' runs on CPU only, found device {str(device)!r}. Use "
+                "device='cpu' with dtype='int8', or dtype='auto' on this device."
+            )
+        return resolved
     if resolved not in (torch.float32, torch.bfloat16, torch.float16):
         raise InvalidInputError(
-            f"dtype: expected a floating dtype (float32, bfloat16, float16), found {resolved}."
+            "dtype: expected a floating dtype (float32, bfloat16, float16) or 'int8', found "
+            f"{resolved}."
         )
     return resolved
 

@@ -191,7 +191,7 @@ def test_bad_device_and_dtype():
     from t5_vectors.encoder.precision import resolve_device, resolve_dtype
 
     with pytest.raises(InvalidInputError, match="dtype"):
-        resolve_dtype("int8", torch.device("cpu"))
+        resolve_dtype("int4", torch.device("cpu"))
     with pytest.raises(InvalidInputError, match="device"):
         resolve_device("tpu-please")
     if not torch.cuda.is_available():

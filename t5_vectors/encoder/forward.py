@@ -1,0 +1,321 @@
+"""The T5 encoder forward pass, written for inference.
+
+:class:`FastT5Forward` runs a loaded ``T5EncoderModel`` (or ``MT5EncoderModel``) with the same
+math as transformers' ``T5Stack``, minus what an encoder at inference never needs:
+
+* **Fused projections**: q, k and v are one matmul (one ``(3 x inner, d_model)`` weight), and the
+  two input projections of a gated feed-forward (``wi_0``, ``wi_1``) are one matmul.
+* **The attention bias once per batch**: T5's relative-position bias depends only on the
+  sequence length, so it is cached per length; the padding mask is folded into it once per
+  forward pass, not once per layer.
+* **No work on padding (CPU)**: norms, projections and the feed-forward run on the real
+  tokens only, gathered into one matrix; only attention sees the padded layout. A burst of
+  single queries of mixed lengths, padded to the longest, is where this matters most.
+* **No dropout, cache, decoder or fp16-clamp branches**, and no per-layer Python dispatch through
+  ``nn.Module.__call__`` hooks.
+
+Numerics follow T5LayerNorm exactly: the RMS is taken in float32 and the result is cast back to
+the weights' dtype (bfloat16 stays bfloat16 between layers). float16 is not run here (T5 keeps
+``wo`` in float32 for it); :func:`supports_fast_forward` says which models are.
+
+:func:`install_fast_forward` makes it the model's own ``forward`` (on that instance), so the
+encoder, ``encoder.model(...)`` and anything that wraps ``model.forward`` all run one forward
+pass; calls with arguments it does not handle (``inputs_embeds``, ``output_attentions``, ...)
+go to transformers' original.
+
+``quantize_int8`` turns the fused linear layers into dynamically quantized int8 ones
+(``torch.ao.quantization.quantize_dynamic``: int8 weights, activations quantized per call; FBGEMM
+uses VNNI/AMX where the CPU has them). Norms, attention and activations stay float32.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import warnings
+from collections import OrderedDict
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["FastT5Forward", "install_fast_forward", "supports_fast_forward"]
+
+# Position biases kept per sequence length (each is heads x n x n in the compute dtype), up to
+# this many bytes in all (the newest is always kept): T5-base at n = 512 takes 12 MiB in fp32.
+_BIAS_CACHE_BYTES = 64 * 2**20
+
+
+def _activation(name: str) -> Any:
+    """The feed-forward activation of a T5 config (``dense_act_fn``) as a function."""
+    if name == "relu":
+        return F.relu
+    if name in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
+        return lambda x: F.gelu(x, approximate="tanh")
+    if name == "gelu":
+        return F.gelu
+    if name in ("silu", "swish"):
+        return F.silu
+    from transformers.activations import ACT2FN
+
+    return ACT2FN[name]
+
+
+def supports_fast_forward(model: Any) -> bool:
+    """Whether *model* is a T5/mT5 encoder this module can run (float32 or bfloat16 weights)."""
+    encoder = getattr(model, "encoder", None)
+    config = getattr(model, "config", None)
+    if encoder is None or config is None or not hasattr(encoder, "block"):
+        return False
+    if getattr(config, "model_type", "") not in ("t5", "mt5"):
+        return False
+    dtypes = {p.dtype for p in model.parameters()}
+    return dtypes in ({torch.float32}, {torch.bfloat16})
+
+
+class _Layer(nn.Module):
+    """One T5 block: self-attention and feed-forward, each pre-normed with a residual."""
+
+    def __init__(self, block: Any, *, gated: bool) -> None:
+        super().__init__()
+        attn = block.layer[0].SelfAttention
+        ff = block.layer[1].DenseReluDense
+        self.attn_norm = block.layer[0].layer_norm.weight
+        self.ff_norm = block.layer[1].layer_norm.weight
+        self.attn_eps = float(block.layer[0].layer_norm.variance_epsilon)
+        self.ff_eps = float(block.layer[1].layer_norm.variance_epsilon)
+        self.qkv = _fused_linear(attn.q, attn.k, attn.v)
+        self.o: nn.Module = attn.o
+        self.wi = _fused_linear(ff.wi_0, ff.wi_1) if gated else ff.wi
+        self.wo: nn.Module = ff.wo
+        self.heads = int(attn.n_heads)
+        self.d_kv = int(attn.key_value_proj_dim)
+
+
+def _fused_linear(*parts: nn.Linear) -> nn.Linear:
+    """One bias-free linear layer whose output is the concatenation of *parts*' outputs."""
+    weight = torch.cat([p.weight.detach() for p in parts], dim=0)
+    fused = nn.Linear(weight.shape[1], weight.shape[0], bias=False, device=weight.device)
+    fused.weight = nn.Parameter(weight.to(parts[0].weight.dtype), requires_grad=False)
+    return fused
+
+
+def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """T5LayerNorm: scale by the float32 RMS, cast to the weight's dtype, multiply by weight."""
+    if x.dtype == torch.float32:
+        return F.rms_norm(x, (x.shape[-1],), weight, eps)
+    x32 = x.float()
+    scaled = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)
+    return weight * scaled.to(weight.dtype)
+
+
+class FastT5Forward(nn.Module):
+    """``last_hidden_state`` of a T5 encoder, computed as described in the module docstring.
+
+    The fused weights are copies (the model's own parameters are left untouched, so saving the
+    model still writes the standard layout); they cost the size of the attention and gated
+    input projections once more in memory.
+
+    Args:
+        model: a loaded ``T5EncoderModel`` / ``MT5EncoderModel`` in float32 or bfloat16.
+    """
+
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        if not supports_fast_forward(model):
+            raise ValueError(
+                "FastT5Forward: expected a T5/mT5 encoder with float32 or bfloat16 weights, found "
+                f"{type(model).__name__}. Run the model itself instead."
+            )
+        config = model.config
+        encoder = model.encoder
+        self.embed = encoder.embed_tokens
+        gated = bool(getattr(config, "is_gated_act", False))
+        self.act = _activation(str(getattr(config, "dense_act_fn", "relu")))
+        self.gated = gated
+        self.layers = nn.ModuleList(_Layer(block, gated=gated) for block in encoder.block)
+        self.final_norm = encoder.final_layer_norm.weight
+        self.final_eps = float(encoder.final_layer_norm.variance_epsilon)
+        first = encoder.block[0].layer[0].SelfAttention
+        self.relative_bias = first.relative_attention_bias
+        self.num_buckets = int(first.relative_attention_num_buckets)
+        self.max_distance = int(first.relative_attention_max_distance)
+        self.heads = int(first.n_heads)
+        self.dtype = self.final_norm.dtype
+        self._bias_cache: OrderedDict[tuple[int, str], torch.Tensor] = OrderedDict()
+        self._bias_lock = threading.Lock()
+        self.quantized = False
+
+    # ------------------------------------------------------------------------ position bias
+    def position_bias(self, length: int, device: torch.device) -> torch.Tensor:
+        """The relative-position bias for *length* tokens, ``(1, heads, length, length)``.
+
+        Computed once per (length, device) and kept in an LRU cache of at most 64 MiB.
+        """
+        key = (length, str(device))
+        with self._bias_lock:
+            cached = self._bias_cache.get(key)
+            if cached is not None:
+                self._bias_cache.move_to_end(key)
+                return cached
+        positions = torch.arange(length, dtype=torch.long, device=device)
+        relative = positions[None, :] - positions[:, None]
+        buckets = relative_position_bucket(
+            relative, num_buckets=self.num_buckets, max_distance=self.max_distance
+        )
+        table: torch.Tensor = self.relative_bias(buckets)
+        bias = table.permute(2, 0, 1).unsqueeze(0).to(self.dtype)
+        with self._bias_lock:
+            self._bias_cache[key] = bias
+            total = sum(t.numel() * t.element_size() for t in self._bias_cache.values())
+            while total > _BIAS_CACHE_BYTES and len(self._bias_cache) > 1:
+                _, dropped = self._bias_cache.popitem(last=False)
+                total -= dropped.numel() * dropped.element_size()
+        return bias
+
+    def attention_bias(self, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Position bias plus the padding mask, ``(batch, heads, n, n)`` (or ``(1, ...)``).
+
+        Padded key positions get the dtype's lowest value, as transformers' mask does.
+        """
+        batch, length = attention_mask.shape
+        bias = self.position_bias(length, attention_mask.device)
+        if bool(attention_mask.all()):
+            return bias
+        masked = torch.zeros((batch, 1, 1, length), dtype=self.dtype, device=bias.device)
+        masked.masked_fill_(~attention_mask.bool()[:, None, None, :], torch.finfo(self.dtype).min)
+        return bias + masked
+
+    # -------------------------------------------------------------------------------- int8
+    def quantize_int8(self) -> None:
+        """Replace the linear layers by dynamically quantized int8 ones (CPU, float32 only)."""
+        if self.dtype != torch.float32:
+            raise ValueError(
+                f"int8 quantization: expected float32 weights, found {self.dtype}. Load the "
+                "model in float32 before quantizing."
+            )
+        with warnings.catch_warnings():
+            # torch.ao's eager quantization is marked deprecated in favour of torchao (not a
+            # dependency here); it still ships and works in the torch versions we support.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            from torch.ao.quantization import quantize_dynamic
+
+            for layer in self.layers:
+                assert isinstance(layer, _Layer)
+                for name in ("qkv", "o", "wi", "wo"):
+                    holder = nn.Sequential(getattr(layer, name))
+                    quantized = quantize_dynamic(holder, {nn.Linear}, dtype=torch.qint8)  # type: ignore[no-untyped-call]
+                    setattr(layer, name, quantized[0])
+        self.quantized = True
+
+    # ----------------------------------------------------------------------------- forward
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """``last_hidden_state`` for *input_ids* ``(batch, n)`` under a bool or 0/1 mask.
+
+        On CPU, when padding is more than :attr:`unpad_below` of the batch, the per-token work
+        (norms, projections, feed-forward) runs on the real tokens only, gathered into one
+        ``(tokens, d_model)`` matrix; attention runs on the padded layout. Padded positions of
+        the result are then zero (transformers leaves values there that nothing should read).
+        """
+        mask = attention_mask.bool()
+        bias = self.attention_bias(mask)
+        batch, length = input_ids.shape
+        real: torch.Tensor | None = None
+        if input_ids.device.type == "cpu" and batch > 1:
+            flat_mask = mask.reshape(-1)
+            count = int(flat_mask.sum())
+            if count < self.unpad_below * flat_mask.numel():
+                real = flat_mask.nonzero().squeeze(1)
+        if real is None:
+            hidden = self.embed(input_ids).reshape(batch * length, -1)
+        else:
+            hidden = self.embed(input_ids.reshape(-1)[real])
+        for layer in self.layers:
+            assert isinstance(layer, _Layer)
+            hidden = hidden + layer.o(self._attend(layer, hidden, bias, real, batch, length))
+            normed = _rms_norm(hidden, layer.ff_norm, layer.ff_eps)
+            inner = layer.wi(normed)
+            if self.gated:
+                gate, linear = inner.chunk(2, dim=-1)
+                inner = self.act(gate) * linear
+            else:
+                inner = self.act(inner)
+            hidden = hidden + layer.wo(inner)
+        hidden = _rms_norm(hidden, self.final_norm, self.final_eps)
+        if real is None:
+            return hidden.view(batch, length, -1)
+        out = hidden.new_zeros((batch * length, hidden.shape[-1]))
+        out.index_copy_(0, real, hidden)
+        return out.view(batch, length, -1)
+
+    #: Unpad (see :meth:`forward`) when real tokens are fewer than this share of the batch.
+    unpad_below = 0.9
+
+    def _attend(
+        self,
+        layer: _Layer,
+        hidden: torch.Tensor,
+        bias: torch.Tensor,
+        real: torch.Tensor | None,
+        batch: int,
+        length: int,
+    ) -> torch.Tensor:
+        """Self-attention of one layer; *hidden* is ``(batch * n, d)`` or the real rows only."""
+        normed = _rms_norm(hidden, layer.attn_norm, layer.attn_eps)
+        qkv = layer.qkv(normed)
+        if real is not None:
+            padded = qkv.new_zeros((batch * length, qkv.shape[-1]))
+            padded.index_copy_(0, real, qkv)
+            qkv = padded
+        q, k, v = qkv.view(batch, length, 3, layer.heads, layer.d_kv).permute(2, 0, 3, 1, 4)
+        context = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=1.0)
+        context = context.transpose(1, 2).reshape(batch * length, layer.heads * layer.d_kv)
+        return context if real is None else context.index_select(0, real)
+
+
+def install_fast_forward(model: Any) -> FastT5Forward | None:
+    """Run *model* through a :class:`FastT5Forward` from now on; ``None`` if it is not supported.
+
+    The instance's ``forward`` is replaced (the class is untouched): ``input_ids`` with an
+    optional ``attention_mask`` take the fast path and return a ``BaseModelOutput``; any other
+    argument goes to the original forward.
+    """
+    if not supports_fast_forward(model):
+        return None
+    from transformers.modeling_outputs import BaseModelOutput
+
+    fast = FastT5Forward(model).eval()
+    original = model.forward
+
+    def forward(
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if input_ids is None or any(value is not None for value in kwargs.values()):
+            return original(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+        return BaseModelOutput(last_hidden_state=fast(input_ids, mask))
+
+    model.forward = forward
+    return fast
+
+
+def relative_position_bucket(
+    relative_position: torch.Tensor, *, num_buckets: int, max_distance: int
+) -> torch.Tensor:
+    """T5's bidirectional relative-position buckets (as transformers' ``T5Attention``)."""
+    num_buckets //= 2
+    buckets = (relative_position > 0).to(torch.long) * num_buckets
+    distance = torch.abs(relative_position)
+    max_exact = num_buckets // 2
+    is_small = distance < max_exact
+    large = max_exact + (
+        torch.log(distance.float() / max_exact)
+        / math.log(max_distance / max_exact)
+        * (num_buckets - max_exact)
+    ).to(torch.long)
+    large = torch.minimum(large, torch.full_like(large, num_buckets - 1))
+    return buckets + torch.where(is_small, distance, large)
