@@ -15,24 +15,34 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade "pip>=25.1"
 
-# The runtime packages exactly as `make install` resolves them for users; the dev group is
-# installed under these constraints, so the tests run on the versions users get.
+# The runtime packages exactly as `make install` resolves them for users are written to
+# runtime-versions.txt; install-dev then prints every runtime package the dev group changed.
 $(STAMPS)/install: pyproject.toml | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install "$(TORCH_SPEC)"
 	$(BIN)/pip install -e .
 	mkdir -p $(STAMPS)
-	$(BIN)/pip freeze --exclude-editable > $(STAMPS)/runtime-constraints.txt
+	$(BIN)/pip freeze --exclude-editable > $(STAMPS)/runtime-versions.txt
 	touch $@
 
 $(STAMPS)/install-dev: $(STAMPS)/install pyproject.toml
-	$(BIN)/pip install -c $(STAMPS)/runtime-constraints.txt --group dev -e ".[ray]"
+	$(BIN)/pip install --group dev -e ".[ray]"
+	$(BIN)/pip freeze --exclude-editable | $(BIN)/python -c "$$DEV_CHANGES" $(STAMPS)/runtime-versions.txt
 	touch $@
+
+define DEV_CHANGES
+import sys
+pins = lambda lines: dict(l.strip().split("==", 1) for l in lines if "==" in l)
+runtime, now = pins(open(sys.argv[1])), pins(sys.stdin)
+changed = [f"{n} {v} -> {now[n]}" for n, v in sorted(runtime.items()) if now.get(n, v) != v]
+print("dev group changed runtime packages: " + ("; ".join(changed) or "none"))
+endef
+export DEV_CHANGES
 
 ## install: the package and its runtime dependencies, CPU torch pinned
 install: $(STAMPS)/install
 
-## install-dev: install + the dev group (tests, peers, linters) and the ray extra, on the
-## runtime versions install chose
+## install-dev: install + the dev group (tests, peers, linters) and the ray extra; prints the
+## runtime packages the dev group changed (see README)
 install-dev: $(STAMPS)/install-dev
 
 ## test: the offline unit test suite

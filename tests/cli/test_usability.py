@@ -197,3 +197,39 @@ def test_qdrant_path_default_is_the_library_default(cli, docs, tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     assert cli("ingest", str(docs), "--collection", "d", qdrant=False).status == 0
     assert Path("t5_vectors_data").is_dir()
+
+
+def test_a_real_ctrl_c_mid_ingest_is_one_line_and_exit_130(tmp_path, st5_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[2]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n in range(400):  # far more than can be ingested before the signal arrives
+        (corpus / f"note{n:03}.txt").write_text(f"Note {n}: ferns like shade and humid air. " * 40)
+    store = tmp_path / "db"
+    argv = [sys.executable, "-m", "t5_vectors", "ingest", str(corpus), "--collection", "c"]
+    argv += ["--model", str(st5_path), "--device", "cpu", "--qdrant-path", str(store)]
+    env = {**os.environ, "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1"}
+    child = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    # Interrupt once chunks are being written (the store's file has grown past its first points).
+    sqlite = store / "collection" / "c" / "storage.sqlite"
+    while child.poll() is None and not (sqlite.exists() and sqlite.stat().st_size > 64 * 1024):
+        time.sleep(0.05)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate()
+    assert child.returncode == 130, (out, err)
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert re.fullmatch(
+        r"t5-vectors: interrupted: \d+ chunks of \d+ files stored; run the same command again "
+        r"to resume",
+        lines[0],
+    ), lines[0]
