@@ -10,7 +10,9 @@ Each case is a fresh interpreter (``subprocess``), as a user's shell starts it: 
 "import t5_vectors"``, ``t5-vectors --help``, ``t5-vectors info`` on an embedded store with one
 collection, and ``t5-vectors search`` on it with a tiny random-weight model (built offline, so
 the model's own compute is negligible and what is measured is start-up: imports, loading, opening
-the store). Trees are run alternately, case by case, so both see the same machine load; the table
+the store). ``--ingest N`` adds a full ``t5-vectors ingest`` of N generated notes into a fresh
+store with the same model (the streaming pipeline's cost, start-up included). Trees are run
+alternately, case by case, so both see the same machine load; the table
 gives the median and the minimum of ``--repeat`` runs. Shared machines are noisy: compare the
 columns of one run, not runs of different days.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -44,10 +47,27 @@ def _run(tree: Path, argv: list[str], cwd: Path) -> float:
     return seconds
 
 
-def _cases(store: Path, model: Path) -> dict[str, list[str]]:
+def _cases(store: Path, model: Path, corpus: Path | None) -> dict[str, list[str]]:
     cli = ["-m", "t5_vectors"]
     where = ["--qdrant-path", str(store)]
-    return {
+    ingest: dict[str, list[str]] = {}
+    if corpus is not None:
+        files = len(list(corpus.iterdir()))
+        fresh = ["--qdrant-path", str(store.with_name(store.name + "-fresh"))]
+        ingest[f"t5-vectors ingest ({files} files, tiny model)"] = [
+            *cli,
+            "ingest",
+            str(corpus),
+            "--collection",
+            "bench",
+            "--model",
+            str(model),
+            "--device",
+            "cpu",
+            "--quiet",
+            *fresh,
+        ]
+    return ingest | {
         "import t5_vectors": ["-c", "import t5_vectors"],
         "t5-vectors --help": [*cli, "--help"],
         "t5-vectors info": [*cli, "info", "--collection", "docs", *where],
@@ -68,6 +88,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", type=Path, help="another tree (e.g. a worktree of main)")
     parser.add_argument("--repeat", type=int, default=5, help="runs per case and tree")
+    parser.add_argument("--ingest", type=int, default=0, metavar="N", help="also ingest N notes")
+    parser.add_argument("--only-ingest", action="store_true", help="run only the ingest case")
     args = parser.parse_args()
     trees = {"after": ROOT} | ({"before": args.before.resolve()} if args.before else {})
     work = Path(tempfile.mkdtemp(prefix="t5v-cli-bench-"))
@@ -106,10 +128,20 @@ def main() -> None:
             work,
         )
     times: dict[tuple[str, str], list[float]] = {}
-    cases = {name: _cases(stores[name], model) for name in trees}
+    corpus = None
+    if args.ingest:
+        corpus = work / "corpus"
+        corpus.mkdir()
+        for n in range(args.ingest):
+            text = f"Note {n}: ferns like shade, humid air and soil that never dries out. "
+            (corpus / f"note{n:05}.txt").write_text(text * 30)
+    cases = {name: _cases(stores[name], model, corpus) for name in trees}
+    if args.only_ingest:
+        cases = {name: {k: v for k, v in c.items() if "ingest" in k} for name, c in cases.items()}
     for _ in range(args.repeat):
         for case in cases["after"]:
             for name, tree in trees.items():
+                shutil.rmtree(stores[name].with_name(stores[name].name + "-fresh"), True)
                 times.setdefault((case, name), []).append(_run(tree, cases[name][case], work))
     names = list(trees)
     header = " | ".join(f"{n} median | {n} min" for n in names)
