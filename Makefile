@@ -1,7 +1,11 @@
 # t5-vectors — every target the README names lives here.
+#
+# Installs run once: each install step leaves a stamp file in $(VENV) and reruns only when
+# pyproject.toml changes (or after `make clean`), so `make test` reruns only the tests.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+STAMPS := $(VENV)/.stamps
 # The CPU build of PyTorch. Users with a GPU install their own torch first (see README).
 TORCH_SPEC ?= torch==2.13.0
 
@@ -11,38 +15,60 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade "pip>=25.1"
 
-## install: the package and its runtime dependencies, CPU torch pinned
-install: $(BIN)/python
+# The runtime packages exactly as `make install` resolves them for users are written to
+# runtime-versions.txt; install-dev then prints every runtime package the dev group changed.
+$(STAMPS)/install: pyproject.toml | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install "$(TORCH_SPEC)"
 	$(BIN)/pip install -e .
+	mkdir -p $(STAMPS)
+	$(BIN)/pip freeze --exclude-editable > $(STAMPS)/runtime-versions.txt
+	touch $@
 
-## install-dev: install + the dev group (tests, peers, linters)
-install-dev: install
+$(STAMPS)/install-dev: $(STAMPS)/install pyproject.toml
 	$(BIN)/pip install --group dev -e ".[ray]"
+	$(BIN)/pip freeze --exclude-editable | $(BIN)/python -c "$$DEV_CHANGES" $(STAMPS)/runtime-versions.txt
+	touch $@
+
+define DEV_CHANGES
+import sys
+pins = lambda lines: dict(l.strip().split("==", 1) for l in lines if "==" in l)
+runtime, now = pins(open(sys.argv[1])), pins(sys.stdin)
+changed = [f"{n} {v} -> {now[n]}" for n, v in sorted(runtime.items()) if now.get(n, v) != v]
+print("dev group changed runtime packages: " + ("; ".join(changed) or "none"))
+endef
+export DEV_CHANGES
+
+## install: the package and its runtime dependencies, CPU torch pinned
+install: $(STAMPS)/install
+
+## install-dev: install + the dev group (tests, peers, linters) and the ray extra; prints the
+## runtime packages the dev group changed (see README)
+install-dev: $(STAMPS)/install-dev
 
 ## test: the offline unit test suite
-test: install-dev
+test: $(STAMPS)/install-dev
 	$(BIN)/python -m pytest tests -q
 
 ## integration: the same tests against a real Qdrant server (docker compose, see README)
-integration: install-dev
+integration: $(STAMPS)/install-dev
 	docker compose up -d qdrant
 	QDRANT_URL=$${QDRANT_URL:-http://localhost:6333} $(BIN)/python -m pytest integration_tests -q
 
 ## lint: ruff + mypy (strict) on the package
-lint: install-dev
+lint: $(STAMPS)/install-dev
 	$(BIN)/ruff check t5_vectors tests integration_tests benchmarks examples scripts
 	$(BIN)/ruff format --check t5_vectors tests integration_tests benchmarks examples scripts
 	$(BIN)/mypy
 
-## bench: the encode and ingest benchmarks (tables on stdout; see docs/benchmarks.md)
-bench: install-dev
+## bench: the encode, ingest and command-line benchmarks (tables on stdout; docs/benchmarks.md)
+bench: $(STAMPS)/install-dev
 	$(BIN)/python benchmarks/encode.py
 	$(BIN)/python benchmarks/budget.py
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/cli.py
 
 ## reliability: run the fault, crash, bad-input and security tests and write docs/reliability.md
-reliability: install-dev
+reliability: $(STAMPS)/install-dev
 	$(BIN)/python scripts/reliability_report.py
 
 clean:

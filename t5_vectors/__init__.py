@@ -11,34 +11,72 @@ Public API::
     report = index.ingest(loader.lazy_load())               # streaming, idempotent
     store = T5QdrantVectorStore(index=index)                # LangChain VectorStore
     clf = T5Classifier(encoder).fit(texts, labels)          # head on frozen features
+
+Names are imported on first use (PEP 562), so ``import t5_vectors`` loads none of torch,
+transformers, Qdrant or LangChain, and the command line starts at once.
 """
 
 from __future__ import annotations
 
-from t5_vectors.encoder import EncoderConfig, T5Encoder, TruncationWarning
-from t5_vectors.errors import (
-    CollectionConfigError,
-    EncoderClosedError,
-    EncoderMismatchError,
-    EncodingError,
-    IngestError,
-    InsecureConnectionWarning,
-    InvalidInputError,
-    LabelError,
-    ModelLoadError,
-    ModelMismatchError,
-    ModelNotFoundError,
-    NotFittedError,
-    NotT5CheckpointError,
-    SourceFileError,
-    T5VectorsError,
-    UnsafeCheckpointError,
-)
-from t5_vectors.langchain import T5Embeddings, T5QdrantVectorStore
-from t5_vectors.qdrant import CollectionSpec, IngestReport, QdrantIndex, RetryPolicy
-from t5_vectors.transfer import T5Classifier
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from t5_vectors.encoder import EncoderConfig, T5Encoder, TruncationWarning
+    from t5_vectors.errors import (
+        CollectionConfigError,
+        EncoderClosedError,
+        EncoderMismatchError,
+        EncodingError,
+        IngestError,
+        InsecureConnectionWarning,
+        InvalidInputError,
+        LabelError,
+        ModelLoadError,
+        ModelMismatchError,
+        ModelNotFoundError,
+        NotFittedError,
+        NotT5CheckpointError,
+        SourceFileError,
+        T5VectorsError,
+        UnsafeCheckpointError,
+    )
+    from t5_vectors.langchain import T5Embeddings, T5QdrantVectorStore
+    from t5_vectors.qdrant import CollectionSpec, IngestReport, QdrantIndex, RetryPolicy
+    from t5_vectors.transfer import T5Classifier
 
 __version__ = "0.1.0"
+
+_ERRORS = "t5_vectors.errors"
+_LAZY: dict[str, str] = {
+    "CollectionConfigError": _ERRORS,
+    "CollectionSpec": "t5_vectors.qdrant",
+    "EncoderClosedError": _ERRORS,
+    "EncoderConfig": "t5_vectors.encoder",
+    "EncoderMismatchError": _ERRORS,
+    "EncodingError": _ERRORS,
+    "IngestError": _ERRORS,
+    "IngestReport": "t5_vectors.qdrant",
+    "InsecureConnectionWarning": _ERRORS,
+    "InvalidInputError": _ERRORS,
+    "LabelError": _ERRORS,
+    "ModelLoadError": _ERRORS,
+    "ModelMismatchError": _ERRORS,
+    "ModelNotFoundError": _ERRORS,
+    "NotFittedError": _ERRORS,
+    "NotT5CheckpointError": _ERRORS,
+    "QdrantIndex": "t5_vectors.qdrant",
+    "RetryPolicy": "t5_vectors.qdrant",
+    "SourceFileError": _ERRORS,
+    "T5Classifier": "t5_vectors.transfer",
+    "T5Embeddings": "t5_vectors.langchain",
+    "T5Encoder": "t5_vectors.encoder",
+    "T5QdrantVectorStore": "t5_vectors.langchain",
+    "T5VectorsError": _ERRORS,
+    "TruncationWarning": "t5_vectors.encoder",
+    "UnsafeCheckpointError": _ERRORS,
+}
+"""Each public name and the module it is imported from on first use."""
 
 __all__ = [
     "CollectionConfigError",
@@ -69,3 +107,17 @@ __all__ = [
     "UnsafeCheckpointError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first use, then keep it here."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 't5_vectors' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

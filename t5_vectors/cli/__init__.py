@@ -2,7 +2,11 @@
 
 Commands, one module each: ``embed`` (texts to vectors), ``ingest`` (files and folders into a
 collection), ``search``, ``info`` and ``delete``. Errors a user can cause print one line and
-exit with status 2, anything unexpected exits with 1; ``--debug`` shows the traceback.
+exit with status 2, anything unexpected exits with 1; ``--debug`` shows the traceback. Ctrl-C
+prints one line and exits with 130.
+
+Building the parser imports no model, Qdrant or LangChain code (each command imports what it
+needs when it runs), so ``--help`` and ``--version`` answer at once.
 """
 
 from __future__ import annotations
@@ -17,12 +21,22 @@ from t5_vectors.cli.common import DEFAULT_MODEL, report_error, show_warning
 
 __all__ = ["DEFAULT_MODEL", "main"]
 
+INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT), as shells report it."""
+
+
+def _version() -> str:
+    from t5_vectors import __version__
+
+    return f"t5-vectors {__version__}"
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="t5-vectors",
         description="T5 encoders as an embedding engine for LangChain and Qdrant.",
     )
+    parser.add_argument("--version", action="version", version=_version())
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
     for command in (embed, ingest, search, info, delete):
@@ -32,19 +46,36 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    debug = False
     try:
+        args = _parser().parse_args(argv)
+        debug = args.debug
         with warnings.catch_warnings():
             # A server that is down is reported as one line of ours, not this warning too.
             warnings.filterwarnings("ignore", message="Failed to obtain server version")
-            if not args.debug:
+            if not debug:
                 warnings.showwarning = show_warning
             status: int = args.run(args)
             return status
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as interrupt:
+        return _interrupted(interrupt)
     except Exception as error:
-        return report_error(error, debug=args.debug)
+        try:
+            return report_error(error, debug=debug)
+        except KeyboardInterrupt as interrupt:
+            return _interrupted(interrupt)
+
+
+def _interrupted(interrupt: KeyboardInterrupt) -> int:
+    """One line for Ctrl-C: what an interrupted ingest stored, or just that it stopped."""
+    message = str(interrupt) if str(interrupt).startswith("interrupted") else "interrupted"
+    message = message.replace("the same ingestion", "the same command")
+    try:
+        start = "\n" if sys.stderr.isatty() else ""  # off the progress bar's line
+        print(f"{start}t5-vectors: {message}", file=sys.stderr)
+    except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C while printing
+        pass
+    return INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

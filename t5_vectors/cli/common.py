@@ -3,20 +3,34 @@
 A user error prints ``t5-vectors: error: <one line>`` and exits with status 2; anything else
 prints ``t5-vectors: unexpected error: ...`` and exits with 1. ``--debug`` prints the traceback
 instead. API keys read with ``--api-key-env`` are masked in everything printed.
+
+Errors are classified by the operation that failed, not by what their cause chain holds:
+loading the model goes through :func:`load_encoder` (model errors, restated with ``--model DIR``,
+``--offline`` and ``--demo-model DIR``), talking to Qdrant through :func:`qdrant_step` (a server
+that cannot be reached). Nothing heavy is imported at module level: ``--help``, ``info`` and
+``delete`` load no model code.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from t5_vectors.errors import CollectionConfigError, InvalidInputError, T5VectorsError
+from t5_vectors.errors import (
+    CollectionConfigError,
+    InvalidInputError,
+    ModelLoadError,
+    ModelMismatchError,
+    ModelNotFoundError,
+    T5VectorsError,
+)
 
 if TYPE_CHECKING:
     from qdrant_client import models
@@ -28,19 +42,33 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MODEL",
+    "DEFAULT_PATH",
+    "CommandError",
     "Target",
     "add_model_options",
     "add_qdrant_options",
     "display_path",
     "load_encoder",
+    "mismatch_message",
     "one_line",
     "open_target",
+    "qdrant_step",
     "redact",
     "report_error",
     "show_warning",
 ]
 
 DEFAULT_MODEL = "sentence-transformers/sentence-t5-base"
+
+DEFAULT_PATH = "./t5_vectors_data"
+"""Embedded Qdrant's default folder (the library's ``DEFAULT_PATH``, without importing it)."""
+
+_DEMO_HINT = "or try the tool with --demo-model DIR (a tiny random-weight model, built offline)"
+
+
+class CommandError(T5VectorsError):
+    """A user error restated in the command line's words (flags and commands): exit status 2."""
+
 
 _SECRETS: set[str] = set()
 """Values never to print (API keys read from the environment)."""
@@ -66,8 +94,6 @@ def add_model_options(parser: argparse.ArgumentParser, *, default_note: str) -> 
 
 def add_qdrant_options(parser: argparse.ArgumentParser) -> None:
     """``--qdrant-path DIR`` or ``--qdrant-url URL`` (with ``--api-key-env VAR``)."""
-    from t5_vectors.qdrant.connection import DEFAULT_PATH
-
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--qdrant-path",
@@ -97,14 +123,79 @@ def _model_name(args: argparse.Namespace, recorded: str | None) -> str:
 
 
 def load_encoder(args: argparse.Namespace, recorded: str | None = None) -> T5Encoder:
-    """The encoder the options ask for; without ``--model``, the *recorded* one or the default."""
-    from t5_vectors.encoder import T5Encoder
+    """The encoder the options ask for; without ``--model``, the *recorded* one or the default.
 
-    return T5Encoder.from_pretrained(
-        _model_name(args, recorded),
-        device=args.device,
-        dtype=args.dtype,
-        local_files_only=True if args.offline else None,
+    Raises:
+        CommandError: the model cannot be found or loaded; the message names the CLI fixes.
+    """
+    name = _model_name(args, recorded)
+    try:
+        from t5_vectors.encoder import T5Encoder
+
+        return T5Encoder.from_pretrained(
+            name,
+            device=args.device,
+            dtype=args.dtype,
+            local_files_only=True if args.offline else None,
+        )
+    except (KeyboardInterrupt, InvalidInputError):
+        raise
+    except Exception as error:
+        raise CommandError(_model_message(name, args, error)) from error
+
+
+def _innermost(error: BaseException) -> BaseException:
+    seen = {id(error)}
+    while error.__cause__ is not None and id(error.__cause__) not in seen:
+        error = error.__cause__
+        seen.add(id(error))
+    return error
+
+
+def _model_message(name: str, args: argparse.Namespace, error: BaseException) -> str:
+    """*error* from loading model *name*, with the fixes a command-line user has."""
+    flag = "--demo-model" if getattr(args, "demo_model", None) else "--model"
+    if not isinstance(error, ModelNotFoundError):
+        what = (
+            one_line(error)
+            if isinstance(error, ModelLoadError)
+            else (f"{type(error).__name__}: {one_line(error)}")
+        )
+        return (
+            f"{flag}: expected a T5 checkpoint that loads, found {name!r} failing: {what} "
+            f"To fix, pass another --model DIR, {_DEMO_HINT}."
+        )
+    path = Path(name).expanduser()
+    offline = args.offline or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+    if path.is_file():
+        found = f"{name!r} is a file, not a checkpoint folder"
+    elif path.is_absolute() or name.startswith((".", "~")) or name.count("/") > 1:
+        found = f"no folder at {name!r}"
+    elif offline:
+        found = (
+            f"{name!r} is not in the local Hugging Face cache, and --offline (or HF_HUB_OFFLINE=1) "
+            "forbids downloading it"
+        )
+    else:
+        cause = _innermost(error)
+        found = (
+            f"no folder {name!r}, and the Hugging Face hub could not provide it ({one_line(cause)})"
+        )
+    return (
+        f"{flag}: expected a model folder on this machine or a Hugging Face hub id that can be "
+        f"fetched, found {found}. To fix, pass --model DIR (a checkpoint folder saved by "
+        f"transformers or sentence-transformers), add --offline to use only the local cache "
+        f"once the model is cached, {_DEMO_HINT}."
+    )
+
+
+def mismatch_message(error: ModelMismatchError, collection: str) -> str:
+    """A :class:`ModelMismatchError` in the command line's words."""
+    return (
+        f"--model: expected the model recorded with collection {collection!r} "
+        f"({error.recorded}), found {error.given}, another embedding model. To fix, drop "
+        f"--model (the recorded model is used), ingest into another --collection, or remove "
+        f"this one first (t5-vectors delete --collection {collection})."
     )
 
 
@@ -154,17 +245,26 @@ class Target:
         self.connection.close()
 
 
+def embedded_path(args: argparse.Namespace) -> Path | None:
+    """The embedded Qdrant folder the options name (``None`` with ``--qdrant-url``)."""
+    if args.qdrant_url:
+        return None
+    return Path(args.qdrant_path or DEFAULT_PATH).expanduser()
+
+
 def open_target(args: argparse.Namespace, *, must_exist: bool) -> Target:
     """Connect to the Qdrant the options name (embedded by default).
 
     Args:
         args: parsed options.
         must_exist: an embedded storage folder must exist already (search, info, delete).
-    """
-    from t5_vectors.qdrant.connection import DEFAULT_PATH, Connection
 
+    Raises:
+        CommandError: the folder is missing (*must_exist*) or in use, or the server is down.
+    """
     options: dict[str, Any]
-    if args.qdrant_url:
+    path = embedded_path(args)
+    if path is None:
         options = {"url": args.qdrant_url, "api_key": _api_key(args.api_key_env)}
         where, local = f"Qdrant at {args.qdrant_url}", False
     else:
@@ -173,7 +273,6 @@ def open_target(args: argparse.Namespace, *, must_exist: bool) -> Target:
                 "--api-key-env: expected together with --qdrant-url, found it with embedded "
                 "Qdrant (which has no API key). Add --qdrant-url URL, or drop --api-key-env."
             )
-        path = Path(args.qdrant_path or DEFAULT_PATH).expanduser()
         if must_exist and not path.is_dir():
             raise CollectionConfigError(
                 f"Expected embedded Qdrant storage at {str(path)!r}, found no such folder. Run "
@@ -181,18 +280,59 @@ def open_target(args: argparse.Namespace, *, must_exist: bool) -> Target:
             )
         options = {"path": str(path)}
         where, local = f"embedded Qdrant at {str(path)!r}", True
-    try:
-        connection = Connection(options=options)
-        connection.collection_exists("t5-vectors-connection-check")
-    except RuntimeError as error:
-        if "already accessed by another instance" in str(error):
-            raise InvalidInputError(
-                f"Expected {where} to be free, found it open in another process (embedded "
-                "Qdrant allows one process at a time). Wait for it to finish, or run a Qdrant "
-                "server (docker compose up -d) and use --qdrant-url."
-            ) from error
-        raise
+    with qdrant_step(where):
+        from t5_vectors.qdrant.connection import Connection
+
+        try:
+            connection = Connection(options=options)
+            connection.collection_exists("t5-vectors-connection-check")
+        except RuntimeError as error:
+            if "already accessed by another instance" in str(error):
+                raise CommandError(
+                    f"Expected {where} to be free, found it open in another process (embedded "
+                    "Qdrant allows one process at a time). Wait for it to finish, or run a "
+                    "Qdrant server (docker compose up -d) and use --qdrant-url."
+                ) from error
+            raise
     return Target(connection, where, local)
+
+
+def _unreachable(error: BaseException) -> BaseException | None:
+    """The transport error behind *error*, if it is one (a server that cannot be reached)."""
+    transport: tuple[type[BaseException], ...] = (ConnectionError,)
+    try:
+        import httpx
+        from qdrant_client.http.exceptions import ResponseHandlingException
+    except ImportError:  # pragma: no cover - both ship with qdrant-client
+        pass
+    else:
+        transport += (httpx.TransportError, ResponseHandlingException)
+    if not isinstance(error, transport):
+        return None
+    cause = error.__cause__ or error.__context__
+    return cause if cause is not None else error
+
+
+@contextlib.contextmanager
+def qdrant_step(where: str) -> Iterator[None]:
+    """Run a Qdrant operation; a server that cannot be reached becomes one :class:`CommandError`.
+
+    Only the error the operation raised is looked at (not the causes of errors raised by other
+    steps, such as a model download that failed on its own network error).
+    """
+    try:
+        yield
+    except T5VectorsError:
+        raise
+    except Exception as error:
+        cause = _unreachable(error)
+        if cause is None or where.startswith("embedded"):
+            raise
+        raise CommandError(
+            f"Expected a Qdrant server at {where.removeprefix('Qdrant at ')}, found none "
+            f"reachable ({one_line(cause)}). Start it (docker compose up -d), check "
+            "--qdrant-url, or drop --qdrant-url to use embedded Qdrant."
+        ) from error
 
 
 def _api_key(variable: str | None) -> str | None:
@@ -224,9 +364,12 @@ def redact(text: str) -> str:
 
 
 def one_line(error: BaseException) -> str:
-    """The error's message on one line (the lines of multi-line messages joined by ``; ``)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return redact("; ".join(lines) or type(error).__name__)
+    """The error's message on one line (a multi-line message's lines joined into sentences)."""
+    text = ""
+    for line in (line.strip() for line in str(error).splitlines()):
+        if line:
+            text += line if not text else ("; " if text[-1] not in ".;:!?" else " ") + line
+    return redact(text or type(error).__name__)
 
 
 def show_warning(
@@ -242,34 +385,14 @@ def show_warning(
     print(f"t5-vectors: warning: {redact(text)}", file=file or sys.stderr)
 
 
-def _connection_problem(error: BaseException) -> str | None:
-    """A one-line explanation when *error* says the Qdrant server could not be reached."""
-    import httpx
-    from qdrant_client.http.exceptions import ResponseHandlingException
-
-    cause: BaseException | None = error
-    while cause is not None:
-        if isinstance(cause, (httpx.TransportError, ResponseHandlingException, ConnectionError)):
-            detail = one_line(cause.__cause__ or cause) if cause.__cause__ else one_line(cause)
-            return (
-                f"Expected a Qdrant server, found none reachable ({detail}). Start it "
-                "(docker compose up -d), check --qdrant-url, or drop --qdrant-url to use "
-                "embedded Qdrant."
-            )
-        cause = cause.__cause__ or cause.__context__
-    return None
-
-
 def report_error(error: BaseException, *, debug: bool) -> int:
     """Print *error* (one line, or the traceback with ``--debug``); returns the exit status."""
     if debug:
         text = "".join(traceback.format_exception(error))
         print(redact(text), file=sys.stderr, end="")
-    connection = _connection_problem(error)
-    if isinstance(error, T5VectorsError) or connection is not None:
+    if isinstance(error, T5VectorsError):
         if not debug:
-            message = one_line(error) if connection is None else redact(connection)
-            print(f"t5-vectors: error: {message}", file=sys.stderr)
+            print(f"t5-vectors: error: {one_line(error)}", file=sys.stderr)
         return 2
     if not debug:
         print(

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Literal
 
-from t5_vectors.cli.common import DEFAULT_MODEL, add_model_options, load_encoder
+from t5_vectors.cli.common import DEFAULT_MODEL, CommandError, add_model_options, load_encoder
 
 __all__ = ["add_parser", "run"]
 
@@ -25,9 +25,22 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _read_texts(args: argparse.Namespace) -> list[str]:
+    """The texts given, or stdin's non-blank lines; none at all is an error (exit status 2)."""
     if args.texts and args.texts != ["-"]:
         return list(args.texts)
-    return [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if not args.texts and sys.stdin.isatty():
+        raise CommandError(
+            "embed: expected texts to embed, found none. Pass them as arguments "
+            '(t5-vectors embed "a text" "another"), or pipe lines into stdin '
+            "(... | t5-vectors embed -)."
+        )
+    texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if not texts:
+        raise CommandError(
+            "embed: expected texts to embed, found none (stdin had no non-blank line). Pass "
+            'them as arguments (t5-vectors embed "a text"), or pipe lines into stdin.'
+        )
+    return texts
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,15 +11,17 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qdrant_client import models
-
-from t5_vectors.cli.common import Target, add_qdrant_options, open_target
+from t5_vectors.cli.common import Target, add_qdrant_options, open_target, qdrant_step
 from t5_vectors.cli.layout import describe_layout
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
-from t5_vectors.qdrant.layout import CollectionLayout, collection_layout, measure_storage
-from t5_vectors.qdrant.storage import StorageReport
+
+if TYPE_CHECKING:
+    from qdrant_client import models
+
+    from t5_vectors.qdrant.layout import CollectionLayout
+    from t5_vectors.qdrant.storage import StorageReport
 
 DEFAULT_SAMPLE = 100
 
@@ -95,6 +97,7 @@ def _storage(report: StorageReport) -> dict[str, Any]:
 
 def describe(target: Target, name: str, sample: int = DEFAULT_SAMPLE) -> dict[str, Any]:
     """What ``info`` shows about collection *name* (bytes per chunk on *sample* points)."""
+    from t5_vectors.qdrant.layout import collection_layout, measure_storage
     from t5_vectors.qdrant.model_record import read_record
 
     info: models.CollectionInfo = target.collection_info(name)
@@ -128,11 +131,13 @@ def run(args: argparse.Namespace) -> int:
         )
     target = open_target(args, must_exist=True)
     try:
-        if args.collection:
-            names = [args.collection]
-        else:
-            names = sorted(c.name for c in target.connection.client.get_collections().collections)
-        described = [describe(target, name, args.sample) for name in names]
+        with qdrant_step(target.where):
+            if args.collection:
+                names = [args.collection]
+            else:
+                collections = target.connection.client.get_collections().collections
+                names = sorted(c.name for c in collections)
+            described = [describe(target, name, args.sample) for name in names]
     finally:
         target.close()
     if args.json:

@@ -1,11 +1,14 @@
 """``t5-vectors ingest``: files and folders into a collection, as T5-token chunks.
 
-Order of work, so that every mistake is reported before anything is written: check the flags,
-find and check the files, check the chunk sizes, connect, read the collection's layout (an
-existing collection keeps its token and sparse vectors; flags asking for vectors it lacks are
-refused: :mod:`t5_vectors.cli.layout`) and model record, load the model (the recorded one
-unless ``--model`` is given), check the chunk size against the model, open (or create) the
-collection, which refuses another model than the recorded one, then stream.
+Order of work, so that every mistake is reported before anything is written (or created on
+disk): check the flags, find and check the files (none to read is an error, before a model
+loads), connect to an existing store and read the collection's layout (an existing collection
+keeps its token and sparse vectors; flags asking for vectors it lacks are refused:
+:mod:`t5_vectors.cli.layout`) and model record, load the model (the recorded one unless
+``--model`` is given), check the chunk size against the model, and only then create a new
+embedded store folder and open (or create) the collection, which refuses another model than the
+recorded one; then stream, with progress on terminals. Ctrl-C stops with one line saying how
+many chunks are stored.
 """
 
 from __future__ import annotations
@@ -13,14 +16,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from t5_vectors.cli.common import (
     DEFAULT_MODEL,
+    CommandError,
+    Target,
     add_model_options,
     add_qdrant_options,
     display_path,
+    embedded_path,
     load_encoder,
+    mismatch_message,
     open_target,
+    qdrant_step,
 )
 from t5_vectors.cli.layout import (
     add_layout_options,
@@ -28,15 +37,18 @@ from t5_vectors.cli.layout import (
     describe_layout,
     ingest_options,
 )
-from t5_vectors.files import (
-    DEFAULT_CHUNK_TOKENS,
-    ChunkSettings,
-    FilesReport,
-    TokenChunker,
-    discover,
-    ingest_files,
-)
-from t5_vectors.qdrant.layout import CollectionLayout
+from t5_vectors.errors import InvalidInputError, ModelMismatchError
+from t5_vectors.files.discover import Discovery, discover
+from t5_vectors.files.read import read_file
+
+if TYPE_CHECKING:
+    from t5_vectors.encoder import T5Encoder
+    from t5_vectors.files.chunking import ChunkSettings
+    from t5_vectors.files.ingest import FilesReport
+    from t5_vectors.qdrant.layout import CollectionLayout
+
+DEFAULT_CHUNK_TOKENS = 256
+"""The library's default chunk size (:data:`t5_vectors.files.chunking.DEFAULT_CHUNK_TOKENS`)."""
 
 __all__ = ["add_parser", "run"]
 
@@ -92,27 +104,117 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ingest.set_defaults(run=run)
 
 
+def _flag_words(error: InvalidInputError) -> CommandError:
+    """A chunk-size error in flag words (``--chunk-tokens``, not ``chunk_tokens``)."""
+    text = str(error).replace("chunk_tokens", "--chunk-tokens")
+    return CommandError(text.replace("chunk_overlap", "--chunk-overlap"))
+
+
+def _chunk_settings(args: argparse.Namespace) -> ChunkSettings:
+    from t5_vectors.files.chunking import ChunkSettings
+
+    try:
+        return ChunkSettings(args.chunk_tokens, args.chunk_overlap)
+    except InvalidInputError as error:
+        raise _flag_words(error) from error
+
+
+def _searched(args: argparse.Namespace) -> str:
+    """What ``discover`` looked through, in flag words."""
+    text = ", ".join(repr(path) for path in args.paths)
+    if args.glob:
+        text += " matching --glob " + " or ".join(repr(g) for g in args.glob)
+    if args.exclude:
+        text += " leaving out --exclude " + ", ".join(repr(e) for e in args.exclude)
+    return text
+
+
+def require_text(found: Discovery, args: argparse.Namespace) -> None:
+    """Raise :class:`CommandError` unless some file found has text to ingest.
+
+    Reads files in order up to the first with text (usually the first one), so an empty folder,
+    a ``--glob`` that matches nothing or a folder of binary files is refused before a model
+    loads or a collection is created.
+    """
+    if not found.files:
+        raise CommandError(
+            f"ingest: expected files to read in {_searched(args)}, found none. Check the paths "
+            "and patterns (--glob '*.md' matches at any depth, 'notes/*.md' only in notes/; "
+            "hidden files and folders are never walked)."
+        )
+    binary = empty = unreadable = 0
+    for path in found.files:
+        try:
+            content = read_file(path)
+        except OSError:
+            unreadable += 1
+            continue
+        if content.binary:
+            binary += 1
+        elif not content.text.strip():
+            empty += 1
+        else:
+            return
+    counts = ", ".join(
+        f"{count} {what}"
+        for count, what in ((binary, "binary"), (empty, "empty"), (unreadable, "unreadable"))
+        if count
+    )
+    raise CommandError(
+        f"ingest: expected text files in {_searched(args)}, found {len(found.files)} "
+        f"file{'s' if len(found.files) != 1 else ''} with no text ({counts}). Point it at "
+        "text files (.txt, .md, .html, source code, ...), or widen --glob."
+    )
+
+
+def _load(args: argparse.Namespace, recorded: str | None, show: bool) -> T5Encoder:
+    if show:
+        print("t5-vectors: loading the model ...", file=sys.stderr)
+    return load_encoder(args, recorded)
+
+
 def run(args: argparse.Namespace) -> int:
     """Ingest; returns the exit status."""
     check_layout_flags(args)
+    settings = _chunk_settings(args)
     found = discover(args.paths, glob=args.glob, exclude=args.exclude)
-    settings = ChunkSettings(args.chunk_tokens, args.chunk_overlap)
-    target = open_target(args, must_exist=False)
+    require_text(found, args)
+    show = sys.stderr.isatty() and not args.quiet and not args.json
+    store = embedded_path(args)
+    # A store folder that does not exist yet is created only once the model has loaded.
+    target: Target | None = None
+    if store is None or store.exists():
+        target = open_target(args, must_exist=False)
+    encoder: T5Encoder | None = None
     try:
-        existing = target.layout(args.collection)
+        existing = recorded = None
+        if target is not None:
+            with qdrant_step(target.where):
+                existing = target.layout(args.collection)
+                recorded = target.record(args.collection)
         options = ingest_options(args, existing, args.collection)
-        recorded = target.record(args.collection)
-        encoder = load_encoder(args, recorded.model if recorded is not None else None)
+        encoder = _load(args, recorded.model if recorded is not None else None, show)
+        from t5_vectors.files.chunking import TokenChunker
+
         try:
             TokenChunker(encoder, settings)  # chunk sizes against the model, before writing
+        except InvalidInputError as error:
+            raise _flag_words(error) from error
+        if target is None:
+            target = open_target(args, must_exist=False)
+        with qdrant_step(target.where):
+            from t5_vectors.files.ingest import ingest_files
             from t5_vectors.qdrant import QdrantIndex
 
-            index = QdrantIndex(
-                encoder,
-                collection_name=args.collection,
-                client=target.connection.client,
-                **options,
-            )
+            try:
+                index = QdrantIndex(
+                    encoder,
+                    collection_name=args.collection,
+                    client=target.connection.client,
+                    **options,
+                )
+            except ModelMismatchError as error:
+                raise CommandError(mismatch_message(error, args.collection)) from error
             layout = target.layout(args.collection)
             report = ingest_files(
                 index,
@@ -120,12 +222,13 @@ def run(args: argparse.Namespace) -> int:
                 chunking=settings,
                 prune=args.prune,
                 batch_size=args.batch_size,
-                show_progress=sys.stderr.isatty() and not args.quiet and not args.json,
+                show_progress=show,
             )
-        finally:
-            encoder.close()
     finally:
-        target.close()
+        if encoder is not None:
+            encoder.close()
+        if target is not None:
+            target.close()
     model = encoder.name_or_path
     assert layout is not None  # the index created the collection
     if args.json:

@@ -11,13 +11,16 @@ the ``ingest`` flag that would.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
-from t5_vectors.qdrant.layout import CollectionLayout
-from t5_vectors.qdrant.vectors import SparseVectors, TokenVectors
+
+if TYPE_CHECKING:
+    from t5_vectors.qdrant.layout import CollectionLayout
 
 __all__ = [
+    "FUSIONS",
+    "MODES",
     "TOKEN_DTYPES",
     "add_layout_options",
     "check_layout_flags",
@@ -27,6 +30,12 @@ __all__ = [
 ]
 
 TOKEN_DTYPES = ("float32", "float16")
+
+MODES = ("dense", "sparse", "hybrid", "maxsim", "rerank")
+"""``search --mode`` values: the library's retrieval modes (a test keeps the two equal)."""
+
+FUSIONS = ("rrf", "dbsf")
+"""``search --fusion`` values: the library's fusions (a test keeps the two equal)."""
 
 _MODE_NEEDS = {mode: ("token vectors", "--token-vectors") for mode in ("maxsim", "rerank")}
 _MODE_NEEDS |= {mode: ("sparse vectors", "--sparse") for mode in ("sparse", "hybrid")}
@@ -98,6 +107,8 @@ def ingest_options(
             holds vectors t5-vectors cannot fill.
     """
     if layout is None:
+        from t5_vectors.qdrant.vectors import SparseVectors, TokenVectors
+
         return {
             "token_vectors": TokenVectors(datatype=args.token_dtype or "float32")
             if args.token_vectors

@@ -14,27 +14,30 @@ import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from t5_vectors.cli.common import (
     DEFAULT_MODEL,
+    CommandError,
     add_model_options,
     add_qdrant_options,
     display_path,
     load_encoder,
+    mismatch_message,
     open_target,
+    qdrant_step,
 )
-from t5_vectors.cli.layout import require_mode
-from t5_vectors.errors import InvalidInputError
-from t5_vectors.qdrant.layout import collection_layout
-from t5_vectors.qdrant.retrieval import FUSIONS, MODES
-from t5_vectors.qdrant.search import ScoredDocuments
+from t5_vectors.cli.layout import FUSIONS, MODES, require_mode
+from t5_vectors.errors import InvalidInputError, ModelMismatchError
+
+if TYPE_CHECKING:
+    from t5_vectors.qdrant.search import ScoredDocuments
 
 __all__ = ["RETRIEVERS", "add_parser", "parse_filters", "run"]
 
 SNIPPET_CHARS = 240
 
-Retriever = Callable[[Any, str, argparse.Namespace, dict[str, Any] | None], ScoredDocuments]
+Retriever = Callable[[Any, str, argparse.Namespace, dict[str, Any] | None], "ScoredDocuments"]
 
 
 def _by_mode(
@@ -188,24 +191,30 @@ def run(args: argparse.Namespace) -> int:
     filters = parse_filters(args.filter)
     target = open_target(args, must_exist=True)
     try:
-        info = target.collection_info(args.collection)  # a clear error before the model loads
-        layout = collection_layout(info, args.collection)
-        require_mode(layout, args.mode, args.collection)
-        recorded = target.record(args.collection)
-        encoder = load_encoder(args, recorded.model if recorded is not None else None)
-        try:
-            from t5_vectors.qdrant import QdrantIndex
+        with qdrant_step(target.where):
+            from t5_vectors.qdrant.layout import collection_layout
 
-            index = QdrantIndex(
-                encoder,
-                collection_name=args.collection,
-                client=target.connection.client,
-                create_if_missing=False,
-                **layout.index_options(),
-            )
-            results = RETRIEVERS[_retriever_name(args)](index, args.query, args, filters)
-        finally:
-            encoder.close()
+            info = target.collection_info(args.collection)  # a clear error before the model loads
+            layout = collection_layout(info, args.collection)
+            require_mode(layout, args.mode, args.collection)
+            recorded = target.record(args.collection)
+            encoder = load_encoder(args, recorded.model if recorded is not None else None)
+            try:
+                from t5_vectors.qdrant import QdrantIndex
+
+                try:
+                    index = QdrantIndex(
+                        encoder,
+                        collection_name=args.collection,
+                        client=target.connection.client,
+                        create_if_missing=False,
+                        **layout.index_options(),
+                    )
+                except ModelMismatchError as error:
+                    raise CommandError(mismatch_message(error, args.collection)) from error
+                results = RETRIEVERS[_retriever_name(args)](index, args.query, args, filters)
+            finally:
+                encoder.close()
     finally:
         target.close()
     if args.json:

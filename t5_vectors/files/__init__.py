@@ -9,15 +9,38 @@
 Modules: :mod:`~t5_vectors.files.discover` (walk, patterns, access checks),
 :mod:`~t5_vectors.files.read` (text vs binary, decoding, HTML), :mod:`~t5_vectors.files.chunking`
 (token-measured splitting), :mod:`~t5_vectors.files.ingest` (the pipeline) and
-:mod:`~t5_vectors.files.sync` (stale chunks and pruning).
+:mod:`~t5_vectors.files.sync` (stale chunks and pruning). Names are imported on first use
+(PEP 562): finding and reading files loads no model, Qdrant or LangChain.
 """
 
 from __future__ import annotations
 
-from t5_vectors.files.chunking import DEFAULT_CHUNK_TOKENS, Chunk, ChunkSettings, TokenChunker
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Cheap (standard library only), and imported now so that the function ``discover`` is what
+# ``t5_vectors.files.discover`` names once the package is loaded, not the module of that name.
 from t5_vectors.files.discover import Discovery, discover
-from t5_vectors.files.ingest import FilesReport, chunk_id, ingest_files
 from t5_vectors.files.read import FileText, html_to_text, read_file
+
+if TYPE_CHECKING:
+    from t5_vectors.files.chunking import (
+        DEFAULT_CHUNK_TOKENS,
+        Chunk,
+        ChunkSettings,
+        TokenChunker,
+    )
+    from t5_vectors.files.ingest import FilesReport, chunk_id, ingest_files
+
+_LAZY: dict[str, str] = {
+    "DEFAULT_CHUNK_TOKENS": "t5_vectors.files.chunking",
+    "Chunk": "t5_vectors.files.chunking",
+    "ChunkSettings": "t5_vectors.files.chunking",
+    "FilesReport": "t5_vectors.files.ingest",
+    "TokenChunker": "t5_vectors.files.chunking",
+    "chunk_id": "t5_vectors.files.ingest",
+    "ingest_files": "t5_vectors.files.ingest",
+}
 
 __all__ = [
     "DEFAULT_CHUNK_TOKENS",
@@ -33,3 +56,17 @@ __all__ = [
     "ingest_files",
     "read_file",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first use, then keep it here."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 't5_vectors.files' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -13,58 +13,65 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
-
-from t5_vectors.encoder import T5Encoder
 from t5_vectors.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
+
+    from t5_vectors.encoder import T5Encoder
 
 __all__ = ["DEFAULT_CHUNK_TOKENS", "Chunk", "ChunkSettings", "TokenChunker", "language_of"]
 
 DEFAULT_CHUNK_TOKENS = 256
 """Chunk size when none is given (capped at the model's ``max_length``)."""
 
-_SUFFIX_LANGUAGES = {
-    ".md": Language.MARKDOWN,
-    ".markdown": Language.MARKDOWN,
-    ".rst": Language.RST,
-    ".tex": Language.LATEX,
-    ".py": Language.PYTHON,
-    ".js": Language.JS,
-    ".jsx": Language.JS,
-    ".mjs": Language.JS,
-    ".ts": Language.TS,
-    ".tsx": Language.TS,
-    ".go": Language.GO,
-    ".rs": Language.RUST,
-    ".java": Language.JAVA,
-    ".kt": Language.KOTLIN,
-    ".scala": Language.SCALA,
-    ".swift": Language.SWIFT,
-    ".c": Language.C,
-    ".h": Language.C,
-    ".cc": Language.CPP,
-    ".cpp": Language.CPP,
-    ".hpp": Language.CPP,
-    ".cs": Language.CSHARP,
-    ".php": Language.PHP,
-    ".rb": Language.RUBY,
-    ".lua": Language.LUA,
-    ".pl": Language.PERL,
-    ".hs": Language.HASKELL,
-    ".ex": Language.ELIXIR,
-    ".exs": Language.ELIXIR,
-    ".r": Language.R,
-    ".proto": Language.PROTO,
-    ".sol": Language.SOL,
-    ".ps1": Language.POWERSHELL,
+_SUFFIX_LANGUAGES: dict[str, str] = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".rst": "rst",
+    ".tex": "latex",
+    ".py": "python",
+    ".js": "js",
+    ".jsx": "js",
+    ".mjs": "js",
+    ".ts": "ts",
+    ".tsx": "ts",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+    ".kt": "kotlin",
+    ".scala": "scala",
+    ".swift": "swift",
+    ".c": "c",
+    ".h": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".hpp": "cpp",
+    ".cs": "csharp",
+    ".php": "php",
+    ".rb": "ruby",
+    ".lua": "lua",
+    ".pl": "perl",
+    ".hs": "haskell",
+    ".ex": "elixir",
+    ".exs": "elixir",
+    ".r": "r",
+    ".proto": "proto",
+    ".sol": "sol",
+    ".ps1": "powershell",
 }
 
 
 def language_of(path: str | PurePath) -> Language | None:
     """The language whose separators split *path* (``None``: paragraphs, lines, words)."""
-    return _SUFFIX_LANGUAGES.get(PurePath(path).suffix.lower())
+    name = _SUFFIX_LANGUAGES.get(PurePath(path).suffix.lower())
+    if name is None:
+        return None
+    from langchain_text_splitters import Language
+
+    return Language(name)
 
 
 @dataclass(frozen=True)
@@ -173,6 +180,8 @@ class TokenChunker:
         return self._count(self._prefix + text)
 
     def _splitter(self, language: Language | None) -> RecursiveCharacterTextSplitter:
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
         if language not in self._splitters:
             length: Callable[[str], int] = lambda piece: self._count(piece) - 1  # noqa: E731
             options: dict[str, Any] = {

@@ -18,6 +18,12 @@ overwritten in place, then its leftover chunks are deleted (see :mod:`t5_vectors
 With ``prune=True`` the chunks of files deleted from disk (inside the folders given) are
 removed too; without it they stay.
 
+Progress is reported through a callback (:class:`Progress`, one call per phase change and per
+group of chunks stored), and the chunks are handed to :meth:`QdrantIndex.ingest` in groups of a
+few batches, so what the callback counts as *stored* is what Qdrant holds. Interrupting the
+ingestion (Ctrl-C) raises :class:`IngestInterrupted`, a ``KeyboardInterrupt`` that says how many
+chunks were stored; running the same ingestion again resumes.
+
 A file that cannot be read while ingesting (it vanished, or its permissions changed after the
 check in :func:`~t5_vectors.files.discover.discover`) is listed in
 :attr:`FilesReport.unreadable` and keeps its stored chunks.
@@ -27,28 +33,72 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
-from langchain_core.documents import Document
-
-from t5_vectors.errors import InvalidInputError
+from t5_vectors.errors import IngestError, InvalidInputError
 from t5_vectors.files.chunking import ChunkSettings, TokenChunker, language_of
 from t5_vectors.files.discover import Discovery, discover
 from t5_vectors.files.read import read_file
-from t5_vectors.files.sync import prune_deleted, remove_stale
-from t5_vectors.qdrant.ids import point_id
-from t5_vectors.qdrant.index import QdrantIndex
-from t5_vectors.qdrant.report import IngestReport
 
-__all__ = ["FilesReport", "chunk_id", "ingest_files"]
+if TYPE_CHECKING:
+    from langchain_core.documents import Document
+
+    from t5_vectors.qdrant.index import QdrantIndex
+    from t5_vectors.qdrant.report import IngestReport
+
+__all__ = [
+    "GROUP_BATCHES",
+    "FilesReport",
+    "IngestInterrupted",
+    "Phase",
+    "Progress",
+    "chunk_id",
+    "ingest_files",
+]
+
+GROUP_BATCHES = 4
+"""Batches handed to :meth:`QdrantIndex.ingest` per call: progress is counted per group."""
+
+Phase = Literal["ingest", "stale", "prune"]
+"""``ingest``: reading, chunking, looking up, encoding and writing (one stream); ``stale``:
+removing the leftover chunks of changed files; ``prune``: removing chunks of deleted files."""
 
 
 def chunk_id(source: str, chunk: int) -> str:
     """The document id of chunk number *chunk* of file *source*."""
     return f"{source}#{chunk}"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where an ingestion stands, passed to the ``progress`` callback of :func:`ingest_files`.
+
+    Attributes:
+        phase: what runs now (see :data:`Phase`).
+        files: files to read.
+        files_done: files read whose every chunk is stored (binary and unreadable ones count
+            once passed over).
+        chunks_read: chunks read and split so far.
+        chunks_stored: chunks Qdrant holds with their current text (written now, or unchanged).
+        sources_checked: files whose leftover chunks were looked for (``stale`` phase).
+        sources: files to check for leftover chunks.
+        seconds: wall time so far.
+    """
+
+    phase: Phase
+    files: int
+    files_done: int = 0
+    chunks_read: int = 0
+    chunks_stored: int = 0
+    sources_checked: int = 0
+    sources: int = 0
+    seconds: float = 0.0
+
+
+ProgressCallback = Callable[[Progress], None]
 
 
 @dataclass(frozen=True)
@@ -67,7 +117,7 @@ class FilesReport:
         stale_removed: leftover chunks of changed files, deleted.
         pruned: chunks of files deleted from disk, removed (``prune=True``).
         seconds: wall time.
-        ingest: the report of :meth:`QdrantIndex.ingest`.
+        ingest: the report of :meth:`QdrantIndex.ingest`, summed over its calls.
     """
 
     files: int = 0
@@ -81,7 +131,7 @@ class FilesReport:
     stale_removed: int = 0
     pruned: int = 0
     seconds: float = 0.0
-    ingest: IngestReport = field(default_factory=IngestReport)
+    ingest: IngestReport = field(default_factory=lambda: _empty_report())
 
     @property
     def chunks_per_second(self) -> float:
@@ -89,33 +139,58 @@ class FilesReport:
         return self.chunks / self.seconds if self.seconds > 0 else 0.0
 
 
+class IngestInterrupted(KeyboardInterrupt):
+    """:func:`ingest_files` was interrupted (Ctrl-C); what is stored stays stored.
+
+    Attributes:
+        progress: where it stood: chunks stored, chunks read, files done.
+    """
+
+    def __init__(self, progress: Progress) -> None:
+        super().__init__(
+            f"interrupted: {progress.chunks_stored} chunks of {progress.files_done} files "
+            "stored; run the same ingestion again to resume"
+        )
+        self.progress = progress
+
+
+def _empty_report() -> IngestReport:
+    from t5_vectors.qdrant.report import IngestReport
+
+    return IngestReport()
+
+
 class _Reader:
     """Turns the discovered files into chunk documents, remembering what it saw."""
 
-    def __init__(self, files: Sequence[Path], chunker: TokenChunker, progress: Any) -> None:
+    def __init__(self, files: Sequence[Path], chunker: TokenChunker) -> None:
         self.files = files
         self.chunker = chunker
-        self.progress = progress
         self.expected: dict[str, set[str]] = {}
         self.binary: list[str] = []
         self.unreadable: list[str] = []
         self.lossy: list[str] = []
         self.text_files = 0
         self.chunks = 0
-        self.started = time.perf_counter()
+        self.passed = 0
+        """Files whose every chunk has been handed over (or that have none)."""
 
     def documents(self) -> Iterator[Document]:
+        from langchain_core.documents import Document
+
+        from t5_vectors.qdrant.ids import point_id
+
         for path in self.files:
             source = str(path)
             try:
                 content = read_file(path)
             except OSError:
                 self.unreadable.append(source)
-                self.progress.update(1)
+                self.passed += 1
                 continue
             if content.binary:
                 self.binary.append(source)
-                self.progress.update(1)
+                self.passed += 1
                 continue
             self.text_files += 1
             if content.replaced:
@@ -133,10 +208,84 @@ class _Reader:
             # Registered once the file's last chunk is handed over, so a file whose reading
             # stopped half-way never has its stored chunks cleaned up.
             self.expected[source] = ids
-            self.progress.update(1)
-            elapsed = time.perf_counter() - self.started
-            rate = self.chunks / elapsed if elapsed > 0 else 0.0
-            self.progress.set_postfix({"chunks": self.chunks, "chunks/s": f"{rate:.1f}"})
+            self.passed += 1
+
+
+class _Run:
+    """The bookkeeping of one :func:`ingest_files` call: counts, reports and the callback."""
+
+    def __init__(self, files: int, callback: ProgressCallback | None) -> None:
+        self.files = files
+        self.callback = callback
+        self.started = time.perf_counter()
+        self.reports: list[IngestReport] = []
+        self.files_done = 0
+        self.chunks_read = 0
+        self.stored = 0
+        self.phase: Phase = "ingest"
+        self.sources = 0
+        self.sources_checked = 0
+
+    def progress(self) -> Progress:
+        return Progress(
+            phase=self.phase,
+            files=self.files,
+            files_done=self.files_done,
+            chunks_read=self.chunks_read,
+            chunks_stored=self.stored,
+            sources_checked=self.sources_checked,
+            sources=self.sources,
+            seconds=time.perf_counter() - self.started,
+        )
+
+    def tell(self) -> None:
+        if self.callback is not None:
+            self.callback(self.progress())
+
+    def stored_group(self, report: IngestReport, files_done: int, chunks_read: int) -> None:
+        self.reports.append(report)
+        self.stored += report.written + report.skipped
+        self.files_done, self.chunks_read = files_done, chunks_read
+        self.tell()
+
+    def total(self) -> IngestReport:
+        from t5_vectors.qdrant.report import IngestReport
+
+        reports = self.reports
+        return IngestReport(
+            written=sum(r.written for r in reports),
+            skipped=sum(r.skipped for r in reports),
+            failed=sum(r.failed for r in reports),
+            batches=sum(r.batches for r in reports),
+            seconds=time.perf_counter() - self.started,
+            encode_seconds=sum(r.encode_seconds for r in reports),
+            qdrant_seconds=sum(r.qdrant_seconds for r in reports),
+            qdrant_wait_seconds=sum(r.qdrant_wait_seconds for r in reports),
+            failures=tuple(f for r in reports for f in r.failures),
+        )
+
+
+def _both(
+    first: ProgressCallback | None, second: ProgressCallback | None
+) -> ProgressCallback | None:
+    if first is None or second is None:
+        return first or second
+
+    def tell(progress: Progress) -> None:
+        first(progress)
+        second(progress)
+
+    return tell
+
+
+def _stored_now(index: QdrantIndex, group: Sequence[Document]) -> int:
+    """How many of *group* Qdrant holds with their current text (after an interruption)."""
+    try:
+        stored = index.get([doc.id for doc in group if doc.id is not None])
+    except Exception:  # reporting an interruption must not fail; count none of the group
+        return 0
+    texts = {doc.id: doc.page_content for doc in group}
+    return sum(1 for doc in stored if texts.get(doc.id) == doc.page_content)
 
 
 def ingest_files(
@@ -149,6 +298,7 @@ def ingest_files(
     prune: bool = False,
     batch_size: int = 64,
     show_progress: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> FilesReport:
     """Ingest the text files under *paths* into *index* as token-measured chunks.
 
@@ -162,14 +312,18 @@ def ingest_files(
         chunking: chunk size and overlap in tokens.
         prune: also remove the chunks of files that no longer exist in the folders given.
         batch_size: chunks per ingestion batch.
-        show_progress: show a progress bar over files, with chunks and chunks/s.
+        show_progress: show a progress bar over files, with chunks stored and read.
+        progress: called with a :class:`Progress` as each group of chunks is stored and as
+            each phase starts and advances.
 
     Raises:
         SourceFileError: a path is missing or unreadable (before anything is written).
         InvalidInputError: bad chunk sizes, or an embedding without a T5 tokenizer.
         IngestError: a batch could not be stored (stale chunks are then left alone).
+        IngestInterrupted: Ctrl-C; says how many chunks are stored.
     """
-    started = time.perf_counter()
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidInputError(f"batch_size: expected a positive int, found {batch_size!r}.")
     encoder = index.embedder.encoder
     if encoder is None:
         raise InvalidInputError(
@@ -179,31 +333,151 @@ def ingest_files(
         )
     chunker = TokenChunker(encoder, chunking)
     found = paths if isinstance(paths, Discovery) else discover(paths, glob=glob, exclude=exclude)
-    progress = _progress(show_progress, len(found.files))
-    reader = _Reader(found.files, chunker, progress)
+    bar = _bar(show_progress, len(found.files))
+    run = _Run(len(found.files), _both(progress, bar.show if bar is not None else None))
+    reader = _Reader(found.files, chunker)
+    group: list[Document] = []
     try:
-        report = index.ingest(reader.documents(), batch_size=batch_size)
+        run.tell()
+        documents = reader.documents()
+        while True:
+            group = []
+            for document in documents:
+                group.append(document)
+                if len(group) >= batch_size * GROUP_BATCHES:
+                    break
+            if not group:
+                run.files_done = reader.passed
+                break
+            passed, read = reader.passed, reader.chunks
+            try:
+                report = index.ingest(group, batch_size=batch_size)
+            except IngestError as error:
+                raise _shifted(error, run, group) from error
+            run.stored_group(report, passed, read)
+        stale = _remove_stale(index, reader.expected, run)
+        pruned = 0
+        if prune:
+            run.phase = "prune"
+            run.tell()
+            from t5_vectors.files.sync import prune_deleted
+
+            pruned = prune_deleted(index.client, index.collection_name, found.covers)
+    except KeyboardInterrupt as interrupt:
+        if isinstance(interrupt, IngestInterrupted):
+            raise
+        if run.phase == "ingest" and group:
+            run.stored += _stored_now(index, group)
+        raise IngestInterrupted(run.progress()) from interrupt
     finally:
-        progress.close()
-    stale = remove_stale(index.client, index.collection_name, reader.expected)
-    pruned = prune_deleted(index.client, index.collection_name, found.covers) if prune else 0
+        if bar is not None:
+            bar.close()
+    total = run.total()
     return FilesReport(
         files=reader.text_files,
         chunks=reader.chunks,
-        written=report.written,
-        skipped=report.skipped,
-        failed=report.failed,
+        written=total.written,
+        skipped=total.skipped,
+        failed=total.failed,
         binary=tuple(reader.binary),
         unreadable=tuple(reader.unreadable),
         lossy=tuple(reader.lossy),
         stale_removed=stale,
         pruned=pruned,
-        seconds=time.perf_counter() - started,
-        ingest=report,
+        seconds=time.perf_counter() - run.started,
+        ingest=total,
     )
 
 
-def _progress(show: bool, total: int) -> Any:
-    from tqdm.auto import tqdm
+_STALE_SOURCES = 256
+"""Files checked for leftover chunks per call (progress is told after each)."""
 
-    return tqdm(total=total, unit="file", desc="ingest", disable=not show, dynamic_ncols=True)
+
+def _remove_stale(index: QdrantIndex, expected: dict[str, set[str]], run: _Run) -> int:
+    from t5_vectors.files.sync import remove_stale
+
+    sources = sorted(expected)
+    run.phase, run.sources = "stale", len(sources)
+    run.tell()
+    removed = 0
+    for start in range(0, len(sources), _STALE_SOURCES):
+        part = {source: expected[source] for source in sources[start : start + _STALE_SOURCES]}
+        removed += remove_stale(index.client, index.collection_name, part)
+        run.sources_checked = min(start + _STALE_SOURCES, len(sources))
+        run.tell()
+    return removed
+
+
+def _shifted(error: IngestError, run: _Run, group: Sequence[Document]) -> IngestError:
+    """*error* of one group's ingest, restated for the whole run (chunk numbers, files, counts)."""
+    from dataclasses import replace
+
+    from t5_vectors.qdrant.report import IngestReport
+
+    offset = run.chunks_read
+    failure = replace(
+        error.failure, first=error.failure.first + offset, last=error.failure.last + offset
+    )
+    first = group[min(error.failure.first, len(group) - 1)].metadata.get("source", "?")
+    done = run.total()
+    part = error.report
+    report = IngestReport(
+        written=done.written + part.written,
+        skipped=done.skipped + part.skipped,
+        failed=done.failed + part.failed,
+        batches=done.batches + part.batches,
+        seconds=time.perf_counter() - run.started,
+        encode_seconds=done.encode_seconds + part.encode_seconds,
+        qdrant_seconds=done.qdrant_seconds + part.qdrant_seconds,
+        qdrant_wait_seconds=done.qdrant_wait_seconds + part.qdrant_wait_seconds,
+        failures=done.failures + part.failures,
+    )
+    return IngestError(
+        f"Ingestion stopped at chunks {failure.first}..{failure.last} (from {first}) while "
+        f"{failure.stage}: {failure.error}. {report.written + report.skipped} chunks are stored "
+        f"({report.written} written now); fix the cause, then run the same ingestion again: "
+        "it resumes where it stopped.",
+        report=report,
+        failure=failure,
+    )
+
+
+class _Bar:
+    """A progress bar over files, showing chunks stored and read and the current phase."""
+
+    def __init__(self, files: int) -> None:
+        from tqdm.auto import tqdm
+
+        self.tqdm = tqdm(total=files, unit="file", desc="ingest", dynamic_ncols=True)
+
+    def show(self, progress: Progress) -> None:
+        bar = self.tqdm
+        if progress.phase == "ingest":
+            bar.update(progress.files_done - bar.n)
+            rate = progress.chunks_stored / progress.seconds if progress.seconds > 0 else 0.0
+            bar.set_postfix(
+                {
+                    "stored": progress.chunks_stored,
+                    "read": progress.chunks_read,
+                    "chunks/s": f"{rate:.1f}",
+                },
+                refresh=True,
+            )
+        else:
+            if bar.desc != progress.phase:
+                bar.update(bar.total - bar.n)
+                bar.set_description(progress.phase, refresh=False)
+            if progress.phase == "stale":
+                bar.set_postfix(
+                    {"files checked": f"{progress.sources_checked}/{progress.sources}"},
+                    refresh=True,
+                )
+            else:
+                bar.set_postfix({"scanning": "chunks of deleted files"}, refresh=True)
+
+    def close(self) -> None:
+        self.tqdm.close()
+
+
+def _bar(show: bool, files: int) -> _Bar | None:
+    return _Bar(files) if show else None

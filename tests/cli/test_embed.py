@@ -62,12 +62,21 @@ def test_demo_model_builds_once(tmp_path, capsys):
 def test_errors_are_one_line_without_traceback(tmp_path, capsys):
     assert main(["embed", "--model", str(tmp_path / "missing"), "x"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("t5-vectors: error: Expected a checkpoint folder")
+    assert err.startswith("t5-vectors: error: --model: expected a model folder")
+    assert f"no folder at {str(tmp_path / 'missing')!r}" in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+    # CLI fixes, not Python ones.
+    for fix in ("--model DIR", "--offline", "--demo-model DIR"):
+        assert fix in err
+    assert "from_pretrained" not in err
 
 
 def test_offline_hub_id_error(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     assert main(["embed", "--offline", "--model", "google/t5-small-lm-adapt", "x"]) == 2
-    assert "local folder" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "'google/t5-small-lm-adapt' is not in the local Hugging Face cache" in err
+    assert "--model DIR" in err
+    assert "--demo-model DIR" in err
+    assert "Qdrant" not in err

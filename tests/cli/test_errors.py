@@ -66,9 +66,12 @@ def test_wrong_model_for_a_collection(cli, docs, tmp_path, points):
     other = build_sentence_transformers_checkpoint(tmp_path / "other", seed=7)
     for command in (("ingest", str(docs)), ("search", "water")):
         line = _one_line(cli(*command, "--collection", "docs", model=other))
-        assert "built with another embedding model" in line
+        assert "expected the model recorded with collection 'docs'" in line
         assert "st5" in line
         assert str(other) in line
+        assert "another --collection" in line
+        assert "t5-vectors delete --collection docs" in line
+        assert "recreate=True" not in line
     assert points("docs") == before
 
 
@@ -79,7 +82,7 @@ def test_server_down_is_one_fast_line(cli, docs):
     )
     line = _one_line(run)
     assert time.perf_counter() - started < 10
-    assert "Expected a Qdrant server, found none reachable" in line
+    assert "Expected a Qdrant server at http://127.0.0.1:1, found none reachable" in line
     assert "docker compose up -d" in line
 
 
@@ -134,7 +137,7 @@ def test_unexpected_errors_exit_1_with_a_hint(cli, docs, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("t5_vectors.cli.ingest.ingest_files", boom)
+    monkeypatch.setattr("t5_vectors.files.ingest.ingest_files", boom)
     run = cli("ingest", str(docs), "--collection", "docs")
     assert run.status == 1
     assert run.err.strip() == (

@@ -102,7 +102,7 @@ def test_delete_a_source_then_the_collection(cli, ingested, docs):
     again = cli("delete", "--collection", "docs", "--source", str(docs / "sub"))
     assert again.status == 2
     assert "found none" in again.err
-    gone = cli("delete", "--collection", "docs")
+    gone = cli("delete", "--collection", "docs", "--yes")
     assert gone.status == 0
     assert f"({left} points)" in gone.out
     assert cli("info", "--json").json()["collections"] == []

@@ -143,3 +143,59 @@ def test_a_file_unreadable_mid_run_keeps_its_chunks(tiny_encoder, tmp_path, monk
     assert (second.files, second.written, second.stale_removed) == (1, 0, 0)
     assert index.count() == stored  # a.txt's old chunks are kept, not cleaned up
     index.close()
+
+
+def test_progress_counts_what_is_stored_through_every_phase(tiny_encoder, tmp_path):
+    from t5_vectors import QdrantIndex
+    from t5_vectors.files import ingest_files
+    from t5_vectors.files.ingest import GROUP_BATCHES, Progress
+
+    for n in range(6):
+        (tmp_path / f"f{n}.txt").write_text(f"Note {n} about watering ferns in winter. " * 12)
+    (tmp_path / "gone.txt").write_text("A file removed later. " * 4)
+    index = QdrantIndex(tiny_encoder, collection_name="c", location=":memory:")
+    ingest_files(index, [tmp_path])
+    (tmp_path / "gone.txt").unlink()
+    seen: list[Progress] = []
+    report = ingest_files(index, [tmp_path], batch_size=2, prune=True, progress=seen.append)
+    phases = [p.phase for p in seen]
+    assert phases[0] == "ingest"
+    assert phases.index("stale") < phases.index("prune")
+    during = [p for p in seen if p.phase == "ingest"]
+    # Told after each group of GROUP_BATCHES batches is stored, counts only ever grow.
+    assert len(during) >= report.chunks // (2 * GROUP_BATCHES)
+    stored = [p.chunks_stored for p in during]
+    assert stored == sorted(stored)
+    assert stored[-1] == report.written + report.skipped == report.chunks
+    assert during[-1].files_done == during[-1].files == 6
+    stale = [p for p in seen if p.phase == "stale"]
+    assert stale[-1].sources_checked == stale[-1].sources == 6
+    assert report.pruned > 0
+    index.close()
+
+
+def test_an_ingest_error_names_the_run_wide_chunks_and_file(tiny_encoder, tmp_path, monkeypatch):
+    from t5_vectors import IngestError, QdrantIndex, T5Encoder
+    from t5_vectors.files import ingest_files
+
+    for n in range(4):
+        (tmp_path / f"f{n}.txt").write_text(f"Note {n} about light for cacti. " * 12)
+    index = QdrantIndex(tiny_encoder, collection_name="c", location=":memory:")
+    real = T5Encoder.encode
+    calls = {"n": 0}
+
+    def broken(self, texts, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise RuntimeError("out of memory")
+        return real(self, texts, *args, **kwargs)
+
+    monkeypatch.setattr(T5Encoder, "encode", broken)
+    with pytest.raises(IngestError) as caught:
+        ingest_files(index, [tmp_path], batch_size=1)
+    error = caught.value
+    assert error.failure.first == error.failure.last == 5  # the sixth chunk of the run
+    assert "while encoding" in str(error)
+    assert str(tmp_path) in str(error)
+    assert error.report.written == index.count() == 5
+    index.close()
