@@ -183,8 +183,16 @@ def _edge_id(value: PointId) -> PointId:
         raise InvalidInputError(
             f"point id: expected an unsigned int or a UUID string, found {value!r}"
         )
-    if isinstance(value, int) and value < 0:
-        raise InvalidInputError(f"point id: expected an unsigned int, found {value}")
+    if isinstance(value, int):
+        if value < 0:
+            raise InvalidInputError(f"point id: expected an unsigned int, found {value}")
+        return value
+    try:
+        uuid.UUID(value)
+    except ValueError as err:
+        raise InvalidInputError(
+            f"point id: expected an unsigned int or a UUID string, found {value!r}"
+        ) from err
     return value
 
 

@@ -141,7 +141,7 @@ def _match(part: Any) -> Any:
             "substring": qe.MatchSubstring,
         }
         return kinds[name](value)
-    if name in ("any", "except") and isinstance(value, list):
+    if name in ("any", "except", "except_") and isinstance(value, list):  # pydantic: except_
         return qe.MatchAny(value) if name == "any" else qe.MatchExcept(value)
     raise _bad(part, "a match with one of value / text / text_any / phrase / any / except")
 
@@ -151,9 +151,9 @@ def _range(part: Any) -> Any:
     if not isinstance(part, Mapping) or not set(part) <= set(bounds):
         raise _bad(part, "a range with gt / gte / lt / lte")
     values = {k: part.get(k) for k in bounds}
-    if any(isinstance(v, str) for v in values.values()):
-        return qe.RangeDateTime(**{k: None if v is None else str(v) for k, v in values.items()})
     try:
+        if any(isinstance(v, str) for v in values.values()):
+            return qe.RangeDateTime(**{k: None if v is None else str(v) for k, v in values.items()})
         return qe.RangeFloat(**{k: None if v is None else float(v) for k, v in values.items()})
     except (TypeError, ValueError) as err:
         raise _bad(part, "range bounds as numbers or ISO 8601 datetimes") from err
