@@ -273,7 +273,8 @@ def test_points_persist_across_reopening(tmp_path):
             assert record.payload == p.payload
             assert record.vectors is not None
             sparse, given = record.vectors["sp"], p.vectors["sp"]
-            assert isinstance(sparse, SparseVector) and isinstance(given, SparseVector)
+            assert isinstance(sparse, SparseVector)
+            assert isinstance(given, SparseVector)
             assert sparse.indices == given.indices
             np.testing.assert_allclose(sparse.values, given.values, rtol=1e-6)
             stored = record.vectors["tok"]

@@ -62,8 +62,11 @@ def test_a_second_process_gets_a_typed_error_naming_the_folder_and_the_fix(tmp_p
     message = "\n".join(lines[1:])
     assert str(store) in message
     assert "another process" in message
-    assert "Qdrant server" in message and "--qdrant-url" in message and "url=" in message
-    assert "WouldBlock" not in message and "WAL" not in message
+    assert "Qdrant server" in message
+    assert "--qdrant-url" in message
+    assert "url=" in message
+    assert "WouldBlock" not in message
+    assert "WAL" not in message
     backend.close()
     with EdgeBackend(store) as reopened:  # free once closed (a dead process frees it too)
         assert reopened.count("c") == 10
