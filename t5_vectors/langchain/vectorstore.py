@@ -8,7 +8,6 @@ from typing import Any, Self
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
-from qdrant_client import models
 
 from t5_vectors.encoder import T5Encoder
 from t5_vectors.encoder.texts import check_text

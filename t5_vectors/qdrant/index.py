@@ -102,6 +102,9 @@ class QdrantIndex:
         embedding: a ``T5Encoder``, a ``T5Embeddings`` or any LangChain ``Embeddings``.
         collection_name: the collection.
         client: a ``QdrantClient`` (not closed by :meth:`close`).
+        backend: a storage :class:`~t5_vectors.storage.base.Backend` to share, for example
+            ``other_index.backend`` (an embedded store opens in one process once; not closed
+            by :meth:`close`).
         async_client: an ``AsyncQdrantClient`` (native async calls; not closed by
             :meth:`aclose`). Given alone, the collection is checked on first use.
         location: ``":memory:"`` or a server URL, as ``QdrantClient(location=...)``.
@@ -140,6 +143,7 @@ class QdrantIndex:
         *,
         collection_name: str = DEFAULT_COLLECTION,
         client: QdrantClient | None = None,
+        backend: Backend | None = None,
         async_client: AsyncQdrantClient | None = None,
         location: str | None = None,
         url: str | None = None,
@@ -193,7 +197,7 @@ class QdrantIndex:
             **(client_options or {}),
         }
         self.connection = Connection(
-            client=client, async_client=async_client, options=options, edge=True
+            client=client, async_client=async_client, backend=backend, options=options, edge=True
         )
         self._handle = CollectionHandle(
             self.connection, collection_name, self.points, self.spec.vector_name, self.retry
@@ -204,7 +208,7 @@ class QdrantIndex:
         self._ready = False
         self._lock = threading.Lock()
         self._alock = asyncio.Lock()
-        if client is not None or async_client is None:
+        if async_client is None or client is not None or backend is not None:
             self.ensure_collection()
 
     def __repr__(self) -> str:

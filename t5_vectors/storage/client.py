@@ -18,6 +18,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from t5_vectors.storage import _qdrant_models as convert
 from t5_vectors.storage.base import (
+    Backend,
     CollectionStats,
     Filter,
     Hit,
@@ -30,7 +31,13 @@ from t5_vectors.storage.base import (
     Schema,
 )
 
-__all__ = ["AsyncClientBackend", "ClientBackend", "client_kind", "client_location"]
+__all__ = [
+    "AsyncClientBackend",
+    "ClientBackend",
+    "as_backend",
+    "client_kind",
+    "client_location",
+]
 
 
 def client_kind(options: Mapping[str, Any]) -> str:
@@ -334,3 +341,13 @@ class AsyncClientBackend:
         if self._owned:
             self._owned = False
             await self.client.close()
+
+
+def as_backend(target: Backend | QdrantClient) -> Backend:
+    """*target* as a :class:`Backend`: a ``QdrantClient`` (not closed) is wrapped in one.
+
+    For callers written before the storage seam, which pass ``index.client``.
+    """
+    if isinstance(target, QdrantClient):
+        return ClientBackend(target)
+    return target
