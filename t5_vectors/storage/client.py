@@ -193,7 +193,8 @@ class ClientBackend:
 
     def query(self, collection: str, plan: QueryPlan) -> list[Hit]:
         with self._guard():
-            points = self.client.query_points(collection, **convert.query_arguments(plan)).points
+            arguments = convert.query_arguments(plan, with_params=self.kind == "server")
+            points = self.client.query_points(collection, **arguments).points
         return [convert.hit_from_model(point) for point in points]
 
     def count(self, collection: str, filter: Filter | None = None) -> int:
@@ -314,7 +315,8 @@ class AsyncClientBackend:
         return [convert.record_from_model(record) for record in records], after
 
     async def query(self, collection: str, plan: QueryPlan) -> list[Hit]:
-        response = await self.client.query_points(collection, **convert.query_arguments(plan))
+        arguments = convert.query_arguments(plan, with_params=self.kind == "server")
+        response = await self.client.query_points(collection, **arguments)
         return [convert.hit_from_model(point) for point in response.points]
 
     async def count(self, collection: str, filter: Filter | None = None) -> int:
