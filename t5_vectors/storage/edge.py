@@ -5,6 +5,7 @@ A data folder holds one Edge shard per collection, and nothing else::
     <folder>/edge/.lock                      held (flock) while a backend has the folder open
     <folder>/edge/<collection>/collection.json  the Schema as created (+ metadata), the sidecar
     <folder>/edge/<collection>/shard/        the Edge shard: wal/, segments/, edge_config.json
+    <folder>/edge/<collection>/index-pending present while written points wait for the index
 
 A collection exists when its sidecar does: :meth:`EdgeBackend.create` writes the sidecar first
 (atomically) and then the shard, and a shard missing after a crash is created on first use;
@@ -14,7 +15,8 @@ A collection exists when its sidecar does: :meth:`EdgeBackend.create` writes the
 Indexes: new points land in an appendable segment that is searched exactly. The HNSW index
 (and quantized copies) are built by :meth:`EdgeBackend.build_index`, which runs when an ingest
 ends, when the backend closes with unindexed points, and inside :meth:`EdgeBackend.upsert` once
-``index_after`` points have been written since the last build.
+``index_after`` points have been written since the last build. The ``index-pending`` marker
+makes a process that finds points left unindexed by a crashed one build the index on close.
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ DEFAULT_INDEX_AFTER = 20_000
 
 SIDECAR = "collection.json"
 SHARD = "shard"
+PENDING = "index-pending"
+"""A marker file: points were written since the last index build (survives a crash)."""
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,254}$")
 _PAYLOAD_KINDS = {
@@ -104,6 +108,7 @@ class _Collection:
     shard: qe.EdgeShard
     lock: ReadWriteLock
     unindexed: int = 0
+    pending: bool = False
 
 
 class EdgeBackend:
@@ -288,16 +293,21 @@ class EdgeBackend:
             entry.schema = schema
 
     def stats(self, collection: str) -> CollectionStats:
-        """Points, indexed vectors and segments as Edge counts them."""
+        """Points, indexed vectors and segments as Edge counts them.
+
+        ``status`` is ``"yellow"`` while written points wait for :meth:`build_index`, else
+        ``"green"``. (Edge counts the vectors of small segments as indexed, and every vector
+        name of a point, so ``indexed_vectors`` is no measure of what waits.)
+        """
         entry = self._open(collection)
         with entry.lock.read():
             info = self._engine(collection, entry.shard.info)
-            pending = entry.unindexed
+            pending = entry.pending
         return CollectionStats(
             points=info.points_count,
             indexed_vectors=info.indexed_vectors_count,
             segments=info.segments_count,
-            status="green" if not pending else "yellow",
+            status="yellow" if pending else "green",
         )
 
     # --- points -------------------------------------------------------------------------------
@@ -310,6 +320,9 @@ class EdgeBackend:
         batch = [convert.edge_point(p) for p in points]
         operation = qe.UpdateOperation.upsert_points(batch)
         with entry.lock.write():
+            if not entry.pending:
+                (entry.folder / PENDING).touch()
+                entry.pending = True
             self._engine(collection, lambda: entry.shard.update(operation))
             entry.unindexed += len(batch)
             if self._index_after is not None and entry.unindexed >= self._index_after:
@@ -423,7 +436,7 @@ class EdgeBackend:
             try:
                 for entry in entries:
                     with entry.lock.write():
-                        if self._build_on_close and entry.unindexed:
+                        if self._build_on_close and entry.pending:
                             self._optimize(entry, None)
                         entry.shard.flush()
                         entry.shard.close()
@@ -441,9 +454,13 @@ class EdgeBackend:
     def _optimize(self, entry: _Collection, progress: Progress | None) -> None:
         total = entry.unindexed
         if progress is not None:
+            if not total and entry.pending:  # left by another process: the build covers all
+                total = self._engine(entry.name, entry.shard.info).points_count
             progress(0, total)
         self._engine(entry.name, entry.shard.optimize)
         entry.unindexed = 0
+        entry.pending = False
+        (entry.folder / PENDING).unlink(missing_ok=True)
         if progress is not None:
             progress(total, total)
 
@@ -497,6 +514,8 @@ class EdgeBackend:
                     collection, lambda: qe.EdgeShard.create(str(shard_path), config)
                 )
             entry = _Collection(collection, folder, schema, shard, ReadWriteLock())
+            # written by a process that died (or closed with build_on_close=False) unindexed
+            entry.pending = (folder / PENDING).exists()
             self._collections[collection] = entry
             return entry
 
