@@ -98,6 +98,14 @@ _BAD_INPUT = (
 T = TypeVar("T")
 
 
+def _check_payload_kind(key: str, kind: str) -> None:
+    if kind not in _PAYLOAD_KINDS:
+        raise InvalidInputError(
+            f"payload index on {key!r}: expected a kind among {sorted(_PAYLOAD_KINDS)}, "
+            f"found {kind!r}"
+        )
+
+
 @dataclass
 class _Collection:
     """An open collection: its shard, its schema and its lock."""
@@ -220,6 +228,8 @@ class EdgeBackend:
         self._check_open()
         folder = self._folder(collection)
         config = self._config(schema)  # validate before anything is written
+        for key, kind in schema.payload_indexes.items():
+            _check_payload_kind(key, kind)
         with self._guard:
             if (folder / SIDECAR).is_file():
                 raise CollectionConfigError(
@@ -232,9 +242,13 @@ class EdgeBackend:
                 shutil.rmtree(folder)
             folder.mkdir()
             sidecar.write(folder / SIDECAR, schema)
-            shard = self._engine(
-                collection, lambda: qe.EdgeShard.create(str(folder / SHARD), config)
-            )
+            try:
+                shard = self._engine(
+                    collection, lambda: qe.EdgeShard.create(str(folder / SHARD), config)
+                )
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)  # no collection without a shard
+                raise
             self._collections[collection] = _Collection(
                 collection, folder, schema, shard, ReadWriteLock()
             )
@@ -274,11 +288,7 @@ class EdgeBackend:
 
     def create_payload_index(self, collection: str, key: str, kind: PayloadIndexKind) -> None:
         """Index a payload key (a JSON path such as ``metadata.source``)."""
-        if kind not in _PAYLOAD_KINDS:
-            raise InvalidInputError(
-                f"payload index on {key!r}: expected a kind among {sorted(_PAYLOAD_KINDS)}, "
-                f"found {kind!r}"
-            )
+        _check_payload_kind(key, kind)
         entry = self._open(collection)
         with entry.lock.write():
             self._engine(

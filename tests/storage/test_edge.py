@@ -565,3 +565,19 @@ def test_points_left_unindexed_by_another_process_are_indexed_on_close(tmp_path)
     with EdgeBackend(tmp_path) as backend:
         assert backend.count("c") == 50  # opened (and found pending): close() builds it
     assert not (tmp_path / "edge" / "c" / "index-pending").exists()
+
+
+def test_a_schema_the_engine_refuses_leaves_no_collection(backend):
+    bad = Schema(dense={"": DenseVectorSpec(size=DIM)}, payload_indexes={"a": "nope"})  # type: ignore[dict-item]
+    with pytest.raises(InvalidInputError, match="payload index"):
+        backend.create("c", bad)
+    with pytest.raises(InvalidInputError, match="compression"):
+        backend.create(
+            "c",
+            Schema(
+                dense={"": DenseVectorSpec(size=DIM)},
+                quantization=Quantization("product", compression="x3"),
+            ),
+        )
+    assert backend.list_collections() == []
+    assert not backend.path.exists()  # nothing was written
