@@ -3,8 +3,9 @@
 No trained weights can be downloaded on the benchmark machines, so the vectors come from a
 T5-base-wide checkpoint built here (:data:`SPEC`: sentence-t5-base layout, d_model 768, 12 heads,
 d_ff 3072, Dense 768, **random-initialised weights**, a sentencepiece vocabulary trained on
-CPython's documentation) with 4 of T5-base's 12 layers and texts cut at 128 tokens: on two shared
-CPU cores the full 12 layers encoded about 2 texts/s, too slow for 20k texts in one session.
+CPython's documentation) with 1 of T5-base's 12 layers, float32, and texts cut at 128 tokens: on
+two CPU cores shared with four other jobs, 12 layers encoded about 2 texts/s and 4 layers about
+3.6 texts/s (bfloat16 was 4x slower than float32 there), too slow for 20k texts in one session.
 The texts are real English: the docstring paragraphs of the Python standard library and of the
 installed packages (read with ``ast``, nothing imported), deduplicated, in a fixed order. Random
 weights make the space more anisotropic (vectors cluster more tightly) than a trained model's,
@@ -33,7 +34,7 @@ _WS = re.compile(r"\s+")
 
 SPEC = {
     "d_model": 768,
-    "num_layers": 4,
+    "num_layers": 1,
     "num_heads": 12,
     "d_ff": 3072,
     "dense_out": 768,
@@ -42,7 +43,7 @@ SPEC = {
     "seed": 0,
     "vocab_size": 8000,
 }
-"""The vector model: T5-base width, 4 layers, random weights (see the module docstring)."""
+"""The vector model: T5-base width, 1 layer, random weights (see the module docstring)."""
 
 
 def _sources() -> list[Path]:
@@ -121,7 +122,7 @@ def cached_vectors(
     n_docs: int,
     n_queries: int,
     *,
-    dtype: str = "bfloat16",
+    dtype: str = "float32",
     seed: int = 0,
     mmap: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
@@ -148,7 +149,7 @@ def cached_vectors(
     from t5_vectors import T5Encoder
     from t5_vectors.testing import build_sentence_transformers_checkpoint
 
-    path = workdir / "st5-768x4-random"
+    path = workdir / "st5-768x1-random"
     if not (path / "modules.json").exists():
         build_sentence_transformers_checkpoint(
             path,

@@ -18,8 +18,9 @@ and the store is what is measured. Phases:
 * ``search`` -- open the folder in a fresh process, ``similarity_search(query, k=10)`` with
   held-out query texts: q/s and p50/p99 from 1 thread, q/s from 8 threads, recall@10 against
   exact search (numpy over all document vectors), and the process's peak RSS (``VmHWM``);
-* ``files`` -- ingest ``--n-files`` standard-library modules through ``t5_vectors.files`` (the
-  CLI's path) with a tiny encoder (768-d Dense head), then again in a new process: the second
+* ``files`` -- ingest ``--n-files`` Python modules (first 10,000 characters each) through
+  ``t5_vectors.files`` (the CLI's path) with a tiny encoder (768-d Dense head), then again in a
+  new process: the second
   run finds every chunk stored unchanged and writes nothing (model load timed apart);
 * ``engine`` -- Qdrant Edge alone (``EdgeBackend``) over the same vectors, for the defaults:
   index build time, search q/s (1 thread) and recall@10 for HNSW ``m`` / ``ef_construct``,
@@ -334,23 +335,31 @@ def _files_model(workdir: Path) -> Path:
     return path
 
 
-def files_folder(workdir: Path, n_files: int) -> Path:
-    """``n_files`` standard-library modules (tests excluded), copied once under the work folder."""
-    import shutil
+def files_folder(workdir: Path, n_files: int, chars: int = 10_000) -> Path:
+    """``n_files`` Python modules (standard library, then installed packages; tests excluded),
+    each at least ``chars`` long and cut to its first ``chars`` characters at a line end (about
+    13 chunks of 256 tokens each), written once under the work folder."""
     import sysconfig
 
     folder = workdir / f"files-{n_files}"
     if folder.is_dir() and len(list(folder.iterdir())) == n_files:
         return folder
-    root = Path(sysconfig.get_paths()["stdlib"])
-    picked = [
-        p
-        for p in sorted(root.rglob("*.py"))
-        if not any(part in ("test", "tests", "idle_test", "site-packages") for part in p.parts)
-    ][:n_files]
     folder.mkdir(parents=True, exist_ok=True)
-    for i, path in enumerate(picked):
-        shutil.copyfile(path, folder / f"{i:05d}-{path.name}")
+    written = 0
+    for key in ("stdlib", "purelib"):
+        root = Path(sysconfig.get_paths()[key])
+        for path in sorted(root.rglob("*.py")):
+            parts = path.relative_to(root).parts
+            if any(p in ("test", "tests", "idle_test", "site-packages") for p in parts):
+                continue
+            text = path.read_text(encoding="utf-8", errors="ignore")
+            if len(text) < chars:
+                continue
+            cut = text[: text.rfind("\n", 0, chars) + 1]
+            (folder / f"{written:05d}-{path.name}").write_text(cut, encoding="utf-8")
+            written += 1
+            if written == n_files:
+                return folder
     return folder
 
 
