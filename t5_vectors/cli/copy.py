@@ -86,30 +86,24 @@ def run(args: argparse.Namespace) -> int:
     """Copy; returns the exit status."""
     from t5_vectors.storage.copy import copy_collection
 
-    if args.from_path and args.to_path:
-        same = Path(args.from_path).expanduser().resolve() == (
-            Path(args.to_path).expanduser().resolve()
+    same_folder = bool(args.from_path and args.to_path) and (
+        Path(args.from_path).expanduser().resolve() == Path(args.to_path).expanduser().resolve()
+    )
+    if same_folder and (args.to_collection or args.collection) == args.collection:
+        raise InvalidInputError(
+            "--to-path: expected another folder or --to-collection, found the source "
+            "collection itself."
         )
-        if same and (args.to_collection or args.collection) == args.collection:
-            raise InvalidInputError(
-                "--to-path: expected another folder or --to-collection, found the source "
-                "collection itself."
-            )
     source, source_name = _open(
         "from", args.from_path, args.from_url, args.from_api_key_env, must_exist=True
     )
     try:
-        if (
-            args.from_path
-            and args.to_path
-            and Path(args.from_path).expanduser().resolve()
-            == (Path(args.to_path).expanduser().resolve())
-        ):
-            destination, destination_name = source, source_name
-        else:
-            destination, destination_name = _open(
-                "to", args.to_path, args.to_url, args.to_api_key_env, must_exist=False
-            )
+        # One folder opens once (an embedded store serves one opener): copy inside it.
+        destination, destination_name = (
+            (source, source_name)
+            if same_folder
+            else _open("to", args.to_path, args.to_url, args.to_api_key_env, must_exist=False)
+        )
         try:
             with _bar(args.progress) as progress:
                 report = copy_collection(

@@ -196,5 +196,10 @@ def test_cli_copy_between_folders(
     with pytest.raises(CollectionConfigError, match="Expected collection 'nope'"):
         _cli("--collection", "nope", "--from-path", str(to), "--to-path", str(tmp_path / "new"))
     assert not (tmp_path / "new").exists()  # nothing is created when the first step fails
+    inside = ("--collection", "docs", "--from-path", str(to), "--to-path", str(to))
+    assert _cli(*inside, "--to-collection", "twin") == 0  # within one folder, opened once
+    assert "created collection 'twin'" in capsys.readouterr().out
+    with pytest.raises(InvalidInputError, match="found the source collection itself"):
+        _cli(*inside)
     with pytest.raises(InvalidInputError, match="--to-api-key-env: expected together"):
         _cli(*args, "--to-api-key-env", "SOME_VARIABLE")
