@@ -408,7 +408,12 @@ def run_phase(args: argparse.Namespace, phase: str, **extra: str) -> dict[str, A
     for key, value in extra.items():
         command += [f"--{key}", value]
     log(f"$ {' '.join(command[1:])}")
-    out = subprocess.run(command, check=True, capture_output=True, text=True)
+    root = str(Path(__file__).resolve().parent.parent)  # this checkout's t5_vectors, not another
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
+    out = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
     sys.stderr.write(out.stderr[-2000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
 

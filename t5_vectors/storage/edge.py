@@ -58,14 +58,23 @@ __all__ = [
     "EdgeBackend",
 ]
 
-DEFAULT_HNSW = Hnsw(m=16, ef_construct=100)
-"""HNSW parameters where a schema gives none."""
+DEFAULT_HNSW = Hnsw(m=32, ef_construct=200)
+"""HNSW parameters where a schema gives none.
+
+Measured (``benchmarks/store.py``, 5k real-text vectors x 768 from a random-weight T5, 200
+held-out queries): recall@10 against exact search at ``hnsw_ef`` 128 was 0.9955 with m 32 /
+ef_construct 200 and 0.9885 with Qdrant's m 16 / 100 (0.9735 at ``hnsw_ef`` 64), for a build
+25% longer (15.8 s against 12.7 s on a loaded 2-core machine).
+"""
 
 DEFAULT_HNSW_EF = 128
-"""The search beam width where a query gives none."""
+"""The search beam width where a query gives none (see :data:`DEFAULT_HNSW`)."""
 
 DEFAULT_QUANTIZATION: Quantization | None = None
-"""Quantization where a schema gives none."""
+"""Quantization where a schema gives none: none. int8 scalar quantization (quantile 0.99,
+rescored) built 3.3x faster but kept recall@10 at 0.957 (``hnsw_ef`` 128) on the vectors above,
+under the 0.98 target; ask for it per collection (``Schema.quantization``) where speed matters
+more."""
 
 DEFAULT_INDEX_AFTER = 20_000
 """Build the index inside ``upsert`` once this many points were written since the last build."""
