@@ -81,12 +81,13 @@ class TableEmbeddings:
 
     def __init__(self, texts: Sequence[str], vectors: np.ndarray) -> None:
         self.table = {t: v for t, v in zip(texts, vectors, strict=True)}
+        self.other = np.asarray(vectors[0])  # texts not in the table: t5-vectors' size probe
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [self.table[t].tolist() for t in texts]
+        return [self.table.get(t, self.other).tolist() for t in texts]
 
     def embed_query(self, text: str) -> list[float]:
-        return self.table[text].tolist()
+        return self.table.get(text, self.other).tolist()
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.embed_documents(texts)
@@ -413,7 +414,10 @@ def run_phase(args: argparse.Namespace, phase: str, **extra: str) -> dict[str, A
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
     }
-    out = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    out = subprocess.run(command, check=False, capture_output=True, text=True, env=env)
+    if out.returncode:
+        sys.stderr.write(out.stderr[-4000:])
+        raise SystemExit(f"phase {phase} failed ({out.returncode})")
     sys.stderr.write(out.stderr[-2000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
 
