@@ -418,19 +418,27 @@ class EdgeBackend:
         ids: Sequence[PointId] | None = None,
         filter: Filter | None = None,
     ) -> None:
-        """Delete points by id, by filter, or both."""
+        """Delete points by id, by filter, or the listed points that match the filter (both).
+
+        ``filter={"must": []}`` deletes every point; ``ids=[]`` alone deletes nothing.
+        """
         if ids is None and filter is None:
             raise InvalidInputError("delete: expected ids or a filter, found neither")
         entry = self._open(collection)
-        operations = []
-        if ids:
-            operations.append(qe.UpdateOperation.delete_points(convert.edge_ids(ids)))
-        edge_filter = convert.edge_filter(filter)
-        if edge_filter is not None:
-            operations.append(qe.UpdateOperation.delete_points_by_filter(edge_filter))
+        if filter is None:
+            if not ids:
+                return
+            operation = qe.UpdateOperation.delete_points(convert.edge_ids(ids))
+        else:
+            if ids is not None:
+                if not ids:
+                    return
+                filter = {"must": [{"has_id": convert.edge_ids(ids)}, dict(filter)]}
+            edge_filter = convert.edge_filter(filter)
+            assert edge_filter is not None
+            operation = qe.UpdateOperation.delete_points_by_filter(edge_filter)
         with entry.lock.write():
-            for operation in operations:
-                self._engine(collection, lambda op=operation: entry.shard.update(op))  # type: ignore[misc]
+            self._engine(collection, lambda: entry.shard.update(operation))
 
     # --- index and lifecycle ------------------------------------------------------------------
 

@@ -581,3 +581,19 @@ def test_a_schema_the_engine_refuses_leaves_no_collection(backend):
         )
     assert backend.list_collections() == []
     assert not backend.path.exists()  # nothing was written
+
+
+def test_delete_with_ids_and_filter_deletes_the_listed_points_that_match(backend):
+    points = _points(30)
+    backend.create("c", SCHEMA)
+    backend.upsert("c", points)
+    listed = [p.id for p in points[:12]]
+    s1 = {"must": [{"key": "metadata.source", "match": {"value": "s1"}}]}
+    backend.delete("c", ids=listed, filter=s1)
+    gone = {p.id for p in points[:12] if p.payload["metadata"]["source"] == "s1"}
+    left = {r.id for r in backend.scroll("c", limit=100)[0]}
+    assert left == {p.id for p in points} - gone
+    backend.delete("c", ids=[])
+    assert backend.count("c") == 30 - len(gone)
+    backend.delete("c", filter={"must": []})
+    assert backend.count("c") == 0
