@@ -362,7 +362,7 @@ def ingest_files(
             run.tell()
             from t5_vectors.files.sync import prune_deleted
 
-            pruned = prune_deleted(index.client, index.collection_name, found.covers)
+            pruned = prune_deleted(index.backend, index.collection_name, found.covers)
     except KeyboardInterrupt as interrupt:
         if isinstance(interrupt, IngestInterrupted):
             raise
@@ -389,22 +389,21 @@ def ingest_files(
     )
 
 
-_STALE_SOURCES = 256
-"""Files checked for leftover chunks per call (progress is told after each)."""
-
-
 def _remove_stale(index: QdrantIndex, expected: dict[str, set[str]], run: _Run) -> int:
     from t5_vectors.files.sync import remove_stale
 
-    sources = sorted(expected)
-    run.phase, run.sources = "stale", len(sources)
+    run.phase, run.sources = "stale", len(expected)
     run.tell()
-    removed = 0
-    for start in range(0, len(sources), _STALE_SOURCES):
-        part = {source: expected[source] for source in sources[start : start + _STALE_SOURCES]}
-        removed += remove_stale(index.client, index.collection_name, part)
-        run.sources_checked = min(start + _STALE_SOURCES, len(sources))
+
+    def advance(done: int, total: int | None) -> None:
+        # The scan reports sources checked (or, in a local-mode folder, points scanned).
+        if total:
+            run.sources_checked = done * run.sources // total
         run.tell()
+
+    removed = remove_stale(index.backend, index.collection_name, expected, progress=advance)
+    run.sources_checked = run.sources
+    run.tell()
     return removed
 
 

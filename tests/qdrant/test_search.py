@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from langchain_core.documents import Document
@@ -90,15 +92,35 @@ def test_filters(library, filter_, ids):
 def test_dict_filters_become_metadata_conditions():
     assert to_filter(None) is None
     assert to_filter({}) is None
-    assert to_filter({"a": "x", "b": {"c": 2}}) == models.Filter(
-        must=[
-            models.FieldCondition(key="metadata.a", match=models.MatchValue(value="x")),
-            models.FieldCondition(key="metadata.b.c", match=models.MatchValue(value=2)),
+    # Filters come out in Qdrant's JSON form, which every backend parses for its engine.
+    assert to_filter({"a": "x", "b": {"c": 2}}) == {
+        "must": [
+            {"key": "metadata.a", "match": {"value": "x"}},
+            {"key": "metadata.b.c", "match": {"value": 2}},
         ]
-    )
+    }
     mixed = to_filter({"a": ["x", 1]})
-    assert mixed is not None
-    assert isinstance(mixed.must[0], models.Filter)
+    assert mixed == {
+        "must": [
+            {
+                "should": [
+                    {"key": "metadata.a", "match": {"value": "x"}},
+                    {"key": "metadata.a", "match": {"value": 1}},
+                ]
+            }
+        ]
+    }
+    # A models.Filter given by a user is dumped at the public edge; it parses back the same.
+    given = models.Filter(
+        must=[models.FieldCondition(key="metadata.a", match=models.MatchValue(value="x"))],
+        must_not=[models.HasIdCondition(has_id=[1])],
+    )
+    dumped = to_filter(given)
+    assert dumped == {
+        "must": [{"key": "metadata.a", "match": {"value": "x"}}],
+        "must_not": [{"has_id": [1]}],
+    }
+    assert models.Filter.model_validate(dumped) == given
 
 
 @pytest.mark.parametrize(
@@ -128,9 +150,15 @@ def test_score_threshold_and_k(library):
             library.search("alpha", k=bad)
     with pytest.raises(InvalidInputError, match="score_threshold"):
         library.search("alpha", score_threshold="high")
-    with pytest.warns(UserWarning, match="search_params"):  # embedded Qdrant is always exact
+    # Local mode is always exact: search parameters are left out (it warned on each query).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         exact = library.search("alpha", k=2, search_params=models.SearchParams(exact=True))
-    assert [doc for doc, _ in exact] == [doc for doc, _ in everything[:2]]
+        assert [doc for doc, _ in exact] == [doc for doc, _ in everything[:2]]
+        assert library.search("alpha", k=2, hnsw_ef=64, exact=True) == exact
+    for bad in ({"hnsw_ef": 0}, {"hnsw_ef": True}, {"exact": "yes"}):
+        with pytest.raises(InvalidInputError, match=r"(hnsw_ef|exact): expected"):
+            library.search("alpha", **bad)
 
 
 @pytest.fixture
