@@ -60,8 +60,13 @@ lint: $(STAMPS)/install-dev
 	$(BIN)/ruff format --check t5_vectors tests integration_tests benchmarks examples scripts
 	$(BIN)/mypy
 
-## bench: the encode, ingest and command-line benchmarks (tables on stdout; docs/benchmarks.md)
-bench: $(STAMPS)/install-dev
+$(STAMPS)/install-bench: $(STAMPS)/install-dev pyproject.toml
+	$(BIN)/pip install --group bench -e ".[ray]"
+	touch $@
+
+## bench: the encode, ingest and command-line benchmarks (tables on stdout; docs/benchmarks.md).
+## Installs the bench group (langchain-huggingface, which holds huggingface_hub below 2).
+bench: $(STAMPS)/install-bench
 	$(BIN)/python benchmarks/encode.py
 	$(BIN)/python benchmarks/budget.py
 	$(BIN)/python benchmarks/ingest.py
