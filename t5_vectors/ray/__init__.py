@@ -27,7 +27,10 @@ except ImportError as err:  # pragma: no cover - exercised in a subprocess witho
     ) from err
 
 from t5_vectors.ray._embed import T5EmbedBatches
+from t5_vectors.ray._files import ingest_files
+from t5_vectors.ray._ingest import ingest
+from t5_vectors.ray._sink import QdrantDatasink
 
-__all__ = ["T5EmbedBatches"]
+__all__ = ["QdrantDatasink", "T5EmbedBatches", "ingest", "ingest_files"]
 
 del ray
