@@ -435,10 +435,10 @@ class T5QdrantVectorStore(VectorStore):
                 f"{self.retrieval_mode!r}, whose scores (MaxSim, BM25, fused) have no fixed "
                 "range. Use similarity_search_with_score, or a dense store."
             )
-        distance = self.index.spec.qdrant_distance
-        if distance in (models.Distance.COSINE, models.Distance.DOT):
+        distance = self.index.spec.metric
+        if distance in ("cosine", "dot"):
             return _similarity_relevance
-        if distance == models.Distance.EUCLID:
+        if distance == "euclid":
             return _euclid_relevance
         return _manhattan_relevance
 

@@ -1,7 +1,8 @@
-"""Collection settings, creation arguments, and the check of an existing collection.
+"""Collection settings, the schema they create, and the check of an existing collection.
 
-:class:`CollectionSpec` says how a collection should look. A new collection is created from it
-and the encoder's ``dim``; an existing one is checked against it (vector size, distance, vector
+:class:`CollectionSpec` says how a collection should look. A new collection is created from its
+:meth:`~CollectionSpec.schema` (the storage seam's :class:`~t5_vectors.storage.base.Schema`) and
+the encoder's ``dim``; an existing one is checked against it (vector size, distance, vector
 name, single vs multi-vector) and any mismatch raises :class:`CollectionConfigError` before
 anything is written.
 """
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from qdrant_client import models
 
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
-from t5_vectors.qdrant.connection import Connection
+from t5_vectors.qdrant._mismatch import mismatch
 from t5_vectors.qdrant.model_record import RECORD_KEY, ModelIdentity
 from t5_vectors.qdrant.payload import METADATA_KEY
 from t5_vectors.qdrant.vectors import (
@@ -24,10 +25,20 @@ from t5_vectors.qdrant.vectors import (
     TokenVectors,
     check_layout,
     check_names,
-    extend_create_arguments,
+)
+from t5_vectors.storage._qdrant_models import quantization_from_model
+from t5_vectors.storage.base import (
+    AsyncBackend,
+    Backend,
+    DenseVectorSpec,
+    Distance,
+    PayloadIndexKind,
+    Quantization,
+    Schema,
 )
 
 __all__ = [
+    "SOURCE_KEY",
     "CollectionSpec",
     "DistanceLike",
     "QuantizationLike",
@@ -35,17 +46,26 @@ __all__ = [
     "ensure_collection",
 ]
 
+SOURCE_KEY = f"{METADATA_KEY}.source"
+"""The payload key of a chunk's source file; every new collection indexes it (file sync)."""
+
 DistanceLike = Literal["cosine", "dot", "euclid", "manhattan"] | models.Distance
 QuantizationLike = (
     Literal["scalar", "binary", "product"]
+    | Quantization
     | models.ScalarQuantization
     | models.ProductQuantization
     | models.BinaryQuantization
 )
-_QUANTIZATION_TYPES = (
-    models.ScalarQuantization,
-    models.ProductQuantization,
-    models.BinaryQuantization,
+_DISTANCES: tuple[Distance, ...] = ("cosine", "dot", "euclid", "manhattan")
+_KINDS: tuple[PayloadIndexKind, ...] = (
+    "keyword",
+    "integer",
+    "float",
+    "bool",
+    "text",
+    "uuid",
+    "datetime",
 )
 
 
@@ -59,13 +79,14 @@ class CollectionSpec:
         vector_name: name of the dense vector; ``None`` (or ``""``) is the unnamed vector, as
             langchain-qdrant uses it.
         on_disk: keep the original vectors on disk (memmapped) instead of in RAM.
-        quantization: ``"scalar"`` (int8), ``"binary"``, ``"product"`` (x16), or a qdrant
-            quantization config; ``None`` stores float32 only.
+        quantization: ``"scalar"`` (int8), ``"binary"``, ``"product"`` (x16), a
+            :class:`~t5_vectors.storage.base.Quantization` or a qdrant quantization config;
+            ``None`` stores float32 only.
         shard_number: shards of a new collection (server default when ``None``).
         replication_factor: replicas of each shard (server default when ``None``).
         payload_indexes: metadata keys to index, as ``{"key": "keyword"}`` (schema per key) or a
-            list of keys (keyword indexes). They index ``metadata.<key>``; embedded Qdrant has no
-            payload indexes and skips them.
+            list of keys (keyword indexes). They index ``metadata.<key>``; qdrant-client's local
+            mode has no payload indexes and skips them.
         token_vectors: also store token embeddings as a MaxSim multivector
             (:mod:`t5_vectors.qdrant.vectors`); ``None`` stores none.
         sparse_vectors: also store BM25 piece weights as a sparse vector; ``None`` stores none.
@@ -77,7 +98,7 @@ class CollectionSpec:
     quantization: QuantizationLike | None = None
     shard_number: int | None = None
     replication_factor: int | None = None
-    payload_indexes: Mapping[str, str | models.PayloadSchemaType] | Sequence[str] = ()
+    payload_indexes: Mapping[str, str] | Sequence[str] = ()
     token_vectors: TokenVectors | None = None
     sparse_vectors: SparseVectors | None = None
 
@@ -104,151 +125,120 @@ class CollectionSpec:
         check_names(self.vector_name, self.token_vectors, self.sparse_vectors)
 
     @property
-    def qdrant_distance(self) -> models.Distance:
-        """The distance as a ``models.Distance``."""
-        assert isinstance(self.distance, models.Distance)
-        return self.distance
+    def metric(self) -> Distance:
+        """The distance: ``"cosine"``, ``"dot"``, ``"euclid"`` or ``"manhattan"``."""
+        return cast(Distance, self.distance)
 
-    def create_arguments(self, collection_name: str, dim: int) -> dict[str, Any]:
-        """Keyword arguments of ``create_collection`` for vectors of size *dim*."""
-        params = models.VectorParams(
-            size=dim, distance=self.qdrant_distance, on_disk=self.on_disk or None
-        )
-        vectors: models.VectorParams | dict[str, models.VectorParams] = (
-            params if self.vector_name is None else {self.vector_name: params}
-        )
-        arguments: dict[str, Any] = {
-            "collection_name": collection_name,
-            "vectors_config": vectors,
+    def schema(self, dim: int, metadata: Mapping[str, Any] | None = None) -> Schema:
+        """The storage seam's :class:`Schema` of a new collection of *dim*-sized vectors."""
+        dense = {
+            self.vector_name or "": DenseVectorSpec(
+                size=dim, distance=self.metric, on_disk=self.on_disk
+            )
         }
-        extend_create_arguments(
-            arguments, self.vector_name, self.token_vectors, self.sparse_vectors
+        if self.token_vectors is not None:
+            dense[self.token_vectors.name] = self.token_vectors.spec()
+        sparse = {}
+        if self.sparse_vectors is not None:
+            sparse[self.sparse_vectors.name] = self.sparse_vectors.spec()
+        assert self.quantization is None or isinstance(self.quantization, Quantization)
+        return Schema(
+            dense=dense,
+            sparse=sparse,
+            quantization=self.quantization,
+            payload_indexes={SOURCE_KEY: "keyword", **self.payload_index_fields()},
+            metadata=dict(metadata or {}),
+            shard_number=self.shard_number,
+            replication_factor=self.replication_factor,
         )
-        if self.quantization is not None:
-            arguments["quantization_config"] = self.quantization
-        if self.shard_number is not None:
-            arguments["shard_number"] = self.shard_number
-        if self.replication_factor is not None:
-            arguments["replication_factor"] = self.replication_factor
-        return arguments
 
-    def payload_index_fields(self) -> list[tuple[str, models.PayloadSchemaType]]:
-        """``(field_name, schema)`` of each payload index, keys under ``metadata.``."""
-        assert isinstance(self.payload_indexes, Mapping)
-        return [
-            (f"{METADATA_KEY}.{key}", models.PayloadSchemaType(schema))
-            for key, schema in self.payload_indexes.items()
-        ]
+    def payload_index_fields(self) -> dict[str, PayloadIndexKind]:
+        """``{payload key: kind}`` of each payload index asked for, keys under ``metadata.``."""
+        indexes = cast(Mapping[str, PayloadIndexKind], self.payload_indexes)
+        return {f"{METADATA_KEY}.{key}": kind for key, kind in indexes.items()}
 
-    def check(
-        self, info: models.CollectionInfo, collection_name: str, dim: int, model: str
-    ) -> None:
-        """Raise :class:`CollectionConfigError` unless *info* matches this spec and *dim*.
+    def check(self, schema: Schema, collection_name: str, dim: int, model: str) -> None:
+        """Raise :class:`CollectionConfigError` unless *schema* matches this spec and *dim*.
 
         Args:
-            info: ``get_collection`` of the existing collection.
+            schema: the existing collection's schema.
             collection_name: its name, for the message.
             dim: the size of the vectors the embedding model produces.
             model: the embedding model's name, for the message.
         """
-        vectors = info.config.params.vectors
         wanted = "the unnamed vector" if self.vector_name is None else repr(self.vector_name)
-        if isinstance(vectors, Mapping):
-            key = "" if self.vector_name is None else self.vector_name
-            params = vectors.get(key)
-            if params is None:
-                names = [name for name in vectors if name]
+        key = "" if self.vector_name is None else self.vector_name
+        params = schema.dense.get(key)
+        if params is None:
+            names = [name for name in schema.dense if name]
+            if "" in schema.dense:
+                found = "the unnamed vector"
+                use = " pass vector_name=None to use the unnamed vector,"
+            else:
                 found = f"named vectors {names}" if names else "no dense vectors"
                 use = f" pass vector_name={names[0]!r} to use it," if names else ""
-                raise _mismatch(
-                    collection_name,
-                    f"dense vector {wanted}",
-                    found,
-                    f"{use} pass recreate=True to drop and recreate it (deletes its points), "
-                    "or use another collection_name",
-                )
-        elif vectors is None or self.vector_name is not None:
-            raise _mismatch(
+            raise mismatch(
                 collection_name,
                 f"dense vector {wanted}",
-                "the unnamed vector" if vectors is not None else "no dense vectors",
-                " pass vector_name=None to use the unnamed vector, pass recreate=True to drop and "
-                "recreate it (deletes its points), or use another collection_name",
+                found,
+                f"{use} pass recreate=True to drop and recreate it (deletes its points), "
+                "or use another collection_name",
             )
-        else:
-            params = vectors
         if params.size != dim:
-            raise _mismatch(
+            raise mismatch(
                 collection_name,
                 f"vectors of size {dim} (from {model})",
                 f"vectors of size {params.size}",
                 " use the model the collection was built with, pass recreate=True to drop and "
                 "recreate it (deletes its points), or use another collection_name",
             )
-        if params.distance != self.qdrant_distance:
-            found = params.distance.value.lower()
-            raise _mismatch(
+        if params.distance != self.distance:
+            raise mismatch(
                 collection_name,
-                f"distance {self.qdrant_distance.value.lower()!r}",
-                f"distance {found!r}",
-                f" pass distance={found!r} to use it as it is, pass recreate=True to drop and "
-                "recreate it (deletes its points), or use another collection_name",
+                f"distance {self.distance!r}",
+                f"distance {params.distance!r}",
+                f" pass distance={params.distance!r} to use it as it is, pass recreate=True to "
+                "drop and recreate it (deletes its points), or use another collection_name",
             )
-        if params.multivector_config is not None:
-            raise _mismatch(
+        if params.multivector:
+            raise mismatch(
                 collection_name,
                 "one vector per point",
                 "a multi-vector (late interaction) configuration",
                 " use another collection_name, or pass recreate=True to drop and recreate it "
                 "(deletes its points)",
             )
-        check_layout(info, collection_name, self.token_vectors, self.sparse_vectors)
+        check_layout(schema, collection_name, self.token_vectors, self.sparse_vectors)
 
 
-def _mismatch(collection: str, expected: str, found: str, fix: str) -> CollectionConfigError:
-    return CollectionConfigError(
-        f"Qdrant collection {collection!r} does not match the requested configuration.\n"
-        f"  expected: {expected}\n"
-        f"  found:    {found}\n"
-        f"  fix:     {fix}."
-    )
-
-
-def _distance(value: object) -> models.Distance:
+def _distance(value: object) -> Distance:
     if isinstance(value, models.Distance):
-        return value
-    if isinstance(value, str):
-        for distance in models.Distance:
-            if value.lower() == distance.value.lower():
-                return distance
-    names = ", ".join(repr(d.value.lower()) for d in models.Distance)
+        value = value.value
+    if isinstance(value, str) and value.lower() in _DISTANCES:
+        return value.lower()  # type: ignore[return-value]
+    names = ", ".join(map(repr, _DISTANCES))
     raise InvalidInputError(f"distance: expected one of {names}, found {value!r}.")
 
 
-def _quantization(value: object) -> object:
-    if value is None or isinstance(value, _QUANTIZATION_TYPES):
+def _quantization(value: object) -> Quantization | None:
+    if value is None or isinstance(value, Quantization):
         return value
     if value == "scalar":
-        return models.ScalarQuantization(
-            scalar=models.ScalarQuantizationConfig(
-                type=models.ScalarType.INT8, quantile=0.99, always_ram=True
-            )
-        )
+        return Quantization("scalar", always_ram=True, quantile=0.99)
     if value == "binary":
-        return models.BinaryQuantization(binary=models.BinaryQuantizationConfig(always_ram=True))
+        return Quantization("binary", always_ram=True)
     if value == "product":
-        return models.ProductQuantization(
-            product=models.ProductQuantizationConfig(
-                compression=models.CompressionRatio.X16, always_ram=True
-            )
-        )
+        return Quantization("product", always_ram=True, compression="x16")
+    converted = quantization_from_model(value)
+    if converted is not None:
+        return converted
     raise InvalidInputError(
         "quantization: expected None, 'scalar', 'binary', 'product' or a qdrant "
         f"ScalarQuantization / BinaryQuantization / ProductQuantization, found {value!r}."
     )
 
 
-def _payload_indexes(value: object) -> dict[str, models.PayloadSchemaType]:
+def _payload_indexes(value: object) -> dict[str, PayloadIndexKind]:
     if isinstance(value, str):
         raise InvalidInputError(
             f"payload_indexes: expected a list of metadata keys or a dict key -> schema, found "
@@ -258,30 +248,30 @@ def _payload_indexes(value: object) -> dict[str, models.PayloadSchemaType]:
     if isinstance(value, Mapping):
         items = list(value.items())
     elif isinstance(value, Sequence):
-        items = [(key, models.PayloadSchemaType.KEYWORD) for key in value]
+        items = [(key, "keyword") for key in value]
     else:
         raise InvalidInputError(
             "payload_indexes: expected a list of metadata keys or a dict key -> schema, found "
             f"{type(value).__name__}."
         )
-    schemas = ", ".join(repr(s.value) for s in models.PayloadSchemaType)
-    indexes: dict[str, models.PayloadSchemaType] = {}
+    schemas = ", ".join(map(repr, _KINDS))
+    indexes: dict[str, PayloadIndexKind] = {}
     for key, schema in items:
         if not isinstance(key, str) or not key:
             raise InvalidInputError(
                 f"payload_indexes: expected non-empty str metadata keys, found {key!r}."
             )
-        try:
-            indexes[key] = models.PayloadSchemaType(schema)
-        except ValueError:
+        kind = getattr(schema, "value", schema)
+        if kind not in _KINDS:
             raise InvalidInputError(
                 f"payload_indexes[{key!r}]: expected one of {schemas}, found {schema!r}."
-            ) from None
+            )
+        indexes[key] = kind
     return indexes
 
 
 def ensure_collection(
-    connection: Connection,
+    backend: Backend,
     name: str,
     spec: CollectionSpec,
     dim: int,
@@ -294,7 +284,7 @@ def ensure_collection(
     """Create collection *name* from *spec*, or check the existing one against it.
 
     Args:
-        connection: the clients.
+        backend: the storage backend.
         name: the collection.
         spec: how it should look.
         dim: size of the embedding model's vectors.
@@ -304,24 +294,21 @@ def ensure_collection(
         identity: the model to record in a new collection and to check an existing one's
             record against (:mod:`t5_vectors.qdrant.model_record`).
     """
-    exists = connection.collection_exists(name)
-    if exists and recreate:
-        connection.delete_collection(name)
-        exists = False
-    info = connection.get_collection(name) if exists else None
-    if info is not None:
-        spec.check(info, name, dim, model)
-        if identity is not None:
-            identity.check(info, name)
-    else:
+    schema = backend.describe(name)
+    if schema is not None and recreate:
+        backend.drop(name)
+        schema = None
+    if schema is None:
         _check_may_create(name, create_if_missing)
-        connection.create_collection(_create_arguments(spec, name, dim, identity))
-    for field_name, schema in _missing_indexes(connection, spec, info):
-        connection.create_payload_index(name, field_name, schema)
+        backend.create(name, _new_schema(spec, dim, identity))
+        return
+    _check_existing(schema, name, spec, dim, model, identity)
+    for key, kind in _missing_indexes(spec, schema).items():
+        backend.create_payload_index(name, key, kind)
 
 
 async def aensure_collection(
-    connection: Connection,
+    backend: AsyncBackend,
     name: str,
     spec: CollectionSpec,
     dim: int,
@@ -332,32 +319,39 @@ async def aensure_collection(
     identity: ModelIdentity | None = None,
 ) -> None:
     """Async :func:`ensure_collection`."""
-    exists = await connection.acollection_exists(name)
-    if exists and recreate:
-        await connection.adelete_collection(name)
-        exists = False
-    info = await connection.aget_collection(name) if exists else None
-    if info is not None:
-        spec.check(info, name, dim, model)
-        if identity is not None:
-            identity.check(info, name)
-    else:
+    schema = await backend.describe(name)
+    if schema is not None and recreate:
+        await backend.drop(name)
+        schema = None
+    if schema is None:
         _check_may_create(name, create_if_missing)
-        await connection.acreate_collection(_create_arguments(spec, name, dim, identity))
-    for field_name, schema in _missing_indexes(connection, spec, info):
-        await connection.acreate_payload_index(name, field_name, schema)
+        await backend.create(name, _new_schema(spec, dim, identity))
+        return
+    _check_existing(schema, name, spec, dim, model, identity)
+    for key, kind in _missing_indexes(spec, schema).items():
+        await backend.create_payload_index(name, key, kind)
 
 
-def _create_arguments(
-    spec: CollectionSpec, name: str, dim: int, identity: ModelIdentity | None
-) -> dict[str, Any]:
-    arguments = spec.create_arguments(name, dim)
+def _check_existing(
+    schema: Schema,
+    name: str,
+    spec: CollectionSpec,
+    dim: int,
+    model: str,
+    identity: ModelIdentity | None,
+) -> None:
+    spec.check(schema, name, dim, model)
     if identity is not None:
-        metadata = identity.record(spec.qdrant_distance).to_metadata()
+        identity.check(schema, name)
+
+
+def _new_schema(spec: CollectionSpec, dim: int, identity: ModelIdentity | None) -> Schema:
+    metadata: dict[str, Any] = {}
+    if identity is not None:
+        metadata = identity.record(spec.metric).to_metadata()
         if spec.sparse_vectors is not None:
             metadata[RECORD_KEY][SPARSE_RECORD_KEY] = spec.sparse_vectors.record()
-        arguments["metadata"] = metadata
-    return arguments
+    return spec.schema(dim, metadata)
 
 
 def _check_may_create(name: str, create_if_missing: bool) -> None:
@@ -371,10 +365,6 @@ def _check_may_create(name: str, create_if_missing: bool) -> None:
         )
 
 
-def _missing_indexes(
-    connection: Connection, spec: CollectionSpec, info: models.CollectionInfo | None
-) -> list[tuple[str, models.PayloadSchemaType]]:
-    if connection.local:
-        return []  # embedded Qdrant has no payload indexes (and warns on each one)
-    existing = info.payload_schema if info is not None else {}
-    return [item for item in spec.payload_index_fields() if item[0] not in existing]
+def _missing_indexes(spec: CollectionSpec, schema: Schema) -> dict[str, PayloadIndexKind]:
+    wanted = spec.payload_index_fields()
+    return {key: kind for key, kind in wanted.items() if key not in schema.payload_indexes}

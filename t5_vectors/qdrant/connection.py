@@ -1,18 +1,21 @@
-"""Which qdrant-client object serves a call: sync, async, embedded or remote.
+"""Which storage backend serves a ``QdrantIndex``: opening it, sync and async.
 
-A :class:`Connection` holds a ``QdrantClient`` and/or an ``AsyncQdrantClient`` and offers the few
-operations t5-vectors needs, each in a sync and an async flavour:
+A :class:`Connection` opens the :class:`~t5_vectors.storage.base.Backend` (sync) and
+:class:`~t5_vectors.storage.base.AsyncBackend` (async) of an index:
 
-* given a remote ``QdrantClient``, async calls use an ``AsyncQdrantClient`` built from the same
-  options (``init_options``), created on first use; and the other way round;
-* given an embedded (local mode) ``QdrantClient``, async calls run it in a worker thread
-  (``asyncio.to_thread``): embedded Qdrant computes in-process (a numpy scan per search, a few ms
-  at thousands of points), and running that inline, as qdrant-client's own ``AsyncQdrantLocal``
-  does, would stall the caller's event loop for every search;
+* ``url=`` / ``location=URL``, or a remote client passed in: the qdrant-client backend; async
+  calls use an ``AsyncQdrantClient`` built from the same options (``init_options``), created on
+  first use, and the other way round;
+* ``location=":memory:"`` or a local-mode ``QdrantClient`` passed in: the qdrant-client backend,
+  async calls on a worker thread;
+* ``path=`` (and the default, :data:`DEFAULT_PATH`): a folder written by qdrant-client's local
+  mode (``meta.json`` / ``collection/``; langchain-qdrant ``path=``, earlier t5-vectors) opens
+  with the qdrant-client backend as it is; any other folder (new, or Qdrant Edge's) is Qdrant
+  Edge (:mod:`t5_vectors.storage.edge`), with async calls on a worker thread, never the loop;
 * given only an embedded ``AsyncQdrantClient``, sync calls are impossible and say so.
 
-Embedded Qdrant is not thread-safe, so calls on it are serialised with a lock (ingestion uploads
-from a background thread while the caller's thread reads).
+Backends this connection opened are closed by :meth:`Connection.close` and, failing that, at
+interpreter exit (so a script that forgets ``close()`` prints no traceback at exit).
 
 API keys never show: :attr:`Connection.options` masks them in its ``repr``, and no message of
 t5-vectors includes them. An API key sent over plain ``http`` to a host other than this machine
@@ -21,12 +24,15 @@ raises an :class:`~t5_vectors.errors.InsecureConnectionWarning` once per connect
 
 from __future__ import annotations
 
-import asyncio
+import atexit
 import contextlib
 import ipaddress
+import os
 import threading
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,8 +40,11 @@ from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from t5_vectors.errors import InsecureConnectionWarning, InvalidInputError
 from t5_vectors.qdrant.local_store import repair_interrupted_first_open
+from t5_vectors.storage.base import AsyncBackend, Backend, Filter
+from t5_vectors.storage.client import AsyncClientBackend, ClientBackend
+from t5_vectors.storage.threaded import ThreadedAsyncBackend
 
-__all__ = ["DEFAULT_PATH", "Connection"]
+__all__ = ["DEFAULT_PATH", "Connection", "is_local_mode_folder"]
 
 DEFAULT_PATH = "./t5_vectors_data"
 """Where embedded Qdrant stores collections when no client, location, url or path is given."""
@@ -43,6 +52,22 @@ DEFAULT_PATH = "./t5_vectors_data"
 
 def _is_local(options: Mapping[str, Any]) -> bool:
     return options.get("location") == ":memory:" or options.get("path") is not None
+
+
+def is_local_mode_folder(path: str | os.PathLike[str]) -> bool:
+    """Whether *path* holds a store written by qdrant-client's local mode (``meta.json``)."""
+    folder = Path(path)
+    return (folder / "meta.json").is_file() or (folder / "collection").is_dir()
+
+
+def _edge_backend(path: str) -> Backend | None:
+    """Qdrant Edge over *path*, or ``None`` while the Edge backend is not available."""
+    try:
+        from t5_vectors.storage.edge import EdgeBackend
+    except ImportError:
+        return None
+    backend: Backend = EdgeBackend(path)
+    return backend
 
 
 _SECRET_OPTIONS = frozenset({"api_key", "auth_token_provider"})
@@ -123,14 +148,16 @@ def warn_if_insecure(options: Mapping[str, Any]) -> None:
 
 
 class Connection:
-    """The clients behind a ``QdrantIndex``.
+    """The storage backends behind a ``QdrantIndex``.
 
     Args:
         client: a ``QdrantClient`` to use (not closed by :meth:`close`).
         async_client: an ``AsyncQdrantClient`` to use (not closed by :meth:`aclose`).
         options: ``QdrantClient`` keyword arguments (``location``, ``url``, ``path``,
-            ``api_key``, ...) used when no client is given; with none at all, embedded Qdrant
-            stores data under :data:`DEFAULT_PATH`.
+            ``api_key``, ...) used when no client is given; with none at all, embedded storage
+            lives under :data:`DEFAULT_PATH`.
+        edge: open embedded folders that local mode did not write with Qdrant Edge (what
+            ``QdrantIndex`` does); ``False`` opens every folder with qdrant-client's local mode.
     """
 
     def __init__(
@@ -139,6 +166,7 @@ class Connection:
         client: QdrantClient | None = None,
         async_client: AsyncQdrantClient | None = None,
         options: Mapping[str, Any] | None = None,
+        edge: bool = False,
     ) -> None:
         given = {key: value for key, value in (options or {}).items() if value is not None}
         if client is not None and not isinstance(client, QdrantClient):
@@ -156,30 +184,66 @@ class Connection:
                 f"expected either a client or connection options, found both (client and "
                 f"{', '.join(sorted(given))}). Configure the client you pass instead."
             )
-        self._owned: list[QdrantClient | AsyncQdrantClient] = []
+        self._owned: list[Backend | AsyncBackend] = []
+        self._backend: Backend | None = None
+        self._abackend: AsyncBackend | None = None
+        self._client = client
+        self._async_client = async_client
+        self._twin_lock = threading.Lock()
         if client is None and async_client is None:
             if not ({"location", "url", "host", "path"} & given.keys()):
                 given["path"] = DEFAULT_PATH
-            if given.get("path") is not None:
-                repair_interrupted_first_open(given["path"])
-            client = QdrantClient(**given)
-            self._owned.append(client)
-        self._client = client
-        self._async_client = async_client
-        reference = client if client is not None else async_client
-        assert reference is not None
-        self.options: dict[str, Any] = RedactedOptions(reference.init_options)
-        self.local = _is_local(self.options)
+            path = given.get("path")
+            if path is not None and edge and set(given) == {"path"}:
+                path = os.fspath(path)
+                if not is_local_mode_folder(path):
+                    self._backend = _edge_backend(path)
+            if self._backend is None:
+                if path is not None:
+                    repair_interrupted_first_open(path)
+                self._client = QdrantClient(**given)
+        if self._backend is not None:
+            self._owned.append(self._backend)
+            self.options: dict[str, Any] = RedactedOptions({"path": self._backend.location})
+            self.kind = self._backend.kind
+        else:
+            if self._client is not None:
+                self._backend = ClientBackend(self._client, owned=client is None)
+                self._owned.append(self._backend)
+            reference = self._client if self._client is not None else async_client
+            assert reference is not None
+            self.options = RedactedOptions(reference.init_options)
+            self.kind = (
+                self._backend.kind
+                if self._backend is not None
+                else "server"
+                if not _is_local(self.options)
+                else "local-mode"
+            )
+        if async_client is not None:
+            self._abackend = AsyncClientBackend(async_client)
+        self.location = (
+            self._backend.location
+            if self._backend is not None
+            else str(
+                self.options.get("url") or self.options.get("location") or self.options.get("path")
+            )
+        )
+        self.local = self.kind != "server"
         if not self.local:
             warn_if_insecure(self.options)
-        self._lock = threading.RLock() if self.local else None
-        self._twin_lock = threading.Lock()
+        owned = self._owned
+        self._finalizer = weakref.finalize(self, _close_all, owned)
+        _open_connections.add(self)
 
-    # ------------------------------------------------------------------------------- clients
+    def __repr__(self) -> str:
+        return f"Connection(kind={self.kind!r}, location={self.location!r})"
+
+    # ------------------------------------------------------------------------------ backends
     @property
-    def client(self) -> QdrantClient:
-        """The sync client (built from the async one's options for a remote server)."""
-        if self._client is None:
+    def backend(self) -> Backend:
+        """The sync backend (for a server given only async, built from the same options)."""
+        if self._backend is None:
             if self.local:
                 raise InvalidInputError(
                     "expected a QdrantClient for synchronous calls, found only an embedded "
@@ -188,153 +252,106 @@ class Connection:
                     "client=QdrantClient(...) instead."
                 )
             with self._twin_lock:
-                if self._client is None:
+                if self._backend is None:
                     self._client = QdrantClient(**self._twin_options())
-                    self._owned.append(self._client)
-        return self._client
+                    backend = ClientBackend(self._client, owned=True)
+                    self._owned.append(backend)
+                    self._backend = backend
+        return self._backend
 
     @property
-    def async_client(self) -> AsyncQdrantClient | None:
-        """The async client; ``None`` when async calls run an embedded sync client in a thread."""
-        if self._async_client is None and not self.local:
+    def abackend(self) -> AsyncBackend:
+        """The async backend: native for servers, a worker thread over an embedded engine."""
+        if self._abackend is None:
             with self._twin_lock:
-                if self._async_client is None:
-                    self._async_client = AsyncQdrantClient(**self._twin_options())
-                    self._owned.append(self._async_client)
-        return self._async_client
-
-    def _twin_options(self) -> dict[str, Any]:
-        # The first client already checked the server version; do not block on it again.
-        return {**dict(self.options), "check_compatibility": False}
+                if self._abackend is None:
+                    if self.local:
+                        assert self._backend is not None  # else an async client was given
+                        self._abackend = ThreadedAsyncBackend(self._backend)
+                    else:
+                        self._async_client = AsyncQdrantClient(**self._twin_options())
+                        abackend = AsyncClientBackend(self._async_client, owned=True)
+                        self._owned.append(abackend)
+                        self._abackend = abackend
+        return self._abackend
 
     @property
     def native_async(self) -> bool:
         """Whether async calls go through an ``AsyncQdrantClient``."""
         return self._async_client is not None or not self.local
 
-    @contextlib.contextmanager
-    def _guard(self) -> Iterator[None]:
-        if self._lock is None:
-            yield
-        else:
-            with self._lock:
-                yield
+    # ------------------------------------------------------- qdrant-client escape hatches
+    @property
+    def client(self) -> QdrantClient:
+        """The sync ``QdrantClient`` (qdrant-client targets only; nothing inside uses it)."""
+        backend = self.backend
+        if not isinstance(backend, ClientBackend):
+            raise InvalidInputError(
+                f"expected a qdrant-client target for .client, found Qdrant Edge at "
+                f"{backend.location!r}. Use the QdrantIndex methods, or open a Qdrant server "
+                "(url=...) to use qdrant-client directly."
+            )
+        return backend.client
 
+    @property
+    def async_client(self) -> AsyncQdrantClient | None:
+        """The ``AsyncQdrantClient``; ``None`` when async calls run in a worker thread."""
+        abackend = self.abackend
+        return abackend.client if isinstance(abackend, AsyncClientBackend) else None
+
+    def _twin_options(self) -> dict[str, Any]:
+        # The first client already checked the server version; do not block on it again.
+        return {**dict(self.options), "check_compatibility": False}
+
+    # ------------------------------------------------------- calls the CLI makes (compat)
+    def collection_exists(self, name: str) -> bool:
+        """Whether collection *name* exists."""
+        return name in self.backend.list_collections()
+
+    def get_collection(self, name: str) -> models.CollectionInfo:
+        """qdrant-client's ``get_collection`` (qdrant-client targets only)."""
+        return self.client.get_collection(name)
+
+    def delete_collection(self, name: str) -> None:
+        """Drop collection *name*."""
+        self.backend.drop(name)
+
+    def count(self, name: str, filter: Filter | None = None) -> int:
+        """Exact number of points of *name* (matching *filter*)."""
+        return self.backend.count(name, filter)
+
+    # ------------------------------------------------------------------------------ closing
     def close(self) -> None:
-        """Close the sync clients this connection created (async ones need :meth:`aclose`)."""
+        """Close the sync backends this connection opened (async ones need :meth:`aclose`)."""
         for owned in list(self._owned):
-            if isinstance(owned, QdrantClient):
+            if isinstance(owned, ClientBackend) or not isinstance(owned, AsyncClientBackend):
                 owned.close()
                 self._owned.remove(owned)
 
     async def aclose(self) -> None:
-        """Close every client this connection created."""
+        """Close every backend this connection opened."""
         for owned in list(self._owned):
-            if isinstance(owned, AsyncQdrantClient):
+            if isinstance(owned, AsyncClientBackend):
                 await owned.close()
             else:
                 owned.close()
             self._owned.remove(owned)
 
-    # ---------------------------------------------------------------------------- collections
-    def collection_exists(self, name: str) -> bool:
-        with self._guard():
-            return self.client.collection_exists(name)
 
-    async def acollection_exists(self, name: str) -> bool:
-        if (aclient := self.async_client) is not None:
-            return await aclient.collection_exists(name)
-        return await asyncio.to_thread(self.collection_exists, name)
+def _close_all(owned: list[Backend | AsyncBackend]) -> None:
+    for backend in list(owned):
+        if isinstance(backend, AsyncClientBackend):
+            continue  # an async client needs its event loop; its connections close with it
+        with contextlib.suppress(Exception):  # closing at exit must not raise
+            backend.close()
+        owned.remove(backend)
 
-    def get_collection(self, name: str) -> models.CollectionInfo:
-        with self._guard():
-            return self.client.get_collection(name)
 
-    async def aget_collection(self, name: str) -> models.CollectionInfo:
-        if (aclient := self.async_client) is not None:
-            return await aclient.get_collection(name)
-        return await asyncio.to_thread(self.get_collection, name)
+_open_connections: weakref.WeakSet[Connection] = weakref.WeakSet()
 
-    def create_collection(self, arguments: Mapping[str, Any]) -> None:
-        with self._guard():
-            self.client.create_collection(**arguments)
 
-    async def acreate_collection(self, arguments: Mapping[str, Any]) -> None:
-        if (aclient := self.async_client) is not None:
-            await aclient.create_collection(**arguments)
-        else:
-            await asyncio.to_thread(self.create_collection, arguments)
-
-    def delete_collection(self, name: str) -> None:
-        with self._guard():
-            self.client.delete_collection(name)
-
-    async def adelete_collection(self, name: str) -> None:
-        if (aclient := self.async_client) is not None:
-            await aclient.delete_collection(name)
-        else:
-            await asyncio.to_thread(self.delete_collection, name)
-
-    def create_payload_index(self, name: str, field: str, schema: models.PayloadSchemaType) -> None:
-        with self._guard():
-            self.client.create_payload_index(name, field, field_schema=schema)
-
-    async def acreate_payload_index(
-        self, name: str, field: str, schema: models.PayloadSchemaType
-    ) -> None:
-        if (aclient := self.async_client) is not None:
-            await aclient.create_payload_index(name, field, field_schema=schema)
-        else:
-            await asyncio.to_thread(self.create_payload_index, name, field, schema)
-
-    # --------------------------------------------------------------------------------- points
-    def retrieve(
-        self, name: str, ids: Sequence[str | int], *, with_payload: bool | list[str] = True
-    ) -> list[models.Record]:
-        with self._guard():
-            return self.client.retrieve(name, ids, with_payload=with_payload, with_vectors=False)
-
-    async def aretrieve(
-        self, name: str, ids: Sequence[str | int], *, with_payload: bool | list[str] = True
-    ) -> list[models.Record]:
-        if (aclient := self.async_client) is not None:
-            return await aclient.retrieve(name, ids, with_payload=with_payload, with_vectors=False)
-        return await asyncio.to_thread(self.retrieve, name, ids, with_payload=with_payload)
-
-    def upsert(self, name: str, batch: models.Batch) -> None:
-        with self._guard():
-            self.client.upsert(name, points=batch, wait=True)
-
-    async def aupsert(self, name: str, batch: models.Batch) -> None:
-        if (aclient := self.async_client) is not None:
-            await aclient.upsert(name, points=batch, wait=True)
-        else:
-            await asyncio.to_thread(self.upsert, name, batch)
-
-    def query(self, name: str, arguments: Mapping[str, Any]) -> list[models.ScoredPoint]:
-        with self._guard():
-            return self.client.query_points(name, **arguments).points
-
-    async def aquery(self, name: str, arguments: Mapping[str, Any]) -> list[models.ScoredPoint]:
-        if (aclient := self.async_client) is not None:
-            return (await aclient.query_points(name, **arguments)).points
-        return await asyncio.to_thread(self.query, name, arguments)
-
-    def delete(self, name: str, selector: models.PointsSelector) -> None:
-        with self._guard():
-            self.client.delete(name, points_selector=selector, wait=True)
-
-    async def adelete(self, name: str, selector: models.PointsSelector) -> None:
-        if (aclient := self.async_client) is not None:
-            await aclient.delete(name, points_selector=selector, wait=True)
-        else:
-            await asyncio.to_thread(self.delete, name, selector)
-
-    def count(self, name: str, query_filter: models.Filter | None = None) -> int:
-        with self._guard():
-            return self.client.count(name, count_filter=query_filter, exact=True).count
-
-    async def acount(self, name: str, query_filter: models.Filter | None = None) -> int:
-        if (aclient := self.async_client) is not None:
-            return (await aclient.count(name, count_filter=query_filter, exact=True)).count
-        return await asyncio.to_thread(self.count, name, query_filter)
+@atexit.register
+def _close_at_exit() -> None:
+    """Close what scripts forgot to close, before the interpreter tears modules down."""
+    for connection in list(_open_connections):
+        connection._finalizer()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
-from collections.abc import AsyncIterable, Iterable, Mapping, Sequence, Sized
+from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence, Sized
 from types import TracebackType
 from typing import Any
 
@@ -14,6 +15,8 @@ from langchain_core.documents import Document
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from t5_vectors.errors import InvalidInputError
+from t5_vectors.qdrant._handle import CollectionHandle
+from t5_vectors.qdrant._retrying import AsyncRetryingBackend, RetryingBackend
 from t5_vectors.qdrant.collection import (
     CollectionSpec,
     DistanceLike,
@@ -34,10 +37,9 @@ from t5_vectors.qdrant.payload import (
     prepare_stream,
 )
 from t5_vectors.qdrant.points import DELETE_ALL, IdLookup
-from t5_vectors.qdrant.retrieval import Fusion, Mode, Retrieval, Retriever
+from t5_vectors.qdrant.retrieval import Fusion, Mode, Retrieval
 from t5_vectors.qdrant.retry import RetryPolicy
-from t5_vectors.qdrant.search import ScoredDocuments, SearchOptions
-from t5_vectors.qdrant.sink import CollectionSink
+from t5_vectors.qdrant.search import ScoredDocuments, SearchOptions, with_search_options
 from t5_vectors.qdrant.storage import DEFAULT_SAMPLE, StorageReport
 from t5_vectors.qdrant.vectors import (
     SparseVectors,
@@ -45,6 +47,7 @@ from t5_vectors.qdrant.vectors import (
     layout_fingerprint,
     layout_options,
 )
+from t5_vectors.storage.base import AsyncBackend, Backend, Progress, SearchParams
 
 __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_COLLECTION", "QdrantIndex"]
 
@@ -103,8 +106,11 @@ class QdrantIndex:
             :meth:`aclose`). Given alone, the collection is checked on first use.
         location: ``":memory:"`` or a server URL, as ``QdrantClient(location=...)``.
         url: a server URL.
-        path: a folder for embedded Qdrant. With no client, location, url or path, embedded
-            Qdrant stores data in ``./t5_vectors_data``.
+        path: a folder for embedded storage: a folder written by qdrant-client's local mode
+            (langchain-qdrant ``path=``, earlier t5-vectors) opens as it is; any other (new)
+            folder is a Qdrant Edge store (t5-vectors' own format). With no client, location,
+            url or path, embedded storage lives in ``./t5_vectors_data``. Nothing is created
+            on disk until something is written.
         api_key: the server's API key.
         client_options: other ``QdrantClient`` keyword arguments (``prefer_grpc``,
             ``timeout``, ...).
@@ -186,10 +192,13 @@ class QdrantIndex:
             "api_key": api_key,
             **(client_options or {}),
         }
-        self.connection = Connection(client=client, async_client=async_client, options=options)
-        self._retriever = Retriever(
-            self.connection, collection_name, self.points, self.spec.vector_name
+        self.connection = Connection(
+            client=client, async_client=async_client, options=options, edge=True
         )
+        self._handle = CollectionHandle(
+            self.connection, collection_name, self.points, self.spec.vector_name, self.retry
+        )
+        self._written = False
         self._recreate = recreate
         self._create_if_missing = create_if_missing
         self._ready = False
@@ -199,7 +208,7 @@ class QdrantIndex:
             self.ensure_collection()
 
     def __repr__(self) -> str:
-        distance = self.spec.qdrant_distance.value.lower()
+        distance = self.spec.distance
         return (
             f"QdrantIndex(collection_name={self.collection_name!r}, "
             f"embedding={self.embedder.name}, distance={distance!r})"
@@ -222,14 +231,37 @@ class QdrantIndex:
         return layout_fingerprint(self.embedder.fingerprint, tokens, sparse)
 
     @property
+    def backend(self) -> Backend:
+        """The storage backend (:class:`~t5_vectors.storage.base.Backend`) of the index."""
+        return self.connection.backend
+
+    @property
+    def abackend(self) -> AsyncBackend:
+        """The async storage backend (a worker thread over an in-process engine)."""
+        return self.connection.abackend
+
+    @property
     def client(self) -> QdrantClient:
-        """The sync ``QdrantClient``."""
+        """The sync ``QdrantClient``: an escape hatch for qdrant-client targets only.
+
+        Servers, ``:memory:`` and local-mode folders have one; a Qdrant Edge store raises
+        :class:`~t5_vectors.errors.InvalidInputError`. t5-vectors itself never uses it.
+        """
         return self.connection.client
 
     @property
     def async_client(self) -> AsyncQdrantClient | None:
-        """The ``AsyncQdrantClient`` (``None``: async calls run embedded Qdrant in a thread)."""
+        """The ``AsyncQdrantClient`` of a server (``None``: async calls run in a thread).
+
+        An escape hatch for qdrant-client targets only, as :attr:`client`.
+        """
         return self.connection.async_client
+
+    def _reads(self) -> RetryingBackend:
+        return RetryingBackend(self.connection.backend, self.retry)
+
+    def _areads(self) -> AsyncRetryingBackend:
+        return AsyncRetryingBackend(self.connection.abackend, self.retry)
 
     # ----------------------------------------------------------------------------- collection
     def ensure_collection(self) -> None:
@@ -238,6 +270,7 @@ class QdrantIndex:
             with self._lock:
                 if not self._ready:
                     ensure_collection(
+                        self.connection.backend,
                         *self._ensure_arguments(),
                         recreate=self._recreate,
                         create_if_missing=self._create_if_missing,
@@ -251,6 +284,7 @@ class QdrantIndex:
             async with self._alock:
                 if not self._ready:
                     await aensure_collection(
+                        self.connection.abackend,
                         *self._ensure_arguments(),
                         recreate=self._recreate,
                         create_if_missing=self._create_if_missing,
@@ -258,23 +292,37 @@ class QdrantIndex:
                     )
                     self._ready, self._recreate = True, False
 
-    def _ensure_arguments(self) -> tuple[Connection, str, CollectionSpec, int, str]:
-        return self.connection, self.collection_name, self.spec, self.dim, self.embedder.name
-
-    def _sink(self) -> CollectionSink:
-        return CollectionSink(
-            self.connection, self.collection_name, self.points, self.spec.vector_name
-        )
+    def _ensure_arguments(self) -> tuple[str, CollectionSpec, int, str]:
+        return self.collection_name, self.spec, self.dim, self.embedder.name
 
     def drop(self) -> None:
         """Delete the whole collection; the next call creates it again."""
-        self.connection.delete_collection(self.collection_name)
-        self._ready = False
+        self.connection.backend.drop(self.collection_name)
+        self._ready = self._written = False
 
     async def adrop(self) -> None:
         """Async :meth:`drop`."""
-        await self.connection.adelete_collection(self.collection_name)
-        self._ready = False
+        await self.connection.abackend.drop(self.collection_name)
+        self._ready = self._written = False
+
+    def build_index(self, progress: Progress | None = None) -> None:
+        """Build the engine's index of what was written (Qdrant Edge: HNSW).
+
+        :meth:`ingest` and :meth:`close` call it after writes; servers index in the background
+        and qdrant-client's local mode has no index, so there it does nothing.
+
+        Args:
+            progress: ``progress(done, total)`` as the build advances.
+        """
+        self.ensure_collection()
+        self.connection.backend.build_index(self.collection_name, progress=progress)
+        self._written = False
+
+    async def abuild_index(self, progress: Progress | None = None) -> None:
+        """Async :meth:`build_index` (on a worker thread for an in-process engine)."""
+        await self.aensure_collection()
+        await self.connection.abackend.build_index(self.collection_name, progress=progress)
+        self._written = False
 
     # ------------------------------------------------------------------------------ ingestion
     def ingest(
@@ -309,9 +357,10 @@ class QdrantIndex:
         _check_ingest_options(batch_size, on_failure)
         source = prepare_stream(documents, self.fingerprint)
         self.ensure_collection()
-        return run_ingest(
+        self._written = True
+        report = run_ingest(
             source,
-            self._sink(),
+            self._handle,
             batch_size=batch_size,
             retry=self.retry,
             on_failure=on_failure,
@@ -319,6 +368,10 @@ class QdrantIndex:
             show_progress=show_progress,
             total=len(documents) if isinstance(documents, Sized) else None,
         )
+        if report.written:
+            with _index_bar(show_progress) as progress:
+                self.build_index(progress)
+        return report
 
     async def aingest(
         self,
@@ -338,9 +391,10 @@ class QdrantIndex:
             else prepare_stream(documents, fingerprint)
         )
         await self.aensure_collection()
-        return await arun_ingest(
+        self._written = True
+        report = await arun_ingest(
             source,
-            self._sink(),
+            self._handle,
             batch_size=batch_size,
             retry=self.retry,
             on_failure=on_failure,
@@ -348,6 +402,10 @@ class QdrantIndex:
             show_progress=show_progress,
             total=len(documents) if isinstance(documents, Sized) else None,
         )
+        if report.written:
+            with _index_bar(show_progress) as progress:
+                await self.abuild_index(progress)
+        return report
 
     def add(
         self,
@@ -364,7 +422,8 @@ class QdrantIndex:
         _check_ingest_options(batch_size, "raise")
         prepared = prepare_list(documents, ids, self.fingerprint)
         self.ensure_collection()
-        run_ingest(prepared, self._sink(), batch_size=batch_size, retry=self.retry)
+        self._written = True
+        run_ingest(prepared, self._handle, batch_size=batch_size, retry=self.retry)
         return [str(doc.document_id) for doc in prepared]
 
     async def aadd(
@@ -378,7 +437,8 @@ class QdrantIndex:
         _check_ingest_options(batch_size, "raise")
         prepared = prepare_list(documents, ids, self.fingerprint)
         await self.aensure_collection()
-        await arun_ingest(prepared, self._sink(), batch_size=batch_size, retry=self.retry)
+        self._written = True
+        await arun_ingest(prepared, self._handle, batch_size=batch_size, retry=self.retry)
         return [str(doc.document_id) for doc in prepared]
 
     # --------------------------------------------------------------------------------- search
@@ -389,7 +449,9 @@ class QdrantIndex:
         k: int = 4,
         filter: FilterLike | None = None,
         score_threshold: float | None = None,
-        search_params: models.SearchParams | None = None,
+        search_params: SearchParams | models.SearchParams | None = None,
+        hnsw_ef: int | None = None,
+        exact: bool = False,
         mode: Mode = "dense",
         fusion: Fusion = "rrf",
         dense_limit: int | None = None,
@@ -405,7 +467,11 @@ class QdrantIndex:
                 (see :mod:`t5_vectors.qdrant.filters`).
             score_threshold: drop results worse than this (similarity for cosine and dot,
                 distance for euclid and manhattan; else MaxSim, BM25 or fused score).
-            search_params: qdrant search parameters (``hnsw_ef``, ``exact``, quantization).
+            search_params: search parameters (a :class:`~t5_vectors.storage.base.SearchParams`
+                or a qdrant ``models.SearchParams``).
+            hnsw_ef: the HNSW beam width at search time (larger: better recall, slower);
+                ``None`` is the engine's default.
+            exact: search without the index (exact scores over every point).
             mode: ``"dense"`` (pooled vector), ``"maxsim"``, ``"rerank"`` (dense candidates
                 re-ranked by MaxSim), ``"sparse"`` (BM25) or ``"hybrid"`` (dense + BM25 fused);
                 see :mod:`t5_vectors.qdrant.retrieval`.
@@ -414,10 +480,11 @@ class QdrantIndex:
             sparse_limit: BM25 candidates (hybrid); default ``max(4 * k, 20)``.
             rrf_k: the RRF constant (hybrid with rrf); default Qdrant's.
         """
-        options = SearchOptions(k, filter, score_threshold, search_params)
+        params = with_search_options(search_params, hnsw_ef, exact)
+        options = SearchOptions(k, filter, score_threshold, params)
         retrieval = Retrieval(mode, fusion, dense_limit, sparse_limit, rrf_k)
         self.ensure_collection()
-        return self._retriever.search(query, options, retrieval)
+        return self._handle.search(query, options, retrieval)
 
     async def asearch(
         self,
@@ -426,7 +493,9 @@ class QdrantIndex:
         k: int = 4,
         filter: FilterLike | None = None,
         score_threshold: float | None = None,
-        search_params: models.SearchParams | None = None,
+        search_params: SearchParams | models.SearchParams | None = None,
+        hnsw_ef: int | None = None,
+        exact: bool = False,
         mode: Mode = "dense",
         fusion: Fusion = "rrf",
         dense_limit: int | None = None,
@@ -434,10 +503,11 @@ class QdrantIndex:
         rrf_k: int | None = None,
     ) -> ScoredDocuments:
         """Async :meth:`search`."""
-        options = SearchOptions(k, filter, score_threshold, search_params)
+        params = with_search_options(search_params, hnsw_ef, exact)
+        options = SearchOptions(k, filter, score_threshold, params)
         retrieval = Retrieval(mode, fusion, dense_limit, sparse_limit, rrf_k)
         await self.aensure_collection()
-        return await self._retriever.asearch(query, options, retrieval)
+        return await self._handle.asearch(query, options, retrieval)
 
     def mmr(
         self,
@@ -448,7 +518,9 @@ class QdrantIndex:
         lambda_mult: float = 0.5,
         filter: FilterLike | None = None,
         score_threshold: float | None = None,
-        search_params: models.SearchParams | None = None,
+        search_params: SearchParams | models.SearchParams | None = None,
+        hnsw_ef: int | None = None,
+        exact: bool = False,
     ) -> ScoredDocuments:
         """Maximal marginal relevance: *k* of the *fetch_k* nearest, relevant yet diverse.
 
@@ -463,10 +535,13 @@ class QdrantIndex:
             filter: as in :meth:`search`.
             score_threshold: as in :meth:`search`, applied to the *fetch_k* candidates.
             search_params: as in :meth:`search`.
+            hnsw_ef: as in :meth:`search`.
+            exact: as in :meth:`search`.
         """
-        options = SearchOptions(k, filter, score_threshold, search_params, fetch_k, lambda_mult)
+        params = with_search_options(search_params, hnsw_ef, exact)
+        options = SearchOptions(k, filter, score_threshold, params, fetch_k, lambda_mult)
         self.ensure_collection()
-        return self._retriever.search(query, options, Retrieval())
+        return self._handle.search(query, options, Retrieval())
 
     async def ammr(
         self,
@@ -477,12 +552,15 @@ class QdrantIndex:
         lambda_mult: float = 0.5,
         filter: FilterLike | None = None,
         score_threshold: float | None = None,
-        search_params: models.SearchParams | None = None,
+        search_params: SearchParams | models.SearchParams | None = None,
+        hnsw_ef: int | None = None,
+        exact: bool = False,
     ) -> ScoredDocuments:
         """Async :meth:`mmr`."""
-        options = SearchOptions(k, filter, score_threshold, search_params, fetch_k, lambda_mult)
+        params = with_search_options(search_params, hnsw_ef, exact)
+        options = SearchOptions(k, filter, score_threshold, params, fetch_k, lambda_mult)
         await self.aensure_collection()
-        return await self._retriever.asearch(query, options, Retrieval())
+        return await self._handle.asearch(query, options, Retrieval())
 
     # ----------------------------------------------------------------------- ids and deletion
     def get(self, ids: Sequence[DocumentId]) -> list[Document]:
@@ -491,7 +569,7 @@ class QdrantIndex:
         if not lookup.own:
             return []
         self.ensure_collection()
-        return lookup.match(self.connection.retrieve(self.collection_name, lookup.point_ids))
+        return lookup.match(self._reads().retrieve(self.collection_name, lookup.point_ids))
 
     async def aget(self, ids: Sequence[DocumentId]) -> list[Document]:
         """Async :meth:`get`."""
@@ -499,54 +577,68 @@ class QdrantIndex:
         if not lookup.own:
             return []
         await self.aensure_collection()
-        records = await self.connection.aretrieve(self.collection_name, lookup.point_ids)
+        records = await self._areads().retrieve(self.collection_name, lookup.point_ids)
         return lookup.match(records)
 
     def delete(self, ids: Sequence[DocumentId] | None = None) -> None:
         """Delete the documents with these ids (missing ones are ignored); ``None`` deletes all."""
-        selectors = [DELETE_ALL] if ids is None else IdLookup.of(ids).delete_selectors()
+        targets = [DELETE_ALL] if ids is None else IdLookup.of(ids).delete_targets()
         self.ensure_collection()
-        for selector in selectors:
-            self.connection.delete(self.collection_name, selector)
+        reads = self._reads()
+        for point_ids, where in targets:
+            reads.delete(self.collection_name, ids=point_ids, filter=where)
 
     async def adelete(self, ids: Sequence[DocumentId] | None = None) -> None:
         """Async :meth:`delete`."""
-        selectors = [DELETE_ALL] if ids is None else IdLookup.of(ids).delete_selectors()
+        targets = [DELETE_ALL] if ids is None else IdLookup.of(ids).delete_targets()
         await self.aensure_collection()
-        for selector in selectors:
-            await self.connection.adelete(self.collection_name, selector)
+        reads = self._areads()
+        for point_ids, where in targets:
+            await reads.delete(self.collection_name, ids=point_ids, filter=where)
 
     def storage(self, sample: int = DEFAULT_SAMPLE) -> StorageReport:
         """Bytes per chunk, measured on up to *sample* stored points (see :mod:`.storage`)."""
         self.ensure_collection()
-        arguments = StorageReport.query_arguments(self.spec, sample)
-        points = self.connection.query(self.collection_name, arguments)
-        return StorageReport.measure(self.spec, self.dim, points)
+        return StorageReport.read(self._reads(), self.collection_name, self.spec, self.dim, sample)
 
     async def astorage(self, sample: int = DEFAULT_SAMPLE) -> StorageReport:
         """Async :meth:`storage`."""
         await self.aensure_collection()
-        arguments = StorageReport.query_arguments(self.spec, sample)
-        points = await self.connection.aquery(self.collection_name, arguments)
-        return StorageReport.measure(self.spec, self.dim, points)
+        records, _ = await self._areads().scroll(
+            self.collection_name,
+            limit=sample,
+            with_payload=True,
+            with_vectors=StorageReport.vector_names(self.spec) or False,
+        )
+        return StorageReport.measure(self.spec, self.dim, records)
 
     def count(self, filter: FilterLike | None = None) -> int:
         """Exact number of points (matching *filter*)."""
+        where = to_filter(filter)
         self.ensure_collection()
-        return self.connection.count(self.collection_name, to_filter(filter))
+        return self._reads().count(self.collection_name, where)
 
     async def acount(self, filter: FilterLike | None = None) -> int:
         """Async :meth:`count`."""
+        where = to_filter(filter)
         await self.aensure_collection()
-        return await self.connection.acount(self.collection_name, to_filter(filter))
+        return await self._areads().count(self.collection_name, where)
 
     # ------------------------------------------------------------------------------ lifecycle
     def close(self) -> None:
-        """Close the sync clients this index created (releases the embedded storage lock)."""
+        """Build the index of what was written, then close the storage this index opened.
+
+        Closing releases an embedded store for other processes. Storage left open is closed at
+        interpreter exit.
+        """
+        if self._written and self._ready:
+            self.build_index()
         self.connection.close()
 
     async def aclose(self) -> None:
-        """Close every client this index created."""
+        """Async :meth:`close`: also closes the async clients this index created."""
+        if self._written and self._ready:
+            await self.abuild_index()
         await self.connection.aclose()
 
     def __enter__(self) -> QdrantIndex:
@@ -580,3 +672,22 @@ def _check_ingest_options(batch_size: object, on_failure: object) -> None:
         raise InvalidInputError(
             f"on_failure: expected 'raise' or 'continue', found {on_failure!r}."
         )
+
+
+@contextlib.contextmanager
+def _index_bar(show: bool) -> Iterator[Progress | None]:
+    """A tqdm bar fed by ``progress(done, total)`` (``None`` when not shown)."""
+    if not show:
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(desc="index", unit="vector", leave=False) as bar:
+
+        def progress(done: int, total: int | None) -> None:
+            if total is not None and bar.total != total:
+                bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        yield progress

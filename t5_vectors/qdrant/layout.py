@@ -1,6 +1,7 @@
 """What an existing collection stores, read from its configuration.
 
-:func:`collection_layout` turns a collection's ``get_collection`` info into a
+:func:`collection_layout` turns a collection's schema (the storage seam's
+:class:`~t5_vectors.storage.base.Schema`, from ``Backend.describe``) into a
 :class:`CollectionLayout`: the pooled vector's name, size and distance, and the
 :class:`~t5_vectors.qdrant.vectors.TokenVectors` / :class:`~t5_vectors.qdrant.vectors.SparseVectors`
 options that match the token multivector and the sparse vector it has (``None`` for those it
@@ -9,8 +10,8 @@ every search mode it can::
 
     from t5_vectors.qdrant import QdrantIndex, collection_layout
 
-    layout = collection_layout(client.get_collection("docs"))
-    index = QdrantIndex(encoder, collection_name="docs", client=client, **layout.index_options())
+    layout = collection_layout(index.backend.describe("docs"), "docs")
+    index = QdrantIndex(encoder, collection_name="docs", path="./data", **layout.index_options())
     if layout.serves("hybrid"):
         hits = index.search("zqxj", mode="hybrid")
 
@@ -59,10 +60,12 @@ from t5_vectors.qdrant.vectors import (
     SparseVectors,
     TokenVectors,
 )
+from t5_vectors.storage._qdrant_models import model_distance, schema_from_info
+from t5_vectors.storage.base import DenseVectorSpec, Quantization, Schema, SparseVectorSpec
 
 __all__ = ["CollectionLayout", "collection_layout", "measure_storage"]
 
-_TOKEN_DATATYPES = (None, models.Datatype.FLOAT32, models.Datatype.FLOAT16)
+_TOKEN_DATATYPES = ("float32", "float16")
 _TOKEN_MODES = ("maxsim", "rerank")
 _SPARSE_MODES = ("sparse", "hybrid")
 _WEIGHTING_KEYS = ("k1", "b", "avg_length", "lowercase")
@@ -75,10 +78,12 @@ class CollectionLayout:
     Attributes:
         vector_name: the pooled vector's name (``None``: the unnamed vector).
         dim: the pooled vector's size.
-        distance: the pooled vector's distance.
+        distance: the pooled vector's distance (a ``models.Distance``, a ``str`` enum whose
+            value is ``"Cosine"``, ``"Dot"``, ...: kept for the CLI, which prints ``.value``).
         tokens: the token multivector's options, or ``None`` when it has none.
         sparse: the sparse vector's options, or ``None`` when it has none.
-        quantization: the collection's quantization of the pooled vector, or ``None``.
+        quantization: the collection's quantization of the pooled vector
+            (:class:`~t5_vectors.storage.base.Quantization`), or ``None``.
         foreign: names of the other vectors, which t5-vectors neither searches nor fills (points
             it writes lack them).
     """
@@ -88,7 +93,7 @@ class CollectionLayout:
     distance: models.Distance
     tokens: TokenVectors | None = None
     sparse: SparseVectors | None = None
-    quantization: Any = None
+    quantization: Quantization | None = None
     foreign: tuple[str, ...] = ()
 
     @property
@@ -125,42 +130,35 @@ class CollectionLayout:
         )
 
 
-def collection_layout(info: models.CollectionInfo, collection: str = "") -> CollectionLayout:
-    """The layout of the collection described by *info* (``get_collection``).
+def collection_layout(schema: Schema | Any, collection: str = "") -> CollectionLayout:
+    """The layout of the collection described by *schema*.
 
     Args:
-        info: the collection's info.
+        schema: the collection's :class:`~t5_vectors.storage.base.Schema`
+            (``Backend.describe``); a qdrant-client ``CollectionInfo`` is still read, for
+            callers written before the storage seam.
         collection: its name, for messages.
 
     Raises:
         CollectionConfigError: it has no pooled vector, or two candidates for one role.
     """
-    params = info.config.params
-    vectors = params.vectors
-    named: Mapping[str, models.VectorParams] = (
-        {"": vectors} if isinstance(vectors, models.VectorParams) else vectors or {}
-    )
-    sparse_configs = params.sparse_vectors or {}
+    if not isinstance(schema, Schema):
+        schema = schema_from_info(schema)
+    named = schema.dense
     vector_name, dense = _dense(named, collection)
-    quantization = info.config.quantization_config
-    if not isinstance(
-        quantization,
-        (models.ScalarQuantization, models.ProductQuantization, models.BinaryQuantization),
-    ):
-        quantization = None
     tokens = sparse = None
-    if read_record(info) is not None:
+    if read_record(schema) is not None:
         tokens = _tokens(named, collection)
-        sparse = _sparse(sparse_configs, info.config.metadata, collection)
+        sparse = _sparse(schema.sparse, schema.metadata, collection)
     known = {vector_name or ""} | {v.name for v in (tokens, sparse) if v is not None}
     return CollectionLayout(
         vector_name=vector_name,
         dim=dense.size,
-        distance=dense.distance,
+        distance=model_distance(dense.distance),
         tokens=tokens,
         sparse=sparse,
-        quantization=quantization,
-        foreign=tuple(sorted((set(named) | set(sparse_configs)) - known)),
+        quantization=schema.quantization,
+        foreign=tuple(sorted((set(named) | set(schema.sparse)) - known)),
     )
 
 
@@ -168,15 +166,13 @@ def measure_storage(
     connection: Connection, collection: str, layout: CollectionLayout, sample: int
 ) -> StorageReport:
     """Bytes per chunk of *collection*, measured on up to *sample* points (no model needed)."""
-    spec = layout.spec()
-    points = connection.query(collection, StorageReport.query_arguments(spec, sample))
-    return StorageReport.measure(spec, layout.dim, points)
+    return StorageReport.read(connection.backend, collection, layout.spec(), layout.dim, sample)
 
 
 def _dense(
-    named: Mapping[str, models.VectorParams], collection: str
-) -> tuple[str | None, models.VectorParams]:
-    plain = {name: p for name, p in named.items() if p.multivector_config is None}
+    named: Mapping[str, DenseVectorSpec], collection: str
+) -> tuple[str | None, DenseVectorSpec]:
+    plain = {name: p for name, p in named.items() if not p.multivector}
     if "" in plain:
         return None, plain[""]
     if len(plain) == 1:
@@ -190,40 +186,37 @@ def _dense(
     )
 
 
-def _tokens(named: Mapping[str, models.VectorParams], collection: str) -> TokenVectors | None:
+def _tokens(named: Mapping[str, DenseVectorSpec], collection: str) -> TokenVectors | None:
     candidates = {
         name: p
         for name, p in named.items()
-        if p.multivector_config is not None
-        and p.multivector_config.comparator == models.MultiVectorComparator.MAX_SIM
-        and p.distance == models.Distance.DOT
-        and p.datatype in _TOKEN_DATATYPES
+        if p.multivector and p.distance == "dot" and p.datatype in _TOKEN_DATATYPES
     }
     name = _pick(candidates, TOKEN_VECTOR_NAME, "MaxSim token multivectors", collection)
     if name is None:
         return None
     params = candidates[name]
-    quantization = params.quantization_config
-    hnsw = params.hnsw_config
+    quantization = params.quantization
     return TokenVectors(
         name=name,
-        datatype=params.datatype or models.Datatype.FLOAT32,
-        quantization=quantization if isinstance(quantization, models.ScalarQuantization) else None,
-        on_disk=bool(params.on_disk),
-        hnsw=hnsw is None or hnsw.m != 0,
+        datatype=params.datatype,  # type: ignore[arg-type]
+        quantization=(
+            quantization if quantization is not None and quantization.kind == "scalar" else None
+        ),
+        on_disk=params.on_disk,
+        hnsw=params.hnsw is None or params.hnsw.m != 0,
         size=params.size,
     )
 
 
 def _sparse(
-    configs: Mapping[str, models.SparseVectorParams], metadata: object, collection: str
+    configs: Mapping[str, SparseVectorSpec], metadata: object, collection: str
 ) -> SparseVectors | None:
-    candidates = {name: p for name, p in configs.items() if p.modifier == models.Modifier.IDF}
+    candidates = {name: p for name, p in configs.items() if p.idf}
     name = _pick(candidates, SPARSE_VECTOR_NAME, "sparse vectors with the IDF modifier", collection)
     if name is None:
         return None
-    index = candidates[name].index
-    on_disk = bool(index is not None and index.on_disk)
+    on_disk = candidates[name].on_disk
     weighting = _recorded_weighting(metadata)
     if weighting is not None:
         try:

@@ -1,8 +1,8 @@
 """The embedding model recorded with a collection, and the check that refuses another one.
 
-A collection t5-vectors creates carries, in Qdrant's collection-level ``metadata`` (stored with
-the collection's configuration, on a server and in embedded Qdrant alike), a record of the model
-that embedded its points::
+A collection t5-vectors creates carries, in its schema's ``metadata`` (a Qdrant server and
+qdrant-client's local mode store it with the collection's configuration, Qdrant Edge in the
+shard's sidecar file), a record of the model that embedded its points::
 
     {"t5_vectors": {
         "model": "sentence-transformers/sentence-t5-base",   # as the user gave it
@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from qdrant_client import models
 
 from t5_vectors.errors import ModelMismatchError
 from t5_vectors.qdrant.embedder import Embedder
+from t5_vectors.storage.base import Schema
 
 __all__ = [
     "PROBE_MIN_COSINE",
@@ -102,9 +102,17 @@ class ModelRecord:
         return {RECORD_KEY: record}
 
 
-def read_record(info: models.CollectionInfo) -> ModelRecord | None:
-    """The record stored with a collection, or ``None`` when it has none (or an unreadable one)."""
-    metadata = getattr(info.config, "metadata", None)
+def read_record(schema: Schema | Any) -> ModelRecord | None:
+    """The record stored with a collection, or ``None`` when it has none (or an unreadable one).
+
+    Args:
+        schema: the collection's :class:`~t5_vectors.storage.base.Schema` (a qdrant-client
+            ``CollectionInfo`` is still read, for callers written before the storage seam).
+    """
+    if isinstance(schema, Schema):
+        metadata: object = schema.metadata
+    else:
+        metadata = getattr(getattr(schema, "config", None), "metadata", None)
     record = metadata.get(RECORD_KEY) if isinstance(metadata, Mapping) else None
     if not isinstance(record, Mapping):
         return None
@@ -149,7 +157,7 @@ class ModelIdentity:
             model = encoder.name_or_path if encoder is not None else embedder.name
         self.model = model
 
-    def record(self, distance: models.Distance) -> ModelRecord:
+    def record(self, distance: str) -> ModelRecord:
         """The record of a new collection (T5 encoders embed the probe texts once)."""
         encoder = self._embedder.encoder
         probe = self._probe() if encoder is not None else None
@@ -157,16 +165,16 @@ class ModelIdentity:
             model=self.model,
             fingerprint=self._embedder.fingerprint,
             dim=self._embedder.dim,
-            distance=distance.value.lower(),
+            distance=distance,
             probe=probe,
         )
 
-    def check(self, info: models.CollectionInfo, collection_name: str) -> None:
+    def check(self, schema: Schema, collection_name: str) -> None:
         """Raise :class:`ModelMismatchError` unless the collection's record is this model.
 
         Collections without a record pass (their size and distance are checked elsewhere).
         """
-        recorded = read_record(info)
+        recorded = read_record(schema)
         if recorded is None or recorded.fingerprint == self._embedder.fingerprint:
             return
         if recorded.probe is not None and recorded.dim == self._embedder.dim:

@@ -12,13 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from langchain_core.documents import Document
-from qdrant_client import models
 
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.qdrant.ids import DocumentId, check_document_id, foreign_point_id, point_id
 from t5_vectors.qdrant.payload import ID_KEY, document_from_payload
+from t5_vectors.storage.base import Filter, PointId, Record
 
-__all__ = ["IdLookup"]
+__all__ = ["DELETE_ALL", "DeleteTarget", "IdLookup"]
+
+DeleteTarget = tuple[list[PointId] | None, Filter | None]
+"""``(ids, filter)`` of one backend ``delete`` call."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class IdLookup:
         """Every point id to retrieve."""
         return [*self.own, *self.foreign]
 
-    def match(self, records: Sequence[models.Record]) -> list[Document]:
+    def match(self, records: Sequence[Record]) -> list[Document]:
         """The documents among *records* that these ids address, in the order asked."""
         found: dict[str, Document] = {}
         for record in records:
@@ -68,21 +71,16 @@ class IdLookup:
         asked = dict.fromkeys(str(value) for value in self.own.values())
         return [found[value] for value in asked if value in found]
 
-    def delete_selectors(self) -> list[models.PointsSelector]:
-        """Selectors deleting exactly the points :meth:`match` would return."""
-        selectors: list[models.PointsSelector] = []
+    def delete_targets(self) -> list[DeleteTarget]:
+        """Backend deletes removing exactly the points :meth:`match` would return."""
+        targets: list[DeleteTarget] = []
         if self.own:
-            selectors.append(models.PointIdsList(points=list(self.own)))
+            targets.append((list(self.own), None))
         if self.foreign:
-            foreign_only = models.Filter(
-                must=[
-                    models.HasIdCondition(has_id=list(self.foreign)),
-                    models.IsEmptyCondition(is_empty=models.PayloadField(key=ID_KEY)),
-                ]
-            )
-            selectors.append(models.FilterSelector(filter=foreign_only))
-        return selectors
+            foreign_only = {"must": [{"is_empty": {"key": ID_KEY}}]}
+            targets.append((list(self.foreign), foreign_only))
+        return targets
 
 
-DELETE_ALL: models.PointsSelector = models.FilterSelector(filter=models.Filter(must=[]))
-"""Selects every point of a collection."""
+DELETE_ALL: DeleteTarget = (None, {"must": []})
+"""Deletes every point of a collection."""

@@ -1,4 +1,4 @@
-"""Search modes beyond the pooled vector, each one ``query_points`` call.
+"""Search modes beyond the pooled vector, each one query plan (one engine query).
 
 ========  ==============================================================================
 mode      what Qdrant does
@@ -21,19 +21,19 @@ spends its limit on points the filter drops. ``score_threshold`` applies to the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
-from qdrant_client import models
 
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.qdrant.connection import Connection
-from t5_vectors.qdrant.encoding import PointEncoder, QueryVectors
-from t5_vectors.qdrant.search import ScoredDocuments, SearchOptions, as_query_vector
-from t5_vectors.qdrant.vectors import to_qdrant_sparse
+from t5_vectors.qdrant.encoding import QueryVectors
+from t5_vectors.qdrant.search import SearchOptions
+from t5_vectors.qdrant.vectors import to_sparse_vector
+from t5_vectors.storage.base import Fuse, Nearest, Prefetch, QueryPlan
 
-__all__ = ["FUSIONS", "MODES", "Fusion", "Mode", "Retrieval", "Retriever"]
+__all__ = ["FUSIONS", "MODES", "Fusion", "Mode", "Retrieval"]
 
 Mode = Literal["dense", "sparse", "hybrid", "maxsim", "rerank"]
 Fusion = Literal["rrf", "dbsf"]
@@ -104,13 +104,13 @@ class Retrieval:
         """Whether the query's sparse vector is needed."""
         return self.mode in ("sparse", "hybrid")
 
-    def arguments(
+    def plan(
         self,
         query: QueryVectors,
         options: SearchOptions,
         names: tuple[str | None, str | None, str | None],
-    ) -> dict[str, Any]:
-        """Keyword arguments of ``query_points`` (collection name aside).
+    ) -> QueryPlan:
+        """The query plan of this mode.
 
         Args:
             query: the query's vectors.
@@ -118,142 +118,46 @@ class Retrieval:
             names: the pooled, token and sparse vector names.
         """
         dense_name, token_name, sparse_name = names
-        where = options.filter if isinstance(options.filter, models.Filter) else None
-        arguments: dict[str, Any] = {
-            "limit": options.k,
-            "query_filter": where,
-            "score_threshold": options.score_threshold,
-            "with_payload": True,
-            "with_vectors": False,
-        }
+        where = options.filter
+        assert where is None or isinstance(where, Mapping)
         dense_limit = self.dense_limit or max(4 * options.k, _MIN_PREFETCH)
+
+        def plan(
+            scoring: Nearest | Fuse, prefetch: tuple[Prefetch, ...] = (), params: bool = False
+        ) -> QueryPlan:
+            return QueryPlan(
+                query=scoring,
+                limit=options.k,
+                prefetch=prefetch,
+                filter=where,
+                score_threshold=options.score_threshold,
+                params=options.params if params else None,
+            )
+
         if self.mode == "maxsim":
-            return {**arguments, "query": query.tokens, "using": token_name,
-                    "search_params": options.search_params}  # fmt: skip
+            assert query.tokens is not None
+            tokens = Nearest(np.asarray(query.tokens, dtype=np.float32), using=token_name or "")
+            return plan(tokens, params=True)
         if self.mode == "sparse":
             assert query.sparse is not None
-            return {**arguments, "query": to_qdrant_sparse(query.sparse), "using": sparse_name,
-                    "search_params": options.search_params}  # fmt: skip
+            sparse = Nearest(to_sparse_vector(query.sparse), using=sparse_name or "")
+            return plan(sparse, params=True)
         assert query.dense is not None
-        dense = models.Prefetch(
-            query=np.asarray(query.dense, dtype=np.float32).tolist(),
-            using=dense_name,
+        dense = Prefetch(
+            query=Nearest(np.asarray(query.dense, dtype=np.float32), using=dense_name or ""),
             limit=dense_limit,
             filter=where,
-            params=options.search_params,
+            params=options.params,
         )
         if self.mode == "rerank":
-            return {**arguments, "prefetch": dense, "query": query.tokens, "using": token_name}
+            assert query.tokens is not None
+            tokens = Nearest(np.asarray(query.tokens, dtype=np.float32), using=token_name or "")
+            return plan(tokens, (dense,))
         assert query.sparse is not None
-        sparse = models.Prefetch(
-            query=to_qdrant_sparse(query.sparse),
-            using=sparse_name,
+        sparse_stage = Prefetch(
+            query=Nearest(to_sparse_vector(query.sparse), using=sparse_name or ""),
             limit=self.sparse_limit or max(4 * options.k, _MIN_PREFETCH),
             filter=where,
         )
-        fusion: models.FusionQuery | models.RrfQuery
-        if self.rrf_k is not None:
-            fusion = models.RrfQuery(rrf=models.Rrf(k=self.rrf_k))
-        else:
-            fused = models.Fusion.RRF if self.fusion == "rrf" else models.Fusion.DBSF
-            fusion = models.FusionQuery(fusion=fused)
-        return {**arguments, "prefetch": [dense, sparse], "query": fusion}
-
-
-class Retriever:
-    """Runs the non-dense modes against one collection.
-
-    Args:
-        connection: the clients.
-        collection_name: the collection.
-        encoder: encodes queries for the layout.
-        vector_name: the pooled vector's name (``None``: unnamed).
-    """
-
-    def __init__(
-        self,
-        connection: Connection,
-        collection_name: str,
-        encoder: PointEncoder,
-        vector_name: str | None,
-    ) -> None:
-        self._connection = connection
-        self._name = collection_name
-        self._encoder = encoder
-        tokens, sparse = encoder.tokens, encoder.sparse
-        self._names = (
-            vector_name,
-            tokens.name if tokens is not None else None,
-            sparse.name if sparse is not None else None,
-        )
-
-    def search(
-        self, query: object, options: SearchOptions, retrieval: Retrieval
-    ) -> ScoredDocuments:
-        """The *k* best documents for *query* (text, or vector for dense) under *retrieval*."""
-        name = self._names[0]
-        if retrieval.mode == "dense":
-            embedder = self._encoder.embedder
-            vector = (
-                embedder.query(query)
-                if isinstance(query, str)
-                else as_query_vector(query, embedder.dim)  # type: ignore[arg-type]
-            )
-            points = self._connection.query(self._name, options.arguments(name, vector))
-            return options.results(vector, points, name)
-        text = _text(query, retrieval)
-        vectors = self._encoder.query(
-            text,
-            dense=retrieval.needs_dense,
-            tokens=retrieval.needs_tokens,
-            sparse=retrieval.needs_sparse,
-        )
-        if _no_terms(vectors, retrieval):
-            return []
-        arguments = retrieval.arguments(vectors, options, self._names)
-        return options.results(_no_vector(), self._connection.query(self._name, arguments), None)
-
-    async def asearch(
-        self, query: object, options: SearchOptions, retrieval: Retrieval
-    ) -> ScoredDocuments:
-        """Async :meth:`search`."""
-        name = self._names[0]
-        if retrieval.mode == "dense":
-            embedder = self._encoder.embedder
-            vector = (
-                await embedder.aquery(query)
-                if isinstance(query, str)
-                else as_query_vector(query, embedder.dim)  # type: ignore[arg-type]
-            )
-            points = await self._connection.aquery(self._name, options.arguments(name, vector))
-            return options.results(vector, points, name)
-        text = _text(query, retrieval)
-        vectors = await self._encoder.aquery(
-            text,
-            dense=retrieval.needs_dense,
-            tokens=retrieval.needs_tokens,
-            sparse=retrieval.needs_sparse,
-        )
-        if _no_terms(vectors, retrieval):
-            return []
-        arguments = retrieval.arguments(vectors, options, self._names)
-        points = await self._connection.aquery(self._name, arguments)
-        return options.results(_no_vector(), points, None)
-
-
-def _text(query: object, retrieval: Retrieval) -> str:
-    if not isinstance(query, str):
-        raise InvalidInputError(
-            f"query: mode {retrieval.mode!r} expected a query text, found "
-            f"{type(query).__name__}. Pass the text, or search a vector with mode='dense'."
-        )
-    return query
-
-
-def _no_terms(vectors: QueryVectors, retrieval: Retrieval) -> bool:
-    """A sparse-only query without a single known piece matches nothing."""
-    return retrieval.mode == "sparse" and vectors.sparse is not None and not vectors.sparse
-
-
-def _no_vector() -> np.ndarray:
-    return np.zeros(0, dtype=np.float32)
+        fusion = Fuse(method=self.fusion, rrf_k=self.rrf_k)
+        return plan(fusion, (dense, sparse_stage))

@@ -1,4 +1,4 @@
-"""Search options, the Qdrant query they make, and turning scored points into documents.
+"""Search options, the query plan they make, and turning hits into documents.
 
 Maximal marginal relevance is computed here on the *fetch_k* nearest points with LangChain's own
 ``maximal_marginal_relevance``, so ``lambda_mult`` means what it means everywhere in LangChain:
@@ -9,7 +9,7 @@ MMR takes a *diversity* weight, the opposite; passing ``lambda_mult`` to it inve
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,8 +20,15 @@ from qdrant_client import models
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.qdrant.filters import FilterLike, to_filter
 from t5_vectors.qdrant.payload import document_from_payload
+from t5_vectors.storage.base import Hit, Nearest, QueryPlan, SearchParams
 
-__all__ = ["ScoredDocuments", "SearchOptions", "as_query_vector"]
+__all__ = [
+    "ScoredDocuments",
+    "SearchOptions",
+    "as_query_vector",
+    "search_params",
+    "with_search_options",
+]
 
 ScoredDocuments = list[tuple[Document, float]]
 
@@ -35,7 +42,8 @@ class SearchOptions:
         filter: a qdrant ``models.Filter`` or a dict of metadata values.
         score_threshold: drop results worse than this (Qdrant's score: similarity for cosine
             and dot, distance for euclid and manhattan).
-        search_params: qdrant search parameters (``hnsw_ef``, ``exact``, quantization).
+        search_params: search parameters: a :class:`~t5_vectors.storage.base.SearchParams` or
+            a qdrant ``models.SearchParams`` (``hnsw_ef``, ``exact``, quantization rescoring).
         fetch_k: for MMR, how many nearest points to choose from; ``None`` is a plain search.
         lambda_mult: for MMR, the relevance weight in ``[0, 1]``.
     """
@@ -43,7 +51,7 @@ class SearchOptions:
     k: int = 4
     filter: FilterLike | None = None
     score_threshold: float | None = None
-    search_params: models.SearchParams | None = None
+    search_params: SearchParams | models.SearchParams | None = None
     fetch_k: int | None = None
     lambda_mult: float = 0.5
 
@@ -64,13 +72,7 @@ class SearchOptions:
                 "lambda_mult: expected a number in [0, 1] (1 = most relevant, least diverse), "
                 f"found {lam!r}."
             )
-        if self.search_params is not None and not isinstance(
-            self.search_params, models.SearchParams
-        ):
-            raise InvalidInputError(
-                "search_params: expected a qdrant models.SearchParams, found "
-                f"{type(self.search_params).__name__}."
-            )
+        object.__setattr__(self, "search_params", search_params(self.search_params))
         object.__setattr__(self, "filter", to_filter(self.filter))
 
     @property
@@ -78,38 +80,79 @@ class SearchOptions:
         """Whether this is a maximal marginal relevance search."""
         return self.fetch_k is not None
 
-    def arguments(self, vector_name: str | None, vector: np.ndarray) -> dict[str, Any]:
-        """Keyword arguments of ``query_points`` (collection name aside)."""
-        with_vectors: bool | list[str] = False
+    @property
+    def params(self) -> SearchParams | None:
+        """The search parameters, in the storage seam's terms."""
+        assert self.search_params is None or isinstance(self.search_params, SearchParams)
+        return self.search_params
+
+    def plan(self, vector_name: str | None, vector: np.ndarray) -> QueryPlan:
+        """The dense query plan (MMR: the *fetch_k* nearest, with their vectors)."""
+        with_vectors: bool | tuple[str, ...] = False
         if self.is_mmr:
-            with_vectors = True if vector_name is None else [vector_name]
-        return {
-            # A numpy array, not a list: embedded Qdrant deep-copies the query (a list of floats
-            # costs ~1 ms per search at 768 dims; an array, one memcpy); servers get it serialised.
-            "query": np.array(vector, dtype=np.float32),
-            "using": vector_name,
-            "limit": max(self.fetch_k or 0, self.k),
-            "query_filter": self.filter,
-            "score_threshold": self.score_threshold,
-            "search_params": self.search_params,
-            "with_payload": True,
-            "with_vectors": with_vectors,
-        }
+            with_vectors = (vector_name or "",)
+        assert self.filter is None or isinstance(self.filter, Mapping)
+        return QueryPlan(
+            query=Nearest(np.array(vector, dtype=np.float32), using=vector_name or ""),
+            limit=max(self.fetch_k or 0, self.k),
+            filter=self.filter,
+            score_threshold=self.score_threshold,
+            params=self.params,
+            with_payload=True,
+            with_vectors=with_vectors,
+        )
 
     def results(
-        self, query: np.ndarray, points: list[models.ScoredPoint], vector_name: str | None
+        self, query: np.ndarray, hits: list[Hit], vector_name: str | None
     ) -> ScoredDocuments:
         """``(document, score)`` pairs, best first (MMR order for an MMR search)."""
-        if self.is_mmr and points:
-            vectors = [_dense(point, vector_name) for point in points]
+        if self.is_mmr and hits:
+            vectors = [_dense(hit, vector_name) for hit in hits]
             chosen = maximal_marginal_relevance(
                 np.asarray(query, dtype=np.float32).reshape(1, -1),
-                vectors,
+                vectors,  # type: ignore[arg-type]  # numpy rows; it calls np.array on them
                 lambda_mult=float(self.lambda_mult),
                 k=self.k,
             )
-            points = [points[i] for i in chosen]
-        return [(document_from_payload(_key(p.id), p.payload), p.score) for p in points]
+            hits = [hits[i] for i in chosen]
+        return [(document_from_payload(hit.id, hit.payload), hit.score) for hit in hits]
+
+
+def search_params(value: object) -> SearchParams | None:
+    """``search_params=`` as the seam's :class:`SearchParams` (``None`` stays ``None``)."""
+    if value is None or isinstance(value, SearchParams):
+        return value
+    if isinstance(value, models.SearchParams):
+        quantization = value.quantization
+        return SearchParams(
+            hnsw_ef=value.hnsw_ef,
+            exact=bool(value.exact),
+            rescore=quantization.rescore if quantization is not None else None,
+            oversampling=quantization.oversampling if quantization is not None else None,
+        )
+    raise InvalidInputError(
+        f"search_params: expected a qdrant models.SearchParams, found {type(value).__name__}."
+    )
+
+
+def with_search_options(
+    params: SearchParams | models.SearchParams | None, hnsw_ef: object, exact: object
+) -> SearchParams | models.SearchParams | None:
+    """Fold ``hnsw_ef=`` and ``exact=`` into the search parameters, validated."""
+    if hnsw_ef is None and not exact:
+        return params
+    if hnsw_ef is not None and (
+        isinstance(hnsw_ef, bool) or not isinstance(hnsw_ef, int) or hnsw_ef < 1
+    ):
+        raise InvalidInputError(f"hnsw_ef: expected a positive int or None, found {hnsw_ef!r}.")
+    if not isinstance(exact, bool):
+        raise InvalidInputError(f"exact: expected True or False, found {exact!r}.")
+    base = search_params(params) or SearchParams()
+    return replace(
+        base,
+        hnsw_ef=hnsw_ef if hnsw_ef is not None else base.hnsw_ef,
+        exact=exact or base.exact,
+    )
 
 
 def as_query_vector(vector: Sequence[float] | np.ndarray, dim: int) -> np.ndarray:
@@ -146,17 +189,11 @@ def as_query_vector(vector: Sequence[float] | np.ndarray, dim: int) -> np.ndarra
     return array
 
 
-def _key(point_id: object) -> str | int:
-    return point_id if isinstance(point_id, int) else str(point_id)
-
-
-def _dense(point: models.ScoredPoint, vector_name: str | None) -> list[float]:
-    vector: Any = point.vector
-    if isinstance(vector, Mapping):
-        vector = vector.get(vector_name or "")
-    if not isinstance(vector, list) or (vector and not isinstance(vector[0], (int, float))):
+def _dense(hit: Hit, vector_name: str | None) -> np.ndarray:
+    vector: Any = (hit.vectors or {}).get(vector_name or "")
+    if not isinstance(vector, np.ndarray) or vector.ndim != 1:
         raise InvalidInputError(
-            f"point {point.id}: expected a dense vector, found {type(vector).__name__}."
+            f"point {hit.id}: expected a dense vector, found {type(vector).__name__}."
         )
     return vector
 

@@ -17,12 +17,12 @@ index, the id tracker) come on top.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from qdrant_client import models
-
 from t5_vectors.qdrant.collection import CollectionSpec
+from t5_vectors.storage.base import Backend, Quantization, Record, SparseVector
 
 __all__ = ["StorageReport"]
 
@@ -63,29 +63,38 @@ class StorageReport:
         """Vector and payload bytes of a chunk."""
         return self.vector_bytes + self.payload_bytes
 
+    @classmethod
+    def read(
+        cls, backend: Backend, collection: str, spec: CollectionSpec, dim: int, sample: int
+    ) -> StorageReport:
+        """Measure up to *sample* points of *collection* (the first ones, in id order)."""
+        names = cls.vector_names(spec)
+        records, _ = backend.scroll(
+            collection, limit=sample, with_payload=True, with_vectors=names or False
+        )
+        return cls.measure(spec, dim, records)
+
     @staticmethod
-    def query_arguments(spec: CollectionSpec, sample: int) -> dict[str, Any]:
-        """``query_points`` arguments reading *sample* points with the vectors to measure."""
-        names = [v.name for v in (spec.token_vectors, spec.sparse_vectors) if v is not None]
-        return {"limit": sample, "with_payload": True, "with_vectors": names or False}
+    def vector_names(spec: CollectionSpec) -> tuple[str, ...]:
+        """The vectors a measurement reads (token and sparse; the pooled size is known)."""
+        return tuple(v.name for v in (spec.token_vectors, spec.sparse_vectors) if v is not None)
 
     @classmethod
-    def measure(
-        cls, spec: CollectionSpec, dim: int, points: list[models.ScoredPoint]
-    ) -> StorageReport:
-        """The report for *points* (read with :meth:`query_arguments`) of a *spec* collection."""
+    def measure(cls, spec: CollectionSpec, dim: int, points: list[Record]) -> StorageReport:
+        """The report for *points* (read with their token and sparse vectors) of *spec*."""
         n = len(points)
         if n == 0:
             return cls(points=0, dense_bytes=0.0)
         tokens, sparse = spec.token_vectors, spec.sparse_vectors
         token_total = nnz_total = payload_total = 0
         for point in points:
-            vectors: dict[str, Any] = point.vector if isinstance(point.vector, dict) else {}
+            vectors: Mapping[str, Any] = point.vectors or {}
             if tokens is not None:
-                token_total += len(vectors.get(tokens.name) or [])
+                rows = vectors.get(tokens.name)
+                token_total += len(rows) if rows is not None else 0
             if sparse is not None:
                 terms = vectors.get(sparse.name)
-                nnz_total += len(terms.indices) if isinstance(terms, models.SparseVector) else 0
+                nnz_total += len(terms.indices) if isinstance(terms, SparseVector) else 0
             payload_total += len(json.dumps(point.payload or {}, ensure_ascii=False).encode())
         token_count = token_total / n
         token_bytes = quantized = 0.0
@@ -108,11 +117,11 @@ class StorageReport:
 
 
 def _quantized_dense(quantization: object, dim: int) -> float:
-    if isinstance(quantization, models.ScalarQuantization):
+    if not isinstance(quantization, Quantization):
+        return 0.0
+    if quantization.kind == "scalar":
         return float(dim)
-    if isinstance(quantization, models.BinaryQuantization):
+    if quantization.kind == "binary":
         return dim / 8
-    if isinstance(quantization, models.ProductQuantization):
-        ratio = int(str(quantization.product.compression.value).removeprefix("x"))
-        return dim * 4 / ratio
-    return 0.0
+    ratio = int(str(quantization.compression or "x16").removeprefix("x"))
+    return dim * 4 / ratio

@@ -21,15 +21,23 @@ query elements to ``u8`` too, which destroys the signed, normalised T5 token vec
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from qdrant_client import models
 
 from t5_vectors.encoder.sparse import SparseConfig, SparseTerms
-from t5_vectors.errors import CollectionConfigError, InvalidInputError
+from t5_vectors.errors import InvalidInputError
+from t5_vectors.qdrant._mismatch import mismatch
+from t5_vectors.storage.base import (
+    DenseVectorSpec,
+    Hnsw,
+    Quantization,
+    Schema,
+    SparseVector,
+    SparseVectorSpec,
+)
 
 __all__ = [
     "SPARSE_RECORD_KEY",
@@ -39,10 +47,9 @@ __all__ = [
     "TokenVectors",
     "check_layout",
     "check_names",
-    "extend_create_arguments",
     "layout_fingerprint",
     "layout_options",
-    "to_qdrant_sparse",
+    "to_sparse_vector",
 ]
 
 TOKEN_VECTOR_NAME = "tokens"
@@ -76,7 +83,7 @@ class TokenVectors:
 
     name: str = TOKEN_VECTOR_NAME
     datatype: TokenDatatype | models.Datatype = "float32"
-    quantization: Literal["scalar"] | models.ScalarQuantization | None = None
+    quantization: Literal["scalar"] | Quantization | models.ScalarQuantization | None = None
     on_disk: bool = False
     hnsw: bool = False
     size: int | None = None
@@ -101,12 +108,15 @@ class TokenVectors:
         object.__setattr__(self, "datatype", datatype)
         quantization = self.quantization
         if quantization == "scalar":
-            quantization = models.ScalarQuantization(
-                scalar=models.ScalarQuantizationConfig(
-                    type=models.ScalarType.INT8, quantile=0.99, always_ram=True
-                )
+            quantization = Quantization("scalar", always_ram=True, quantile=0.99)
+        elif isinstance(quantization, models.ScalarQuantization):
+            config = quantization.scalar
+            quantization = Quantization(
+                "scalar", always_ram=config.always_ram, quantile=config.quantile
             )
-        if quantization is not None and not isinstance(quantization, models.ScalarQuantization):
+        if quantization is not None and not (
+            isinstance(quantization, Quantization) and quantization.kind == "scalar"
+        ):
             raise InvalidInputError(
                 "token vectors' quantization: expected None, 'scalar' or a qdrant "
                 f"ScalarQuantization, found {quantization!r}."
@@ -126,7 +136,7 @@ class TokenVectors:
 
     @property
     def qdrant_datatype(self) -> models.Datatype:
-        """The datatype as a ``models.Datatype``."""
+        """The datatype as a ``models.Datatype`` (a ``str`` enum: ``"float32"``, ``"float16"``)."""
         assert isinstance(self.datatype, models.Datatype)
         return self.datatype
 
@@ -140,19 +150,18 @@ class TokenVectors:
         """Identifies what is stored per point (part of each content hash)."""
         return f"tokens:{self.name}:{self.qdrant_datatype.value}"
 
-    def params(self) -> models.VectorParams:
-        """The multivector's ``VectorParams``."""
+    def spec(self) -> DenseVectorSpec:
+        """The multivector as the storage seam describes it."""
         assert self.size is not None, "size is filled in by QdrantIndex"
-        return models.VectorParams(
+        assert self.quantization is None or isinstance(self.quantization, Quantization)
+        return DenseVectorSpec(
             size=self.size,
-            distance=models.Distance.DOT,
-            multivector_config=models.MultiVectorConfig(
-                comparator=models.MultiVectorComparator.MAX_SIM
-            ),
-            datatype=self.qdrant_datatype,
-            quantization_config=self.quantization,  # type: ignore[arg-type]
-            on_disk=self.on_disk or None,
-            hnsw_config=None if self.hnsw else models.HnswConfigDiff(m=0),
+            distance="dot",
+            multivector=True,
+            datatype="float16" if self.datatype == "float16" else "float32",
+            on_disk=self.on_disk,
+            quantization=self.quantization,
+            hnsw=None if self.hnsw else Hnsw(m=0),
         )
 
     def prepare(self, tokens: np.ndarray) -> list[list[float]]:
@@ -214,17 +223,14 @@ class SparseVectors:
             "lowercase": self.lowercase,
         }
 
-    def params(self) -> models.SparseVectorParams:
-        """The sparse vector's ``SparseVectorParams`` (IDF modifier)."""
-        return models.SparseVectorParams(
-            index=models.SparseIndexParams(on_disk=True) if self.on_disk else None,
-            modifier=models.Modifier.IDF,
-        )
+    def spec(self) -> SparseVectorSpec:
+        """The sparse vector as the storage seam describes it (IDF modifier)."""
+        return SparseVectorSpec(idf=True, on_disk=self.on_disk)
 
 
-def to_qdrant_sparse(terms: SparseTerms) -> models.SparseVector:
-    """A :class:`SparseTerms` as a qdrant ``SparseVector``."""
-    return models.SparseVector(indices=list(terms.indices), values=list(terms.values))
+def to_sparse_vector(terms: SparseTerms) -> SparseVector:
+    """A :class:`SparseTerms` as the storage seam's ``SparseVector``."""
+    return SparseVector(tuple(terms.indices), tuple(float(v) for v in terms.values))
 
 
 def token_vectors_option(value: object) -> TokenVectors | None:
@@ -286,29 +292,13 @@ def layout_fingerprint(base: str, tokens: TokenVectors | None, sparse: SparseVec
     return "|".join(parts)
 
 
-def extend_create_arguments(
-    arguments: dict[str, Any],
-    dense: str | None,
-    tokens: TokenVectors | None,
-    sparse: SparseVectors | None,
-) -> None:
-    """Add the token multivector and the sparse vector to ``create_collection`` arguments."""
-    if tokens is not None:
-        vectors = arguments["vectors_config"]
-        if isinstance(vectors, models.VectorParams):
-            vectors = {dense or "": vectors}
-        arguments["vectors_config"] = {**vectors, tokens.name: tokens.params()}
-    if sparse is not None:
-        arguments["sparse_vectors_config"] = {sparse.name: sparse.params()}
-
-
 def check_layout(
-    info: models.CollectionInfo,
+    schema: Schema,
     collection: str,
     tokens: TokenVectors | None,
     sparse: SparseVectors | None,
 ) -> None:
-    """Raise :class:`CollectionConfigError` unless *info* has the token and sparse vectors asked.
+    """Raise :class:`CollectionConfigError` unless *schema* has the token and sparse vectors asked.
 
     Vectors the collection has beyond those asked are left alone (a dense-only index may read
     a hybrid collection).
@@ -318,56 +308,40 @@ def check_layout(
         "another collection_name"
     )
     if tokens is not None:
-        vectors = info.config.params.vectors
-        params = vectors.get(tokens.name) if isinstance(vectors, Mapping) else None
+        params = schema.dense.get(tokens.name)
         expected = (
             f"a token multivector {tokens.name!r} (MAX_SIM, dot, size {tokens.size}, "
             f"{tokens.qdrant_datatype.value})"
         )
         if params is None:
-            names = sorted(vectors) if isinstance(vectors, Mapping) else [""]
-            raise _mismatch(collection, expected, f"dense vectors {names} only", fix)
-        multi = params.multivector_config
-        found_type = params.datatype or models.Datatype.FLOAT32
+            raise mismatch(collection, expected, f"dense vectors {sorted(schema.dense)} only", fix)
         if (
-            multi is None
-            or multi.comparator != models.MultiVectorComparator.MAX_SIM
-            or params.distance != models.Distance.DOT
+            not params.multivector
+            or params.distance != "dot"
             or params.size != tokens.size
-            or found_type != tokens.qdrant_datatype
+            or params.datatype != tokens.datatype
         ):
-            comparator = multi.comparator.value if multi is not None else "none"
+            comparator = "max_sim" if params.multivector else "none"
             found = (
                 f"{tokens.name!r} with comparator {comparator}, "
-                f"{params.distance.value.lower()}, size {params.size}, {found_type.value}"
+                f"{params.distance}, size {params.size}, {params.datatype}"
             )
             hint = (
-                f" pass TokenVectors(datatype={found_type.value!r}) to use it as it is,"
-                if found_type != tokens.qdrant_datatype and params.size == tokens.size
+                f" pass TokenVectors(datatype={params.datatype!r}) to use it as it is,"
+                if params.datatype != tokens.datatype and params.size == tokens.size
                 else ""
             )
-            raise _mismatch(collection, expected, found, hint + fix)
+            raise mismatch(collection, expected, found, hint + fix)
     if sparse is not None:
-        configs = info.config.params.sparse_vectors or {}
         expected = f"a sparse vector {sparse.name!r} with the IDF modifier"
-        sparse_params = configs.get(sparse.name)
+        sparse_params = schema.sparse.get(sparse.name)
         if sparse_params is None:
-            names = sorted(configs)
+            names = sorted(schema.sparse)
             found = f"sparse vectors {names}" if names else "no sparse vectors"
             use = f" pass SparseVectors(name={names[0]!r}) to use it," if names else ""
-            raise _mismatch(collection, expected, found, use + fix)
-        if sparse_params.modifier != models.Modifier.IDF:
-            modifier = sparse_params.modifier.value if sparse_params.modifier else "none"
-            raise _mismatch(collection, expected, f"{sparse.name!r} with modifier {modifier}", fix)
-
-
-def _mismatch(collection: str, expected: str, found: str, fix: str) -> CollectionConfigError:
-    return CollectionConfigError(
-        f"Qdrant collection {collection!r} does not match the requested configuration.\n"
-        f"  expected: {expected}\n"
-        f"  found:    {found}\n"
-        f"  fix:     {fix}."
-    )
+            raise mismatch(collection, expected, found, use + fix)
+        if not sparse_params.idf:
+            raise mismatch(collection, expected, f"{sparse.name!r} with modifier none", fix)
 
 
 _NAME = re.compile(r"^[^\s/]+$")

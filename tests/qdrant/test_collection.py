@@ -8,6 +8,8 @@ from qdrant_client import QdrantClient, models
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 from t5_vectors.qdrant import CollectionSpec, QdrantIndex
 from t5_vectors.qdrant.model_record import PROBE_TEXTS
+from t5_vectors.storage._qdrant_models import create_arguments
+from t5_vectors.storage.base import DenseVectorSpec, Quantization
 
 
 def _existing(client: QdrantClient, name: str, vectors, points: int = 3) -> None:
@@ -50,7 +52,7 @@ def test_named_vector_distance_and_on_disk_are_applied(make_index, client):
     assert vectors["dense"].on_disk is True
 
 
-def test_create_arguments_carry_every_option():
+def test_schema_and_create_arguments_carry_every_option():
     spec = CollectionSpec(
         distance="euclid",
         vector_name="v",
@@ -59,26 +61,35 @@ def test_create_arguments_carry_every_option():
         replication_factor=2,
         payload_indexes={"source": "keyword", "page": models.PayloadSchemaType.INTEGER},
     )
-    arguments = spec.create_arguments("c", 24)
+    schema = spec.schema(24)
+    assert schema.dense == {"v": DenseVectorSpec(size=24, distance="euclid")}
+    assert schema.quantization == Quantization("scalar", always_ram=True, quantile=0.99)
+    assert (schema.shard_number, schema.replication_factor) == (3, 2)
+    # metadata.source is indexed in every collection (file sync scans by source).
+    assert schema.payload_indexes == {
+        "metadata.source": "keyword",
+        "metadata.page": "integer",
+    }
+    arguments = create_arguments("c", schema)
     assert arguments["collection_name"] == "c"
     assert arguments["vectors_config"] == {
         "v": models.VectorParams(size=24, distance=models.Distance.EUCLID)
     }
     assert arguments["quantization_config"].scalar.type == models.ScalarType.INT8
     assert (arguments["shard_number"], arguments["replication_factor"]) == (3, 2)
-    assert spec.payload_index_fields() == [
-        ("metadata.source", models.PayloadSchemaType.KEYWORD),
-        ("metadata.page", models.PayloadSchemaType.INTEGER),
-    ]
-    plain = CollectionSpec(payload_indexes=["source"]).create_arguments("c", 4)
+    plain = create_arguments("c", CollectionSpec(payload_indexes=["source"]).schema(4))
     assert plain == {
         "collection_name": "c",
         "vectors_config": models.VectorParams(size=4, distance=models.Distance.COSINE),
     }
-    binary = CollectionSpec(quantization="binary").create_arguments("c", 4)
+    binary = create_arguments("c", CollectionSpec(quantization="binary").schema(4))
     assert isinstance(binary["quantization_config"], models.BinaryQuantization)
-    product = CollectionSpec(quantization="product").create_arguments("c", 4)
+    product = create_arguments("c", CollectionSpec(quantization="product").schema(4))
     assert product["quantization_config"].product.compression == models.CompressionRatio.X16
+    given = models.ScalarQuantization(
+        scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.5)
+    )
+    assert CollectionSpec(quantization=given).quantization == Quantization("scalar", quantile=0.5)
 
 
 @pytest.mark.parametrize(
@@ -102,7 +113,8 @@ def test_spec_validation(options, message):
 
 def test_spec_normalises_names():
     spec = CollectionSpec(distance="Cosine", vector_name="")
-    assert spec.distance == models.Distance.COSINE
+    assert spec.distance == "cosine"
+    assert CollectionSpec(distance=models.Distance.DOT).distance == "dot"
     assert spec.vector_name is None
 
 

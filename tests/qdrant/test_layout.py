@@ -18,6 +18,7 @@ from t5_vectors.qdrant import (
 )
 from t5_vectors.qdrant.layout import measure_storage
 from t5_vectors.qdrant.model_record import ModelRecord
+from t5_vectors.storage.base import Quantization
 from t5_vectors.testing import SAMPLE_SENTENCES
 
 MAXSIM = models.MultiVectorConfig(comparator=models.MultiVectorComparator.MAX_SIM)
@@ -54,7 +55,7 @@ def test_the_options_a_collection_was_created_with_are_read_back(
     info.config.quantization_config = models.BinaryQuantization(
         binary=models.BinaryQuantizationConfig(always_ram=True)
     )
-    assert isinstance(collection_layout(info).quantization, models.BinaryQuantization)
+    assert collection_layout(info).quantization == Quantization("binary", always_ram=True)
     assert layout.modes == ("dense", "sparse", "hybrid", "maxsim", "rerank")
     reopened = QdrantIndex(
         index.embedding,

@@ -90,15 +90,35 @@ def test_filters(library, filter_, ids):
 def test_dict_filters_become_metadata_conditions():
     assert to_filter(None) is None
     assert to_filter({}) is None
-    assert to_filter({"a": "x", "b": {"c": 2}}) == models.Filter(
-        must=[
-            models.FieldCondition(key="metadata.a", match=models.MatchValue(value="x")),
-            models.FieldCondition(key="metadata.b.c", match=models.MatchValue(value=2)),
+    # Filters come out in Qdrant's JSON form, which every backend parses for its engine.
+    assert to_filter({"a": "x", "b": {"c": 2}}) == {
+        "must": [
+            {"key": "metadata.a", "match": {"value": "x"}},
+            {"key": "metadata.b.c", "match": {"value": 2}},
         ]
-    )
+    }
     mixed = to_filter({"a": ["x", 1]})
-    assert mixed is not None
-    assert isinstance(mixed.must[0], models.Filter)
+    assert mixed == {
+        "must": [
+            {
+                "should": [
+                    {"key": "metadata.a", "match": {"value": "x"}},
+                    {"key": "metadata.a", "match": {"value": 1}},
+                ]
+            }
+        ]
+    }
+    # A models.Filter given by a user is dumped at the public edge; it parses back the same.
+    given = models.Filter(
+        must=[models.FieldCondition(key="metadata.a", match=models.MatchValue(value="x"))],
+        must_not=[models.HasIdCondition(has_id=[1])],
+    )
+    dumped = to_filter(given)
+    assert dumped == {
+        "must": [{"key": "metadata.a", "match": {"value": "x"}}],
+        "must_not": [{"has_id": [1]}],
+    }
+    assert models.Filter.model_validate(dumped) == given
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,516 @@
+"""The embedded storage backend: Qdrant's own engine in process (Qdrant Edge).
+
+A data folder holds one Edge shard per collection, and nothing else::
+
+    <folder>/edge/.lock                      held (flock) while a backend has the folder open
+    <folder>/edge/<collection>/collection.json  the Schema as created (+ metadata), the sidecar
+    <folder>/edge/<collection>/shard/        the Edge shard: wal/, segments/, edge_config.json
+
+A collection exists when its sidecar does: :meth:`EdgeBackend.create` writes the sidecar first
+(atomically) and then the shard, and a shard missing after a crash is created on first use;
+:meth:`EdgeBackend.drop` removes the sidecar first. Opening a folder creates nothing: the
+``edge/`` folder and its lock appear with the first collection.
+
+Indexes: new points land in an appendable segment that is searched exactly. The HNSW index
+(and quantized copies) are built by :meth:`EdgeBackend.build_index`, which runs when an ingest
+ends, when the backend closes with unindexed points, and inside :meth:`EdgeBackend.upsert` once
+``index_after`` points have been written since the last build.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import qdrant_edge as qe
+
+from t5_vectors.errors import CollectionConfigError, InvalidInputError, StorageLockedError
+from t5_vectors.storage import _edge_convert as convert
+from t5_vectors.storage import _edge_sidecar as sidecar
+from t5_vectors.storage._edge_locks import FolderLock, ReadWriteLock, locked_message
+from t5_vectors.storage.base import (
+    CollectionStats,
+    Filter,
+    Hit,
+    Hnsw,
+    PayloadIndexKind,
+    Point,
+    PointId,
+    Progress,
+    Quantization,
+    QueryPlan,
+    Record,
+    Schema,
+)
+
+__all__ = [
+    "DEFAULT_HNSW",
+    "DEFAULT_HNSW_EF",
+    "DEFAULT_INDEX_AFTER",
+    "DEFAULT_QUANTIZATION",
+    "EdgeBackend",
+]
+
+DEFAULT_HNSW = Hnsw(m=16, ef_construct=100)
+"""HNSW parameters where a schema gives none."""
+
+DEFAULT_HNSW_EF = 128
+"""The search beam width where a query gives none."""
+
+DEFAULT_QUANTIZATION: Quantization | None = None
+"""Quantization where a schema gives none."""
+
+DEFAULT_INDEX_AFTER = 20_000
+"""Build the index inside ``upsert`` once this many points were written since the last build."""
+
+SIDECAR = "collection.json"
+SHARD = "shard"
+
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,254}$")
+_PAYLOAD_KINDS = {
+    "keyword": qe.PayloadSchemaType.Keyword,
+    "integer": qe.PayloadSchemaType.Integer,
+    "float": qe.PayloadSchemaType.Float,
+    "bool": qe.PayloadSchemaType.Bool,
+    "text": qe.PayloadSchemaType.Text,
+    "uuid": qe.PayloadSchemaType.Uuid,
+    "datetime": qe.PayloadSchemaType.Datetime,
+}
+_BAD_INPUT = (
+    "Wrong input",
+    "Bad input",
+    "Bad request",
+    "dimension error",
+    "Not existing vector",
+    "Not found",
+    "failed to parse",
+)
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Collection:
+    """An open collection: its shard, its schema and its lock."""
+
+    name: str
+    folder: Path
+    schema: Schema
+    shard: qe.EdgeShard
+    lock: ReadWriteLock
+    unindexed: int = 0
+
+
+class EdgeBackend:
+    """Collections in a local folder, stored and searched by Qdrant Edge in this process.
+
+    Every call is synchronous and thread-safe: searches run in parallel, a write (an upsert
+    batch, a delete, an index build) runs alone, so concurrent calls give the results of some
+    serial order. One process at a time may open a folder; another gets
+    :class:`~t5_vectors.errors.StorageLockedError`.
+
+    Setup:
+        ``pip install t5-vectors`` (Qdrant Edge, ``qdrant-edge-py``, is a dependency).
+
+    Instantiate:
+        .. code-block:: python
+
+            from t5_vectors.storage.edge import EdgeBackend
+
+            backend = EdgeBackend("./qdrant-data")
+
+    Use:
+        .. code-block:: python
+
+            import numpy as np
+            from t5_vectors.storage.base import DenseVectorSpec, Nearest, Point, QueryPlan, Schema
+
+            backend.create("docs", Schema(dense={"": DenseVectorSpec(size=4)}))
+            backend.upsert("docs", [Point(1, {"": np.ones(4, np.float32)}, {"page_content": "a"})])
+            hits = backend.query("docs", QueryPlan(Nearest(np.ones(4, np.float32)), limit=3))
+            backend.close()
+
+    Args:
+        path: the data folder (created with the first collection).
+        index_after: build the index inside ``upsert`` once this many points were written
+            since the last build (``None``: only at :meth:`build_index` and :meth:`close`).
+        hnsw_ef: the search beam width where a query gives none.
+        hnsw: HNSW parameters for collections whose schema gives none.
+        quantization: quantization for collections whose schema gives none.
+        indexing_threshold_kb: Edge's optimizer threshold: segments with more KB of vectors
+            get an HNSW index when the index is built (``None``: Edge's default).
+        build_on_close: build pending indexes in :meth:`close`.
+    """
+
+    kind: str = "edge"
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        index_after: int | None = DEFAULT_INDEX_AFTER,
+        hnsw_ef: int | None = DEFAULT_HNSW_EF,
+        hnsw: Hnsw = DEFAULT_HNSW,
+        quantization: Quantization | None = DEFAULT_QUANTIZATION,
+        indexing_threshold_kb: int | None = None,
+        build_on_close: bool = True,
+    ) -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+        if self.path.exists() and not self.path.is_dir():
+            raise InvalidInputError(
+                f"embedded store: expected a folder at {self.path}, found a file; fix: pass a "
+                "folder path (it is created if missing)"
+            )
+        self._root = self.path / "edge"
+        self._index_after = index_after
+        self._hnsw_ef = hnsw_ef
+        self._hnsw = hnsw
+        self._quantization = quantization
+        self._indexing_threshold_kb = indexing_threshold_kb
+        self._build_on_close = build_on_close
+        self._folder_lock = FolderLock(self.path, self._root / ".lock")
+        self._collections: dict[str, _Collection] = {}
+        self._guard = threading.RLock()
+        self._closed = False
+        if self._root.is_dir():
+            self._folder_lock.acquire()
+
+    def __repr__(self) -> str:
+        return f"EdgeBackend({self.location!r})"
+
+    # --- collections --------------------------------------------------------------------------
+
+    def list_collections(self) -> list[str]:
+        """Names of the collections in the folder, sorted."""
+        self._check_open()
+        if not self._root.is_dir():
+            return []
+        return sorted(p.name for p in self._root.iterdir() if (p / SIDECAR).is_file())
+
+    def describe(self, collection: str) -> Schema | None:
+        """The collection's schema as created (with its current metadata), or ``None``."""
+        self._check_open()
+        with self._guard:
+            open_ = self._collections.get(collection)
+            if open_ is not None:
+                return open_.schema
+        folder = self._folder(collection)
+        if not (folder / SIDECAR).is_file():
+            return None
+        return sidecar.read(folder / SIDECAR)
+
+    def create(self, collection: str, schema: Schema) -> None:
+        """Create a collection.
+
+        Raises:
+            CollectionConfigError: it exists already.
+            InvalidInputError: the name or the schema cannot be stored.
+        """
+        self._check_open()
+        folder = self._folder(collection)
+        config = self._config(schema)  # validate before anything is written
+        with self._guard:
+            if (folder / SIDECAR).is_file():
+                raise CollectionConfigError(
+                    f"collection {collection!r} in {self.location}: expected no collection of "
+                    "that name, found one; fix: use it, drop it first, or pick another name"
+                )
+            self._root.mkdir(parents=True, exist_ok=True)
+            self._folder_lock.acquire()
+            if folder.exists():  # left by a create or a drop that did not finish
+                shutil.rmtree(folder)
+            folder.mkdir()
+            sidecar.write(folder / SIDECAR, schema)
+            shard = self._engine(
+                collection, lambda: qe.EdgeShard.create(str(folder / SHARD), config)
+            )
+            self._collections[collection] = _Collection(
+                collection, folder, schema, shard, ReadWriteLock()
+            )
+            for key, kind in schema.payload_indexes.items():
+                self._engine(
+                    collection,
+                    lambda key=key, kind=kind: shard.update(  # type: ignore[misc]
+                        qe.UpdateOperation.create_field_index(key, _PAYLOAD_KINDS[kind])
+                    ),
+                )
+
+    def drop(self, collection: str) -> bool:
+        """Delete a collection and its files; ``False`` if there was none."""
+        self._check_open()
+        folder = self._folder(collection)
+        with self._guard:
+            open_ = self._collections.pop(collection, None)
+            if open_ is not None:
+                with open_.lock.write():
+                    open_.shard.close()
+            if not (folder / SIDECAR).is_file():
+                if folder.exists():
+                    shutil.rmtree(folder)
+                return False
+            self._folder_lock.acquire()
+            (folder / SIDECAR).unlink()
+            shutil.rmtree(folder)
+            return True
+
+    def set_metadata(self, collection: str, metadata: Mapping[str, Any]) -> None:
+        """Replace the collection's metadata (kept in the sidecar)."""
+        entry = self._open(collection)
+        with entry.lock.write():
+            schema = replace(entry.schema, metadata=dict(metadata))
+            sidecar.write(entry.folder / SIDECAR, schema)
+            entry.schema = schema
+
+    def create_payload_index(self, collection: str, key: str, kind: PayloadIndexKind) -> None:
+        """Index a payload key (a JSON path such as ``metadata.source``)."""
+        if kind not in _PAYLOAD_KINDS:
+            raise InvalidInputError(
+                f"payload index on {key!r}: expected a kind among {sorted(_PAYLOAD_KINDS)}, "
+                f"found {kind!r}"
+            )
+        entry = self._open(collection)
+        with entry.lock.write():
+            self._engine(
+                collection,
+                lambda: entry.shard.update(
+                    qe.UpdateOperation.create_field_index(key, _PAYLOAD_KINDS[kind])
+                ),
+            )
+            indexes = {**entry.schema.payload_indexes, key: kind}
+            schema = replace(entry.schema, payload_indexes=indexes)
+            sidecar.write(entry.folder / SIDECAR, schema)
+            entry.schema = schema
+
+    def stats(self, collection: str) -> CollectionStats:
+        """Points, indexed vectors and segments as Edge counts them."""
+        entry = self._open(collection)
+        with entry.lock.read():
+            info = self._engine(collection, entry.shard.info)
+            pending = entry.unindexed
+        return CollectionStats(
+            points=info.points_count,
+            indexed_vectors=info.indexed_vectors_count,
+            segments=info.segments_count,
+            status="green" if not pending else "yellow",
+        )
+
+    # --- points -------------------------------------------------------------------------------
+
+    def upsert(self, collection: str, points: Sequence[Point]) -> None:
+        """Write points (one batch, applied whole); may build the index (see ``index_after``)."""
+        if not points:
+            return
+        entry = self._open(collection)
+        batch = [convert.edge_point(p) for p in points]
+        operation = qe.UpdateOperation.upsert_points(batch)
+        with entry.lock.write():
+            self._engine(collection, lambda: entry.shard.update(operation))
+            entry.unindexed += len(batch)
+            if self._index_after is not None and entry.unindexed >= self._index_after:
+                self._optimize(entry, None)
+
+    def retrieve(
+        self,
+        collection: str,
+        ids: Sequence[PointId],
+        *,
+        with_payload: bool | tuple[str, ...] = True,
+        with_vectors: bool | tuple[str, ...] = False,
+    ) -> list[Record]:
+        """The stored points among ``ids`` (missing ids are left out)."""
+        if not ids:
+            return []
+        entry = self._open(collection)
+        edge_ids = convert.edge_ids(ids)
+        with entry.lock.read():
+            raw = self._engine(
+                collection,
+                lambda: entry.shard.retrieve(
+                    edge_ids, convert.edge_with(with_payload), convert.edge_with(with_vectors)
+                ),
+            )
+        wanted = convert.wants(with_vectors)
+        return [convert.record(r, with_vectors=wanted) for r in raw]
+
+    def scroll(
+        self,
+        collection: str,
+        *,
+        filter: Filter | None = None,
+        limit: int = 256,
+        offset: PointId | None = None,
+        with_payload: bool | tuple[str, ...] = True,
+        with_vectors: bool | tuple[str, ...] = False,
+    ) -> tuple[list[Record], PointId | None]:
+        """A page of points in id order, and the id the next page starts at."""
+        entry = self._open(collection)
+        request = qe.ScrollRequest(
+            offset=None if offset is None else convert.edge_ids([offset])[0],
+            limit=limit,
+            filter=convert.edge_filter(filter),
+            with_payload=convert.edge_with(with_payload),
+            with_vector=convert.edge_with(with_vectors),
+        )
+        with entry.lock.read():
+            raw, next_id = self._engine(collection, lambda: entry.shard.scroll(request))
+        wanted = convert.wants(with_vectors)
+        records = [convert.record(r, with_vectors=wanted) for r in raw]
+        return records, None if next_id is None else convert.point_id(next_id)
+
+    def query(self, collection: str, plan: QueryPlan) -> list[Hit]:
+        """Run a query plan (nearest, prefetch and fusion, MMR, filters, thresholds)."""
+        entry = self._open(collection)
+        request = convert.edge_query_request(plan, default_ef=self._hnsw_ef)
+        with entry.lock.read():
+            raw = self._engine(collection, lambda: entry.shard.query(request))
+        wanted = convert.wants(plan.with_vectors)
+        return [convert.hit(r, with_vectors=wanted) for r in raw]
+
+    def count(self, collection: str, filter: Filter | None = None) -> int:
+        """Points in the collection (matching ``filter``), counted exactly."""
+        entry = self._open(collection)
+        request = qe.CountRequest(exact=True, filter=convert.edge_filter(filter))
+        with entry.lock.read():
+            return self._engine(collection, lambda: entry.shard.count(request))
+
+    def delete(
+        self,
+        collection: str,
+        *,
+        ids: Sequence[PointId] | None = None,
+        filter: Filter | None = None,
+    ) -> None:
+        """Delete points by id, by filter, or both."""
+        if ids is None and filter is None:
+            raise InvalidInputError("delete: expected ids or a filter, found neither")
+        entry = self._open(collection)
+        operations = []
+        if ids:
+            operations.append(qe.UpdateOperation.delete_points(convert.edge_ids(ids)))
+        edge_filter = convert.edge_filter(filter)
+        if edge_filter is not None:
+            operations.append(qe.UpdateOperation.delete_points_by_filter(edge_filter))
+        with entry.lock.write():
+            for operation in operations:
+                self._engine(collection, lambda op=operation: entry.shard.update(op))  # type: ignore[misc]
+
+    # --- index and lifecycle ------------------------------------------------------------------
+
+    def build_index(self, collection: str, *, progress: Progress | None = None) -> None:
+        """Build the HNSW index (and quantized vectors) over points written since the last build.
+
+        ``progress(done, total)`` is called when the build starts (``done=0``) and when it ends
+        (``done=total``), ``total`` being the points waiting for the index. Qdrant Edge's
+        ``optimize()`` blocks and reports nothing in between.
+        """
+        entry = self._open(collection)
+        with entry.lock.write():
+            self._optimize(entry, progress)
+
+    def close(self) -> None:
+        """Build pending indexes (``build_on_close``), flush, close every shard, unlock."""
+        with self._guard:
+            if self._closed:
+                return
+            self._closed = True
+            entries, self._collections = list(self._collections.values()), {}
+            try:
+                for entry in entries:
+                    with entry.lock.write():
+                        if self._build_on_close and entry.unindexed:
+                            self._optimize(entry, None)
+                        entry.shard.flush()
+                        entry.shard.close()
+            finally:
+                self._folder_lock.release()
+
+    def __enter__(self) -> EdgeBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _optimize(self, entry: _Collection, progress: Progress | None) -> None:
+        total = entry.unindexed
+        if progress is not None:
+            progress(0, total)
+        self._engine(entry.name, entry.shard.optimize)
+        entry.unindexed = 0
+        if progress is not None:
+            progress(total, total)
+
+    def _config(self, schema: Schema) -> qe.EdgeConfig:
+        return convert.edge_config(
+            schema,
+            hnsw=self._hnsw,
+            quantization=self._quantization,
+            indexing_threshold_kb=self._indexing_threshold_kb,
+        )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InvalidInputError(
+                f"embedded store {self.location}: expected an open backend, found it closed; "
+                "fix: open the folder again"
+            )
+
+    def _folder(self, collection: str) -> Path:
+        if not isinstance(collection, str) or not _NAME.match(collection):
+            raise InvalidInputError(
+                f"collection name: expected 1-255 letters, digits, '_', '-' or '.' (not "
+                f"starting with '.' or '-'), found {collection!r}; fix: rename the collection"
+            )
+        return self._root / collection
+
+    def _open(self, collection: str) -> _Collection:
+        self._check_open()
+        with self._guard:
+            self._check_open()
+            entry = self._collections.get(collection)
+            if entry is not None:
+                return entry
+            folder = self._folder(collection)
+            if not (folder / SIDECAR).is_file():
+                raise CollectionConfigError(
+                    f"collection {collection!r} in {self.location}: expected it to exist, found "
+                    f"none (collections here: {self.list_collections() or 'none'}); fix: "
+                    "check the name, or ingest into it first"
+                )
+            self._folder_lock.acquire()
+            schema = sidecar.read(folder / SIDECAR)
+            shard_path = folder / SHARD
+            if (shard_path / "edge_config.json").is_file():
+                shard = self._engine(collection, lambda: qe.EdgeShard.load(str(shard_path)))
+            else:  # the process died between writing the sidecar and creating the shard
+                if shard_path.exists():
+                    shutil.rmtree(shard_path)
+                config = self._config(schema)
+                shard = self._engine(
+                    collection, lambda: qe.EdgeShard.create(str(shard_path), config)
+                )
+            entry = _Collection(collection, folder, schema, shard, ReadWriteLock())
+            self._collections[collection] = entry
+            return entry
+
+    def _engine(self, collection: str, call: Callable[[], T]) -> T:
+        """Run an Edge call; its errors become typed errors where the caller caused them."""
+        try:
+            return call()
+        except Exception as err:
+            message = str(err)
+            if "WouldBlock" in message:
+                raise StorageLockedError(locked_message(self.path), path=str(self.path)) from err
+            if any(marker in message for marker in _BAD_INPUT):
+                raise InvalidInputError(
+                    f"collection {collection!r} in {self.location}: the engine refused the "
+                    f"request: {message}"
+                ) from err
+            raise
