@@ -46,7 +46,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from _common import (
     CHECKPOINT_SPEC,
     corpus_paragraphs,
     environment_lines,
@@ -96,7 +96,9 @@ def rows(n: int) -> list[dict[str, Any]]:
     return out
 
 
-def plain(model: Path, data: list[dict[str, Any]], storage: Path, threads: int, device: str) -> float:
+def plain(
+    model: Path, data: list[dict[str, Any]], storage: Path, threads: int, device: str
+) -> float:
     import torch
     from langchain_core.documents import Document
 
@@ -106,7 +108,11 @@ def plain(model: Path, data: list[dict[str, Any]], storage: Path, threads: int, 
     encoder = T5Encoder.from_pretrained(str(model), device=device, dtype="float32")
     encoder.encode(["warm up"] * 8)
     documents = [
-        Document(id=r["id"], page_content=r["text"], metadata={"source": r["source"], "chunk": r["chunk"]})
+        Document(
+            id=r["id"],
+            page_content=r["text"],
+            metadata={"source": r["source"], "chunk": r["chunk"]},
+        )
         for r in data
     ]
     with QdrantIndex(encoder, collection_name="scale", path=storage) as index:
@@ -233,19 +239,37 @@ def main() -> None:
             if median[name] > fixed:
                 steady = f"{(args.docs - args.probe_docs) / (median[name] - fixed):.1f}"
         table.append(
-            [name, f"{args.docs}", f"{median[name]:.2f}", f"{rate[name]:.1f}", f"{ratio:.2f}", steady]
+            [
+                name,
+                f"{args.docs}",
+                f"{median[name]:.2f}",
+                f"{rate[name]:.1f}",
+                f"{ratio:.2f}",
+                steady,
+            ]
         )
     print(f"## Scale-out: plain ingest vs Ray ({args.model} model, {args.docs} chunks)\n")
     print("\n".join(environment_lines("cpu")))
-    print(f"- Ray {ray.__version__}, {cpus} CPUs in the local cluster; median of {args.repeat} runs\n")
+    print(
+        f"- Ray {ray.__version__}, {cpus} CPUs in the local cluster; median of {args.repeat} runs\n"
+    )
     print(
         markdown_table(
-            ["run", "chunks", "wall s", "chunks/s", "vs plain (same threads)", "steady chunks/s (derived)"],
+            [
+                "run",
+                "chunks",
+                "wall s",
+                "chunks/s",
+                "vs plain (same threads)",
+                "steady chunks/s (derived)",
+            ],
             table,
         )
     )
     print()
-    print("raw seconds: " + "; ".join(f"{k}: {[round(v, 2) for v in vs]}" for k, vs in times.items()))
+    print(
+        "raw seconds: " + "; ".join(f"{k}: {[round(v, 2) for v in vs]}" for k, vs in times.items())
+    )
 
 
 if __name__ == "__main__":

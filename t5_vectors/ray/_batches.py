@@ -133,7 +133,7 @@ def add_columns(batch: Batch, columns: Mapping[str, Sequence[Any] | np.ndarray])
         if isinstance(values, np.ndarray) and values.dtype != object:
             array = ArrowTensorArray.from_numpy(values)
         else:
-            array = ArrowVariableShapedTensorArray.from_numpy(_object_array(values))
+            array = ArrowVariableShapedTensorArray.from_numpy(_object_array(list(values)))
         if name in table.column_names:
             table = table.set_column(table.column_names.index(name), name, array)
         else:

@@ -16,7 +16,7 @@ from t5_vectors.qdrant.vectors import (
     sparse_vectors_option,
     token_vectors_option,
 )
-from t5_vectors.ray._batches import Batch, add_columns, column_values
+from t5_vectors.ray._batches import Batch, add_columns, column_names, column_values, num_rows
 
 __all__ = ["T5EmbedBatches", "sparse_columns"]
 
@@ -106,7 +106,7 @@ class T5EmbedBatches:
             raise InvalidInputError(f"kind: expected 'document' or 'query', found {kind!r}.")
         tokens = token_vectors_option(token_vectors)
         sparse = sparse_vectors_option(sparse_vectors)
-        outputs = [("vector_column", vector_column)]
+        outputs: list[tuple[str, object]] = [("vector_column", vector_column)]
         if tokens is not None:
             outputs.append(("token_column", token_column))
         if sparse is not None:
@@ -143,6 +143,8 @@ class T5EmbedBatches:
 
     def __call__(self, batch: Batch) -> Batch:
         """Embed one batch; returns it with the vector columns added."""
+        if num_rows(batch) == 0 and self.text_column not in column_names(batch):
+            return batch  # an empty block without columns (every row filtered upstream)
         texts = column_values(batch, self.text_column, what="text_column")
         columns: dict[str, Any] = {}
         if self.tokens is not None:

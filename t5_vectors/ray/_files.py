@@ -116,7 +116,7 @@ def ingest_files(
         progress.close()
     report = (
         ingest(
-            ray.data.from_arrow_refs(refs),
+            ray.data.from_arrow_refs(refs),  # type: ignore[arg-type]
             index,
             id_column="id",
             metadata_columns=list(_COLUMNS[2:]),
@@ -149,6 +149,6 @@ def ingest_files(
 
 
 def _put(block: dict[str, list[object]]) -> ray.ObjectRef:  # type: ignore[type-arg]
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]
 
     return ray.put(pa.table(block))

@@ -37,7 +37,7 @@ from t5_vectors.ray._batches import Batch, num_rows
 from t5_vectors.ray._embed import T5EmbedBatches
 from t5_vectors.ray._rows import Columns, prepare_rows, to_points
 from t5_vectors.ray._sink import QdrantDatasink, dedupe_last
-from t5_vectors.ray._target import Target, backend_of, storage_kind
+from t5_vectors.ray._target import OpenBackend, Target, backend_of, storage_kind
 from t5_vectors.storage.base import Backend
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ def ingest(
     num_gpus: float | None = None,
     batch_size: int | None = None,
     force: bool = False,
+    open_backend: OpenBackend | None = None,
 ) -> IngestReport:
     """Embed *dataset* on Ray actors and store it in *index*'s collection.
 
@@ -98,6 +99,9 @@ def ingest(
         num_gpus: GPUs per encoder actor (``None``: CPU actors).
         batch_size: rows per batch in every stage (default 256).
         force: re-encode and rewrite rows stored unchanged.
+        open_backend: a picklable callable that opens the storage backend in a worker (a
+            server client configured otherwise than the driver's, a proxy); given, the workers
+            look up and write, whatever storage the index itself uses.
 
     Returns:
         written (encoded and upserted) and skipped (stored unchanged) rows; ``batches`` counts
@@ -120,9 +124,16 @@ def ingest(
     )
     embed_options = _embed_options(index, text_column, num_gpus)
     index.ensure_collection()  # on the driver, before any worker reads or writes
-    if storage_kind(index) == "server":
+    if open_backend is not None or storage_kind(index) == "server":
         return _ingest_on_workers(
-            dataset, index, columns, embed_options, size, concurrency, num_gpus, force, started
+            dataset,
+            index,
+            columns,
+            embed_options,
+            (size, concurrency, num_gpus),
+            force,
+            open_backend,
+            started,
         )
     return _ingest_from_driver(
         dataset, index, columns, embed_options, size, concurrency, num_gpus, force, started
@@ -138,6 +149,8 @@ def lookup(
     A row is kept when it is the last row of its id in the batch and (unless *force*) its
     content hash differs from the stored one.
     """
+    if num_rows(batch) == 0:
+        return np.zeros(0, dtype=bool), []
     documents = prepare_rows(batch, columns, fingerprint)
     keep = np.zeros(len(documents), dtype=bool)
     keep[dedupe_last(documents)] = True
@@ -239,6 +252,23 @@ def _embed_options(index: QdrantIndex, text_column: str, num_gpus: float | None)
     }
 
 
+class _IndexEmbedBatches(T5EmbedBatches):
+    """The ingest's encode stage: loads the model on the first batch that reaches the actor.
+
+    Ray starts the actor pool with the pipeline; when every row is stored unchanged, no batch
+    reaches it and no actor loads a model (nor needs the checkpoint to be there).
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self._options: dict[str, Any] | None = options
+
+    def __call__(self, batch: Batch) -> Batch:
+        if self._options is not None:
+            options, self._options = self._options, None
+            super().__init__(**options)
+        return super().__call__(batch)
+
+
 def _embed(
     dataset: Dataset,
     options: dict[str, Any],
@@ -248,7 +278,7 @@ def _embed(
 ) -> Dataset:
     extra: dict[str, Any] = {"num_gpus": num_gpus} if num_gpus else {}
     return dataset.map_batches(
-        T5EmbedBatches,
+        _IndexEmbedBatches,
         fn_constructor_kwargs=options,
         batch_size=size,
         concurrency=concurrency,
@@ -262,12 +292,12 @@ def _ingest_on_workers(
     index: QdrantIndex,
     columns: Columns,
     embed_options: dict[str, Any],
-    size: int,
-    concurrency: int | tuple[int, int] | None,
-    num_gpus: float | None,
+    resources: tuple[int, int | tuple[int, int] | None, float | None],
     force: bool,
+    open_backend: OpenBackend | None,
     started: float,
 ) -> IngestReport:
+    size, concurrency, num_gpus = resources
     sink = QdrantDatasink(
         index,
         text_column=columns.text,
@@ -277,6 +307,7 @@ def _ingest_on_workers(
         token_column=columns.tokens,
         sparse_column=columns.sparse,
         batch_size=size,
+        open_backend=open_backend,
     )
     tally = _Tally.remote()  # type: ignore[attr-defined]
     encoders = concurrency if isinstance(concurrency, int) else 4
@@ -340,9 +371,8 @@ def _ingest_from_driver(
     written = 0
     encode_seconds = qdrant_seconds = 0.0
     if refs:
-        encoded = _embed(
-            ray.data.from_arrow_refs(refs), embed_options, size, concurrency, num_gpus
-        )
+        source = ray.data.from_arrow_refs(refs)  # type: ignore[arg-type]
+        encoded = _embed(source, embed_options, size, concurrency, num_gpus)
         began = time.perf_counter()
         for batch in encoded.iter_batches(batch_size=size, batch_format="pyarrow"):
             waited = time.perf_counter()
@@ -376,13 +406,13 @@ def _metadata_columns(columns: Columns) -> list[str] | None:
     return list(columns.metadata) if columns.metadata is not None else None
 
 
-def _check_options(
-    batch_size: object, concurrency: object, num_gpus: object
-) -> int:
+def _check_options(batch_size: object, concurrency: object, num_gpus: object) -> int:
     if batch_size is None:
         batch_size = DEFAULT_BATCH_SIZE
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidInputError(f"batch_size: expected a positive int or None, found {batch_size!r}.")
+        raise InvalidInputError(
+            f"batch_size: expected a positive int or None, found {batch_size!r}."
+        )
     ok = concurrency is None or (
         isinstance(concurrency, int) and not isinstance(concurrency, bool) and concurrency >= 1
     )

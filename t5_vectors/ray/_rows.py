@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 from langchain_core.documents import Document
 
+from t5_vectors.encoder.sparse import SparseTerms
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 from t5_vectors.qdrant.payload import PreparedDocument, prepare_document
-from t5_vectors.qdrant.vectors import SparseVectors, TokenVectors
+from t5_vectors.qdrant.vectors import SparseVectors, TokenVectors, to_sparse_vector
 from t5_vectors.ray._batches import Batch, column_arrays, column_names, column_values
 from t5_vectors.ray._embed import sparse_columns
-from t5_vectors.storage.base import Point, SparseVector, VectorValue
+from t5_vectors.storage.base import Point, VectorValue
 
 __all__ = ["Columns", "Layout", "prepare_rows", "to_points"]
 
@@ -69,7 +70,9 @@ class Columns:
             if not isinstance(name, str) or not name:
                 raise InvalidInputError(f"{what}: expected a column name, found {name!r}.")
         if self.id is not None and (not isinstance(self.id, str) or not self.id):
-            raise InvalidInputError(f"id_column: expected a column name or None, found {self.id!r}.")
+            raise InvalidInputError(
+                f"id_column: expected a column name or None, found {self.id!r}."
+            )
         if self.metadata is not None:
             if isinstance(self.metadata, str) or not all(
                 isinstance(name, str) and name for name in self.metadata
@@ -145,8 +148,8 @@ def to_points(
         indices = column_arrays(batch, indices_column, what="sparse_column")
         values = column_arrays(batch, values_column, what="sparse_column")
         named[layout.sparse.name] = [
-            SparseVector(
-                tuple(int(i) for i in index_row), tuple(float(v) for v in value_row)
+            to_sparse_vector(
+                SparseTerms([int(i) for i in index_row], [float(v) for v in value_row])
             )
             for index_row, value_row in zip(indices, values, strict=True)
         ]

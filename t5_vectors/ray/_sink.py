@@ -10,6 +10,7 @@ from ray.data.datasource.datasink import WriteResult
 
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.qdrant.payload import PreparedDocument
+from t5_vectors.ray._batches import num_rows
 from t5_vectors.ray._rows import Columns, to_points
 from t5_vectors.ray._target import OpenBackend, Target
 
@@ -141,6 +142,8 @@ class QdrantDatasink(Datasink[int]):
 
 def write_block(backend: Any, target: Target, columns: Columns, block: Any, batch_size: int) -> int:
     """Upsert one block (a batch in any Ray format) in batches; returns the points written."""
+    if num_rows(block) == 0:
+        return 0
     documents, points = to_points(block, columns, target.layout)
     if len({document.point_id for document in documents}) < len(documents):
         points = [points[i] for i in dedupe_last(documents)]

@@ -60,7 +60,7 @@ def storage_kind(index: QdrantIndex) -> str:
 
 def backend_of(index: QdrantIndex) -> Backend:
     """The backend *index* reads and writes through (in this process)."""
-    return index.connection.backend
+    return index.backend
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def test_token_and_sparse_columns_as_the_index_stores_them(
     embed: T5EmbedBatches, tiny_encoder: T5Encoder
 ) -> None:
     out = embed(_numpy(TEXTS))
-    dense, rows = tiny_encoder.encode_with_tokens(TEXTS)
+    _, rows = tiny_encoder.encode_with_tokens(TEXTS)
     spec = TokenVectors(size=tiny_encoder.d_model)
     for got, row in zip(out["tokens"], rows, strict=True):
         np.testing.assert_allclose(got, np.asarray(spec.prepare(row)), atol=1e-6)
@@ -103,7 +103,9 @@ def test_empty_batch(embed: T5EmbedBatches, tiny_encoder: T5Encoder) -> None:
 
 
 def test_bad_options_and_rows(st5_path: Path, embed: T5EmbedBatches) -> None:
-    with pytest.raises(InvalidInputError, match="text_column: expected a column 'text'.*found columns \\['body'\\]"):
+    with pytest.raises(
+        InvalidInputError, match=r"text_column: expected a column 'text'.*found columns \['body'\]"
+    ):
         embed({"body": np.array(["x"], dtype=object)})
     with pytest.raises(InvalidInputError, match="already used"):
         T5EmbedBatches(str(st5_path), vector_column="text", **CPU)
@@ -163,18 +165,3 @@ def test_map_batches_on_an_actor_pool(st5_path: Path, tiny_encoder: T5Encoder) -
     assert [row["text"] for row in out] == [row["text"] for row in rows]
     got = np.stack([row["vector"] for row in out])
     np.testing.assert_allclose(got, tiny_encoder.encode([r["text"] for r in rows]), atol=1e-5)
-
-
-@pytest.mark.usefixtures("ray_cluster")
-def test_workers_import_this_checkout() -> None:
-    import ray
-
-    import t5_vectors
-
-    @ray.remote(num_cpus=0.1)
-    def where() -> str:
-        import t5_vectors as worker_copy
-
-        return str(worker_copy.__file__)
-
-    assert ray.get(where.remote()) == t5_vectors.__file__
