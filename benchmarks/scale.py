@@ -26,6 +26,14 @@ Same machine, model, corpus and storage in one run, side by side:
   the median.
 
 ``--gpu`` (on a machine with CUDA) adds one GPU actor against the plain ingest on the GPU.
+
+``--storage N`` prints a second table instead: bytes per chunk of each collection layout,
+measured by ``QdrantIndex.storage()`` on N chunks of 256 T5 tokens (the corpus joined and split
+by the CLI's ``TokenChunker``) stored with a 768-wide model (T5-base's ``d_model`` and ``dim``,
+one layer: stored bytes depend on the widths and token counts, not on depth), then scaled to
+100M chunks. RAM with on-disk originals is derived from the same measurements (quantized copies
+stay in RAM, originals are memory-mapped); HNSW links are not measured (``m=16``: about
+``2 * m * 4 = 128`` bytes a point at level 0, derived).
 Tables go to stdout, progress to stderr. Example: ``python benchmarks/scale.py --docs 2000``.
 """
 
@@ -155,6 +163,115 @@ def on_ray(
     return seconds
 
 
+WIDE_MODEL: dict[str, Any] = {
+    "d_model": 768,
+    "num_layers": 1,
+    "num_heads": 12,
+    "d_ff": 768,
+    "dense_out": 768,
+    "max_seq_length": 256,
+    "seed": 0,
+    "vocab_size": 8000,
+}
+
+
+def storage_table(workdir: Path, n_chunks: int) -> None:
+    """Bytes per chunk per layout, measured on *n_chunks* 256-token chunks; scaled to 100M."""
+    import json
+
+    from t5_vectors import QdrantIndex, T5Encoder
+    from t5_vectors.files import ChunkSettings, TokenChunker
+    from t5_vectors.qdrant import SparseVectors, TokenVectors
+    from t5_vectors.testing import build_sentence_transformers_checkpoint
+
+    path = workdir / "scale-wide"
+    marker = path / "bench_spec.json"
+    if not (marker.exists() and json.loads(marker.read_text()) == WIDE_MODEL):
+        build_sentence_transformers_checkpoint(
+            path, **WIDE_MODEL, tokenizer_sentences=corpus_paragraphs()
+        )
+        marker.write_text(json.dumps(WIDE_MODEL))
+    encoder = T5Encoder.from_pretrained(str(path), device="cpu", dtype="float32")
+    chunker = TokenChunker(encoder, ChunkSettings(256, 32))
+    chunks = [c.text for c in chunker.split("\n\n".join(corpus_paragraphs()))][:n_chunks]
+    tokens = encoder.count_tokens(chunks)
+    log(f"storage: {len(chunks)} chunks, {sum(tokens) / len(chunks):.0f} tokens each on average")
+    layouts: list[tuple[str, dict[str, Any], bool]] = [
+        ("dense float32", {}, False),
+        ("dense float32, on disk + int8 scalar in RAM", {"quantization": "scalar"}, True),
+        ("dense float32, on disk + binary in RAM", {"quantization": "binary"}, True),
+        ("dense + sparse (BM25)", {"sparse_vectors": True}, False),
+        ("dense + tokens float32", {"token_vectors": True}, False),
+        ("dense + tokens float16", {"token_vectors": TokenVectors(datatype="float16")}, False),
+        (
+            "dense + tokens float16 on disk + int8 scalar in RAM",
+            {
+                "token_vectors": TokenVectors(
+                    datatype="float16", quantization="scalar", on_disk=True
+                ),
+                "quantization": "scalar",
+            },
+            True,
+        ),
+        (
+            "dense + tokens float16 + sparse",
+            {"token_vectors": TokenVectors(datatype="float16"), "sparse_vectors": SparseVectors()},
+            False,
+        ),
+    ]
+    rows = []
+    for name, options, on_disk in layouts:
+        with (
+            tempfile.TemporaryDirectory(dir=workdir) as folder,
+            QdrantIndex(
+                encoder, collection_name="s", path=Path(folder) / "s", on_disk=on_disk, **options
+            ) as index,
+        ):
+            index.ingest(chunks)
+            report = index.storage(sample=len(chunks))
+        quantized = report.token_quantized_bytes
+        dense_original = float(encoder.dim * 4)
+        dense_quantized = report.dense_bytes - dense_original
+        tokens_original = report.token_bytes
+        # On disk: originals memory-mapped, quantized copies and sparse vectors in RAM.
+        ram = dense_quantized + quantized + report.sparse_bytes if on_disk else report.vector_bytes
+        disk_only = report.vector_bytes - ram
+        rows.append(
+            [
+                name,
+                f"{report.dense_bytes:,.0f}",
+                f"{tokens_original + quantized:,.0f}",
+                f"{report.sparse_bytes:,.0f}",
+                f"{report.payload_bytes:,.0f}",
+                f"{report.total_bytes:,.0f}",
+                f"{report.total_bytes * 1e8 / 1e12:,.2f} TB",
+                f"{ram * 1e8 / 1e9:,.0f} GB",
+                f"{disk_only * 1e8 / 1e9:,.0f} GB",
+            ]
+        )
+    encoder.close()
+    print(
+        f"## Bytes per chunk by layout ({len(chunks)} chunks of ~"
+        f"{sum(tokens) / len(chunks):.0f} tokens, dim 768, d_model 768)\n"
+    )
+    print(
+        markdown_table(
+            [
+                "layout",
+                "dense B",
+                "tokens B",
+                "sparse B",
+                "payload B",
+                "total B / chunk",
+                "100M chunks, all bytes",
+                "100M: vectors in RAM (derived)",
+                "100M: vectors on disk only (derived)",
+            ],
+            rows,
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--docs", type=int, default=2000)
@@ -164,7 +281,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--gpu", action="store_true", help="also one GPU actor vs plain on CUDA")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "t5v-bench")
+    parser.add_argument("--storage", type=int, default=0, help="bytes per chunk on N chunks")
     args = parser.parse_args()
+    if args.storage:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        storage_table(args.workdir, args.storage)
+        return
     actor_counts = [int(n) for n in args.actors.split(",")]
     cpus = usable_cpus()
     args.workdir.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import ray
+from ray.data import ActorPoolStrategy
 
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.qdrant.payload import HASH_KEY, PreparedDocument
@@ -281,9 +282,18 @@ def _embed(
         _IndexEmbedBatches,
         fn_constructor_kwargs=options,
         batch_size=size,
-        concurrency=concurrency,
+        compute=_pool(concurrency),
         **extra,
     )
+
+
+def _pool(concurrency: int | tuple[int, int] | None) -> ActorPoolStrategy:
+    """Ray's actor pool for *concurrency*: a fixed size, (min, max), or autoscaling from 1."""
+    if isinstance(concurrency, int):
+        return ActorPoolStrategy(size=concurrency)
+    if isinstance(concurrency, tuple):
+        return ActorPoolStrategy(min_size=concurrency[0], max_size=concurrency[1])
+    return ActorPoolStrategy(min_size=1)
 
 
 # -------------------------------------------------------------------------------- write
@@ -320,18 +330,18 @@ def _ingest_on_workers(
             "force": force,
         },
         batch_size=size,
-        concurrency=max(1, math.ceil(encoders / 4)),
+        compute=ActorPoolStrategy(size=max(1, math.ceil(encoders / 4))),
         num_cpus=0.25,
     )
     _embed(looked_up, embed_options, size, concurrency, num_gpus).write_datasink(
         sink, ray_remote_args={"num_cpus": 0.25}
     )
-    read, skipped, batches = ray.get(tally.totals.remote())
+    read, _, batches = ray.get(tally.totals.remote())
     ray.kill(tally)
+    # Skipped: stored unchanged, or a duplicate id that a later row of its batch replaced.
     return IngestReport(
         written=sink.written,
-        skipped=skipped,
-        failed=read - skipped - sink.written,
+        skipped=read - sink.written,
         batches=batches,
         seconds=time.perf_counter() - started,
     )
@@ -351,38 +361,47 @@ def _ingest_from_driver(
     target = Target.of(index, open_backend=_InProcess())
     backend = backend_of(index)
     retry = target.retry
-    refs = []
     read = skipped = batches = 0
     lookup_seconds = 0.0
-    for batch in dataset.iter_batches(batch_size=size, batch_format="pyarrow"):
-        began = time.perf_counter()
+    if force or _nothing_stored(backend, target):
+        # Nothing to skip: the rows stream straight to the encoders, and back to be written.
+        source: Dataset | None = dataset
+    else:
+        refs = []
+        for batch in dataset.iter_batches(batch_size=size, batch_format="pyarrow"):
+            began = time.perf_counter()
 
-        def attempt(batch: Batch = batch) -> tuple[np.ndarray, list[PreparedDocument]]:
-            fingerprint = target.layout.fingerprint
-            return lookup(backend, target.collection, batch, columns, fingerprint, force)
+            def attempt(batch: Batch = batch) -> tuple[np.ndarray, list[PreparedDocument]]:
+                fingerprint = target.layout.fingerprint
+                return lookup(backend, target.collection, batch, columns, fingerprint, force)
 
-        keep, _ = retry.call(attempt)
-        lookup_seconds += time.perf_counter() - began
-        batches += 1
-        read += len(batch)
-        skipped += len(batch) - int(keep.sum())
-        if keep.any():
-            refs.append(ray.put(_take(batch, keep)))
+            keep, _ = retry.call(attempt)
+            lookup_seconds += time.perf_counter() - began
+            batches += 1
+            read += len(batch)
+            skipped += len(batch) - int(keep.sum())
+            if keep.any():
+                refs.append(ray.put(_take(batch, keep)))
+        source = ray.data.from_arrow_refs(refs) if refs else None  # type: ignore[arg-type]
     written = 0
     encode_seconds = qdrant_seconds = 0.0
-    if refs:
-        source = ray.data.from_arrow_refs(refs)  # type: ignore[arg-type]
+    if source is not None:
         encoded = _embed(source, embed_options, size, concurrency, num_gpus)
         began = time.perf_counter()
         for batch in encoded.iter_batches(batch_size=size, batch_format="pyarrow"):
             waited = time.perf_counter()
             encode_seconds += waited - began
-            _, points = to_points(batch, columns, target.layout)
+            documents, points = to_points(batch, columns, target.layout)
+            if source is dataset:  # not looked up: count the batches and collapse duplicates
+                batches += 1
+                read += len(documents)
+                unique = dedupe_last(documents)
+                skipped += len(documents) - len(unique)
+                points = [points[i] for i in unique]
             retry.call(lambda points=points: backend.upsert(target.collection, points))  # type: ignore[misc]
             written += len(points)
             began = time.perf_counter()
             qdrant_seconds += began - waited
-        del refs
     return IngestReport(
         written=written,
         skipped=skipped,
@@ -393,6 +412,11 @@ def _ingest_from_driver(
         qdrant_seconds=qdrant_seconds + lookup_seconds,
         qdrant_wait_seconds=qdrant_seconds + lookup_seconds,
     )
+
+
+def _nothing_stored(backend: Backend, target: Target) -> bool:
+    """Whether the collection is empty (then no row can be stored unchanged)."""
+    return target.retry.call(lambda: backend.count(target.collection)) == 0
 
 
 class _InProcess:
