@@ -56,7 +56,7 @@ class T5EmbedBatches:
                     "token_vectors": False,
                     "dtype": "bfloat16",  # any T5Encoder.from_pretrained option
                 },
-                concurrency=8,  # actors
+                compute=ray.data.ActorPoolStrategy(size=8),  # actors (or concurrency=8)
                 num_gpus=1,  # per actor (drop for CPU actors)
                 batch_size=256,
             )

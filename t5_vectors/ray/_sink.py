@@ -54,7 +54,9 @@ class QdrantDatasink(Datasink[int]):
             index = QdrantIndex(T5Encoder.from_pretrained(model), url="http://qdrant:6333")
             ds = ray.data.read_parquet("s3://bucket/chunks/")  # text, source, chunk
             ds = ds.map_batches(
-                T5EmbedBatches, fn_constructor_kwargs={"model": model}, concurrency=4
+                T5EmbedBatches,
+                fn_constructor_kwargs={"model": model},
+                compute=ray.data.ActorPoolStrategy(size=4),
             )
             sink = QdrantDatasink(index, id_column=None, metadata_columns=["source", "chunk"])
             ds.write_datasink(sink)

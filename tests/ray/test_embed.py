@@ -157,7 +157,7 @@ def test_map_batches_on_an_actor_pool(st5_path: Path, tiny_encoder: T5Encoder) -
     ds = ray.data.from_items(rows, override_num_blocks=4).map_batches(
         T5EmbedBatches,
         fn_constructor_kwargs={"model": str(st5_path), **CPU},
-        concurrency=2,
+        compute=ray.data.ActorPoolStrategy(size=2),
         batch_size=8,
     )
     out = sorted(ds.take_all(), key=lambda row: row["i"])
@@ -165,3 +165,10 @@ def test_map_batches_on_an_actor_pool(st5_path: Path, tiny_encoder: T5Encoder) -
     assert [row["text"] for row in out] == [row["text"] for row in rows]
     got = np.stack([row["vector"] for row in out])
     np.testing.assert_allclose(got, tiny_encoder.encode([r["text"] for r in rows]), atol=1e-5)
+
+
+def test_public_surface_is_pinned() -> None:
+    import t5_vectors.ray
+
+    assert t5_vectors.ray.__all__ == ["QdrantDatasink", "T5EmbedBatches", "ingest", "ingest_files"]
+    assert all(hasattr(t5_vectors.ray, name) for name in t5_vectors.ray.__all__)

@@ -182,7 +182,7 @@ def test_an_encoder_actor_killed_mid_run_is_restarted_and_the_collection_is_exac
         ray.data.from_items(rows, override_num_blocks=5).map_batches(
             DiesOnce,
             fn_constructor_kwargs={"marker": str(marker), "model": str(model_copy), **CPU},
-            concurrency=1,
+            compute=ray.data.ActorPoolStrategy(size=1),
             batch_size=8,
         ).write_datasink(sink)
     assert marker.exists()  # the actor did die mid-run
@@ -280,3 +280,37 @@ def test_user_errors_are_typed(encoder: T5Encoder, tmp_path: Path) -> None:
         pytest.raises(InvalidInputError, match="T5Encoder"),
     ):
         ingest(ray.data.from_items(corpus(2)), other)
+
+
+def test_ingest_files_equals_the_plain_file_ingest(encoder: T5Encoder, tmp_path: Path) -> None:
+    from t5_vectors.files import ChunkSettings
+    from t5_vectors.files import ingest_files as plain_ingest_files
+    from t5_vectors.ray import ingest_files
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    paragraphs = [f"Paragraph {i}: Qdrant stores vectors and T5 reads text." for i in range(12)]
+    (folder / "a.md").write_text("# A\n\n" + "\n\n".join(paragraphs))
+    (folder / "b.txt").write_text("\n\n".join(reversed(paragraphs[:5])))
+    (folder / "c.bin").write_bytes(bytes(range(256)))
+    chunking = ChunkSettings(24, 4)
+    with (
+        QdrantIndex(encoder, collection_name="c", location=":memory:") as plain,
+        QdrantIndex(encoder, collection_name="c", location=":memory:") as index,
+    ):
+        expected = plain_ingest_files(plain, [folder], chunking=chunking)
+        report = ingest_files(index, [folder], chunking=chunking, concurrency=1, block_rows=4)
+        assert (report.files, report.chunks, report.written) == (
+            2,
+            expected.chunks,
+            expected.chunks,
+        )
+        assert report.binary == expected.binary
+        assert_same(state(index.backend, "c"), state(plain.backend, "c"))
+
+        (folder / "a.md").write_text("# A\n\n" + "\n\n".join(paragraphs[:3]))  # shrinks
+        expected = plain_ingest_files(plain, [folder], chunking=chunking)
+        report = ingest_files(index, [folder], chunking=chunking, concurrency=1)
+        assert report.stale_removed == expected.stale_removed > 0
+        assert (report.written, report.skipped) == (expected.written, expected.skipped)
+        assert_same(state(index.backend, "c"), state(plain.backend, "c"))
