@@ -31,7 +31,7 @@ import numpy as np
 import ray
 from ray.data import ActorPoolStrategy
 
-from t5_vectors.errors import InvalidInputError
+from t5_vectors.errors import InvalidInputError, T5VectorsError
 from t5_vectors.qdrant.payload import HASH_KEY, PreparedDocument
 from t5_vectors.qdrant.report import IngestReport
 from t5_vectors.ray._batches import Batch, num_rows
@@ -125,20 +125,45 @@ def ingest(
     )
     embed_options = _embed_options(index, text_column, num_gpus)
     index.ensure_collection()  # on the driver, before any worker reads or writes
-    if open_backend is not None or storage_kind(index) == "server":
-        return _ingest_on_workers(
-            dataset,
-            index,
-            columns,
-            embed_options,
-            (size, concurrency, num_gpus),
-            force,
-            open_backend,
-            started,
+    try:
+        if open_backend is not None or storage_kind(index) == "server":
+            return _ingest_on_workers(
+                dataset,
+                index,
+                columns,
+                embed_options,
+                (size, concurrency, num_gpus),
+                force,
+                open_backend,
+                started,
+            )
+        return _ingest_from_driver(
+            dataset, index, columns, embed_options, size, concurrency, num_gpus, force, started
         )
-    return _ingest_from_driver(
-        dataset, index, columns, embed_options, size, concurrency, num_gpus, force, started
-    )
+    except Exception as error:
+        cause = user_error(error)
+        if cause is None or cause is error:
+            raise
+        raise cause from error
+
+
+def user_error(error: BaseException) -> T5VectorsError | None:
+    """The t5-vectors error a Ray failure carries (Ray wraps errors raised in workers)."""
+    seen: set[int] = set()
+    stack = [error]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, T5VectorsError) and type(current).__module__.startswith(
+            "t5_vectors"
+        ):
+            return current
+        for nested in (getattr(current, "cause", None), current.__cause__, current.__context__):
+            if isinstance(nested, BaseException):
+                stack.append(nested)
+    return None
 
 
 # --------------------------------------------------------------------------------- look up
@@ -263,6 +288,11 @@ class _IndexEmbedBatches(T5EmbedBatches):
     def __init__(self, **options: Any) -> None:
         self._options: dict[str, Any] | None = options
 
+    def __repr__(self) -> str:
+        if self._options is not None:
+            return f"_IndexEmbedBatches({self._options['model']!r}, not loaded)"
+        return super().__repr__()
+
     def __call__(self, batch: Batch) -> Batch:
         if self._options is not None:
             options, self._options = self._options, None
@@ -278,13 +308,20 @@ def _embed(
     num_gpus: float | None,
 ) -> Dataset:
     extra: dict[str, Any] = {"num_gpus": num_gpus} if num_gpus else {}
-    return dataset.map_batches(
+    embedded = dataset.map_batches(
         _IndexEmbedBatches,
         fn_constructor_kwargs=options,
         batch_size=size,
         compute=_pool(concurrency),
         **extra,
     )
+    return _typed_errors(embedded)
+
+
+def _typed_errors(dataset: Dataset) -> Dataset:
+    """Have Ray carry our stages' own exceptions (not ``UserCodeException``) to the driver."""
+    dataset.context.raise_original_map_exception = True
+    return dataset
 
 
 def _pool(concurrency: int | tuple[int, int] | None) -> ActorPoolStrategy:
@@ -321,7 +358,7 @@ def _ingest_on_workers(
     )
     tally = _Tally.remote()  # type: ignore[attr-defined]
     encoders = concurrency if isinstance(concurrency, int) else 4
-    looked_up = dataset.map_batches(
+    looked_up = dataset.map_batches(  # (typed errors: set by _embed on the whole plan)
         _LookupBatches,
         fn_constructor_kwargs={
             "target": sink.target,
