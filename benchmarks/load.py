@@ -2,7 +2,8 @@
 
 A fixed offered load (``--rate`` queries/s for ``--duration`` s, default 1,000 q/s for 60 s) of
 ``similarity_search`` calls runs against a ``T5QdrantVectorStore`` over embedded Qdrant
-(qdrant-client local mode, in memory or ``--storage disk``) holding a pre-ingested corpus
+(qdrant-client local mode, in memory or ``--storage disk``; or Qdrant Edge, ``--storage edge``,
+the default embedded backend for new folders) holding a pre-ingested corpus
 (``--corpus`` paragraphs of CPython's ``pydoc_data.topics``).
 
 * **Open loop** -- query *i* is due at ``start + i / rate`` whatever happened to the earlier ones.
@@ -239,11 +240,17 @@ def load_encoder(args: argparse.Namespace) -> Any:
 
 
 def make_store(encoder: Any, args: argparse.Namespace, corpus: Sequence[str]) -> Any:
-    from langchain_core.documents import Document
     from qdrant_client import QdrantClient
 
     from t5_vectors import T5QdrantVectorStore
 
+    if args.storage == "edge" and not args.url:
+        import tempfile
+
+        store = T5QdrantVectorStore(
+            encoder, path=tempfile.mkdtemp(prefix="t5v-load-edge-"), collection_name="load"
+        )
+        return _ingest(store, corpus)
     if args.url:
         client = QdrantClient(url=args.url, timeout=60)
     elif args.storage == "disk":
@@ -253,6 +260,12 @@ def make_store(encoder: Any, args: argparse.Namespace, corpus: Sequence[str]) ->
     else:
         client = QdrantClient(":memory:")
     store = T5QdrantVectorStore(encoder, client=client, collection_name="load")
+    return _ingest(store, corpus)
+
+
+def _ingest(store: Any, corpus: Sequence[str]) -> Any:
+    from langchain_core.documents import Document
+
     documents = [
         Document(page_content=text, metadata={"source": "pydoc_data.topics", "n": i})
         for i, text in enumerate(corpus)
@@ -299,14 +312,30 @@ def ceilings(
 ) -> list[str]:
     """Closed-loop rates of each half alone: where a saturated run spends its time."""
     vectors = encoder.encode(list(queries[:100]), kind="query")
-    client, name = store.index.client, store.index.collection_name
+    name = store.index.collection_name
+    if args.storage == "edge" and not args.url:
+        from t5_vectors.storage.base import Nearest, QueryPlan
+
+        backend = store.index.backend
+        alone = (
+            "Qdrant Edge alone (`EdgeBackend.query`, precomputed vector)",
+            lambda i: backend.query(
+                name, QueryPlan(Nearest(vectors[i % len(vectors)]), limit=args.k)
+            ),
+        )
+    else:
+        client = store.index.client
+        alone = (
+            "Qdrant alone (`query_points`, precomputed vector)",
+            lambda i: client.query_points(
+                name, query=vectors[i % len(vectors)], limit=args.k, with_payload=True
+            ),
+        )
     parts = {
         "encoder alone (`encode([query])`)": lambda i: encoder.encode(
             [queries[i % len(queries)]], kind="query"
         ),
-        "Qdrant alone (`query_points`, precomputed vector)": lambda i: client.query_points(
-            name, query=vectors[i % len(vectors)], limit=args.k, with_payload=True
-        ),
+        alone[0]: alone[1],
         "Qdrant through t5-vectors (`similarity_search_by_vector`)": lambda i: (
             store.similarity_search_by_vector(vectors[i % len(vectors)].tolist(), k=args.k)
         ),
@@ -340,7 +369,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--queries", type=int, default=500, help="distinct query texts")
     parser.add_argument("--drain", type=float, default=30.0, help="seconds to finish late ones")
     parser.add_argument("--warmup", type=int, default=20, help="serial queries before timing")
-    parser.add_argument("--storage", choices=("memory", "disk"), default="memory")
+    parser.add_argument("--storage", choices=("memory", "disk", "edge"), default="memory")
     parser.add_argument("--url", default=None, help="a Qdrant server instead of embedded Qdrant")
     parser.add_argument(
         "--ceiling-seconds",

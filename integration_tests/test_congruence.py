@@ -1,12 +1,21 @@
-"""Congruence: the same calls on embedded Qdrant and on the server give the same results."""
+"""Congruence: the same calls on embedded storage and on the server give the same results.
+
+The embedded side is each backend in turn: Qdrant Edge (a new folder), qdrant-client's local
+mode (a folder it wrote) and ``:memory:``. Scores agree to 1e-4; the search modes beyond dense
+(MaxSim, rerank, sparse, hybrid) run in :func:`test_search_modes`, and copying a collection
+between the server and embedded stores in :func:`test_copy_between_server_and_embedded`.
+"""
 
 from __future__ import annotations
 
 import pytest
 from langchain_core.documents import Document
-from qdrant_client import QdrantClient, models
+from qdrant_client import models
 
 from t5_vectors.qdrant import QdrantIndex
+from tests.qdrant.test_congruence import DOCUMENTS, QUERY, SEARCHES, open_index, ranking
+
+EMBEDDED = ["edge", "local-mode", "memory"]
 
 CORPUS = [
     Document(
@@ -57,30 +66,35 @@ FILTERS = [
 ]
 
 
-def _build(distance: str, tiny_encoder, server, new_name):
-    local = QdrantClient(":memory:")
+def _build(kind: str, distance: str, tiny_encoder, server, new_name, folder):
     name = new_name()
-    embedded = QdrantIndex(tiny_encoder, client=local, collection_name=name, distance=distance)
+    embedded = open_index(kind, folder, tiny_encoder, collection_name=name, distance=distance)
     remote = QdrantIndex(tiny_encoder, client=server, collection_name=name, distance=distance)
     reports = embedded.ingest(CORPUS, batch_size=7), remote.ingest(CORPUS, batch_size=7)
     assert reports[0].written == reports[1].written == len({d.id or d.page_content for d in CORPUS})
-    return local, embedded, remote
+    return embedded, remote
 
 
-@pytest.fixture(scope="module", params=["cosine", "dot", "euclid"])
-def pair(request, tiny_encoder, server, new_name):
-    """The same corpus in embedded Qdrant and on the server (read-only tests share it)."""
-    local, embedded, remote = _build(request.param, tiny_encoder, server, new_name)
+@pytest.fixture(
+    scope="module",
+    params=[(kind, distance) for kind in EMBEDDED for distance in ("cosine", "dot", "euclid")],
+    ids=lambda p: "-".join(p),
+)
+def pair(request, tiny_encoder, server, new_name, tmp_path_factory):
+    """The same corpus embedded and on the server (read-only tests share it)."""
+    kind, distance = request.param
+    folder = tmp_path_factory.mktemp("embedded")
+    embedded, remote = _build(kind, distance, tiny_encoder, server, new_name, folder)
     yield embedded, remote
-    local.close()
+    embedded.close()
 
 
-@pytest.fixture
-def fresh_pair(tiny_encoder, server, new_name):
+@pytest.fixture(params=EMBEDDED)
+def fresh_pair(request, tiny_encoder, server, new_name, tmp_path):
     """Like ``pair``, for tests that write."""
-    local, embedded, remote = _build("cosine", tiny_encoder, server, new_name)
+    embedded, remote = _build(request.param, "cosine", tiny_encoder, server, new_name, tmp_path)
     yield embedded, remote
-    local.close()
+    embedded.close()
 
 
 def _same(left, right):
@@ -114,8 +128,8 @@ def test_ids_payloads_and_deletes(fresh_pair):
         index.delete(["1", "doc-2"])
         index.ingest(CORPUS[:8])
     assert embedded.count() == remote.count()
-    left = embedded.client.scroll(embedded.collection_name, limit=100, with_payload=True)[0]
-    right = remote.client.scroll(remote.collection_name, limit=100, with_payload=True)[0]
+    left = embedded.backend.scroll(embedded.collection_name, limit=100, with_payload=True)[0]
+    right = remote.backend.scroll(remote.collection_name, limit=100, with_payload=True)[0]
     assert {str(p.id): p.payload for p in left} == {str(p.id): p.payload for p in right}
     for index in fresh_pair:
         index.delete()
@@ -126,7 +140,48 @@ def test_score_threshold(pair):
     embedded, remote = pair
     scores = [s for _, s in embedded.search("vector search", k=10)]
     threshold = scores[4]
-    delta = 1e-4 if embedded.spec.distance != models.Distance.EUCLID else -1e-4
+    delta = 1e-4 if embedded.spec.distance != "euclid" else -1e-4
     left = embedded.search("vector search", k=10, score_threshold=threshold - delta)
     right = remote.search("vector search", k=10, score_threshold=threshold - delta)
     _same(left, right)
+
+
+@pytest.fixture(scope="module", params=EMBEDDED)
+def rich_pair(request, tiny_encoder, server, new_name, tmp_path_factory):
+    """Token and sparse vectors, embedded and on the server."""
+    name = new_name()
+    folder = tmp_path_factory.mktemp("rich")
+    options = {"collection_name": name, "token_vectors": True, "sparse_vectors": True}
+    embedded = open_index(request.param, folder, tiny_encoder, **options)
+    remote = QdrantIndex(tiny_encoder, client=server, **options)
+    embedded.ingest(DOCUMENTS)
+    remote.ingest(DOCUMENTS)
+    yield embedded, remote
+    embedded.close()
+
+
+@pytest.mark.parametrize("search", SEARCHES, ids=lambda s: "-".join(map(str, s.values())))
+def test_search_modes(rich_pair, search):
+    embedded, remote = rich_pair
+    expected = remote.search(QUERY, k=8, exact=True, **search)
+    assert expected
+    assert ranking(embedded.search(QUERY, k=8, **search)) == ranking(expected)
+
+
+def test_copy_between_server_and_embedded(rich_pair, tiny_encoder, new_name, tmp_path):
+    embedded, remote = rich_pair
+    there = new_name()
+    report = embedded.copy_to(collection_name=there, client=remote.client)
+    assert (report.points, report.created) == (len(DOCUMENTS), True)
+    again = embedded.copy_to(collection_name=there, client=remote.client)
+    assert (again.points, again.created) == (len(DOCUMENTS), False)
+    options = {"token_vectors": True, "sparse_vectors": True, "create_if_missing": False}
+    copied = QdrantIndex(tiny_encoder, collection_name=there, client=remote.client, **options)
+    back = copied.copy_to(path=tmp_path / "back")
+    assert back.points == len(DOCUMENTS)
+    restored = QdrantIndex(tiny_encoder, collection_name=there, path=tmp_path / "back", **options)
+    for search in SEARCHES:
+        assert ranking(restored.search(QUERY, k=8, **search)) == ranking(
+            embedded.search(QUERY, k=8, **search)
+        )
+    restored.close()

@@ -49,8 +49,10 @@ def test_missing_payload_indexes_are_added_to_an_existing_collection(
 ):
     name = new_name()
     QdrantIndex(tiny_encoder, client=server, collection_name=name).add(corpus(3))
-    QdrantIndex(tiny_encoder, client=server, collection_name=name, payload_indexes=["source"])
+    # metadata.source is indexed in every new collection (file sync scans by source).
     assert set(server.get_collection(name).payload_schema) == {"metadata.source"}
+    QdrantIndex(tiny_encoder, client=server, collection_name=name, payload_indexes=["page"])
+    assert set(server.get_collection(name).payload_schema) == {"metadata.source", "metadata.page"}
     assert server.count(name).count == 3
 
 

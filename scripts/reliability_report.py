@@ -38,7 +38,15 @@ AREAS = (
     "concurrency",
     "security",
 )
-PACKAGES = ("t5-vectors", "qdrant-client", "torch", "transformers", "langchain-core", "tenacity")
+PACKAGES = (
+    "t5-vectors",
+    "qdrant-client",
+    "qdrant-edge-py",
+    "torch",
+    "transformers",
+    "langchain-core",
+    "tenacity",
+)
 NOTHING = ("nothing", "n/a", "0 ")
 MODULE_AREAS = {
     "test_faults": "faults",

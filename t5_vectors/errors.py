@@ -24,21 +24,24 @@ catches them all. Messages say what was expected, what was found and how to fix 
 
     UserWarning
     └── InsecureConnectionWarning      an API key is sent over plain http to another machine
+
+:class:`IngestReport` and :class:`BatchFailure`, which an :class:`IngestError` carries, are
+plain dataclasses defined here too, so this module depends on nothing else of the package
+(``t5_vectors.qdrant`` re-exports them).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from t5_vectors.qdrant.report import BatchFailure, IngestReport
+from dataclasses import dataclass
 
 __all__ = [
+    "BatchFailure",
     "CollectionConfigError",
     "EncoderClosedError",
     "EncoderMismatchError",
     "EncodingError",
     "IngestError",
+    "IngestReport",
     "InsecureConnectionWarning",
     "InvalidInputError",
     "LabelError",
@@ -144,6 +147,61 @@ class StorageLockedError(T5VectorsError, RuntimeError):
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(message)
         self.path = path
+
+
+@dataclass(frozen=True)
+class BatchFailure:
+    """One batch that could not be stored.
+
+    Attributes:
+        batch: the batch number (0-based, in input order).
+        first: input position of the batch's first document.
+        last: input position of the batch's last document.
+        size: documents of the batch that were not written.
+        stage: what failed: reading, checking stored hashes, encoding or uploading.
+        error: the final error, as text.
+    """
+
+    batch: int
+    first: int
+    last: int
+    size: int
+    stage: str
+    error: str
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingestion did. ``written + skipped + failed`` is every document read.
+
+    Attributes:
+        written: documents encoded and upserted.
+        skipped: documents already stored unchanged (or repeated later in the same batch).
+        failed: documents read but not written.
+        batches: batches read.
+        seconds: wall time.
+        encode_seconds: time spent embedding.
+        qdrant_seconds: time spent in Qdrant calls (lookups and uploads; uploads overlap
+            encoding, so the shares may add up to more than the wall time).
+        qdrant_wait_seconds: the part of the wall time the pipeline waited on Qdrant: hash
+            lookups, and waiting for the uploader (a full queue, the last upload).
+        failures: the failed batches.
+    """
+
+    written: int = 0
+    skipped: int = 0
+    failed: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    encode_seconds: float = 0.0
+    qdrant_seconds: float = 0.0
+    qdrant_wait_seconds: float = 0.0
+    failures: tuple[BatchFailure, ...] = ()
+
+    @property
+    def total(self) -> int:
+        """Documents read."""
+        return self.written + self.skipped + self.failed
 
 
 class IngestError(T5VectorsError, RuntimeError):

@@ -185,8 +185,8 @@ def ingest_files(
         report = index.ingest(reader.documents(), batch_size=batch_size)
     finally:
         progress.close()
-    stale = remove_stale(index.client, index.collection_name, reader.expected)
-    pruned = prune_deleted(index.client, index.collection_name, found.covers) if prune else 0
+    stale = remove_stale(index.backend, index.collection_name, reader.expected)
+    pruned = prune_deleted(index.backend, index.collection_name, found.covers) if prune else 0
     return FilesReport(
         files=reader.text_files,
         chunks=reader.chunks,

@@ -7,16 +7,25 @@ in between never loses a file's content (it leaves extra chunks, which the next 
 
 :func:`prune_deleted` removes the chunks of files that no longer exist on disk, inside the
 folders (or for the files) that were ingested.
+
+Both go through the storage seam (:class:`~t5_vectors.storage.base.Backend`). The stale scan is
+fast on every engine: where the engine has payload indexes (Qdrant Edge, servers) the source key
+``metadata.source`` is indexed and the scan reads only the chunks of the sources ingested, a
+batch of sources per filtered scroll; qdrant-client's local mode, which evaluates filters in
+Python point by point, is read in one pass instead of one pass per batch of sources. Both take
+an optional ``progress(done, total)`` callback, so a caller can show the scan.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
-from qdrant_client import QdrantClient, models
-
+from t5_vectors.qdrant.collection import SOURCE_KEY
 from t5_vectors.qdrant.payload import METADATA_KEY
+from t5_vectors.storage.base import Backend, Filter, PointId, Progress
+from t5_vectors.storage.client import as_backend
 
 __all__ = [
     "SOURCE_KEY",
@@ -27,97 +36,154 @@ __all__ = [
     "source_filter",
 ]
 
-SOURCE_KEY = f"{METADATA_KEY}.source"
 _SCROLL = 1024
 _MATCH_BATCH = 256
+_NO_PAYLOAD_INDEX = ("local-mode", "memory")
 
 
 def chunk_sources(
-    client: QdrantClient, collection: str, query_filter: models.Filter | None = None
-) -> Iterator[tuple[str | int, str | None]]:
-    """``(point id, metadata.source)`` of every point (matching *query_filter*)."""
-    offset: models.ExtendedPointId | None = None
+    backend: Backend | Any,
+    collection: str,
+    query_filter: Filter | None = None,
+    progress: Progress | None = None,
+) -> Iterator[tuple[PointId, str | None]]:
+    """``(point id, metadata.source)`` of every point (matching *query_filter*).
+
+    Args:
+        backend: the storage backend (a ``QdrantClient`` is wrapped in one).
+        collection: the collection.
+        query_filter: a filter in Qdrant's JSON form.
+        progress: called with ``(points read, None)`` after each page.
+    """
+    store = as_backend(backend)
+    offset: PointId | None = None
+    read = 0
     while True:
-        records, offset = client.scroll(
+        records, offset = store.scroll(
             collection,
-            scroll_filter=query_filter,
+            filter=query_filter,
             limit=_SCROLL,
             offset=offset,
-            with_payload=[SOURCE_KEY],
+            with_payload=(SOURCE_KEY,),
             with_vectors=False,
         )
         for record in records:
             metadata = (record.payload or {}).get(METADATA_KEY)
             source = metadata.get("source") if isinstance(metadata, Mapping) else None
-            key = record.id if isinstance(record.id, int) else str(record.id)
-            yield key, source if isinstance(source, str) else None
+            yield record.id, source if isinstance(source, str) else None
+        read += len(records)
+        if progress is not None:
+            progress(read, None)
         if offset is None:
             return
 
 
-def source_filter(sources: Sequence[str]) -> models.Filter:
-    """Points whose ``metadata.source`` is one of *sources*."""
-    return models.Filter(
-        must=[models.FieldCondition(key=SOURCE_KEY, match=models.MatchAny(any=list(sources)))]
-    )
+def source_filter(sources: Sequence[str]) -> Filter:
+    """Points whose ``metadata.source`` is one of *sources* (Qdrant's JSON form)."""
+    return {"must": [{"key": SOURCE_KEY, "match": {"any": list(sources)}}]}
 
 
-def delete_points(
-    client: QdrantClient, collection: str, ids: Sequence[models.ExtendedPointId]
-) -> int:
+def delete_points(backend: Backend | Any, collection: str, ids: Sequence[PointId]) -> int:
     """Delete points by id, in batches; returns how many."""
+    store = as_backend(backend)
     for start in range(0, len(ids), _SCROLL):
-        batch: list[models.ExtendedPointId] = list(ids[start : start + _SCROLL])
-        client.delete(collection, points_selector=models.PointIdsList(points=batch), wait=True)
+        store.delete(collection, ids=list(ids[start : start + _SCROLL]))
     return len(ids)
 
 
-def remove_stale(client: QdrantClient, collection: str, expected: Mapping[str, set[str]]) -> int:
+def remove_stale(
+    backend: Backend | Any,
+    collection: str,
+    expected: Mapping[str, set[str]],
+    *,
+    progress: Progress | None = None,
+) -> int:
     """Delete the points of each source that are not among its expected point ids.
 
     Args:
-        client: the sync client.
+        backend: the storage backend (a ``QdrantClient`` is wrapped in one).
         collection: the collection.
         expected: ``{source: {point ids of its current chunks}}`` (a source with no chunks,
             such as an emptied file, maps to an empty set).
+        progress: ``progress(done, total)``: sources checked of all sources (engines with
+            payload indexes), or points read of all points (local mode).
 
     Returns:
         how many points were deleted.
     """
-    sources = sorted(expected)
-    stale: list[models.ExtendedPointId] = []
-    for start in range(0, len(sources), _MATCH_BATCH):
-        batch = sources[start : start + _MATCH_BATCH]
-        for point, source in chunk_sources(client, collection, source_filter(batch)):
-            if source is not None and str(point) not in expected.get(source, set()):
-                stale.append(point)
-    return delete_points(client, collection, stale)
+    store = as_backend(backend)
+    if not expected:
+        return 0
+    stale: list[PointId] = []
+
+    def keep(point: PointId, source: str | None) -> None:
+        if source is not None and source in expected and str(point) not in expected[source]:
+            stale.append(point)
+
+    if store.kind in _NO_PAYLOAD_INDEX:
+        total = store.count(collection)
+        report = _points_progress(progress, total)
+        for point, source in chunk_sources(store, collection, None, report):
+            keep(point, source)
+    else:
+        _index_sources(store, collection)
+        sources = sorted(expected)
+        for start in range(0, len(sources), _MATCH_BATCH):
+            batch = sources[start : start + _MATCH_BATCH]
+            for point, source in chunk_sources(store, collection, source_filter(batch)):
+                keep(point, source)
+            if progress is not None:
+                progress(min(start + _MATCH_BATCH, len(sources)), len(sources))
+    return delete_points(store, collection, stale)
 
 
 def prune_deleted(
-    client: QdrantClient,
+    backend: Backend | Any,
     collection: str,
     covers: Callable[[str], bool],
     exists: Callable[[str], bool] = os.path.exists,
+    *,
+    progress: Progress | None = None,
 ) -> int:
     """Delete the points of files that no longer exist, among the sources *covers* accepts.
 
     Args:
-        client: the sync client.
+        backend: the storage backend (a ``QdrantClient`` is wrapped in one).
         collection: the collection.
         covers: whether a source lies in what was ingested (folders given, files given).
         exists: whether a source file still exists.
+        progress: ``progress(points read, all points)``.
 
     Returns:
         how many points were deleted.
     """
+    store = as_backend(backend)
+    report = _points_progress(progress, store.count(collection) if progress else None)
     gone: dict[str, bool] = {}
-    doomed: list[models.ExtendedPointId] = []
-    for point, source in chunk_sources(client, collection):
+    doomed: list[PointId] = []
+    for point, source in chunk_sources(store, collection, None, report):
         if source is None or not covers(source):
             continue
         if source not in gone:
             gone[source] = not exists(source)
         if gone[source]:
             doomed.append(point)
-    return delete_points(client, collection, doomed)
+    return delete_points(store, collection, doomed)
+
+
+def _points_progress(progress: Progress | None, total: int | None) -> Progress | None:
+    if progress is None:
+        return None
+    report = progress
+
+    def points(done: int, _: int | None) -> None:
+        report(done, total)
+
+    return points
+
+
+def _index_sources(store: Backend, collection: str) -> None:
+    """Index ``metadata.source`` where the engine can (collections older than the index)."""
+    schema = store.describe(collection)
+    if schema is not None and SOURCE_KEY not in schema.payload_indexes:
+        store.create_payload_index(collection, SOURCE_KEY, "keyword")

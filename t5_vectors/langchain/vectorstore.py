@@ -8,7 +8,6 @@ from typing import Any, Self
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
-from qdrant_client import models
 
 from t5_vectors.encoder import T5Encoder
 from t5_vectors.encoder.texts import check_text
@@ -22,7 +21,17 @@ from t5_vectors.qdrant.retrieval import Mode, Retrieval
 __all__ = ["T5QdrantVectorStore"]
 
 _SEARCH_OPTIONS = frozenset(
-    {"score_threshold", "search_params", "mode", "fusion", "dense_limit", "sparse_limit", "rrf_k"}
+    {
+        "score_threshold",
+        "search_params",
+        "hnsw_ef",
+        "exact",
+        "mode",
+        "fusion",
+        "dense_limit",
+        "sparse_limit",
+        "rrf_k",
+    }
 )
 
 
@@ -265,7 +274,8 @@ class T5QdrantVectorStore(VectorStore):
             query: the query text.
             k: how many documents.
             filter: a qdrant ``models.Filter`` or a dict of metadata values.
-            **kwargs: ``score_threshold`` (Qdrant's raw score) or ``search_params``.
+            **kwargs: ``score_threshold`` (Qdrant's raw score), ``hnsw_ef`` (HNSW beam width),
+                ``exact`` (search without the index) or ``search_params``.
         """
         return [doc for doc, _ in self.similarity_search_with_score(query, k, filter, **kwargs)]
 
@@ -349,7 +359,7 @@ class T5QdrantVectorStore(VectorStore):
             fetch_k: how many similar documents to choose from.
             lambda_mult: ``1`` for the least diversity (pure similarity), ``0`` for the most.
             filter: a qdrant ``models.Filter`` or a dict of metadata values.
-            **kwargs: ``score_threshold`` or ``search_params``.
+            **kwargs: ``score_threshold``, ``hnsw_ef``, ``exact`` or ``search_params``.
         """
         pairs = self.index.mmr(
             _query(query),

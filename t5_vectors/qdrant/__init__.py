@@ -8,17 +8,23 @@
     report = index.ingest(loader.lazy_load())
     hits = index.search("a question", k=4, filter={"source": "a.md"})
 
+Every storage call goes through the storage seam (:mod:`t5_vectors.storage`): Qdrant Edge for
+embedded folders, qdrant-client for servers, ``:memory:`` and folders local mode wrote.
+
 Modules: :mod:`~t5_vectors.qdrant.index` (``QdrantIndex``),
-:mod:`~t5_vectors.qdrant.collection` (settings and checks), :mod:`~t5_vectors.qdrant.ingest`
-(the pipeline), :mod:`~t5_vectors.qdrant.report` (its report and error),
-:mod:`~t5_vectors.qdrant.retry`, :mod:`~t5_vectors.qdrant.ids` and
-:mod:`~t5_vectors.qdrant.payload` (the stored data contract), :mod:`~t5_vectors.qdrant.filters`,
+:mod:`~t5_vectors.qdrant.collection` (settings, the schema they create, checks),
+:mod:`~t5_vectors.qdrant.ingest` (the pipeline: one sans-I/O core, sync and async drivers),
+:mod:`~t5_vectors.qdrant.report` (its report and error), :mod:`~t5_vectors.qdrant.retry`,
+:mod:`~t5_vectors.qdrant.ids` and :mod:`~t5_vectors.qdrant.payload` (the stored data
+contract), :mod:`~t5_vectors.qdrant.filters` (to Qdrant's JSON filter form),
 :mod:`~t5_vectors.qdrant.search`, :mod:`~t5_vectors.qdrant.points`,
-:mod:`~t5_vectors.qdrant.connection` and :mod:`~t5_vectors.qdrant.embedder`; token multivectors
-and sparse vectors: :mod:`~t5_vectors.qdrant.vectors` (layout), :mod:`~t5_vectors.qdrant.encoding`,
-:mod:`~t5_vectors.qdrant.sink`, :mod:`~t5_vectors.qdrant.retrieval` (search modes),
-:mod:`~t5_vectors.qdrant.storage` (bytes per chunk) and :mod:`~t5_vectors.qdrant.layout` (an
-existing collection's vectors, read back as these options).
+:mod:`~t5_vectors.qdrant.connection` (which backend opens) and
+:mod:`~t5_vectors.qdrant.embedder`; token multivectors and sparse vectors:
+:mod:`~t5_vectors.qdrant.vectors` (layout), :mod:`~t5_vectors.qdrant.encoding`,
+:mod:`~t5_vectors.qdrant.retrieval` (search modes), :mod:`~t5_vectors.qdrant.storage` (bytes
+per chunk) and :mod:`~t5_vectors.qdrant.layout` (an existing collection's vectors, read back
+as these options). Private: ``_handle`` (one collection: the pipeline's sink and the
+searcher), ``_retrying`` (idempotent calls retried), ``_mismatch`` (the one mismatch message).
 """
 
 from __future__ import annotations

@@ -152,6 +152,7 @@ class Connection:
 
     Args:
         client: a ``QdrantClient`` to use (not closed by :meth:`close`).
+        backend: a storage backend to use (not closed by :meth:`close`).
         async_client: an ``AsyncQdrantClient`` to use (not closed by :meth:`aclose`).
         options: ``QdrantClient`` keyword arguments (``location``, ``url``, ``path``,
             ``api_key``, ...) used when no client is given; with none at all, embedded storage
@@ -165,6 +166,7 @@ class Connection:
         *,
         client: QdrantClient | None = None,
         async_client: AsyncQdrantClient | None = None,
+        backend: Backend | None = None,
         options: Mapping[str, Any] | None = None,
         edge: bool = False,
     ) -> None:
@@ -184,13 +186,22 @@ class Connection:
                 f"expected either a client or connection options, found both (client and "
                 f"{', '.join(sorted(given))}). Configure the client you pass instead."
             )
+        if backend is not None and (client is not None or async_client is not None or given):
+            raise InvalidInputError(
+                "expected either a backend or a client / connection options, found both. "
+                "Pass only backend=."
+            )
+        if backend is not None and not isinstance(backend, Backend):
+            raise InvalidInputError(
+                f"backend: expected a t5_vectors storage Backend, found {type(backend).__name__}."
+            )
         self._owned: list[Backend | AsyncBackend] = []
-        self._backend: Backend | None = None
+        self._backend: Backend | None = backend
         self._abackend: AsyncBackend | None = None
         self._client = client
         self._async_client = async_client
         self._twin_lock = threading.Lock()
-        if client is None and async_client is None:
+        if client is None and async_client is None and backend is None:
             if not ({"location", "url", "host", "path"} & given.keys()):
                 given["path"] = DEFAULT_PATH
             path = given.get("path")
@@ -202,12 +213,15 @@ class Connection:
                 if path is not None:
                     repair_interrupted_first_open(path)
                 self._client = QdrantClient(**given)
-        if self._backend is not None:
-            self._owned.append(self._backend)
+        if backend is not None and isinstance(backend, ClientBackend):
+            self._client = backend.client
+        if self._backend is not None and not isinstance(self._backend, ClientBackend):
+            if backend is None:
+                self._owned.append(self._backend)
             self.options: dict[str, Any] = RedactedOptions({"path": self._backend.location})
             self.kind = self._backend.kind
         else:
-            if self._client is not None:
+            if self._backend is None and self._client is not None:
                 self._backend = ClientBackend(self._client, owned=client is None)
                 self._owned.append(self._backend)
             reference = self._client if self._client is not None else async_client

@@ -48,6 +48,7 @@ from t5_vectors.qdrant.vectors import (
     layout_options,
 )
 from t5_vectors.storage.base import AsyncBackend, Backend, Progress, SearchParams
+from t5_vectors.storage.copy import CopyReport, copy_collection
 
 __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_COLLECTION", "QdrantIndex"]
 
@@ -102,6 +103,9 @@ class QdrantIndex:
         embedding: a ``T5Encoder``, a ``T5Embeddings`` or any LangChain ``Embeddings``.
         collection_name: the collection.
         client: a ``QdrantClient`` (not closed by :meth:`close`).
+        backend: a storage :class:`~t5_vectors.storage.base.Backend` to share, for example
+            ``other_index.backend`` (an embedded store opens in one process once; not closed
+            by :meth:`close`).
         async_client: an ``AsyncQdrantClient`` (native async calls; not closed by
             :meth:`aclose`). Given alone, the collection is checked on first use.
         location: ``":memory:"`` or a server URL, as ``QdrantClient(location=...)``.
@@ -140,6 +144,7 @@ class QdrantIndex:
         *,
         collection_name: str = DEFAULT_COLLECTION,
         client: QdrantClient | None = None,
+        backend: Backend | None = None,
         async_client: AsyncQdrantClient | None = None,
         location: str | None = None,
         url: str | None = None,
@@ -193,7 +198,7 @@ class QdrantIndex:
             **(client_options or {}),
         }
         self.connection = Connection(
-            client=client, async_client=async_client, options=options, edge=True
+            client=client, async_client=async_client, backend=backend, options=options, edge=True
         )
         self._handle = CollectionHandle(
             self.connection, collection_name, self.points, self.spec.vector_name, self.retry
@@ -204,7 +209,7 @@ class QdrantIndex:
         self._ready = False
         self._lock = threading.Lock()
         self._alock = asyncio.Lock()
-        if client is not None or async_client is None:
+        if async_client is None or client is not None or backend is not None:
             self.ensure_collection()
 
     def __repr__(self) -> str:
@@ -612,6 +617,69 @@ class QdrantIndex:
         )
         return StorageReport.measure(self.spec, self.dim, records)
 
+    def copy_to(
+        self,
+        *,
+        collection_name: str | None = None,
+        path: str | os.PathLike[str] | None = None,
+        url: str | None = None,
+        location: str | None = None,
+        api_key: str | None = None,
+        client: QdrantClient | None = None,
+        backend: Backend | None = None,
+        client_options: Mapping[str, Any] | None = None,
+        show_progress: bool = False,
+    ) -> CopyReport:
+        """Copy the collection to another store without re-encoding (see :mod:`.storage.copy`).
+
+        Ids, payloads, every named vector (dense, token, sparse) and the model record arrive
+        as stored. The copy streams page by page, and running it again is safe (the same ids
+        are upserted); a different collection under the destination's name is refused with
+        :class:`~t5_vectors.errors.CollectionConfigError` before anything is written.
+
+        Args:
+            collection_name: the name at the destination (default: this collection's).
+            path: a destination folder (local-mode folders open as they are, others are
+                Qdrant Edge), or
+            url: a destination server (with ``api_key``), or
+            location: ``":memory:"`` or a URL, or
+            client: a destination ``QdrantClient`` (not closed), or
+            backend: a destination storage backend (not closed).
+            api_key: the destination server's API key.
+            client_options: other ``QdrantClient`` keyword arguments for the destination.
+            show_progress: show a progress bar.
+
+        Returns:
+            the points copied, and whether the destination collection was created.
+        """
+        options = {
+            "location": location,
+            "url": url,
+            "path": os.fspath(path) if path is not None else None,
+            "api_key": api_key,
+            **(client_options or {}),
+        }
+        if backend is None and client is None and all(v is None for v in options.values()):
+            raise InvalidInputError(
+                "copy_to: expected a destination (path=, url=, location=, client= or "
+                "backend=), found none."
+            )
+        self.ensure_collection()
+        if self._written:
+            self.build_index()
+        destination = Connection(client=client, backend=backend, options=options, edge=True)
+        try:
+            with _copy_bar(show_progress) as progress:
+                return copy_collection(
+                    self._reads(),
+                    self.collection_name,
+                    destination.backend,
+                    collection_name,
+                    progress=progress,
+                )
+        finally:
+            destination.close()
+
     def count(self, filter: FilterLike | None = None) -> int:
         """Exact number of points (matching *filter*)."""
         where = to_filter(filter)
@@ -674,15 +742,25 @@ def _check_ingest_options(batch_size: object, on_failure: object) -> None:
         )
 
 
+def _index_bar(show: bool) -> contextlib.AbstractContextManager[Progress | None]:
+    """A tqdm bar over an index build (``None`` when not shown)."""
+    return _bar(show, "index", "vector")
+
+
+def _copy_bar(show: bool) -> contextlib.AbstractContextManager[Progress | None]:
+    """A tqdm bar over a copy (``None`` when not shown)."""
+    return _bar(show, "copy", "point")
+
+
 @contextlib.contextmanager
-def _index_bar(show: bool) -> Iterator[Progress | None]:
+def _bar(show: bool, desc: str, unit: str) -> Iterator[Progress | None]:
     """A tqdm bar fed by ``progress(done, total)`` (``None`` when not shown)."""
     if not show:
         yield None
         return
     from tqdm.auto import tqdm
 
-    with tqdm(desc="index", unit="vector", leave=False) as bar:
+    with tqdm(desc=desc, unit=unit, leave=False) as bar:
 
         def progress(done: int, total: int | None) -> None:
             if total is not None and bar.total != total:

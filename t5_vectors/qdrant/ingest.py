@@ -12,7 +12,12 @@ grow with the corpus):
    (embedded Qdrant serves one call at a time), batch *n + 1* encodes while batch *n* uploads,
    and writes stay in input order. About four batches are in memory at any time.
 
-Qdrant calls are retried on transient failures (:mod:`t5_vectors.qdrant.retry`). When a batch
+The decisions (what to look up, skip, encode, hand over, count) are made once, in sans-I/O
+generators (:func:`_batch_steps`, :func:`_upload_steps`) that yield the I/O they need; the
+sync pipeline (a reader and an uploader thread) and the async one (a reader and an upload task)
+are two small drivers of that one core.
+
+Storage calls are retried on transient failures (:mod:`t5_vectors.qdrant.retry`). When a batch
 fails for good, ingestion stops (``on_failure="raise"``, the default) with an
 :class:`IngestError` naming the batch and how much was written, or records the failure and goes
 on (``on_failure="continue"``). Either way :class:`IngestReport` counts every document read as
@@ -32,6 +37,7 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Generator,
     Iterable,
     Sequence,
 )
@@ -103,6 +109,127 @@ def _progress(show: bool, total: int | None) -> Any:
     return tqdm(total=total, unit="doc", desc="ingest", disable=not show)
 
 
+@dataclass(frozen=True)
+class _Lookup:
+    """I/O asked by the core: the stored hashes of these point ids (retried)."""
+
+    ids: list[str]
+
+
+@dataclass(frozen=True)
+class _HandOver:
+    """I/O asked by the core: hand the batch encoded before to the uploader."""
+
+
+@dataclass(frozen=True)
+class _Embed:
+    """I/O asked by the core: the vectors of these texts."""
+
+    texts: list[str]
+
+
+@dataclass(frozen=True)
+class _Write:
+    """I/O asked by the core: write this encoded batch (retried)."""
+
+    item: _Encoded
+
+
+_Op = _Lookup | _HandOver | _Embed | _Write
+_Steps = Generator[_Op, Any, _Encoded | None]
+
+
+def _batch_steps(
+    batch: list[PreparedDocument], number: int, first: int, tally: Tally, force: bool
+) -> _Steps:
+    """One batch, sans I/O: look up stored hashes, hand over the batch before, encode.
+
+    The lookup comes before the hand-over so that it never queues behind that upload
+    (an embedded engine may serve one call at a time), and the upload runs while this batch
+    encodes. Returns the encoded batch, or ``None`` (nothing to write, or a failure recorded).
+    """
+    todo: list[PreparedDocument] | None = _dedupe(batch)
+    assert todo is not None
+    if not force:
+        ids = [doc.point_id for doc in todo]
+        started = time.perf_counter()
+        try:
+            stored = yield _Lookup(ids)
+        except Exception as error:
+            tally.fail(number, _span(first, batch), len(batch), "checking stored hashes", error)
+            todo = None
+        else:
+            todo = _changed(todo, tally.latest(ids, stored))
+        finally:
+            tally.elapsed("lookup", started)
+    if todo is not None:
+        tally.add(skipped=len(batch) - len(todo))
+    yield _HandOver()
+    if not todo:
+        return None
+    started = time.perf_counter()
+    try:
+        vectors = yield _Embed([doc.text for doc in todo])
+    except Exception as error:
+        tally.fail(number, _span(first, batch), len(todo), "encoding", error)
+        return None
+    finally:
+        tally.elapsed("encode", started)
+    tally.hold(todo)
+    return _Encoded(number, first, first + len(batch) - 1, todo, vectors)
+
+
+def _upload_steps(item: _Encoded, tally: Tally) -> _Steps:
+    """One upload, sans I/O: skipped after a fatal failure, else written and counted."""
+    if tally.skips(item.batch):
+        tally.add(failed=len(item.documents))
+    else:
+        started = time.perf_counter()
+        try:
+            yield _Write(item)
+        except Exception as error:
+            span = (item.first, item.last)
+            tally.fail(item.batch, span, len(item.documents), "uploading", error)
+        else:
+            tally.add(written=len(item.documents))
+        finally:
+            tally.elapsed("qdrant", started)
+    tally.release(item.documents)
+    return None
+
+
+def _drive(steps: _Steps, do: Callable[[_Op], Any]) -> _Encoded | None:
+    """Run *steps*, doing each I/O it asks with *do* (errors are thrown back into it)."""
+    value: Any = None
+    error: Exception | None = None
+    while True:
+        try:
+            op = steps.send(value) if error is None else steps.throw(error)
+        except StopIteration as stop:
+            result: _Encoded | None = stop.value
+            return result
+        try:
+            value, error = do(op), None
+        except Exception as caught:
+            value, error = None, caught
+
+
+async def _adrive(steps: _Steps, do: Callable[[_Op], Awaitable[Any]]) -> _Encoded | None:
+    """Async :func:`_drive`."""
+    value: Any = None
+    error: Exception | None = None
+    while True:
+        try:
+            op = steps.send(value) if error is None else steps.throw(error)
+        except StopIteration as stop:
+            result: _Encoded | None = stop.value
+            return result
+        try:
+            value, error = await do(op), None
+        except Exception as caught:
+            value, error = None, caught
+
+
 def run_ingest(
     source: Iterable[PreparedDocument],
     sink: Sink,
@@ -116,38 +243,40 @@ def run_ingest(
 ) -> IngestReport:
     """Ingest *source* into *sink* (see the module docstring); returns the report.
 
-    The reader looks up batch *n + 1* before it hands encoded batch *n* to the uploader, so the
-    lookup never queues behind that upload (embedded Qdrant serves one call at a time), and the
-    upload of *n* runs while *n + 1* encodes.
+    A reader (this thread) drives :func:`_batch_steps`; one uploader thread drives
+    :func:`_upload_steps` through a queue of one batch.
     """
     tally = Tally(on_failure, retry, _progress(show_progress, total))
     pending: queue.Queue[_Encoded | None] = queue.Queue(maxsize=1)
 
+    def write(op: _Op) -> None:
+        assert isinstance(op, _Write)
+        retry.call(lambda: sink.write(op.item.documents, op.item.vectors))
+
     def upload() -> None:
         while (item := pending.get()) is not None:
-            if tally.skips(item.batch):
-                tally.add(failed=len(item.documents))
-            else:
-                started = time.perf_counter()
-                try:
-                    retry.call(lambda: sink.write(item.documents, item.vectors))
-                except Exception as error:
-                    span = (item.first, item.last)
-                    tally.fail(item.batch, span, len(item.documents), "uploading", error)
-                else:
-                    tally.add(written=len(item.documents))
-                finally:
-                    tally.elapsed("qdrant", started)
-            tally.release(item.documents)
+            _drive(_upload_steps(item, tally), write)
 
     def hand_over(item: _Encoded | None) -> None:
         started = time.perf_counter()
         pending.put(item)
         tally.elapsed("wait", started)
 
+    held: list[_Encoded] = []
+
+    def do(op: _Op) -> Any:
+        if isinstance(op, _Lookup):
+            ids = op.ids
+            return tally.retry.call(lambda: sink.stored_hashes(ids))
+        if isinstance(op, _HandOver):
+            if held:
+                hand_over(held.pop())
+            return None
+        assert isinstance(op, _Embed)
+        return sink.embed(op.texts)
+
     uploader = threading.Thread(target=upload, name="t5-vectors-upload", daemon=True)
     uploader.start()
-    held: _Encoded | None = None
     try:
         iterator = iter(source)
         first = 0
@@ -162,64 +291,18 @@ def run_ingest(
             if not batch:
                 break
             number, tally.batches = tally.batches, tally.batches + 1
-            todo = _lookup(batch, number, first, sink, tally, force)
-            if held is not None:
-                hand_over(held)
-                held = None
-            if todo:
-                held = _encode(todo, batch, number, first, sink, tally)
+            encoded = _drive(_batch_steps(batch, number, first, tally, force), do)
+            if encoded is not None:
+                held.append(encoded)
             first += len(batch)
-        if held is not None:
-            hand_over(held)
+        if held:
+            hand_over(held.pop())
     finally:
         hand_over(None)
-        uploader.join()
-    return tally.finish()
-
-
-def _lookup(
-    batch: list[PreparedDocument],
-    number: int,
-    first: int,
-    sink: Sink,
-    tally: Tally,
-    force: bool,
-) -> list[PreparedDocument]:
-    """The documents of *batch* to encode: not stored (or on their way) unchanged."""
-    todo = _dedupe(batch)
-    if not force:
-        ids = [doc.point_id for doc in todo]
         started = time.perf_counter()
-        try:
-            stored = tally.retry.call(lambda: sink.stored_hashes(ids))
-        except Exception as error:
-            tally.fail(number, _span(first, batch), len(batch), "checking stored hashes", error)
-            return []
-        finally:
-            tally.elapsed("lookup", started)
-        todo = _changed(todo, tally.latest(ids, stored))
-    tally.add(skipped=len(batch) - len(todo))
-    return todo
-
-
-def _encode(
-    todo: list[PreparedDocument],
-    batch: list[PreparedDocument],
-    number: int,
-    first: int,
-    sink: Sink,
-    tally: Tally,
-) -> _Encoded | None:
-    started = time.perf_counter()
-    try:
-        vectors = sink.embed([doc.text for doc in todo])
-    except Exception as error:
-        tally.fail(number, _span(first, batch), len(todo), "encoding", error)
-        return None
-    finally:
-        tally.elapsed("encode", started)
-    tally.hold(todo)
-    return _Encoded(number, first, first + len(batch) - 1, todo, vectors)
+        uploader.join()  # the last upload is waited for
+        tally.elapsed("wait", started)
+    return tally.finish()
 
 
 async def _abatches(
@@ -257,26 +340,18 @@ async def arun_ingest(
     show_progress: bool = False,
     total: int | None = None,
 ) -> IngestReport:
-    """Async :func:`run_ingest`: one upload task, encoding awaited natively."""
+    """Async :func:`run_ingest`: the same core, one upload task, encoding awaited natively."""
     tally = Tally(on_failure, retry, _progress(show_progress, total))
     pending: asyncio.Queue[_Encoded | None] = asyncio.Queue(maxsize=1)
 
+    async def write(op: _Op) -> None:
+        assert isinstance(op, _Write)
+        item = op.item
+        await retry.acall(lambda: sink.awrite(item.documents, item.vectors))
+
     async def upload() -> None:
         while (item := await pending.get()) is not None:
-            if tally.skips(item.batch):
-                tally.add(failed=len(item.documents))
-            else:
-                started = time.perf_counter()
-                try:
-                    await retry.acall(lambda: sink.awrite(item.documents, item.vectors))
-                except Exception as error:
-                    span = (item.first, item.last)
-                    tally.fail(item.batch, span, len(item.documents), "uploading", error)
-                else:
-                    tally.add(written=len(item.documents))
-                finally:
-                    tally.elapsed("qdrant", started)
-            tally.release(item.documents)
+            await _adrive(_upload_steps(item, tally), write)
 
     uploader = asyncio.create_task(upload(), name="t5-vectors-upload")
     try:
@@ -288,7 +363,9 @@ async def arun_ingest(
             await uploader
         raise
     await _ahand_over(pending, None, tally)
-    await uploader
+    started = time.perf_counter()
+    await uploader  # the last upload is waited for
+    tally.elapsed("wait", started)
     return tally.finish()
 
 
@@ -307,67 +384,32 @@ async def _aread(
     tally: Tally,
     force: bool,
 ) -> None:
+    held: list[_Encoded] = []
+
+    async def do(op: _Op) -> Any:
+        if isinstance(op, _Lookup):
+            ids = op.ids
+            lookup: Callable[[], Awaitable[dict[str, object]]] = lambda: sink.astored_hashes(ids)  # noqa: E731
+            return await tally.retry.acall(lookup)
+        if isinstance(op, _HandOver):
+            if held:
+                await _ahand_over(pending, held.pop(), tally)
+            return None
+        assert isinstance(op, _Embed)
+        return await sink.aembed(op.texts)
+
     first = 0
-    held: _Encoded | None = None
     async for batch, error in batches:
         if error is not None:
             span = (first, first + len(batch))
             tally.fail(tally.batches, span, len(batch), "reading documents", error)
             break
         number, tally.batches = tally.batches, tally.batches + 1
-        todo = await _alookup(batch, number, first, sink, tally, force)
-        if held is not None:
-            await _ahand_over(pending, held, tally)
-            held = None
-        if todo:
-            held = await _aencode(todo, batch, number, first, sink, tally)
+        encoded = await _adrive(_batch_steps(batch, number, first, tally, force), do)
+        if encoded is not None:
+            held.append(encoded)
         first += len(batch)
         if tally.stopped:
             break
-    if held is not None:
-        await _ahand_over(pending, held, tally)
-
-
-async def _alookup(
-    batch: list[PreparedDocument],
-    number: int,
-    first: int,
-    sink: AsyncSink,
-    tally: Tally,
-    force: bool,
-) -> list[PreparedDocument]:
-    todo = _dedupe(batch)
-    if not force:
-        ids = [doc.point_id for doc in todo]
-        lookup: Callable[[], Awaitable[dict[str, object]]] = lambda: sink.astored_hashes(ids)  # noqa: E731
-        started = time.perf_counter()
-        try:
-            stored = await tally.retry.acall(lookup)
-        except Exception as error:
-            tally.fail(number, _span(first, batch), len(batch), "checking stored hashes", error)
-            return []
-        finally:
-            tally.elapsed("lookup", started)
-        todo = _changed(todo, tally.latest(ids, stored))
-    tally.add(skipped=len(batch) - len(todo))
-    return todo
-
-
-async def _aencode(
-    todo: list[PreparedDocument],
-    batch: list[PreparedDocument],
-    number: int,
-    first: int,
-    sink: AsyncSink,
-    tally: Tally,
-) -> _Encoded | None:
-    started = time.perf_counter()
-    try:
-        vectors = await sink.aembed([doc.text for doc in todo])
-    except Exception as error:
-        tally.fail(number, _span(first, batch), len(todo), "encoding", error)
-        return None
-    finally:
-        tally.elapsed("encode", started)
-    tally.hold(todo)
-    return _Encoded(number, first, first + len(batch) - 1, todo, vectors)
+    if held:
+        await _ahand_over(pending, held.pop(), tally)

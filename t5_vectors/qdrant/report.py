@@ -2,7 +2,9 @@
 
 :class:`IngestReport` counts every document read as written, skipped or failed;
 :class:`IngestError` stops an ingestion at a batch that failed for good and carries the report.
-:class:`Tally` is the pipeline's shared, thread-safe bookkeeping (not public API).
+The three are plain types defined in :mod:`t5_vectors.errors` (which depends on nothing of the
+package) and re-exported here. :class:`Tally` is the pipeline's shared, thread-safe
+bookkeeping (not public API).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from t5_vectors.errors import IngestError
+from t5_vectors.errors import BatchFailure, IngestError, IngestReport
 from t5_vectors.qdrant.payload import PreparedDocument
 from t5_vectors.qdrant.retry import RetryPolicy, is_transient
 
@@ -21,61 +23,6 @@ __all__ = ["BatchFailure", "IngestError", "IngestReport", "OnFailure", "Stage", 
 
 OnFailure = Literal["raise", "continue"]
 Stage = Literal["reading documents", "checking stored hashes", "encoding", "uploading"]
-
-
-@dataclass(frozen=True)
-class BatchFailure:
-    """One batch that could not be stored.
-
-    Attributes:
-        batch: the batch number (0-based, in input order).
-        first: input position of the batch's first document.
-        last: input position of the batch's last document.
-        size: documents of the batch that were not written.
-        stage: what failed: reading, checking stored hashes, encoding or uploading.
-        error: the final error, as text.
-    """
-
-    batch: int
-    first: int
-    last: int
-    size: int
-    stage: str
-    error: str
-
-
-@dataclass(frozen=True)
-class IngestReport:
-    """What an ingestion did. ``written + skipped + failed`` is every document read.
-
-    Attributes:
-        written: documents encoded and upserted.
-        skipped: documents already stored unchanged (or repeated later in the same batch).
-        failed: documents read but not written.
-        batches: batches read.
-        seconds: wall time.
-        encode_seconds: time spent embedding.
-        qdrant_seconds: time spent in Qdrant calls (lookups and uploads; uploads overlap
-            encoding, so the shares may add up to more than the wall time).
-        qdrant_wait_seconds: the part of the wall time the pipeline waited on Qdrant: hash
-            lookups, and waiting for the uploader (a full queue, the last upload).
-        failures: the failed batches.
-    """
-
-    written: int = 0
-    skipped: int = 0
-    failed: int = 0
-    batches: int = 0
-    seconds: float = 0.0
-    encode_seconds: float = 0.0
-    qdrant_seconds: float = 0.0
-    qdrant_wait_seconds: float = 0.0
-    failures: tuple[BatchFailure, ...] = ()
-
-    @property
-    def total(self) -> int:
-        """Documents read."""
-        return self.written + self.skipped + self.failed
 
 
 @dataclass

@@ -349,32 +349,36 @@ def _using(scoring: Scoring | None) -> str | None:
     return None
 
 
-def _prefetch(stage: Prefetch) -> models.Prefetch:
+def _prefetch(stage: Prefetch, with_params: bool) -> models.Prefetch:
     return models.Prefetch(
         query=_query(stage.query, as_list=True),
         using=_using(stage.query),
         limit=stage.limit,
         filter=model_filter(stage.filter),
-        params=_search_params(stage.params),
-        prefetch=[_prefetch(inner) for inner in stage.prefetch] or None,
+        params=_search_params(stage.params) if with_params else None,
+        prefetch=[_prefetch(inner, with_params) for inner in stage.prefetch] or None,
     )
 
 
-def query_arguments(plan: QueryPlan) -> dict[str, Any]:
-    """Keyword arguments of ``query_points`` (collection name aside) for *plan*."""
+def query_arguments(plan: QueryPlan, *, with_params: bool = True) -> dict[str, Any]:
+    """Keyword arguments of ``query_points`` (collection name aside) for *plan*.
+
+    ``with_params=False`` leaves search parameters out: local mode always searches exactly,
+    and warns on every query that carries them.
+    """
     arguments: dict[str, Any] = {
         "query": _query(plan.query),
         "using": _using(plan.query),
         "limit": plan.limit,
         "query_filter": model_filter(plan.filter),
         "score_threshold": plan.score_threshold,
-        "search_params": _search_params(plan.params),
+        "search_params": _search_params(plan.params) if with_params else None,
         "with_payload": selection(plan.with_payload),
         "with_vectors": selection(plan.with_vectors),
     }
     if plan.offset:
         arguments["offset"] = plan.offset
     if plan.prefetch:
-        stages = [_prefetch(stage) for stage in plan.prefetch]
+        stages = [_prefetch(stage, with_params) for stage in plan.prefetch]
         arguments["prefetch"] = stages[0] if len(stages) == 1 else stages
     return arguments

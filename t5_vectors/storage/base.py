@@ -19,6 +19,22 @@ Conventions:
   ``(n_tokens, dim)``; a backend storing ``float16`` converts.
 * Sync is the engine's truth. :class:`AsyncBackend` has the same calls as coroutines; over an
   in-process engine it runs the sync call on a worker thread, never on the event loop.
+
+Contract changes (clarifications made while wiring the package through this seam; no type or
+signature has changed):
+
+1. ``delete(ids=..., filter=...)`` with both deletes the listed points that match the filter
+   (``IdLookup`` deletes foreign ids only where ``document_id`` is empty). One of the two is
+   required; ``filter={"must": []}`` deletes every point.
+2. ``create`` also creates the payload indexes listed in ``schema.payload_indexes`` (engines
+   without payload indexes, such as local mode, skip them). Every collection ``QdrantIndex``
+   creates lists ``"metadata.source": "keyword"`` (file sync scans by source).
+3. ``Point.vectors`` names the unnamed vector ``""`` even when it is the only vector.
+4. The pipeline reads the sync backend at each call (``index.backend``, the same object as
+   ``index.connection.backend``), so a test may wrap that instance's ``retrieve`` / ``upsert``
+   / ``build_index`` to trace or kill at exact points (``tests/reliability/crash_child.py``).
+5. ``Backend.kind`` values in use: ``"edge"``, ``"local-mode"``, ``"memory"``, ``"server"``;
+   file sync picks its scan by it (one pass where there are no payload indexes).
 """
 
 from __future__ import annotations

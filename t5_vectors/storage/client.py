@@ -18,6 +18,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from t5_vectors.storage import _qdrant_models as convert
 from t5_vectors.storage.base import (
+    Backend,
     CollectionStats,
     Filter,
     Hit,
@@ -30,7 +31,13 @@ from t5_vectors.storage.base import (
     Schema,
 )
 
-__all__ = ["AsyncClientBackend", "ClientBackend", "client_kind", "client_location"]
+__all__ = [
+    "AsyncClientBackend",
+    "ClientBackend",
+    "as_backend",
+    "client_kind",
+    "client_location",
+]
 
 
 def client_kind(options: Mapping[str, Any]) -> str:
@@ -186,7 +193,8 @@ class ClientBackend:
 
     def query(self, collection: str, plan: QueryPlan) -> list[Hit]:
         with self._guard():
-            points = self.client.query_points(collection, **convert.query_arguments(plan)).points
+            arguments = convert.query_arguments(plan, with_params=self.kind == "server")
+            points = self.client.query_points(collection, **arguments).points
         return [convert.hit_from_model(point) for point in points]
 
     def count(self, collection: str, filter: Filter | None = None) -> int:
@@ -307,7 +315,8 @@ class AsyncClientBackend:
         return [convert.record_from_model(record) for record in records], after
 
     async def query(self, collection: str, plan: QueryPlan) -> list[Hit]:
-        response = await self.client.query_points(collection, **convert.query_arguments(plan))
+        arguments = convert.query_arguments(plan, with_params=self.kind == "server")
+        response = await self.client.query_points(collection, **arguments)
         return [convert.hit_from_model(point) for point in response.points]
 
     async def count(self, collection: str, filter: Filter | None = None) -> int:
@@ -334,3 +343,13 @@ class AsyncClientBackend:
         if self._owned:
             self._owned = False
             await self.client.close()
+
+
+def as_backend(target: Backend | QdrantClient) -> Backend:
+    """*target* as a :class:`Backend`: a ``QdrantClient`` (not closed) is wrapped in one.
+
+    For callers written before the storage seam, which pass ``index.client``.
+    """
+    if isinstance(target, QdrantClient):
+        return ClientBackend(target)
+    return target

@@ -5,6 +5,7 @@ A data folder holds one Edge shard per collection, and nothing else::
     <folder>/edge/.lock                      held (flock) while a backend has the folder open
     <folder>/edge/<collection>/collection.json  the Schema as created (+ metadata), the sidecar
     <folder>/edge/<collection>/shard/        the Edge shard: wal/, segments/, edge_config.json
+    <folder>/edge/<collection>/index-pending present while written points wait for the index
 
 A collection exists when its sidecar does: :meth:`EdgeBackend.create` writes the sidecar first
 (atomically) and then the shard, and a shard missing after a crash is created on first use;
@@ -14,7 +15,8 @@ A collection exists when its sidecar does: :meth:`EdgeBackend.create` writes the
 Indexes: new points land in an appendable segment that is searched exactly. The HNSW index
 (and quantized copies) are built by :meth:`EdgeBackend.build_index`, which runs when an ingest
 ends, when the backend closes with unindexed points, and inside :meth:`EdgeBackend.upsert` once
-``index_after`` points have been written since the last build.
+``index_after`` points have been written since the last build. The ``index-pending`` marker
+makes a process that finds points left unindexed by a crashed one build the index on close.
 """
 
 from __future__ import annotations
@@ -56,20 +58,31 @@ __all__ = [
     "EdgeBackend",
 ]
 
-DEFAULT_HNSW = Hnsw(m=16, ef_construct=100)
-"""HNSW parameters where a schema gives none."""
+DEFAULT_HNSW = Hnsw(m=32, ef_construct=200)
+"""HNSW parameters where a schema gives none.
+
+Measured (``benchmarks/store.py``, 5k real-text vectors x 768 from a random-weight T5, 200
+held-out queries): recall@10 against exact search at ``hnsw_ef`` 128 was 0.9955 with m 32 /
+ef_construct 200 and 0.9885 with Qdrant's m 16 / 100 (0.9735 at ``hnsw_ef`` 64), for a build
+25% longer (15.8 s against 12.7 s on a loaded 2-core machine).
+"""
 
 DEFAULT_HNSW_EF = 128
-"""The search beam width where a query gives none."""
+"""The search beam width where a query gives none (see :data:`DEFAULT_HNSW`)."""
 
 DEFAULT_QUANTIZATION: Quantization | None = None
-"""Quantization where a schema gives none."""
+"""Quantization where a schema gives none: none. int8 scalar quantization (quantile 0.99,
+rescored) built 3.3x faster but kept recall@10 at 0.957 (``hnsw_ef`` 128) on the vectors above,
+under the 0.98 target; ask for it per collection (``Schema.quantization``) where speed matters
+more."""
 
 DEFAULT_INDEX_AFTER = 20_000
 """Build the index inside ``upsert`` once this many points were written since the last build."""
 
 SIDECAR = "collection.json"
 SHARD = "shard"
+PENDING = "index-pending"
+"""A marker file: points were written since the last index build (survives a crash)."""
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,254}$")
 _PAYLOAD_KINDS = {
@@ -94,6 +107,14 @@ _BAD_INPUT = (
 T = TypeVar("T")
 
 
+def _check_payload_kind(key: str, kind: str) -> None:
+    if kind not in _PAYLOAD_KINDS:
+        raise InvalidInputError(
+            f"payload index on {key!r}: expected a kind among {sorted(_PAYLOAD_KINDS)}, "
+            f"found {kind!r}"
+        )
+
+
 @dataclass
 class _Collection:
     """An open collection: its shard, its schema and its lock."""
@@ -104,6 +125,7 @@ class _Collection:
     shard: qe.EdgeShard
     lock: ReadWriteLock
     unindexed: int = 0
+    pending: bool = False
 
 
 class EdgeBackend:
@@ -215,6 +237,8 @@ class EdgeBackend:
         self._check_open()
         folder = self._folder(collection)
         config = self._config(schema)  # validate before anything is written
+        for key, kind in schema.payload_indexes.items():
+            _check_payload_kind(key, kind)
         with self._guard:
             if (folder / SIDECAR).is_file():
                 raise CollectionConfigError(
@@ -227,9 +251,13 @@ class EdgeBackend:
                 shutil.rmtree(folder)
             folder.mkdir()
             sidecar.write(folder / SIDECAR, schema)
-            shard = self._engine(
-                collection, lambda: qe.EdgeShard.create(str(folder / SHARD), config)
-            )
+            try:
+                shard = self._engine(
+                    collection, lambda: qe.EdgeShard.create(str(folder / SHARD), config)
+                )
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)  # no collection without a shard
+                raise
             self._collections[collection] = _Collection(
                 collection, folder, schema, shard, ReadWriteLock()
             )
@@ -269,11 +297,7 @@ class EdgeBackend:
 
     def create_payload_index(self, collection: str, key: str, kind: PayloadIndexKind) -> None:
         """Index a payload key (a JSON path such as ``metadata.source``)."""
-        if kind not in _PAYLOAD_KINDS:
-            raise InvalidInputError(
-                f"payload index on {key!r}: expected a kind among {sorted(_PAYLOAD_KINDS)}, "
-                f"found {kind!r}"
-            )
+        _check_payload_kind(key, kind)
         entry = self._open(collection)
         with entry.lock.write():
             self._engine(
@@ -288,16 +312,21 @@ class EdgeBackend:
             entry.schema = schema
 
     def stats(self, collection: str) -> CollectionStats:
-        """Points, indexed vectors and segments as Edge counts them."""
+        """Points, indexed vectors and segments as Edge counts them.
+
+        ``status`` is ``"yellow"`` while written points wait for :meth:`build_index`, else
+        ``"green"``. (Edge counts the vectors of small segments as indexed, and every vector
+        name of a point, so ``indexed_vectors`` is no measure of what waits.)
+        """
         entry = self._open(collection)
         with entry.lock.read():
             info = self._engine(collection, entry.shard.info)
-            pending = entry.unindexed
+            pending = entry.pending
         return CollectionStats(
             points=info.points_count,
             indexed_vectors=info.indexed_vectors_count,
             segments=info.segments_count,
-            status="green" if not pending else "yellow",
+            status="yellow" if pending else "green",
         )
 
     # --- points -------------------------------------------------------------------------------
@@ -310,6 +339,9 @@ class EdgeBackend:
         batch = [convert.edge_point(p) for p in points]
         operation = qe.UpdateOperation.upsert_points(batch)
         with entry.lock.write():
+            if not entry.pending:
+                (entry.folder / PENDING).touch()
+                entry.pending = True
             self._engine(collection, lambda: entry.shard.update(operation))
             entry.unindexed += len(batch)
             if self._index_after is not None and entry.unindexed >= self._index_after:
@@ -423,7 +455,7 @@ class EdgeBackend:
             try:
                 for entry in entries:
                     with entry.lock.write():
-                        if self._build_on_close and entry.unindexed:
+                        if self._build_on_close and entry.pending:
                             self._optimize(entry, None)
                         entry.shard.flush()
                         entry.shard.close()
@@ -441,9 +473,13 @@ class EdgeBackend:
     def _optimize(self, entry: _Collection, progress: Progress | None) -> None:
         total = entry.unindexed
         if progress is not None:
+            if not total and entry.pending:  # left by another process: the build covers all
+                total = self._engine(entry.name, entry.shard.info).points_count
             progress(0, total)
         self._engine(entry.name, entry.shard.optimize)
         entry.unindexed = 0
+        entry.pending = False
+        (entry.folder / PENDING).unlink(missing_ok=True)
         if progress is not None:
             progress(total, total)
 
@@ -497,6 +533,8 @@ class EdgeBackend:
                     collection, lambda: qe.EdgeShard.create(str(shard_path), config)
                 )
             entry = _Collection(collection, folder, schema, shard, ReadWriteLock())
+            # written by a process that died (or closed with build_on_close=False) unindexed
+            entry.pending = (folder / PENDING).exists()
             self._collections[collection] = entry
             return entry
 

@@ -255,11 +255,11 @@ def test_from_texts_from_documents_and_existing_collection(tiny_encoder, tmp_pat
     assert [d.id for d in reopened.get_by_ids(["a", "b", "c"])] == ["a", "b", "c"]
     with pytest.raises(CollectionConfigError, match="does not exist"):
         T5QdrantVectorStore.from_existing_collection(
-            "nope", T5Embeddings(encoder=tiny_encoder), client=reopened.index.client
+            "nope", T5Embeddings(encoder=tiny_encoder), backend=reopened.index.backend
         )
     with pytest.raises(CollectionConfigError, match="vectors of size 6"):
         T5QdrantVectorStore.from_existing_collection(
-            "docs", DeterministicFakeEmbedding(size=6), client=reopened.index.client
+            "docs", DeterministicFakeEmbedding(size=6), backend=reopened.index.backend
         )
     reopened.index.close()
 

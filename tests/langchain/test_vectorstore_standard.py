@@ -4,7 +4,8 @@
   methods run embedded Qdrant inline);
 * an ``AsyncQdrantClient(":memory:")``: the native async path (sync calls are impossible on an
   embedded async client, so the sync half does not apply);
-* on-disk embedded Qdrant with ``T5Embeddings`` over the tiny T5 encoder.
+* with ``T5Embeddings`` over the tiny T5 encoder, on both embedded engines: Qdrant Edge (a new
+  folder) and a folder written by qdrant-client's local mode (langchain-qdrant ``path=``).
 """
 
 from __future__ import annotations
@@ -41,10 +42,27 @@ class TestAsyncClient(VectorStoreIntegrationTests):
 
 
 class TestT5OnDisk(VectorStoreIntegrationTests):
+    """Qdrant Edge: what a new folder opens as."""
+
     @pytest.fixture
     def vectorstore(self, tiny_encoder, tmp_path) -> Iterator[T5QdrantVectorStore]:
         store = T5QdrantVectorStore(
             T5Embeddings(encoder=tiny_encoder), path=tmp_path / "qdrant", collection_name="standard"
         )
+        assert store.index.connection.kind == "edge"
+        yield store
+        store.index.close()
+
+
+class TestT5LocalModeFolder(VectorStoreIntegrationTests):
+    """A folder qdrant-client's local mode wrote, opened as it is."""
+
+    @pytest.fixture
+    def vectorstore(self, tiny_encoder, tmp_path) -> Iterator[T5QdrantVectorStore]:
+        QdrantClient(path=str(tmp_path / "qdrant")).close()
+        store = T5QdrantVectorStore(
+            T5Embeddings(encoder=tiny_encoder), path=tmp_path / "qdrant", collection_name="standard"
+        )
+        assert store.index.connection.kind == "local-mode"
         yield store
         store.index.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from langchain_core.documents import Document
@@ -148,9 +150,15 @@ def test_score_threshold_and_k(library):
             library.search("alpha", k=bad)
     with pytest.raises(InvalidInputError, match="score_threshold"):
         library.search("alpha", score_threshold="high")
-    with pytest.warns(UserWarning, match="search_params"):  # embedded Qdrant is always exact
+    # Local mode is always exact: search parameters are left out (it warned on each query).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         exact = library.search("alpha", k=2, search_params=models.SearchParams(exact=True))
-    assert [doc for doc, _ in exact] == [doc for doc, _ in everything[:2]]
+        assert [doc for doc, _ in exact] == [doc for doc, _ in everything[:2]]
+        assert library.search("alpha", k=2, hnsw_ef=64, exact=True) == exact
+    for bad in ({"hnsw_ef": 0}, {"hnsw_ef": True}, {"exact": "yes"}):
+        with pytest.raises(InvalidInputError, match=r"(hnsw_ef|exact): expected"):
+            library.search("alpha", **bad)
 
 
 @pytest.fixture

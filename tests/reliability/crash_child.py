@@ -1,16 +1,19 @@
-"""The process the crash tests kill: ingests a corpus into embedded on-disk Qdrant.
+"""The process the crash tests kill: ingests a corpus into an embedded on-disk store.
 
-It writes a progress marker (one line, flushed) to a file before and after every Qdrant call and
-every encode, so that the parent can kill it with SIGKILL at chosen points of the pipeline:
-while a batch is half written to SQLite, while encoding, between batches, or while the
-collection is created. Run in a fresh process (``multiprocessing`` forkserver, which preloads
-torch once for every child).
+Two engines: ``"edge"`` (Qdrant Edge, what ``QdrantIndex(path=...)`` opens for a new folder) and
+``"local"`` (qdrant-client's local mode, for folders it wrote: the parent creates ``meta.json``
+first). The child writes a progress marker (one line, flushed) to a file before and after every
+storage call, every encode and the index build, so that the parent can kill it with SIGKILL at
+chosen points of the pipeline: while a batch is being written, while encoding, between batches,
+while the index is built, or while the collection is created. Run in a fresh process
+(``multiprocessing`` forkserver, which preloads torch once for every child).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +26,8 @@ def warm_up() -> None:
     """Import what loading a checkpoint imports lazily (the forkserver calls this once)."""
     import transformers
     from qdrant_client.local import qdrant_local  # noqa: F401
+
+    import t5_vectors.storage.edge  # noqa: F401
 
     for name in ("AutoTokenizer", "T5EncoderModel", "T5TokenizerFast", "T5Tokenizer"):
         getattr(transformers, name)
@@ -40,8 +45,19 @@ def corpus(size: int) -> list[Document]:
     ]
 
 
-def open_index(checkpoint: str, store: str, threads: int | None = None) -> Any:
-    """The index the child and the parent's re-run both ingest through."""
+INDEXING_THRESHOLD_KB = 1
+"""Edge builds HNSW over any segment past 1 KB, so that the 200-point corpus gets a real index."""
+
+
+def open_index(
+    checkpoint: str, store: str, engine: str, threads: int | None = None
+) -> tuple[Any, Any]:
+    """The index the child and the parent's re-run both ingest through, and its Edge backend.
+
+    ``engine="edge"`` passes an ``EdgeBackend`` whose shards index any segment past
+    :data:`INDEXING_THRESHOLD_KB` (the index does not close a backend it was given:
+    :func:`close_index` does); ``"local"`` opens the folder local mode wrote (backend ``None``).
+    """
     import torch
 
     from t5_vectors import QdrantIndex, T5Encoder
@@ -49,7 +65,19 @@ def open_index(checkpoint: str, store: str, threads: int | None = None) -> Any:
     if threads is not None:
         torch.set_num_threads(threads)
     encoder = T5Encoder.from_pretrained(checkpoint, device="cpu", dtype="float32")
-    return QdrantIndex(encoder, path=store, collection_name=COLLECTION)
+    if engine == "edge":
+        from t5_vectors.storage.edge import EdgeBackend
+
+        backend = EdgeBackend(store, indexing_threshold_kb=INDEXING_THRESHOLD_KB)
+        return QdrantIndex(encoder, backend=backend, collection_name=COLLECTION), backend
+    return QdrantIndex(encoder, path=store, collection_name=COLLECTION), None
+
+
+def close_index(index: Any, backend: Any) -> None:
+    """Close the index, then the Edge backend the test opened for it."""
+    index.close()
+    if backend is not None:
+        backend.close()
 
 
 def _die() -> None:
@@ -72,8 +100,36 @@ class _KillBeforeCommit:
         _die()
 
 
+def _arm_edge(kill_at: str) -> None:
+    """Make the process SIGKILL itself at an exact point of the Edge backend's writes.
+
+    ``sidecar-replace``: while the collection's sidecar file is first written (temp file
+    complete, not yet renamed); ``sidecar-written``: after the sidecar, before the Edge shard
+    exists. (``upsert:N`` and ``index`` are armed in :func:`run`, on the backend's calls.)
+    """
+    from t5_vectors.storage import _edge_sidecar
+
+    if kill_at == "sidecar-replace":
+        replace = os.replace
+
+        def killing_replace(source: str, target: str) -> None:
+            if str(target).endswith("collection.json"):
+                _die()
+            replace(source, target)
+
+        _edge_sidecar.os.replace = killing_replace  # type: ignore[attr-defined]
+    if kill_at == "sidecar-written":
+        write = _edge_sidecar.write
+
+        def write_then_die(*args: Any, **kwargs: Any) -> None:
+            write(*args, **kwargs)
+            _die()
+
+        _edge_sidecar.write = write_then_die  # type: ignore[assignment]
+
+
 def _arm(kill_at: str) -> None:
-    """Make the process SIGKILL itself at an exact point inside embedded Qdrant's writes.
+    """Make the process SIGKILL itself at an exact point inside local mode's writes.
 
     ``point:N``: right after the N-th point is committed (mid-batch: points commit one by one);
     ``commit:N``: inside the N-th point's SQLite transaction, before it commits;
@@ -122,20 +178,30 @@ def run(
     markers: str,
     size: int,
     batch_size: int,
+    engine: str,
     kill_at: str | None = None,
 ) -> None:
-    """Ingest ``corpus(size)`` into *store*, writing progress markers to *markers*."""
+    """Ingest ``corpus(size)`` into *store*, writing progress markers to *markers*.
+
+    Edge kill points armed here: ``upsert:N`` (right after the N-th upsert returned: its points
+    are acknowledged) and ``index:MS`` (MS milliseconds into the index build that ends the
+    ingest).
+    """
     fd = os.open(markers, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
 
     def mark(text: str) -> None:
         os.write(fd, f"{text}\n".encode())
 
     mark("start")
-    if kill_at is not None:
+    kind, _, number = (kill_at or "").partition(":")
+    if kill_at is not None and engine == "local":
         _arm(kill_at)
-    index = open_index(checkpoint, store, threads=1)
+    if kill_at is not None and engine == "edge":
+        _arm_edge(kill_at)
+    index, owned = open_index(checkpoint, store, engine, threads=1)
     mark("opened")
-    connection, embedder = index.connection, index.embedder
+    backend, embedder = index.backend, index.embedder
+    upserts = [0]
 
     def traced(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -146,10 +212,28 @@ def run(
 
         return call
 
-    connection.retrieve = traced("lookup", connection.retrieve)
-    connection.upsert = traced("upsert", connection.upsert)
+    upsert = backend.upsert
+
+    def counted_upsert(*args: Any, **kwargs: Any) -> None:
+        upsert(*args, **kwargs)
+        upserts[0] += 1
+        if kind == "upsert" and upserts[0] == int(number):
+            _die()
+
+    build_index = backend.build_index
+
+    def killed_build(*args: Any, **kwargs: Any) -> None:
+        if kind == "index":
+            timer = threading.Timer(int(number) / 1000, _die)
+            timer.daemon = True
+            timer.start()
+        build_index(*args, **kwargs)
+
+    backend.retrieve = traced("lookup", backend.retrieve)
+    backend.upsert = traced("upsert", counted_upsert)
+    backend.build_index = traced("index", killed_build)
     embedder.documents = traced("encode", embedder.documents)
     report = index.ingest(corpus(size), batch_size=batch_size)
-    index.close()
+    close_index(index, owned)
     mark(f"done {report.written} {report.skipped}")
     os.close(fd)

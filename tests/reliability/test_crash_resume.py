@@ -1,18 +1,22 @@
-"""Crash and resume: SIGKILL an ingestion into embedded on-disk Qdrant, re-run, compare.
+"""Crash and resume: SIGKILL an ingestion into an embedded on-disk store, re-run, compare.
 
-A child process (``crash_child.run``) ingests a few hundred short texts through the tiny T5
-checkpoint into ``QdrantIndex(path=...)`` and is killed with SIGKILL:
+Both embedded engines: Qdrant Edge (what ``QdrantIndex(path=...)`` opens for a new folder) and
+qdrant-client's local mode (folders it wrote; the test creates ``meta.json`` first). A child
+process (``crash_child.run``) ingests a few hundred short texts through the tiny T5 checkpoint
+and is killed with SIGKILL:
 
 * at random points: the parent waits for the child's N-th progress marker (N and a jitter of
   up to 25 ms drawn from the seed), then kills it, wherever it is (encoding, looking up, in the
-  middle of a batch's per-point SQLite commits, or between batches);
-* at exact points inside embedded Qdrant's writes, where the child kills itself: between two
-  points of a batch, inside one point's SQLite transaction, while ``meta.json`` is replaced,
-  and while ``meta.json`` is first created.
+  middle of a batch's write, or between batches);
+* at exact points, where the child kills itself. Edge: right after an upsert returned, 0 and
+  2 ms into the index build (from a timer thread), while the collection's sidecar file is
+  replaced, and between the sidecar and the shard. Local mode: between two points of a batch,
+  inside one point's SQLite transaction, while ``meta.json`` is replaced.
 
-Then the same ingestion runs again in this process. The store must open (the dead process's
-lock is released by the kernel), and the collection must hold exactly the corpus: the ids,
-payloads and vectors of a clean run, nothing missing, nothing extra, no duplicates.
+After the kill, every acknowledged write (an upsert that returned) must be on disk. Then the
+same ingestion runs again in this process. The store must open (the dead process's locks are
+released by the kernel), and the collection must hold exactly the corpus: the ids, payloads and
+vectors of a clean run, nothing missing, nothing extra, no duplicates.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ BATCH = 16
 BATCHES = -(-SIZE // BATCH)
 SEEDS = range(5)
 TIMEOUT = 60
+ENGINES = ("edge", "local")
 
 Snapshot = dict[str, tuple[str, np.ndarray]]
 
@@ -50,7 +55,15 @@ def processes() -> Any:
     return context
 
 
-def snapshot(store: Path) -> Snapshot:
+def prepare(store: Path, engine: str) -> None:
+    """A local-mode store starts as a folder qdrant-client wrote; an Edge store as nothing."""
+    if engine == "local":
+        QdrantClient(path=str(store)).close()
+
+
+def snapshot(store: Path, engine: str) -> Snapshot:
+    if engine == "edge":
+        return edge_snapshot(store)
     client = QdrantClient(path=str(store))
     try:
         if not client.collection_exists(crash_child.COLLECTION):
@@ -66,22 +79,43 @@ def snapshot(store: Path) -> Snapshot:
     }
 
 
-def resume(st5_path: Path, store: Path) -> tuple[int, int]:
+def edge_snapshot(store: Path) -> Snapshot:
+    from t5_vectors.storage.edge import EdgeBackend
+
+    with EdgeBackend(store, build_on_close=False) as backend:
+        if crash_child.COLLECTION not in backend.list_collections():
+            return {}
+        records, _ = backend.scroll(crash_child.COLLECTION, limit=10 * SIZE, with_vectors=True)
+    found: Snapshot = {}
+    for r in records:
+        assert r.vectors is not None
+        found[str(r.id)] = (
+            json.dumps(r.payload, sort_keys=True),
+            np.asarray(r.vectors[""], dtype=np.float32),
+        )
+    return found
+
+
+def resume(st5_path: Path, store: Path, engine: str) -> tuple[int, int]:
     """Run the same ingestion again, in this process; returns (written, skipped)."""
-    index = crash_child.open_index(str(st5_path), str(store))
+    index, backend = crash_child.open_index(str(st5_path), str(store), engine)
     try:
         report = index.ingest(crash_child.corpus(SIZE), batch_size=BATCH)
     finally:
-        index.close()
+        crash_child.close_index(index, backend)
         index.embedding.close()
     return report.written, report.skipped
 
 
 @pytest.fixture(scope="module")
-def clean(st5_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
-    store = tmp_path_factory.mktemp("clean") / "store"
-    assert resume(st5_path, store) == (SIZE, 0)
-    return snapshot(store)
+def clean(st5_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Snapshot]:
+    snapshots = {}
+    for engine in ENGINES:
+        store = tmp_path_factory.mktemp(f"clean-{engine}") / "store"
+        prepare(store, engine)
+        assert resume(st5_path, store, engine) == (SIZE, 0)
+        snapshots[engine] = snapshot(store, engine)
+    return snapshots
 
 
 def compare(found: Snapshot, clean: Snapshot) -> tuple[str, int]:
@@ -103,34 +137,44 @@ def markers(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def child(processes: Any, st5_path: Path, store: Path, log: Path, kill_at: str | None) -> Any:
+def child(
+    processes: Any, st5_path: Path, store: Path, log: Path, engine: str, kill_at: str | None
+) -> Any:
+    prepare(store, engine)
     process = processes.Process(
         target=crash_child.run,
-        args=(str(st5_path), str(store), str(log), SIZE, BATCH, kill_at),
+        args=(str(st5_path), str(store), str(log), SIZE, BATCH, engine, kill_at),
         daemon=True,
     )
     process.start()
     return process
 
 
-def stored_count(store: Path) -> int | str:
+def stored_count(store: Path, engine: str) -> int | str:
     """Points on disk right after the kill (or why the store would not open)."""
     try:
-        return len(snapshot(store))
+        return len(snapshot(store, engine))
     except Exception as error:
         return first_line(error)
 
 
+def acknowledged(seen: list[str]) -> int:
+    """Points whose upsert returned before the kill (every batch is full but the last)."""
+    batches = sum(1 for line in seen if line == "upsert end")
+    return min(SIZE, batches * BATCH)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_sigkill_at_random_points_then_rerun_converges(
-    seed, processes, st5_path, tmp_path, clean, reliability
+    seed, engine, processes, st5_path, tmp_path, clean, reliability
 ):
     rng = random.Random(seed)
     # 2 opening markers, then per batch: lookup, encode and upsert, each begin and end.
     target = rng.randint(1, 2 + 6 * (BATCHES - 1))  # the last batch leaves time to kill
     jitter = rng.uniform(0, 0.025)
     store, log = tmp_path / "store", tmp_path / "markers"
-    process = child(processes, st5_path, store, log, None)
+    process = child(processes, st5_path, store, log, engine, None)
     deadline = time.monotonic() + TIMEOUT
     while len(markers(log)) < target and process.is_alive() and time.monotonic() < deadline:
         time.sleep(0.001)
@@ -139,69 +183,75 @@ def test_sigkill_at_random_points_then_rerun_converges(
     process.join(TIMEOUT)
     seen = markers(log)
     killed = process.exitcode == -signal.SIGKILL
-    written, skipped = resume(st5_path, store)
-    found = snapshot(store)
-    lost, bad = compare(found, clean)
+    after_kill = stored_count(store, engine)
+    acked = acknowledged(seen)
+    written, skipped = resume(st5_path, store, engine)
+    found = snapshot(store, engine)
+    lost, bad = compare(found, clean[engine])
+    name = "Qdrant Edge" if engine == "edge" else "local mode"
     reliability(
         area="crash/resume",
-        case=f"seed {seed}: SIGKILL {jitter * 1000:.0f} ms after progress marker {target} of "
-        f"{2 + 6 * BATCHES}",
-        expected="the store opens; the re-run leaves exactly the corpus",
-        outcome=f"{'killed' if killed else 'finished before the kill'}; store opened; re-run "
-        f"→ {len(found)}/{len(clean)} points, equal to a clean run: {bad == 0}",
+        case=f"{name}, seed {seed}: SIGKILL {jitter * 1000:.0f} ms after progress marker "
+        f"{target} of {2 + 6 * BATCHES}",
+        expected="acknowledged writes on disk; the store opens; the re-run leaves exactly the "
+        "corpus",
+        outcome=f"{'killed' if killed else 'finished before the kill'}; {after_kill} points on "
+        f"disk after the kill, {acked} acknowledged; re-run → {len(found)}/{len(clean[engine])} "
+        f"points, equal to a clean run: {bad == 0}",
         lost=lost,
     )
     assert killed
     assert not any(line.startswith("done") for line in seen)
+    assert isinstance(after_kill, int)
+    assert after_kill >= acked
     assert written + skipped == SIZE
     assert bad == 0
 
 
 EXACT = [
-    (
-        "point:85",
-        "between two points of batch 5 (5 of its 16 points committed)",
-        85,
-    ),
-    ("commit:40", "inside point 40's SQLite transaction, before the commit", 39),
-    ("meta-save", "while meta.json is replaced on collection creation", 0),
-    ("meta-create", "while meta.json is first created (opened, not yet written)", 0),
+    ("edge", "upsert:5", "right after batch 5's upsert returned (80 points acknowledged)", 80),
+    ("edge", "index:0", "as the index build that ends the ingest starts", SIZE),
+    ("edge", "index:2", "2 ms into the index build that ends the ingest", SIZE),
+    ("edge", "sidecar-replace", "while collection.json is written (temp file, not renamed)", 0),
+    ("edge", "sidecar-written", "after collection.json, before the Edge shard exists", 0),
+    ("local", "point:85", "between two points of batch 5 (5 of its 16 points committed)", 85),
+    ("local", "commit:40", "inside point 40's SQLite transaction, before the commit", 39),
+    ("local", "meta-save", "while meta.json is replaced on collection creation", 0),
 ]
 
 
-@pytest.mark.parametrize(("kill_at", "where", "on_disk"), EXACT, ids=[e[0] for e in EXACT])
+@pytest.mark.parametrize(
+    ("engine", "kill_at", "where", "on_disk"), EXACT, ids=[f"{e[0]}-{e[1]}" for e in EXACT]
+)
 def test_sigkill_inside_embedded_writes_then_rerun_converges(
-    kill_at, where, on_disk, processes, st5_path, tmp_path, clean, reliability
+    engine, kill_at, where, on_disk, processes, st5_path, tmp_path, clean, reliability
 ):
     store, log = tmp_path / "store", tmp_path / "markers"
-    process = child(processes, st5_path, store, log, kill_at)
+    process = child(processes, st5_path, store, log, engine, kill_at)
     process.join(TIMEOUT)
     killed = process.exitcode == -signal.SIGKILL
-    after_kill = stored_count(store)
-    lock_left = (store / ".lock").exists()
-    written, skipped = resume(st5_path, store)
-    found = snapshot(store)
-    lost, bad = compare(found, clean)
+    seen = markers(log)
+    after_kill = stored_count(store, engine)
+    lock_left = (store / ".lock").exists() or (store / "edge" / ".lock").exists()
+    written, skipped = resume(st5_path, store, engine)
+    found = snapshot(store, engine)
+    lost, bad = compare(found, clean[engine])
+    name = "Qdrant Edge" if engine == "edge" else "local mode"
+    in_build = "index begin" in seen and "index end" not in seen
     reliability(
         area="crash/resume",
-        case=f"SIGKILL {where}",
-        expected="the store opens; the re-run leaves exactly the corpus",
-        outcome=f"{'killed' if killed else f'exit code {process.exitcode}'}; after the kill: "
-        + (
-            f"{after_kill} points on disk"
-            if isinstance(after_kill, int)
-            else f"qdrant-client cannot open the folder ({after_kill}), QdrantIndex repairs it"
-        )
-        + f"{', stale .lock left' if lock_left else ''}; re-run wrote {written}, skipped "
-        f"{skipped} → {len(found)}/{len(clean)} points",
+        case=f"{name}: SIGKILL {where}",
+        expected="acknowledged writes on disk; the store opens; the re-run leaves exactly the "
+        "corpus",
+        outcome=f"{'killed' if killed else f'exit code {process.exitcode}'}"
+        + (f" ({'inside' if in_build else 'not inside'} the build)" if "index" in kill_at else "")
+        + f"; after the kill: {after_kill} points on disk"
+        + f"{', stale lock file left (free)' if lock_left else ''}; re-run wrote {written}, "
+        f"skipped {skipped} → {len(found)}/{len(clean[engine])} points",
         lost=lost,
     )
     assert killed
-    if kill_at == "meta-create":  # qdrant-client alone cannot open the folder; QdrantIndex can
-        assert isinstance(after_kill, str)
-        assert after_kill.startswith("JSONDecodeError")
-    else:
-        assert after_kill == on_disk
+    assert after_kill == on_disk
     assert (written, skipped) == (SIZE - on_disk, on_disk)
     assert bad == 0
 

@@ -545,3 +545,39 @@ def test_upsert_builds_the_index_past_the_threshold(tmp_path):
     with EdgeBackend(tmp_path, index_after=None) as reopened:
         stats = reopened.stats("c")
         assert (stats.points, stats.indexed_vectors) == (300, 300)
+
+
+def test_points_left_unindexed_by_another_process_are_indexed_on_close(tmp_path):
+    points = [Point(p.id, {"": p.vectors[""]}, p.payload) for p in _points(50, seed=8)]
+    with EdgeBackend(tmp_path, index_after=None, build_on_close=False) as backend:
+        backend.create("c", Schema(dense={"": DenseVectorSpec(size=DIM)}))
+        backend.upsert("c", points)  # closed without building: as if the process had died
+    assert (tmp_path / "edge" / "c" / "index-pending").exists()
+    with EdgeBackend(tmp_path) as backend:
+        assert backend.stats("c").status == "yellow"
+        calls: list[tuple[int, int | None]] = []
+        backend.build_index("c", progress=lambda done, total: calls.append((done, total)))
+        assert calls == [(0, 50), (50, 50)]
+        assert backend.stats("c").status == "green"
+    assert not (tmp_path / "edge" / "c" / "index-pending").exists()
+    with EdgeBackend(tmp_path, index_after=None, build_on_close=False) as backend:
+        backend.upsert("c", points[:5])
+    with EdgeBackend(tmp_path) as backend:
+        assert backend.count("c") == 50  # opened (and found pending): close() builds it
+    assert not (tmp_path / "edge" / "c" / "index-pending").exists()
+
+
+def test_a_schema_the_engine_refuses_leaves_no_collection(backend):
+    bad = Schema(dense={"": DenseVectorSpec(size=DIM)}, payload_indexes={"a": "nope"})  # type: ignore[dict-item]
+    with pytest.raises(InvalidInputError, match="payload index"):
+        backend.create("c", bad)
+    with pytest.raises(InvalidInputError, match="compression"):
+        backend.create(
+            "c",
+            Schema(
+                dense={"": DenseVectorSpec(size=DIM)},
+                quantization=Quantization("product", compression="x3"),
+            ),
+        )
+    assert backend.list_collections() == []
+    assert not backend.path.exists()  # nothing was written
