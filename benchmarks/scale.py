@@ -297,6 +297,7 @@ def main() -> None:
     import ray
 
     ray.init(
+        address="local",  # never attach to another cluster on this machine
         num_cpus=cpus,
         include_dashboard=False,
         log_to_driver=False,

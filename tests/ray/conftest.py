@@ -20,6 +20,7 @@ def ray_cluster() -> Iterator[None]:
     """A local Ray cluster for the module; its workers import the same t5_vectors as the tests."""
     path = os.pathsep.join(p for p in (PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p)
     ray.init(
+        address="local",  # never attach to another cluster on this machine
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,
