@@ -160,8 +160,12 @@ def _empty_report() -> IngestReport:
     return IngestReport()
 
 
-class _Reader:
-    """Turns the discovered files into chunk documents, remembering what it saw."""
+class ChunkReader:
+    """Turns the discovered files into chunk documents, remembering what it saw.
+
+    Shared by the plain file ingest and the Ray one (:mod:`t5_vectors.ray`), so both make the
+    same chunks, ids and metadata.
+    """
 
     def __init__(self, files: Sequence[Path], chunker: TokenChunker) -> None:
         self.files = files
@@ -335,7 +339,7 @@ def ingest_files(
     found = paths if isinstance(paths, Discovery) else discover(paths, glob=glob, exclude=exclude)
     bar = _bar(show_progress, len(found.files))
     run = _Run(len(found.files), _both(progress, bar.show if bar is not None else None))
-    reader = _Reader(found.files, chunker)
+    reader = ChunkReader(found.files, chunker)
     group: list[Document] = []
     try:
         run.tell()
