@@ -1,9 +1,9 @@
 """The ``t5-vectors`` command line (also ``python -m t5_vectors``).
 
 Commands, one module each: ``embed`` (texts to vectors), ``ingest`` (files and folders into a
-collection), ``search``, ``info`` and ``delete``. Errors a user can cause print one line and
-exit with status 2, anything unexpected exits with 1; ``--debug`` shows the traceback. Ctrl-C
-prints one line and exits with 130.
+collection), ``search``, ``info``, ``delete`` and ``copy`` (a collection to another target).
+Errors a user can cause print one line and exit with status 2, anything unexpected exits with 1;
+``--debug`` shows the traceback. Ctrl-C prints one line and exits with 130.
 
 Building the parser imports no model, Qdrant or LangChain code (each command imports what it
 needs when it runs), so ``--help`` and ``--version`` answer at once.
@@ -16,7 +16,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from t5_vectors.cli import delete, embed, info, ingest, search
+from t5_vectors.cli import copy, delete, embed, info, ingest, search
 from t5_vectors.cli.common import DEFAULT_MODEL, report_error, show_warning
 
 __all__ = ["DEFAULT_MODEL", "main"]
@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (embed, ingest, search, info, delete):
+    for command in (embed, ingest, search, info, delete, copy):
         command.add_parser(commands)
     return parser
 

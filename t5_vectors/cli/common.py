@@ -29,16 +29,16 @@ from t5_vectors.errors import (
     ModelLoadError,
     ModelMismatchError,
     ModelNotFoundError,
+    StorageLockedError,
     T5VectorsError,
 )
 
 if TYPE_CHECKING:
-    from qdrant_client import models
-
     from t5_vectors.encoder import T5Encoder
     from t5_vectors.qdrant.connection import Connection
     from t5_vectors.qdrant.layout import CollectionLayout
     from t5_vectors.qdrant.model_record import ModelRecord
+    from t5_vectors.storage.base import Schema
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -213,33 +213,36 @@ class Target:
     where: str
     local: bool
 
-    def collection_info(self, name: str) -> models.CollectionInfo:
-        """The collection's info, or :class:`CollectionConfigError` naming those that exist."""
-        if not self.connection.collection_exists(name):
-            names = sorted(c.name for c in self.connection.client.get_collections().collections)
+    def collection_names(self) -> list[str]:
+        """The names of the collections stored here, sorted."""
+        return sorted(self.connection.backend.list_collections())
+
+    def collection_info(self, name: str) -> Schema:
+        """The collection's schema, or :class:`CollectionConfigError` naming those that exist."""
+        schema = self.connection.backend.describe(name)
+        if schema is None:
+            names = self.collection_names()
             found = f"only {', '.join(map(repr, names))}" if names else "no collections"
             raise CollectionConfigError(
                 f"Expected a collection {name!r} in {self.where}, found {found}. Check "
                 "--collection and --qdrant-path / --qdrant-url, or create it with "
                 "t5-vectors ingest."
             )
-        return self.connection.get_collection(name)
+        return schema
 
     def layout(self, name: str) -> CollectionLayout | None:
         """The vectors collection *name* stores (``None`` if it does not exist)."""
         from t5_vectors.qdrant.layout import collection_layout
 
-        if not self.connection.collection_exists(name):
-            return None
-        return collection_layout(self.connection.get_collection(name), name)
+        schema = self.connection.backend.describe(name)
+        return None if schema is None else collection_layout(schema, name)
 
     def record(self, name: str) -> ModelRecord | None:
         """The model recorded with collection *name* (``None`` if absent or no record)."""
         from t5_vectors.qdrant.model_record import read_record
 
-        if not self.connection.collection_exists(name):
-            return None
-        return read_record(self.connection.get_collection(name))
+        schema = self.connection.backend.describe(name)
+        return None if schema is None else read_record(schema)
 
     def close(self) -> None:
         self.connection.close()
@@ -283,16 +286,19 @@ def open_target(args: argparse.Namespace, *, must_exist: bool) -> Target:
     with qdrant_step(where):
         from t5_vectors.qdrant.connection import Connection
 
+        busy = (
+            f"Expected {where} to be free, found it open in another process (embedded "
+            "Qdrant allows one process at a time). Wait for it to finish, or run a "
+            "Qdrant server (docker compose up -d) and use --qdrant-url."
+        )
         try:
-            connection = Connection(options=options)
-            connection.collection_exists("t5-vectors-connection-check")
+            connection = Connection(options=options, edge=True)
+            connection.backend.list_collections()
+        except StorageLockedError as error:
+            raise CommandError(busy) from error
         except RuntimeError as error:
             if "already accessed by another instance" in str(error):
-                raise CommandError(
-                    f"Expected {where} to be free, found it open in another process (embedded "
-                    "Qdrant allows one process at a time). Wait for it to finish, or run a "
-                    "Qdrant server (docker compose up -d) and use --qdrant-url."
-                ) from error
+                raise CommandError(busy) from error
             raise
     return Target(connection, where, local)
 

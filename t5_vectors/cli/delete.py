@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             wanted = [(given, Path(given).expanduser().absolute()) for given in args.source]
             doomed = [
                 point
-                for point, source in chunk_sources(connection.client, args.collection)
+                for point, source in chunk_sources(connection.backend, args.collection)
                 if source is not None and _selected(source, wanted)
             ]
             if not doomed:
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
                     "found none. Sources are stored as absolute paths: check the path "
                     "(t5-vectors search --json shows them), or the collection."
                 )
-            delete_points(connection.client, args.collection, doomed)
+            delete_points(connection.backend, args.collection, doomed)
     finally:
         target.close()
     sources = ", ".join(display_path(str(absolute)) for _, absolute in wanted)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from t5_vectors.cli.common import Target, add_qdrant_options, open_target, qdrant_step
@@ -18,10 +17,9 @@ from t5_vectors.cli.layout import describe_layout
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 
 if TYPE_CHECKING:
-    from qdrant_client import models
-
     from t5_vectors.qdrant.layout import CollectionLayout
     from t5_vectors.qdrant.storage import StorageReport
+    from t5_vectors.storage.base import Schema
 
 DEFAULT_SAMPLE = 100
 
@@ -45,16 +43,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     info.set_defaults(run=run)
 
 
-def _vectors(config: Any) -> dict[str, dict[str, Any]]:
+def _vectors(schema: Schema) -> dict[str, dict[str, Any]]:
     """``{vector name ("" = unnamed): {"size": ..., "distance": ...}}``."""
-    params = config.params.vectors
-    items = params.items() if isinstance(params, Mapping) else [("", params)] if params else []
-    vectors = {
-        name: {"size": p.size, "distance": p.distance.value.lower()}
-        | ({"multivector": True} if p.multivector_config is not None else {})
-        for name, p in items
+    vectors: dict[str, dict[str, Any]] = {
+        name: {"size": spec.size, "distance": str(spec.distance).lower()}
+        | ({"multivector": True} if spec.multivector else {})
+        for name, spec in schema.dense.items()
     }
-    for name in config.params.sparse_vectors or {}:
+    for name in schema.sparse:
         vectors[name] = {"sparse": True}
     return vectors
 
@@ -100,19 +96,19 @@ def describe(target: Target, name: str, sample: int = DEFAULT_SAMPLE) -> dict[st
     from t5_vectors.qdrant.layout import collection_layout, measure_storage
     from t5_vectors.qdrant.model_record import read_record
 
-    info: models.CollectionInfo = target.collection_info(name)
-    record = read_record(info)
+    schema = target.collection_info(name)
+    record = read_record(schema)
     described: dict[str, Any] = {
         "name": name,
         "points": target.connection.count(name),
-        "vectors": _vectors(info.config),
+        "vectors": _vectors(schema),
         "layout": None,
         "storage": None,
         "model": record.model if record is not None else None,
         "fingerprint": record.fingerprint if record is not None else None,
     }
     try:
-        layout = collection_layout(info, name)
+        layout = collection_layout(schema, name)
     except CollectionConfigError as error:  # not a layout t5-vectors can open; still listed
         described["layout_error"] = str(error)
         return described
@@ -132,11 +128,7 @@ def run(args: argparse.Namespace) -> int:
     target = open_target(args, must_exist=True)
     try:
         with qdrant_step(target.where):
-            if args.collection:
-                names = [args.collection]
-            else:
-                collections = target.connection.client.get_collections().collections
-                names = sorted(c.name for c in collections)
+            names = [args.collection] if args.collection else target.collection_names()
             described = [describe(target, name, args.sample) for name in names]
     finally:
         target.close()

@@ -210,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
                 index = QdrantIndex(
                     encoder,
                     collection_name=args.collection,
-                    client=target.connection.client,
+                    backend=target.connection.backend,
                     **options,
                 )
             except ModelMismatchError as error:

@@ -193,11 +193,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         with qdrant_step(target.where):
             from t5_vectors.qdrant.layout import collection_layout
+            from t5_vectors.qdrant.model_record import read_record
 
-            info = target.collection_info(args.collection)  # a clear error before the model loads
-            layout = collection_layout(info, args.collection)
+            schema = target.collection_info(args.collection)  # an error before the model loads
+            layout = collection_layout(schema, args.collection)
             require_mode(layout, args.mode, args.collection)
-            recorded = target.record(args.collection)
+            recorded = read_record(schema)
             encoder = load_encoder(args, recorded.model if recorded is not None else None)
             try:
                 from t5_vectors.qdrant import QdrantIndex
@@ -206,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
                     index = QdrantIndex(
                         encoder,
                         collection_name=args.collection,
-                        client=target.connection.client,
+                        backend=target.connection.backend,
                         create_if_missing=False,
                         **layout.index_options(),
                     )

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from qdrant_client import QdrantClient
-
 from t5_vectors.cli import main
+from t5_vectors.qdrant.connection import Connection
 
 PARAGRAPH = (
     "Water the plant when the top of the soil is dry, then let the pot drain completely. "
@@ -69,16 +68,21 @@ def cli(capsys, st5_path: Path, store: Path) -> Callable[..., Run]:
     return run
 
 
+def open_store(store: Path) -> Connection:
+    """The CLI's embedded store, opened the way the CLI opens it (Edge unless local mode wrote it)."""
+    return Connection(options={"path": str(store)}, edge=True)
+
+
 @pytest.fixture
 def points(store: Path) -> Callable[[str], dict[str, dict]]:
     """``points(collection)``: ``{document id: payload}`` of every stored point."""
 
     def read(collection: str) -> dict[str, dict]:
-        client = QdrantClient(path=str(store))
+        connection = open_store(store)
         try:
-            records, _ = client.scroll(collection, limit=10_000, with_payload=True)
+            records, _ = connection.backend.scroll(collection, limit=10_000, with_payload=True)
         finally:
-            client.close()
-        return {record.payload["document_id"]: record.payload for record in records}
+            connection.close()
+        return {record.payload["document_id"]: dict(record.payload) for record in records if record.payload}
 
     return read

@@ -124,7 +124,7 @@ def test_api_key_env_must_be_set(cli, monkeypatch):
 def test_bad_chunk_sizes(cli, docs, store, options, message):
     line = _one_line(cli("ingest", str(docs), "--collection", "docs", *options))
     assert message in line
-    assert not (store / "collection" / "docs").exists()
+    assert not store.exists()  # refused before the store is opened
 
 
 def test_bad_filter(cli, docs):
@@ -153,10 +153,12 @@ def test_debug_shows_the_traceback(cli, docs):
     assert "SourceFileError" in run.err
 
 
-def test_embedded_storage_in_use(cli, docs, store):
+def test_local_mode_storage_in_use(cli, docs, store):
     from qdrant_client import QdrantClient
 
+    QdrantClient(path=str(store)).close()  # a folder written by qdrant-client's local mode
     assert cli("ingest", str(docs), "--collection", "docs").status == 0
+    assert (store / "meta.json").is_file()  # still local mode, not turned into Edge
     holder = QdrantClient(path=str(store))
     try:
         line = _one_line(cli("info"))

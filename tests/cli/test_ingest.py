@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qdrant_client import QdrantClient
 
 from t5_vectors import T5Encoder
 from t5_vectors.files import chunk_id
 from t5_vectors.qdrant.model_record import read_record
+from tests.cli.conftest import open_store
 
 
 def _by_source(points: dict[str, dict]) -> dict[str, list[dict]]:
@@ -47,9 +47,9 @@ def test_ingest_writes_token_chunks_with_metadata(cli, docs, points, st5_path, s
                 assert text[start : start + len(content)] == content
                 # no chunk is longer than the model reads (64 tokens, </s> included)
                 assert encoder.count_tokens([content])[0] <= 64
-    client = QdrantClient(path=str(store))
-    record = read_record(client.get_collection("docs"))
-    client.close()
+    connection = open_store(store)
+    record = read_record(connection.backend.describe("docs"))
+    connection.close()
     assert record is not None
     assert record.model == str(st5_path)
 

@@ -8,6 +8,8 @@ import pytest
 from qdrant_client import QdrantClient, models
 
 from t5_vectors.qdrant.retrieval import MODES
+from t5_vectors.storage.base import Record
+from tests.cli.conftest import open_store
 
 NEEDLE_WORD = "zqxjv"  # made up; its pieces appear in no other file
 
@@ -36,12 +38,12 @@ def plain(cli, corpus):
     return run.json()
 
 
-def _stored(store: Path, collection: str) -> list[models.Record]:
-    client = QdrantClient(path=str(store))
+def _stored(store: Path, collection: str) -> list[Record]:
+    connection = open_store(store)
     try:
-        records, _ = client.scroll(collection, limit=10_000, with_vectors=True)
+        records, _ = connection.backend.scroll(collection, limit=10_000, with_vectors=True)
     finally:
-        client.close()
+        connection.close()
     return records
 
 
@@ -59,9 +61,9 @@ def test_ingest_stores_every_vector_asked_for(rich, store):
     records = _stored(store, "rich")
     assert len(records) == rich["chunks"]
     for record in records:
-        assert set(record.vector) == {"", "tokens", "langchain-sparse"}
-        assert record.vector["tokens"]
-        assert record.vector["langchain-sparse"].indices
+        assert set(record.vectors) == {"", "tokens", "langchain-sparse"}
+        assert len(record.vectors["tokens"])
+        assert record.vectors["langchain-sparse"].indices
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -115,9 +117,9 @@ def test_a_plain_reingest_keeps_the_extra_vectors_filled(cli, rich, corpus, stor
     rewritten = [r for r in records if r.payload["metadata"]["source"] == str(changed)]
     assert rewritten
     for record in records:
-        assert set(record.vector) == {"", "tokens", "langchain-sparse"}
-        assert record.vector["tokens"]
-        assert record.vector["langchain-sparse"].indices
+        assert set(record.vectors) == {"", "tokens", "langchain-sparse"}
+        assert len(record.vectors["tokens"])
+        assert record.vectors["langchain-sparse"].indices
     found = cli("search", "south window", "--collection", "rich", "--mode", "hybrid", "--json")
     assert found.status == 0, found.err
 
@@ -224,7 +226,8 @@ def test_bad_token_flags(cli, corpus, store, options, message):
 
 
 def test_vectors_another_tool_wrote_are_neither_searched_nor_left_empty(cli, corpus, store):
-    # langchain-qdrant's hybrid layout: its FastEmbed BM25 ids under t5-vectors' sparse name.
+    # langchain-qdrant's hybrid layout: its FastEmbed BM25 ids under t5-vectors' sparse name,
+    # written by qdrant-client's local mode (a folder the CLI opens as it is).
     client = QdrantClient(path=str(store))
     client.create_collection(
         "lc",
