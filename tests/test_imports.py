@@ -12,8 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "transformers", "qdrant_client", "qdrant_edge", "langchain_core", "ray")
 
@@ -88,12 +86,6 @@ def test_cli_help_and_version_load_nothing_heavy():
     assert not any(loaded.values()), loaded
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="t5_vectors/qdrant/__init__.py imports QdrantIndex (and through it the encoder and "
-    "torch) eagerly, and qdrant/model_record.py and qdrant/vectors.py import the encoder at "
-    "module level; info and delete need those modules lazy (owned by the storage rewrite)",
-)
 def test_info_and_delete_never_import_torch(tmp_path):
     code = (
         "from t5_vectors.cli import main\n"

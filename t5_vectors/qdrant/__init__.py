@@ -29,17 +29,60 @@ searcher), ``_retrying`` (idempotent calls retried), ``_mismatch`` (the one mism
 
 from __future__ import annotations
 
-from t5_vectors.qdrant.collection import CollectionSpec
-from t5_vectors.qdrant.connection import DEFAULT_PATH
-from t5_vectors.qdrant.ids import POINT_NAMESPACE, point_id
-from t5_vectors.qdrant.index import DEFAULT_COLLECTION, QdrantIndex
-from t5_vectors.qdrant.layout import CollectionLayout, collection_layout
-from t5_vectors.qdrant.payload import CONTENT_KEY, HASH_KEY, ID_KEY, METADATA_KEY
-from t5_vectors.qdrant.report import BatchFailure, IngestError, IngestReport
-from t5_vectors.qdrant.retrieval import Retrieval
-from t5_vectors.qdrant.retry import RetryPolicy
-from t5_vectors.qdrant.storage import StorageReport
-from t5_vectors.qdrant.vectors import SparseVectors, TokenVectors
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from t5_vectors.qdrant.collection import CollectionSpec
+    from t5_vectors.qdrant.connection import DEFAULT_PATH
+    from t5_vectors.qdrant.ids import POINT_NAMESPACE, point_id
+    from t5_vectors.qdrant.index import DEFAULT_COLLECTION, QdrantIndex
+    from t5_vectors.qdrant.layout import CollectionLayout, collection_layout
+    from t5_vectors.qdrant.payload import CONTENT_KEY, HASH_KEY, ID_KEY, METADATA_KEY
+    from t5_vectors.qdrant.report import BatchFailure, IngestError, IngestReport
+    from t5_vectors.qdrant.retrieval import Retrieval
+    from t5_vectors.qdrant.retry import RetryPolicy
+    from t5_vectors.qdrant.storage import StorageReport
+    from t5_vectors.qdrant.vectors import SparseVectors, TokenVectors
+
+_SOURCES = {
+    "CollectionSpec": "collection",
+    "DEFAULT_PATH": "connection",
+    "POINT_NAMESPACE": "ids",
+    "point_id": "ids",
+    "DEFAULT_COLLECTION": "index",
+    "QdrantIndex": "index",
+    "CollectionLayout": "layout",
+    "collection_layout": "layout",
+    "CONTENT_KEY": "payload",
+    "HASH_KEY": "payload",
+    "ID_KEY": "payload",
+    "METADATA_KEY": "payload",
+    "BatchFailure": "report",
+    "IngestError": "report",
+    "IngestReport": "report",
+    "Retrieval": "retrieval",
+    "RetryPolicy": "retry",
+    "StorageReport": "storage",
+    "SparseVectors": "vectors",
+    "TokenVectors": "vectors",
+}
+"""Where each public name lives: imported on first use (PEP 562), so that importing a submodule
+(``info`` and ``delete`` read layouts and records) never loads the encoder and torch."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _SOURCES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SOURCES))
+
 
 __all__ = [
     "CONTENT_KEY",

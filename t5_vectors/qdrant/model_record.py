@@ -35,13 +35,15 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from t5_vectors.errors import ModelMismatchError
-from t5_vectors.qdrant.embedder import Embedder
 from t5_vectors.storage.base import Schema
+
+if TYPE_CHECKING:  # the encoder package imports torch; reading a record never needs it
+    from t5_vectors.qdrant.embedder import Embedder
 
 __all__ = [
     "PROBE_MIN_COSINE",

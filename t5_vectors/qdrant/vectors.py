@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from qdrant_client import models
 
-from t5_vectors.encoder.sparse import SparseConfig, SparseTerms
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.qdrant._mismatch import mismatch
 from t5_vectors.storage.base import (
@@ -38,6 +37,9 @@ from t5_vectors.storage.base import (
     SparseVector,
     SparseVectorSpec,
 )
+
+if TYPE_CHECKING:  # the encoder package imports torch; info and delete never need it
+    from t5_vectors.encoder.sparse import SparseConfig, SparseTerms
 
 __all__ = [
     "SPARSE_RECORD_KEY",
@@ -205,6 +207,8 @@ class SparseVectors:
     @property
     def weighting(self) -> SparseConfig:
         """The term weighting as a :class:`~t5_vectors.encoder.sparse.SparseConfig`."""
+        from t5_vectors.encoder.sparse import SparseConfig
+
         return SparseConfig(
             k1=self.k1, b=self.b, avg_length=self.avg_length, lowercase=self.lowercase
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from t5_vectors.cli import main
 from t5_vectors.qdrant.connection import Connection
 
@@ -69,7 +70,7 @@ def cli(capsys, st5_path: Path, store: Path) -> Callable[..., Run]:
 
 
 def open_store(store: Path) -> Connection:
-    """The CLI's embedded store, opened the way the CLI opens it (Edge unless local mode wrote it)."""
+    """The CLI's store, opened as the CLI opens it (Edge unless local mode wrote it)."""
     return Connection(options={"path": str(store)}, edge=True)
 
 
@@ -83,6 +84,6 @@ def points(store: Path) -> Callable[[str], dict[str, dict]]:
             records, _ = connection.backend.scroll(collection, limit=10_000, with_payload=True)
         finally:
             connection.close()
-        return {record.payload["document_id"]: dict(record.payload) for record in records if record.payload}
+        return {r.payload["document_id"]: dict(r.payload) for r in records if r.payload}
 
     return read

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from t5_vectors import T5Encoder
 from t5_vectors.files import chunk_id
 from t5_vectors.qdrant.model_record import read_record
