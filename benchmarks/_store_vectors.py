@@ -3,7 +3,7 @@
 No trained weights can be downloaded on the benchmark machines, so the vectors come from a
 T5-base-wide checkpoint built here (:data:`SPEC`: sentence-t5-base layout, d_model 768, 12 heads,
 d_ff 3072, Dense 768, **random-initialised weights**, a sentencepiece vocabulary trained on
-CPython's documentation) with 1 of T5-base's 12 layers, float32, and texts cut at 128 tokens: on
+CPython's documentation) with 1 of T5-base's 12 layers, float32, and texts cut at 64 tokens: on
 two CPU cores shared with four other jobs, 12 layers encoded about 2 texts/s and 4 layers about
 3.6 texts/s (bfloat16 was 4x slower than float32 there), too slow for 20k texts in one session.
 The texts are real English: the docstring paragraphs of the Python standard library and of the
@@ -39,7 +39,7 @@ SPEC = {
     "d_ff": 3072,
     "dense_out": 768,
     "variant": "v1_0",
-    "max_seq_length": 128,
+    "max_seq_length": 64,
     "seed": 0,
     "vocab_size": 8000,
 }

@@ -6,7 +6,7 @@ Pure functions, no I/O: :mod:`t5_vectors.storage.edge` does the calls.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -39,12 +39,14 @@ __all__ = [
     "DEFAULT_RRF_K",
     "edge_config",
     "edge_filter",
+    "edge_ids",
     "edge_point",
     "edge_query_request",
     "edge_with",
     "hit",
     "point_id",
     "record",
+    "wants",
 ]
 
 DEFAULT_RRF_K = 2
@@ -328,8 +330,3 @@ def edge_query_request(plan: QueryPlan, *, default_ef: int | None) -> qe.QueryRe
 def edge_ids(ids: Sequence[PointId]) -> list[qe.PointId]:
     """Ids as Edge takes them (validated)."""
     return [_edge_id(i) for i in ids]
-
-
-def as_mapping(value: Mapping[str, Any]) -> dict[str, Any]:
-    """A plain dict copy (Edge takes dicts)."""
-    return dict(value)
