@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from t5_vectors.encoder import T5Encoder
     from t5_vectors.files.chunking import ChunkSettings
     from t5_vectors.files.ingest import FilesReport
+    from t5_vectors.qdrant.index import QdrantIndex
     from t5_vectors.qdrant.layout import CollectionLayout
 
 DEFAULT_CHUNK_TOKENS = 256
@@ -101,7 +102,50 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ingest.add_argument("--batch-size", type=int, default=64, help="chunks per batch")
     ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar (shown on terminals)")
+    ingest.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="encode on a Ray cluster: ADDRESS (ray://head:10001 or head:6379); without one, "
+        'RAY_ADDRESS, else a local Ray (needs pip install "t5-vectors[ray]")',
+    )
+    ingest.add_argument(
+        "--ray-actors",
+        type=int,
+        default=None,
+        metavar="N",
+        help="encoder actors with --ray (default: Ray sizes the pool)",
+    )
     ingest.set_defaults(run=run)
+
+
+def _check_ray(args: argparse.Namespace) -> None:
+    """``--ray`` and ``--ray-actors`` are usable: Ray is installed and the count is positive."""
+    if args.ray_actors is not None and args.ray is None:
+        raise CommandError("--ray-actors: expected together with --ray, found it alone. Add --ray.")
+    if args.ray_actors is not None and args.ray_actors < 1:
+        raise CommandError(
+            f"--ray-actors: expected a positive number of actors, found {args.ray_actors}."
+        )
+    if args.ray is None:
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise CommandError(
+            "--ray: expected Ray to be installed, found none. Install it with "
+            'pip install "t5-vectors[ray]", or drop --ray to encode in this process.'
+        )
+
+
+def _ray_address(args: argparse.Namespace) -> str:
+    """The cluster to join: ``--ray ADDRESS``, else ``RAY_ADDRESS``, else a new local Ray."""
+    import os
+
+    # "local" starts a local cluster; None would attach to any cluster already on this machine.
+    return str(args.ray or os.environ.get("RAY_ADDRESS") or "local")
 
 
 def _flag_words(error: InvalidInputError) -> CommandError:
@@ -176,6 +220,7 @@ def _load(args: argparse.Namespace, recorded: str | None, show: bool) -> T5Encod
 def run(args: argparse.Namespace) -> int:
     """Ingest; returns the exit status."""
     check_layout_flags(args)
+    _check_ray(args)
     settings = _chunk_settings(args)
     found = discover(args.paths, glob=args.glob, exclude=args.exclude)
     require_text(found, args)
@@ -216,14 +261,17 @@ def run(args: argparse.Namespace) -> int:
             except ModelMismatchError as error:
                 raise CommandError(mismatch_message(error, args.collection)) from error
             layout = target.layout(args.collection)
-            report = ingest_files(
-                index,
-                found,
-                chunking=settings,
-                prune=args.prune,
-                batch_size=args.batch_size,
-                show_progress=show,
-            )
+            if args.ray is not None:
+                report = _ingest_on_ray(args, index, found, settings, show)
+            else:
+                report = ingest_files(
+                    index,
+                    found,
+                    chunking=settings,
+                    prune=args.prune,
+                    batch_size=args.batch_size,
+                    show_progress=show,
+                )
     finally:
         if encoder is not None:
             encoder.close()
@@ -236,6 +284,33 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_summary(report, args.collection, target.where, model, describe_layout(layout))
     return 1 if report.unreadable or report.failed else 0
+
+
+def _ingest_on_ray(
+    args: argparse.Namespace,
+    index: QdrantIndex,
+    found: Discovery,
+    settings: ChunkSettings,
+    show: bool,
+) -> FilesReport:
+    """The same file ingest with the encoding on Ray actors (same chunks and ids)."""
+    import ray
+
+    from t5_vectors.ray import ingest_files as ray_ingest_files
+
+    ray.init(address=_ray_address(args), log_to_driver=False)
+    try:
+        return ray_ingest_files(
+            index,
+            found,
+            chunking=settings,
+            prune=args.prune,
+            batch_size=args.batch_size,
+            concurrency=args.ray_actors,
+            show_progress=show,
+        )
+    finally:
+        ray.shutdown()
 
 
 def _as_json(
