@@ -62,9 +62,10 @@ __all__ = [
 GROUP_BATCHES = 4
 """Batches handed to :meth:`QdrantIndex.ingest` per call: progress is counted per group."""
 
-Phase = Literal["ingest", "stale", "prune"]
+Phase = Literal["ingest", "stale", "prune", "index"]
 """``ingest``: reading, chunking, looking up, encoding and writing (one stream); ``stale``:
-removing the leftover chunks of changed files; ``prune``: removing chunks of deleted files."""
+removing the leftover chunks of changed files; ``prune``: removing chunks of deleted files;
+``index``: building the engine's search index over what was written (once, at the end)."""
 
 
 def chunk_id(source: str, chunk: int) -> str:
@@ -355,7 +356,7 @@ def ingest_files(
                 break
             passed, read = reader.passed, reader.chunks
             try:
-                report = index.ingest(group, batch_size=batch_size)
+                report = index.ingest(group, batch_size=batch_size, build_index=False)
             except IngestError as error:
                 raise _shifted(error, run, group) from error
             run.stored_group(report, passed, read)
@@ -367,6 +368,10 @@ def ingest_files(
             from t5_vectors.files.sync import prune_deleted
 
             pruned = prune_deleted(index.backend, index.collection_name, found.covers)
+        if run.total().written or stale or pruned:
+            run.phase = "index"
+            run.tell()
+            index.build_index()
     except KeyboardInterrupt as interrupt:
         if isinstance(interrupt, IngestInterrupted):
             raise
@@ -475,8 +480,10 @@ class _Bar:
                     {"files checked": f"{progress.sources_checked}/{progress.sources}"},
                     refresh=True,
                 )
-            else:
+            elif progress.phase == "prune":
                 bar.set_postfix({"scanning": "chunks of deleted files"}, refresh=True)
+            else:
+                bar.set_postfix({"building": "the search index"}, refresh=True)
 
     def close(self) -> None:
         self.tqdm.close()

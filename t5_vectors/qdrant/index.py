@@ -338,6 +338,7 @@ class QdrantIndex:
         show_progress: bool = False,
         force: bool = False,
         on_failure: OnFailure = "raise",
+        build_index: bool = True,
     ) -> IngestReport:
         """Stream *documents* into the collection (see :mod:`t5_vectors.qdrant.ingest`).
 
@@ -355,6 +356,9 @@ class QdrantIndex:
             on_failure: ``"raise"`` stops at the first batch that fails for good with
                 :class:`~t5_vectors.qdrant.ingest.IngestError`; ``"continue"`` records it in the
                 report and goes on.
+            build_index: build the engine's search index over what was written, at the end
+                (:meth:`build_index`). Pass ``False`` when one stream is fed through several
+                calls, and call :meth:`build_index` once after the last.
 
         Returns:
             the counts of written, skipped (unchanged) and failed documents.
@@ -373,7 +377,7 @@ class QdrantIndex:
             show_progress=show_progress,
             total=len(documents) if isinstance(documents, Sized) else None,
         )
-        if report.written:
+        if report.written and build_index:
             with _index_bar(show_progress) as progress:
                 self.build_index(progress)
         return report
@@ -386,6 +390,7 @@ class QdrantIndex:
         show_progress: bool = False,
         force: bool = False,
         on_failure: OnFailure = "raise",
+        build_index: bool = True,
     ) -> IngestReport:
         """Async :meth:`ingest`; also takes async iterables (``loader.alazy_load()``)."""
         _check_ingest_options(batch_size, on_failure)
@@ -407,7 +412,7 @@ class QdrantIndex:
             show_progress=show_progress,
             total=len(documents) if isinstance(documents, Sized) else None,
         )
-        if report.written:
+        if report.written and build_index:
             with _index_bar(show_progress) as progress:
                 await self.abuild_index(progress)
         return report

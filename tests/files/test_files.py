@@ -174,6 +174,37 @@ def test_progress_counts_what_is_stored_through_every_phase(tiny_encoder, tmp_pa
     index.close()
 
 
+def test_the_search_index_is_built_once_at_the_end(tiny_encoder, tmp_path):
+    from t5_vectors import QdrantIndex
+    from t5_vectors.files import ingest_files
+    from t5_vectors.files.ingest import Progress
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for n in range(6):
+        (docs / f"f{n}.txt").write_text(f"Note {n} about repotting a cactus in spring. " * 12)
+    index = QdrantIndex(tiny_encoder, collection_name="c", path=str(tmp_path / "store"))
+    backend = index.backend
+    builds: list[str] = []
+    real = backend.build_index
+
+    def spy(collection, *, progress=None):
+        builds.append(collection)
+        real(collection, progress=progress)
+
+    backend.build_index = spy
+    seen: list[Progress] = []
+    report = ingest_files(index, [docs], batch_size=2, progress=seen.append)
+    assert report.written == report.chunks > 2 * 4  # several groups were written
+    assert builds == ["c"]  # one build over the whole run, not one per group
+    assert seen[-1].phase == "index"
+    builds.clear()
+    again = ingest_files(index, [docs], batch_size=2, progress=seen.append)
+    assert again.written == 0
+    assert builds == []  # nothing written: nothing to index
+    index.close()
+
+
 def test_an_ingest_error_names_the_run_wide_chunks_and_file(tiny_encoder, tmp_path, monkeypatch):
     from t5_vectors import IngestError, QdrantIndex, T5Encoder
     from t5_vectors.files import ingest_files
