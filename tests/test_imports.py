@@ -97,3 +97,26 @@ def test_info_and_delete_never_import_torch(tmp_path):
     loaded = _loaded(code, cwd=tmp_path)
     assert not loaded["torch"]
     assert not loaded["transformers"]
+
+
+def test_info_and_delete_on_a_sparse_and_token_collection_never_import_torch(tmp_path, st5_path):
+    from t5_vectors.cli import main
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ferns.txt").write_text("Ferns like shade and damp soil. " * 20)
+    db = str(tmp_path / "db")
+    status = main(
+        ["ingest", str(docs), "--collection", "rich", "--sparse", "--token-vectors", "--quiet",
+         "--model", str(st5_path), "--device", "cpu", "--dtype", "float32", "--qdrant-path", db]
+    )  # fmt: skip
+    assert status == 0
+    code = (
+        "from t5_vectors.cli import main\n"
+        f"assert main(['info', '--collection', 'rich', '--qdrant-path', {db!r}]) == 0\n"
+        f"assert main(['delete', '--collection', 'rich', '--source', {str(docs / 'ferns.txt')!r}, "
+        f"'--yes', '--qdrant-path', {db!r}]) == 0\n"
+    )
+    loaded = _loaded(code, cwd=tmp_path)
+    assert not loaded["torch"]
+    assert not loaded["transformers"]

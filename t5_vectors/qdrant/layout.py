@@ -48,10 +48,10 @@ from typing import Any
 from qdrant_client import models
 
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
+from t5_vectors.qdrant._modes import MODES
 from t5_vectors.qdrant.collection import CollectionSpec
 from t5_vectors.qdrant.connection import Connection
 from t5_vectors.qdrant.model_record import RECORD_KEY, read_record
-from t5_vectors.qdrant.retrieval import MODES
 from t5_vectors.qdrant.storage import StorageReport
 from t5_vectors.qdrant.vectors import (
     SPARSE_RECORD_KEY,

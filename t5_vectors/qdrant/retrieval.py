@@ -23,11 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from t5_vectors.errors import InvalidInputError
+from t5_vectors.qdrant._modes import FUSIONS, MODES, Fusion, Mode
 from t5_vectors.qdrant.encoding import QueryVectors
 from t5_vectors.qdrant.search import SearchOptions
 from t5_vectors.qdrant.vectors import to_sparse_vector
@@ -35,10 +35,6 @@ from t5_vectors.storage.base import Fuse, Nearest, Prefetch, QueryPlan
 
 __all__ = ["FUSIONS", "MODES", "Fusion", "Mode", "Retrieval"]
 
-Mode = Literal["dense", "sparse", "hybrid", "maxsim", "rerank"]
-Fusion = Literal["rrf", "dbsf"]
-MODES: tuple[str, ...] = ("dense", "sparse", "hybrid", "maxsim", "rerank")
-FUSIONS: tuple[str, ...] = ("rrf", "dbsf")
 _MIN_PREFETCH = 20
 
 
