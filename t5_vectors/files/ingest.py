@@ -215,6 +215,25 @@ class ChunkReader:
             self.expected[source] = ids
             self.passed += 1
 
+    def report(
+        self, ingest: IngestReport, *, stale: int, pruned: int, started: float
+    ) -> FilesReport:
+        """What the run did: the files read here, *ingest*'s counts and the clean-up's."""
+        return FilesReport(
+            files=self.text_files,
+            chunks=self.chunks,
+            written=ingest.written,
+            skipped=ingest.skipped,
+            failed=ingest.failed,
+            binary=tuple(self.binary),
+            unreadable=tuple(self.unreadable),
+            lossy=tuple(self.lossy),
+            stale_removed=stale,
+            pruned=pruned,
+            seconds=time.perf_counter() - started,
+            ingest=ingest,
+        )
+
 
 class _Run:
     """The bookkeeping of one :func:`ingest_files` call: counts, reports and the callback."""
@@ -381,21 +400,7 @@ def ingest_files(
     finally:
         if bar is not None:
             bar.close()
-    total = run.total()
-    return FilesReport(
-        files=reader.text_files,
-        chunks=reader.chunks,
-        written=total.written,
-        skipped=total.skipped,
-        failed=total.failed,
-        binary=tuple(reader.binary),
-        unreadable=tuple(reader.unreadable),
-        lossy=tuple(reader.lossy),
-        stale_removed=stale,
-        pruned=pruned,
-        seconds=time.perf_counter() - run.started,
-        ingest=total,
-    )
+    return reader.report(run.total(), stale=stale, pruned=pruned, started=run.started)
 
 
 def _remove_stale(index: QdrantIndex, expected: dict[str, set[str]], run: _Run) -> int:

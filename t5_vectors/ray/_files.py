@@ -127,6 +127,7 @@ def ingest_files(
             concurrency=concurrency,
             num_gpus=num_gpus,
             batch_size=batch_size,
+            build_index=False,  # built once below, after the stale chunks are gone
         )
         if refs
         else None
@@ -136,20 +137,9 @@ def ingest_files(
     from t5_vectors.qdrant.report import IngestReport
 
     ingested = report if report is not None else IngestReport()
-    return FilesReport(
-        files=reader.text_files,
-        chunks=reader.chunks,
-        written=ingested.written,
-        skipped=ingested.skipped,
-        failed=ingested.failed,
-        binary=tuple(reader.binary),
-        unreadable=tuple(reader.unreadable),
-        lossy=tuple(reader.lossy),
-        stale_removed=stale,
-        pruned=pruned,
-        seconds=time.perf_counter() - started,
-        ingest=ingested,
-    )
+    if ingested.written or stale or pruned:
+        index.build_index()  # once, as the plain file ingest does
+    return reader.report(ingested, stale=stale, pruned=pruned, started=started)
 
 
 def _files_bar(total: int) -> Any:

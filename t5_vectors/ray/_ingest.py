@@ -66,6 +66,7 @@ def ingest(
     batch_size: int | None = None,
     force: bool = False,
     open_backend: OpenBackend | None = None,
+    build_index: bool = True,
 ) -> IngestReport:
     """Embed *dataset* on Ray actors and store it in *index*'s collection.
 
@@ -103,6 +104,8 @@ def ingest(
         open_backend: a picklable callable that opens the storage backend in a worker (a
             server client configured otherwise than the driver's, a proxy); given, the workers
             look up and write, whatever storage the index itself uses.
+        build_index: build the engine's search index over what was written, at the end, as
+            :meth:`QdrantIndex.ingest` does (``False``: the caller builds it once later).
 
     Returns:
         written (encoded and upserted) and skipped (stored unchanged) rows; ``batches`` counts
@@ -127,7 +130,7 @@ def ingest(
     index.ensure_collection()  # on the driver, before any worker reads or writes
     try:
         if open_backend is not None or storage_kind(index) == "server":
-            return _ingest_on_workers(
+            report = _ingest_on_workers(
                 dataset,
                 index,
                 columns,
@@ -137,14 +140,18 @@ def ingest(
                 open_backend,
                 started,
             )
-        return _ingest_from_driver(
-            dataset, index, columns, embed_options, size, concurrency, num_gpus, force, started
-        )
+        else:
+            report = _ingest_from_driver(
+                dataset, index, columns, embed_options, size, concurrency, num_gpus, force, started
+            )
     except Exception as error:
         cause = user_error(error)
         if cause is None or cause is error:
             raise
         raise cause from error
+    if report.written and build_index:
+        index.build_index()
+    return report
 
 
 def user_error(error: BaseException) -> T5VectorsError | None:
