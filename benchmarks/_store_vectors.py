@@ -12,8 +12,9 @@ weights make the space more anisotropic (vectors cluster more tightly) than a tr
 which is, if anything, harder for HNSW. Queries are held-out paragraphs (never stored) through
 the same model.
 
-The vectors are cached as ``.npy`` under the work folder: encoding 20k paragraphs with T5-base on
-two CPU cores takes tens of minutes, the storage benchmarks then reuse them.
+The vectors are cached as ``.npy`` under the work folder (one file for a prefix of the shuffled
+paragraphs, grown on demand): encoding 100k paragraphs takes minutes to tens of minutes on two CPU
+cores, the storage benchmarks then reuse them.
 """
 
 from __future__ import annotations
@@ -97,23 +98,31 @@ def stdlib_paragraphs(
     return paragraphs
 
 
+def _pool(seed: int, cache: Path | None) -> list[str]:
+    """Every paragraph, shuffled by ``seed``; the unshuffled list is cached as JSON in ``cache``."""
+    if cache is not None and cache.exists():
+        pool = json.loads(cache.read_text())
+    else:
+        pool = stdlib_paragraphs()
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps(pool))
+    random.Random(seed).shuffle(pool)
+    return list(pool)
+
+
 def split_corpus(
     n_docs: int, n_queries: int, seed: int = 0, cache: Path | None = None
 ) -> tuple[list[str], list[str]]:
     """``n_docs`` stored texts and ``n_queries`` held-out query texts, shuffled by ``seed``.
 
-    The paragraph pool (minutes to parse) is cached as JSON in ``cache`` when given.
+    The documents are the first ``n_docs`` paragraphs of the shuffled pool and the queries the
+    next ``n_queries``, so a smaller corpus is a prefix of a larger one and one cache of vectors
+    serves every size. The paragraph pool (minutes to parse) is cached as JSON in ``cache``.
     """
-    if cache is not None and cache.exists():
-        pool = json.loads(cache.read_text())
-    else:
-        pool = stdlib_paragraphs(enough=2 * (n_docs + n_queries))
-        if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps(pool))
+    pool = _pool(seed, cache)
     if n_docs + n_queries > len(pool):
         raise SystemExit(f"only {len(pool)} paragraphs; asked for {n_docs} + {n_queries}")
-    random.Random(seed).shuffle(pool)
     return pool[:n_docs], pool[n_docs : n_docs + n_queries]
 
 
@@ -128,21 +137,31 @@ def cached_vectors(
 ) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
     """Document and query vectors (float32, unit rows) and their texts, encoded once and cached.
 
-    ``mmap`` maps the cached document vectors instead of reading them.
+    The cache holds the vectors of a prefix of the shuffled pool (``pool-<key>.npy``) and grows
+    when a larger corpus is asked for; it is saved every 5,000 texts, so a stopped run resumes.
+    ``mmap`` maps the cached vectors instead of reading them.
     """
     folder = workdir / "store-vectors"
-    docs, queries = split_corpus(n_docs, n_queries, seed, cache=folder / "paragraphs.json")
-    key = hashlib.sha256(
-        json.dumps([n_docs, n_queries, seed, dtype, SPEC, docs[:3], queries[:3]]).encode()
-    ).hexdigest()[:12]
-    doc_file, query_file = folder / f"docs-{key}.npy", folder / f"queries-{key}.npy"
-    if doc_file.exists() and query_file.exists():
-        return (
-            np.load(doc_file, mmap_mode="r" if mmap else None),
-            np.load(query_file),
-            docs,
-            queries,
-        )
+    pool = _pool(seed, folder / "paragraphs.json")
+    needed = n_docs + n_queries
+    if needed > len(pool):
+        raise SystemExit(f"only {len(pool)} paragraphs; asked for {n_docs} + {n_queries}")
+    key = hashlib.sha256(json.dumps([seed, dtype, SPEC, len(pool), pool[:3]]).encode()).hexdigest()[
+        :12
+    ]
+    pool_file = folder / f"pool-{key}.npy"
+    have = np.load(pool_file, mmap_mode="r") if pool_file.exists() else None
+    if have is None or len(have) < needed:
+        have = _extend(workdir, pool_file, have, pool[:needed], dtype)
+    if not mmap:
+        have = np.asarray(have[:needed])
+    docs, queries = pool[:n_docs], pool[n_docs:needed]
+    return have[:n_docs], np.asarray(have[n_docs:needed]), docs, queries
+
+
+def _extend(
+    workdir: Path, pool_file: Path, have: np.ndarray | None, texts: list[str], dtype: str
+) -> np.ndarray:
     sys.path.insert(0, str(Path(__file__).parent))
     from _common import corpus_paragraphs
 
@@ -157,23 +176,24 @@ def cached_vectors(
             **SPEC,  # type: ignore[arg-type]
         )
     print(f"checkpoint {path}", file=sys.stderr, flush=True)
+    parts = [] if have is None else [np.asarray(have, dtype=np.float32)]
+    done = 0 if have is None else len(have)
+    first = done
     encoder = T5Encoder.from_pretrained(str(path), device="cpu", dtype=dtype)
     try:
         start = time.perf_counter()
-        query_vectors = encoder.encode(queries)
-        parts = []
-        step = 1000
-        for i in range(0, len(docs), step):
-            parts.append(encoder.encode(docs[i : i + step]))
+        step = 5000
+        for i in range(done, len(texts), step):
+            parts.append(np.asarray(encoder.encode(texts[i : i + step]), dtype=np.float32))
             done = i + len(parts[-1])
-            rate = done / (time.perf_counter() - start)
-            print(f"encoded {done}/{len(docs)} ({rate:.1f} texts/s)", file=sys.stderr, flush=True)
-        doc_vectors = np.concatenate(parts).astype(np.float32)
+            rate = (done - first) / (time.perf_counter() - start)
+            print(f"encoded {done}/{len(texts)} ({rate:.1f} texts/s)", file=sys.stderr, flush=True)
+            tmp = pool_file.with_suffix(".tmp.npy")
+            np.save(tmp, np.concatenate(parts))
+            tmp.replace(pool_file)
     finally:
         encoder.close()
-    np.save(query_file, np.asarray(query_vectors, dtype=np.float32))
-    np.save(doc_file, doc_vectors)
-    return doc_vectors, np.asarray(query_vectors, dtype=np.float32), docs, queries
+    return np.load(pool_file, mmap_mode="r")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ never truncated by the model.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -26,6 +27,11 @@ __all__ = ["DEFAULT_CHUNK_TOKENS", "Chunk", "ChunkSettings", "TokenChunker", "la
 
 DEFAULT_CHUNK_TOKENS = 256
 """Chunk size when none is given (capped at the model's ``max_length``)."""
+
+SPLIT_RULES = 1
+"""The version of the splitting rules (:meth:`TokenChunker.split`): raise it whenever the same
+text and settings would give other chunks, so that the file ingest splits every file again
+(the version of ``langchain-text-splitters`` counts too: see :attr:`TokenChunker.signature`)."""
 
 _SUFFIX_LANGUAGES: dict[str, str] = {
     ".md": "markdown",
@@ -171,6 +177,25 @@ class TokenChunker:
                 f"chunk_overlap={self.chunk_overlap}. Use larger chunks or a smaller overlap."
             )
         self._splitters: dict[Language | None, RecursiveCharacterTextSplitter] = {}
+
+    @property
+    def signature(self) -> str:
+        """What decides this chunker's output besides the text: the splitting rules' version,
+        size, overlap, document prefix and lower-casing (the tokenizer is the model's, named by
+        the index's fingerprint). Part of each file's digest in the file ingest."""
+        from importlib.metadata import version
+
+        splitters = version("langchain-text-splitters")
+        return json.dumps(
+            [
+                SPLIT_RULES,
+                splitters,
+                self.chunk_tokens,
+                self.chunk_overlap,
+                self._prefix,
+                self._lowercase,
+            ]
+        )
 
     def _count(self, text: str) -> int:
         return self.encoder.count_tokens([text.lower() if self._lowercase else text])[0]

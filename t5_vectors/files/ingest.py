@@ -31,9 +31,10 @@ check in :func:`~t5_vectors.files.discover.discover`) is listed in
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -41,10 +42,11 @@ from typing import TYPE_CHECKING, Literal
 from t5_vectors.errors import IngestError, InvalidInputError
 from t5_vectors.files.chunking import ChunkSettings, TokenChunker, language_of
 from t5_vectors.files.discover import Discovery, discover
-from t5_vectors.files.read import read_file
+from t5_vectors.files.read import FileText, read_file
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
+    from langchain_text_splitters import Language
 
     from t5_vectors.qdrant.index import QdrantIndex
     from t5_vectors.qdrant.report import IngestReport
@@ -161,35 +163,150 @@ def _empty_report() -> IngestReport:
     return IngestReport()
 
 
+StoredFiles = Callable[[Sequence[tuple[str, str, str]]], Mapping[str, int]]
+"""``lookup([(source, chunk 0's point id, digest), ...]) -> {source: chunks}``: the files stored
+whole with the same digest (:func:`t5_vectors.files.sync.stored_files` on a backend)."""
+
+READ_AHEAD_FILES = 256
+"""Files read ahead of the chunking, so that their records are looked up in one call."""
+
+_READ_AHEAD_CHARS = 16_000_000
+
+
+def file_digest(text: str, signature: str, language: Language | None) -> str:
+    """SHA-256 over what decides a file's chunks: its text, the chunker and the language.
+
+    Args:
+        text: the file's text as read.
+        signature: the chunker's and the model's identity (size, overlap, prefix, tokenizer).
+        language: the splitting language derived from the file name.
+    """
+    digest = hashlib.sha256()
+    for part in (signature, str(language), text):
+        data = part.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
 class ChunkReader:
     """Turns the discovered files into chunk documents, remembering what it saw.
 
     Shared by the plain file ingest and the Ray one (:mod:`t5_vectors.ray`), so both make the
     same chunks, ids and metadata.
+
+    With a *lookup*, files are read a window at a time and each file's digest (its text, the
+    chunking settings and *signature*) is compared with the record kept on its stored chunk 0:
+    a file stored whole with the same digest is not split again and yields no documents; its
+    chunks count as unchanged (:attr:`unchanged_chunks`) and its expected ids are derived from
+    the recorded chunk count. Files split here are listed in :meth:`take_finished` once their
+    last chunk is handed over, for the caller to record
+    (:func:`~t5_vectors.files.sync.record_files`) after those chunks are stored.
+
+    Args:
+        files: the files, in order.
+        chunker: splits texts into token-measured chunks.
+        lookup: finds the files stored whole with the same digest (``None``: split every file).
+        signature: the model's identity (``QdrantIndex.fingerprint``), part of each digest.
+        on_window: called before each window of files is handed over, and after the last
+            (progress: :attr:`passed`, :attr:`chunks` and :attr:`unchanged_chunks` so far).
     """
 
-    def __init__(self, files: Sequence[Path], chunker: TokenChunker) -> None:
+    def __init__(
+        self,
+        files: Sequence[Path],
+        chunker: TokenChunker,
+        *,
+        lookup: StoredFiles | None = None,
+        signature: str = "",
+        on_window: Callable[[], None] | None = None,
+    ) -> None:
         self.files = files
         self.chunker = chunker
+        self.lookup = lookup
+        self.signature = f"{signature}\n{chunker.signature}"
+        self.on_window = on_window
         self.expected: dict[str, set[str]] = {}
         self.binary: list[str] = []
         self.unreadable: list[str] = []
         self.lossy: list[str] = []
         self.text_files = 0
         self.chunks = 0
+        self.unchanged_chunks = 0
+        """Chunks of files stored whole with the same digest (neither split nor encoded)."""
+        self.unchanged: dict[str, int] = {}
+        """The files stored whole with the same digest, and their chunk counts."""
         self.passed = 0
         """Files whose every chunk has been handed over (or that have none)."""
+        self._finished: list[tuple[str, str, int]] = []
+        self.skip_lookup: set[str] = set()
 
-    def documents(self) -> Iterator[Document]:
+    def take_finished(self) -> list[tuple[str, str, int]]:
+        """``(chunk 0's point id, digest, chunks)`` of the files split since the last call,
+        each only once every one of its chunks has been handed over."""
+        finished, self._finished = self._finished, []
+        return finished
+
+    def documents(self, files: Sequence[Path] | None = None) -> Iterator[Document]:
+        """The chunk documents of *files* (default: all), skipping files stored unchanged."""
+        for window in self._windows(self.files if files is None else files):
+            if self.on_window is not None:
+                self.on_window()
+            yield from self._window_documents(window)
+        if self.on_window is not None:
+            self.on_window()
+
+    def incomplete(self, seen: set[str]) -> list[Path]:
+        """Files taken as stored unchanged of which a chunk is missing from *seen* (point ids
+        found stored), forgotten here so that :meth:`documents` can split them again (with
+        ``lookup`` off: their records are what misled it)."""
+        missing = [
+            source for source in self.unchanged if not self.expected.get(source, set()) <= seen
+        ]
+        for source in missing:
+            count = self.unchanged.pop(source)
+            self.chunks -= count
+            self.unchanged_chunks -= count
+            self.text_files -= 1
+            self.passed -= 1
+            self.skip_lookup.add(source)
+            if source in self.lossy:
+                self.lossy.remove(source)
+        return [Path(source) for source in missing]
+
+    def _windows(self, files: Sequence[Path]) -> Iterator[list[tuple[Path, FileText | None]]]:
+        window: list[tuple[Path, FileText | None]] = []
+        chars = 0
+        for path in files:
+            try:
+                content: FileText | None = read_file(path)
+            except OSError:
+                content = None
+            window.append((path, content))
+            chars += len(content.text) if content is not None else 0
+            if len(window) >= READ_AHEAD_FILES or chars >= _READ_AHEAD_CHARS:
+                yield window
+                window, chars = [], 0
+        if window:
+            yield window
+
+    def _window_documents(self, window: list[tuple[Path, FileText | None]]) -> Iterator[Document]:
         from langchain_core.documents import Document
 
         from t5_vectors.qdrant.ids import point_id
 
-        for path in self.files:
+        digests: dict[str, str] = {}
+        for path, content in window:
+            if content is not None and not content.binary:
+                digests[str(path)] = file_digest(content.text, self.signature, language_of(path))
+        stored: Mapping[str, int] = {}
+        wanted = [(s, point_id(chunk_id(s, 0)), d) for s, d in digests.items()]
+        wanted = [item for item in wanted if item[0] not in self.skip_lookup]
+        if self.lookup is not None and wanted:
+            stored = self.lookup(wanted)
+        for path, content in window:
             source = str(path)
-            try:
-                content = read_file(path)
-            except OSError:
+            if content is None:
                 self.unreadable.append(source)
                 self.passed += 1
                 continue
@@ -200,10 +317,18 @@ class ChunkReader:
             self.text_files += 1
             if content.replaced:
                 self.lossy.append(source)
-            ids: set[str] = set()
+            if source in stored:
+                count = stored[source]
+                self.expected[source] = {point_id(chunk_id(source, i)) for i in range(count)}
+                self.chunks += count
+                self.unchanged_chunks += count
+                self.unchanged[source] = count
+                self.passed += 1
+                continue
+            ids: list[str] = []
             for number, chunk in enumerate(self.chunker.split(content.text, language_of(path))):
                 document_id = chunk_id(source, number)
-                ids.add(point_id(document_id))
+                ids.append(point_id(document_id))
                 self.chunks += 1
                 yield Document(
                     id=document_id,
@@ -211,8 +336,10 @@ class ChunkReader:
                     metadata={"source": source, "chunk": number, "start_index": chunk.start_index},
                 )
             # Registered once the file's last chunk is handed over, so a file whose reading
-            # stopped half-way never has its stored chunks cleaned up.
-            self.expected[source] = ids
+            # stopped half-way never has its stored chunks cleaned up (nor recorded).
+            self.expected[source] = set(ids)
+            if ids:
+                self._finished.append((ids[0], digests[source], len(ids)))
             self.passed += 1
 
     def report(
@@ -223,7 +350,7 @@ class ChunkReader:
             files=self.text_files,
             chunks=self.chunks,
             written=ingest.written,
-            skipped=ingest.skipped,
+            skipped=ingest.skipped + self.unchanged_chunks,
             failed=ingest.failed,
             binary=tuple(self.binary),
             unreadable=tuple(self.unreadable),
@@ -249,6 +376,21 @@ class _Run:
         self.phase: Phase = "ingest"
         self.sources = 0
         self.sources_checked = 0
+        self.unchanged_chunks = 0
+        self.group: list[Document] = []
+        """The chunks being stored now (handed to ``QdrantIndex.ingest`` as one group)."""
+
+    def read_ahead(self, reader: ChunkReader, *, pending: bool) -> None:
+        """*reader* moves to its next window: count the files found stored whole, unchanged,
+        as stored (and every file passed as done, when no chunk waits to be stored)."""
+        new = reader.unchanged_chunks - self.unchanged_chunks
+        if new or (not pending and reader.passed != self.files_done):
+            self.stored += new
+            self.unchanged_chunks = reader.unchanged_chunks
+            self.chunks_read = max(self.chunks_read, reader.chunks)
+            if not pending:
+                self.files_done = reader.passed
+            self.tell()
 
     def progress(self) -> Progress:
         return Progress(
@@ -359,27 +501,24 @@ def ingest_files(
     found = paths if isinstance(paths, Discovery) else discover(paths, glob=glob, exclude=exclude)
     bar = _bar(show_progress, len(found.files))
     run = _Run(len(found.files), _both(progress, bar.show if bar is not None else None))
-    reader = ChunkReader(found.files, chunker)
-    group: list[Document] = []
+    store = file_records(index)
+    reader = ChunkReader(
+        found.files,
+        chunker,
+        lookup=store.lookup,
+        signature=index.fingerprint,
+        on_window=lambda: run.read_ahead(reader, pending=bool(run.group)),
+    )
     try:
         run.tell()
-        documents = reader.documents()
-        while True:
-            group = []
-            for document in documents:
-                group.append(document)
-                if len(group) >= batch_size * GROUP_BATCHES:
-                    break
-            if not group:
-                run.files_done = reader.passed
-                break
-            passed, read = reader.passed, reader.chunks
-            try:
-                report = index.ingest(group, batch_size=batch_size, build_index=False)
-            except IngestError as error:
-                raise _shifted(error, run, group) from error
-            run.stored_group(report, passed, read)
-        stale = _remove_stale(index, reader.expected, run)
+        _stream(index, reader, reader.documents(), run, store, batch_size)
+        seen: set[str] = set()
+        stale = _remove_stale(index, reader.expected, run, seen)
+        incomplete = reader.incomplete(seen)
+        if incomplete:  # recorded whole, yet a chunk is gone (deleted by id): store them again
+            run.phase = "ingest"
+            run.tell()
+            _stream(index, reader, reader.documents(incomplete), run, store, batch_size)
         pruned = 0
         if prune:
             run.phase = "prune"
@@ -394,8 +533,8 @@ def ingest_files(
     except KeyboardInterrupt as interrupt:
         if isinstance(interrupt, IngestInterrupted):
             raise
-        if run.phase == "ingest" and group:
-            run.stored += _stored_now(index, group)
+        if run.phase == "ingest" and run.group:
+            run.stored += _stored_now(index, run.group)
         raise IngestInterrupted(run.progress()) from interrupt
     finally:
         if bar is not None:
@@ -403,7 +542,65 @@ def ingest_files(
     return reader.report(run.total(), stale=stale, pruned=pruned, started=run.started)
 
 
-def _remove_stale(index: QdrantIndex, expected: dict[str, set[str]], run: _Run) -> int:
+def _stream(
+    index: QdrantIndex,
+    reader: ChunkReader,
+    documents: Iterator[Document],
+    run: _Run,
+    store: _FileRecords,
+    batch_size: int,
+) -> None:
+    """Store *documents* in groups of :data:`GROUP_BATCHES` batches, then record the files
+    whose chunks are all stored."""
+    while True:
+        run.group = []
+        for document in documents:
+            run.group.append(document)
+            if len(run.group) >= batch_size * GROUP_BATCHES:
+                break
+        if not run.group:
+            store.record(reader.take_finished())
+            run.files_done = reader.passed
+            return
+        passed, read = reader.passed, reader.chunks
+        finished = reader.take_finished()  # every chunk of these is in this group or before
+        try:
+            report = index.ingest(run.group, batch_size=batch_size, build_index=False)
+        except IngestError as error:
+            raise _shifted(error, run, run.group) from error
+        store.record(finished)
+        run.stored_group(report, passed, read)
+
+
+class _FileRecords:
+    """Looks up and writes the per-file records on chunk 0 (retried like the index's reads)."""
+
+    def __init__(self, index: QdrantIndex) -> None:
+        from t5_vectors.qdrant._retrying import RetryingBackend
+
+        self.backend = RetryingBackend(index.backend, index.retry)
+        self.collection = index.collection_name
+
+    def lookup(self, files: Sequence[tuple[str, str, str]]) -> Mapping[str, int]:
+        from t5_vectors.files.sync import stored_files
+
+        return stored_files(self.backend, self.collection, files)
+
+    def record(self, files: Sequence[tuple[str, str, int]]) -> None:
+        from t5_vectors.files.sync import record_files
+
+        record_files(self.backend, self.collection, files)
+
+
+def file_records(index: QdrantIndex) -> _FileRecords:
+    """The per-file records of *index*'s collection: ``lookup`` (for :class:`ChunkReader`) and
+    ``record`` (after the files' chunks are stored), retried by the index's policy."""
+    return _FileRecords(index)
+
+
+def _remove_stale(
+    index: QdrantIndex, expected: dict[str, set[str]], run: _Run, seen: set[str]
+) -> int:
     from t5_vectors.files.sync import remove_stale
 
     run.phase, run.sources = "stale", len(expected)
@@ -415,7 +612,9 @@ def _remove_stale(index: QdrantIndex, expected: dict[str, set[str]], run: _Run) 
             run.sources_checked = done * run.sources // total
         run.tell()
 
-    removed = remove_stale(index.backend, index.collection_name, expected, progress=advance)
+    removed = remove_stale(
+        index.backend, index.collection_name, expected, progress=advance, seen=seen
+    )
     run.sources_checked = run.sources
     run.tell()
     return removed

@@ -8,12 +8,18 @@ in between never loses a file's content (it leaves extra chunks, which the next 
 :func:`prune_deleted` removes the chunks of files that no longer exist on disk, inside the
 folders (or for the files) that were ingested.
 
-Both go through the storage seam (:class:`~t5_vectors.storage.base.Backend`). The stale scan is
-fast on every engine: where the engine has payload indexes (Qdrant Edge, servers) the source key
-``metadata.source`` is indexed and the scan reads only the chunks of the sources ingested, a
-batch of sources per filtered scroll; qdrant-client's local mode, which evaluates filters in
-Python point by point, is read in one pass instead of one pass per batch of sources. Both take
-an optional ``progress(done, total)`` callback, so a caller can show the scan.
+:func:`stored_files` and :func:`record_files` keep a per-file record (the file's digest and its
+chunk count) on each file's first chunk, under the top-level payload key ``file``
+(:data:`~t5_vectors.qdrant.payload.FILE_KEY`), so that a re-run reads an unchanged file but does
+not split it again.
+
+All of them go through the storage seam (:class:`~t5_vectors.storage.base.Backend`). The stale
+scan is fast on every engine: where the engine has payload indexes (Qdrant Edge, servers) the
+source key ``metadata.source`` is indexed and the scan reads only the chunks of the sources
+ingested, a batch of sources per filtered scroll; qdrant-client's local mode, which evaluates
+filters in Python point by point, is read in one pass instead of one pass per batch of sources.
+:func:`remove_stale` and :func:`prune_deleted` take an optional ``progress(done, total)``
+callback, so a caller can show the scan.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from t5_vectors.qdrant.collection import SOURCE_KEY
-from t5_vectors.qdrant.payload import METADATA_KEY
+from t5_vectors.qdrant.payload import FILE_KEY, METADATA_KEY
 from t5_vectors.storage.base import Backend, Filter, PointId, Progress
 from t5_vectors.storage.client import as_backend
 
@@ -32,8 +38,10 @@ __all__ = [
     "chunk_sources",
     "delete_points",
     "prune_deleted",
+    "record_files",
     "remove_stale",
     "source_filter",
+    "stored_files",
 ]
 
 _SCROLL = 1024
@@ -97,6 +105,7 @@ def remove_stale(
     expected: Mapping[str, set[str]],
     *,
     progress: Progress | None = None,
+    seen: set[str] | None = None,
 ) -> int:
     """Delete the points of each source that are not among its expected point ids.
 
@@ -107,6 +116,8 @@ def remove_stale(
             such as an emptied file, maps to an empty set).
         progress: ``progress(done, total)``: sources checked of all sources (engines with
             payload indexes), or points read of all points (local mode).
+        seen: filled with the ids (``str``) of the expected points found stored, so that a
+            caller can tell which expected points are missing.
 
     Returns:
         how many points were deleted.
@@ -117,8 +128,12 @@ def remove_stale(
     stale: list[PointId] = []
 
     def keep(point: PointId, source: str | None) -> None:
-        if source is not None and source in expected and str(point) not in expected[source]:
+        if source is None or source not in expected:
+            return
+        if str(point) not in expected[source]:
             stale.append(point)
+        elif seen is not None:
+            seen.add(str(point))
 
     if store.kind in _NO_PAYLOAD_INDEX:
         total = store.count(collection)
@@ -135,6 +150,51 @@ def remove_stale(
             if progress is not None:
                 progress(min(start + _MATCH_BATCH, len(sources)), len(sources))
     return delete_points(store, collection, stale)
+
+
+def stored_files(
+    backend: Backend | Any, collection: str, files: Sequence[tuple[str, PointId, str]]
+) -> dict[str, int]:
+    """The chunk count of each file stored whole with the same digest.
+
+    Args:
+        backend: the storage backend (a retrying one retries the read).
+        collection: the collection.
+        files: ``(source, point id of its chunk 0, digest)`` for each file.
+
+    Returns:
+        ``{source: chunks}`` for the files whose chunk 0 carries a record with *digest*.
+    """
+    if not files:
+        return {}
+    store = as_backend(backend)
+    records = store.retrieve(collection, [first for _, first, _ in files], with_payload=(FILE_KEY,))
+    found = {str(record.id): (record.payload or {}).get(FILE_KEY) for record in records}
+    unchanged: dict[str, int] = {}
+    for source, first, digest in files:
+        record = found.get(str(first))
+        if not isinstance(record, Mapping) or record.get("digest") != digest:
+            continue
+        chunks = record.get("chunks")
+        if isinstance(chunks, int) and not isinstance(chunks, bool) and chunks > 0:
+            unchanged[source] = chunks
+    return unchanged
+
+
+def record_files(
+    backend: Backend | Any, collection: str, files: Sequence[tuple[PointId, str, int]]
+) -> None:
+    """Record on chunk 0 of each file its digest and chunk count (all its chunks are stored).
+
+    Args:
+        backend: the storage backend (a retrying one retries the write, which is idempotent).
+        collection: the collection.
+        files: ``(point id of its chunk 0, digest, chunks)`` for each file.
+    """
+    store = as_backend(backend)
+    updates = [(first, {FILE_KEY: {"digest": digest, "chunks": n}}) for first, digest, n in files]
+    for start in range(0, len(updates), _SCROLL):
+        store.set_payload(collection, updates[start : start + _SCROLL])
 
 
 def prune_deleted(

@@ -66,6 +66,11 @@ class RetryingBackend:
     def upsert(self, collection: str, points: Sequence[Point]) -> None:
         self.backend.upsert(collection, points)
 
+    def set_payload(
+        self, collection: str, updates: Sequence[tuple[PointId, Mapping[str, Any]]]
+    ) -> None:
+        self.policy.call(lambda: self.backend.set_payload(collection, updates))  # idempotent
+
     def retrieve(
         self,
         collection: str,
@@ -155,6 +160,11 @@ class AsyncRetryingBackend:
 
     async def upsert(self, collection: str, points: Sequence[Point]) -> None:
         await self.backend.upsert(collection, points)
+
+    async def set_payload(
+        self, collection: str, updates: Sequence[tuple[PointId, Mapping[str, Any]]]
+    ) -> None:
+        await self.policy.acall(lambda: self.backend.set_payload(collection, updates))
 
     async def retrieve(
         self,

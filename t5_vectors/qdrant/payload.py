@@ -8,9 +8,13 @@ other's collections::
         "metadata": {...},                       # METADATA_KEY, exactly the document's metadata
         "document_id": "the id as given",        # ID_KEY       (t5-vectors bookkeeping)
         "content_hash": "sha256 hex",            # HASH_KEY     (t5-vectors bookkeeping)
+        "file": {"digest": "...", "chunks": 12}, # FILE_KEY     (file ingest, first chunk only)
     }
 
-Bookkeeping lives in its own top-level keys and never inside ``metadata``.
+Bookkeeping lives in its own top-level keys and never inside ``metadata``. ``FILE_KEY`` is set
+by the file ingest (:mod:`t5_vectors.files.ingest`) on chunk 0 of a file once all its chunks are
+stored, so an unchanged file is not split again on the next run; it is not part of the content
+hash, and a rewrite of chunk 0 drops it (the next run then splits that file and sets it again).
 
 Metadata must be JSON as Qdrant stores it, so that it comes back exactly as given: dicts with
 ``str`` keys, lists, ``str``, ``int`` within 64 bits, finite ``float``, ``bool`` and ``None``
@@ -41,6 +45,7 @@ from t5_vectors.qdrant.ids import (
 
 __all__ = [
     "CONTENT_KEY",
+    "FILE_KEY",
     "HASH_KEY",
     "ID_KEY",
     "METADATA_KEY",
@@ -57,6 +62,7 @@ CONTENT_KEY = "page_content"
 METADATA_KEY = "metadata"
 ID_KEY = "document_id"
 HASH_KEY = "content_hash"
+FILE_KEY = "file"
 
 
 @dataclass(frozen=True, slots=True)

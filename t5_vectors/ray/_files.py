@@ -2,12 +2,14 @@
 
 The same files, chunks and ids as :func:`t5_vectors.files.ingest_files` (what the CLI's plain
 ``ingest`` runs): the driver discovers and reads the files and splits them with the index's
-tokenizer through the very reader the plain ingest uses, so chunk ids (``<source>#<chunk>``)
-and metadata (``source``, ``chunk``, ``start_index``) are identical. Chunks go to the Ray
-object store in blocks of ``block_rows``; :func:`t5_vectors.ray.ingest` looks them up, encodes
-them on actors and writes them. Then, as in the plain ingest, a changed file's leftover chunks
-are deleted (and, with ``prune``, the chunks of deleted files) -- only after its new chunks are
-written, so a crash in between never loses content.
+tokenizer through the very reader the plain ingest uses, so chunk ids (``<source>#<chunk>``) and
+metadata (``source``, ``chunk``, ``start_index``) are identical. Chunks go to the Ray object
+store in blocks of ``block_rows``; :func:`t5_vectors.ray.ingest` looks them up, encodes them on
+actors and writes them. Files stored whole with the same digest are read but neither split nor
+sent (the record on their first chunk, kept as the plain ingest keeps it); the files split here
+get their record once the Ray run has stored every chunk. Then, as in the plain ingest, a
+changed file's leftover chunks are deleted (and, with ``prune``, the chunks of deleted files) --
+only after its new chunks are written, so a crash in between never loses content.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import ray
@@ -22,7 +25,7 @@ import ray
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.files.chunking import ChunkSettings, TokenChunker
 from t5_vectors.files.discover import Discovery, discover
-from t5_vectors.files.ingest import ChunkReader, FilesReport
+from t5_vectors.files.ingest import ChunkReader, FilesReport, file_records
 from t5_vectors.files.sync import prune_deleted, remove_stale
 from t5_vectors.ray._ingest import ingest
 
@@ -94,7 +97,8 @@ def ingest_files(
         raise InvalidInputError(f"block_rows: expected a positive int, found {block_rows!r}.")
     chunker = TokenChunker(encoder, chunking)
     found = paths if isinstance(paths, Discovery) else discover(paths, glob=glob, exclude=exclude)
-    reader = ChunkReader(found.files, chunker)
+    records = file_records(index)
+    reader = ChunkReader(found.files, chunker, lookup=records.lookup, signature=index.fingerprint)
     bar = _files_bar(len(found.files)) if show_progress else None
     refs = []
     try:
@@ -132,11 +136,26 @@ def ingest_files(
         if refs
         else None
     )
-    stale = remove_stale(index.backend, index.collection_name, reader.expected)
+    records.record(reader.take_finished())  # every chunk of these files is stored now
+    seen: set[str] = set()
+    stale = remove_stale(index.backend, index.collection_name, reader.expected, seen=seen)
+    incomplete = reader.incomplete(seen)
+    repaired = None
+    if incomplete:  # recorded whole, yet a chunk is gone (deleted by id): store them again here
+        repaired = index.ingest(list(reader.documents(incomplete)), build_index=False)
+        records.record(reader.take_finished())
     pruned = prune_deleted(index.backend, index.collection_name, found.covers) if prune else 0
     from t5_vectors.qdrant.report import IngestReport
 
     ingested = report if report is not None else IngestReport()
+    if repaired is not None:
+        ingested = replace(
+            ingested,
+            written=ingested.written + repaired.written,
+            skipped=ingested.skipped + repaired.skipped,
+            failed=ingested.failed + repaired.failed,
+            failures=ingested.failures + repaired.failures,
+        )
     if ingested.written or stale or pruned:
         index.build_index()  # once, as the plain file ingest does
     return reader.report(ingested, stale=stale, pruned=pruned, started=started)

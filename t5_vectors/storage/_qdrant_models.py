@@ -260,6 +260,18 @@ def points_batch(points: Sequence[Point]) -> list[models.PointStruct]:
     return structs
 
 
+def set_payload_operations(
+    updates: Sequence[tuple[PointId, Mapping[str, Any]]],
+) -> list[models.UpdateOperation]:
+    """One *set payload* operation per point (each merges its keys into that point's payload)."""
+    return [
+        models.SetPayloadOperation(
+            set_payload=models.SetPayload(payload=dict(payload), points=[point])
+        )
+        for point, payload in updates
+    ]
+
+
 def _parse_vector(value: object) -> VectorValue:
     if isinstance(value, models.SparseVector):
         return SparseVector(tuple(value.indices), tuple(float(v) for v in value.values))

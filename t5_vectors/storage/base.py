@@ -20,8 +20,8 @@ Conventions:
 * Sync is the engine's truth. :class:`AsyncBackend` has the same calls as coroutines; over an
   in-process engine it runs the sync call on a worker thread, never on the event loop.
 
-Contract changes (clarifications made while wiring the package through this seam; no type or
-signature has changed):
+Contract changes (clarifications made while wiring the package through this seam; one call,
+``set_payload``, was added since):
 
 1. ``delete(ids=..., filter=...)`` with both deletes the listed points that match the filter
    (``IdLookup`` deletes foreign ids only where ``document_id`` is empty). One of the two is
@@ -35,6 +35,10 @@ signature has changed):
    / ``build_index`` to trace or kill at exact points (``tests/reliability/crash_child.py``).
 5. ``Backend.kind`` values in use: ``"edge"``, ``"local-mode"``, ``"memory"``, ``"server"``;
    file sync picks its scan by it (one pass where there are no payload indexes).
+6. ``set_payload(collection, [(point id, {key: value}), ...])`` merges the given top-level keys
+   into each existing point's payload (Qdrant's *set payload*: other keys and the vectors stay;
+   a point that does not exist is left absent). File sync records a file's digest on its first
+   chunk this way once all its chunks are stored (:mod:`t5_vectors.files.ingest`).
 """
 
 from __future__ import annotations
@@ -323,6 +327,9 @@ class Backend(Protocol):
     def set_metadata(self, collection: str, metadata: Mapping[str, Any]) -> None: ...
     def create_payload_index(self, collection: str, key: str, kind: PayloadIndexKind) -> None: ...
     def upsert(self, collection: str, points: Sequence[Point]) -> None: ...
+    def set_payload(
+        self, collection: str, updates: Sequence[tuple[PointId, Mapping[str, Any]]]
+    ) -> None: ...
     def retrieve(
         self,
         collection: str,
@@ -371,6 +378,9 @@ class AsyncBackend(Protocol):
         self, collection: str, key: str, kind: PayloadIndexKind
     ) -> None: ...
     async def upsert(self, collection: str, points: Sequence[Point]) -> None: ...
+    async def set_payload(
+        self, collection: str, updates: Sequence[tuple[PointId, Mapping[str, Any]]]
+    ) -> None: ...
     async def retrieve(
         self,
         collection: str,

@@ -150,6 +150,16 @@ class ClientBackend:
         with self._guard():
             self.client.upsert(collection, points=convert.points_batch(points), wait=True)
 
+    def set_payload(
+        self, collection: str, updates: Sequence[tuple[PointId, Mapping[str, Any]]]
+    ) -> None:
+        if not updates:
+            return
+        with self._guard():
+            self.client.batch_update_points(
+                collection, convert.set_payload_operations(updates), wait=True
+            )
+
     def retrieve(
         self,
         collection: str,
@@ -274,6 +284,14 @@ class AsyncClientBackend:
     async def upsert(self, collection: str, points: Sequence[Point]) -> None:
         if points:
             await self.client.upsert(collection, points=convert.points_batch(points), wait=True)
+
+    async def set_payload(
+        self, collection: str, updates: Sequence[tuple[PointId, Mapping[str, Any]]]
+    ) -> None:
+        if updates:
+            await self.client.batch_update_points(
+                collection, convert.set_payload_operations(updates), wait=True
+            )
 
     async def retrieve(
         self,

@@ -26,6 +26,7 @@ import shutil
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -346,6 +347,21 @@ class EdgeBackend:
             entry.unindexed += len(batch)
             if self._index_after is not None and entry.unindexed >= self._index_after:
                 self._optimize(entry, None)
+
+    def set_payload(
+        self, collection: str, updates: Sequence[tuple[PointId, Mapping[str, Any]]]
+    ) -> None:
+        """Merge top-level keys into existing points' payloads (vectors and other keys stay)."""
+        if not updates:
+            return
+        entry = self._open(collection)
+        operations = [
+            qe.UpdateOperation.set_payload(convert.edge_ids([point]), dict(payload))
+            for point, payload in updates
+        ]
+        with entry.lock.write():
+            for operation in operations:
+                self._engine(collection, partial(entry.shard.update, operation))
 
     def retrieve(
         self,

@@ -68,6 +68,11 @@ class ThreadedAsyncBackend:
     async def upsert(self, collection: str, points: Sequence[Point]) -> None:
         await asyncio.to_thread(self.backend.upsert, collection, points)
 
+    async def set_payload(
+        self, collection: str, updates: Sequence[tuple[PointId, Mapping[str, Any]]]
+    ) -> None:
+        await asyncio.to_thread(self.backend.set_payload, collection, updates)
+
     async def retrieve(
         self,
         collection: str,

@@ -156,6 +156,8 @@ def test_progress_counts_what_is_stored_through_every_phase(tiny_encoder, tmp_pa
     index = QdrantIndex(tiny_encoder, collection_name="c", location=":memory:")
     ingest_files(index, [tmp_path])
     (tmp_path / "gone.txt").unlink()
+    for n in range(6):  # changed files are split again (unchanged ones are not: tested below)
+        (tmp_path / f"f{n}.txt").write_text(f"Note {n} about watering ferns in June. " * 12)
     seen: list[Progress] = []
     report = ingest_files(index, [tmp_path], batch_size=2, prune=True, progress=seen.append)
     phases = [p.phase for p in seen]

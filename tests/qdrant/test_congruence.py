@@ -23,6 +23,7 @@ from qdrant_client import QdrantClient
 
 from t5_vectors.errors import CollectionConfigError
 from t5_vectors.qdrant import QdrantIndex
+from t5_vectors.qdrant.ids import point_id
 from t5_vectors.qdrant.model_record import read_record
 from t5_vectors.storage.base import Hnsw
 from t5_vectors.storage.edge import EdgeBackend
@@ -220,4 +221,32 @@ def test_threads_search_and_write_as_serial_execution_does(
     assert len(results) == 3 * 8
     assert all(found == serial[text] for text, found in results)
     assert index.count({"source": "w"}) == 12
+    index.close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_set_payload_merges_top_level_keys_and_keeps_the_rest(
+    kind: str, tmp_path: Path, tiny_encoder: Any
+) -> None:
+    """``set_payload`` merges keys into existing points; search, vectors and documents stay."""
+    index = open_index(kind, tmp_path, tiny_encoder)
+    index.add(DOCUMENTS[:6])
+    before = index.search(QUERY, k=6)
+    first, second = index.get(["doc-0", "doc-1"])
+    ids = [point_id("doc-0"), point_id("doc-1")]
+    index.backend.set_payload(
+        index.collection_name, [(ids[0], {"file": {"digest": "a", "chunks": 3}})]
+    )
+    await index.abackend.set_payload(
+        index.collection_name, [(ids[1], {"file": {"digest": "b", "chunks": 1}, "z": 1})]
+    )
+    index.backend.set_payload(index.collection_name, [])  # nothing to do
+    records = index.backend.retrieve(index.collection_name, ids, with_payload=True)
+    payloads = {str(r.id): r.payload for r in records}
+    assert payloads[str(ids[0])]["file"] == {"digest": "a", "chunks": 3}
+    assert payloads[str(ids[1])]["file"] == {"digest": "b", "chunks": 1}
+    assert payloads[str(ids[1])]["z"] == 1
+    assert payloads[str(ids[0])]["page_content"] == first.page_content
+    assert index.get(["doc-0", "doc-1"]) == [first, second]  # documents as they were
+    assert ranking(index.search(QUERY, k=6)) == ranking(before)  # vectors untouched
     index.close()
