@@ -837,11 +837,13 @@ def report_queries(bench: Bench, runs: list[QueryRun], report: Report) -> None:
         "CPU s",
         "queries / CPU s",
         "speed-up per CPU s",
+        "share of ceiling",
     ]
+    burst_flops = corpus_flops(bench.shape, lengths)
     rows = []
     for run in runs:
         if run.stats is None:
-            rows.append([run.system, run.dtype, f"failed: {run.error}", *["n/a"] * 10])
+            rows.append([run.system, run.dtype, f"failed: {run.error}", *["n/a"] * 11])
             continue
         passes = str(run.forward_passes) if run.forward_passes is not None else "n/a"
         per_pass = (
@@ -868,6 +870,7 @@ def report_queries(bench: Bench, runs: list[QueryRun], report: Report) -> None:
                 f"{run.stats.cpu_seconds:.1f}" if run.stats.cpu_seconds is not None else "n/a",
                 fmt_rate(run.stats.per_cpu_second),
                 fmt_speedup(cpu_speedup),
+                fmt_share(burst_share(bench, run, burst_flops)),
             ]
         )
     report.emit(
@@ -885,9 +888,30 @@ def report_queries(bench: Bench, runs: list[QueryRun], report: Report) -> None:
         "batch; CPU s = CPU time of the whole process during the burst (all threads), so "
         "queries / CPU s is the work per unit of CPU, independent of the share of a busy "
         "machine the process got (32 caller threads doing their own forward passes get more "
-        "of an oversubscribed CPU than one worker thread)."
+        "of an oversubscribed CPU than one worker thread); share of ceiling = the burst's model "
+        "FLOPs (each query's unpadded tokens, as in table 1) / wall time / the matmul ceiling "
+        "of the row's dtype."
     )
+    if baseline is not None:
+        share = burst_share(bench, baseline, burst_flops)
+        if share > 0:
+            report.emit()
+            report.emit(
+                f"Bound: langchain-huggingface ran this burst at {fmt_share(share)} of the "
+                f"{baseline.dtype} matmul ceiling, so no {baseline.dtype} system can be more than "
+                f"{1 / share:.1f}x faster on this machine (it would run at 100% of the ceiling); "
+                "a larger speed-up needs a faster dtype (bf16 where the CPU has it) or fewer FLOPs."
+            )
     report.emit()
+
+
+def burst_share(bench: Bench, run: QueryRun, flops: float) -> float:
+    """The burst's model FLOP/s as a share of the matmul ceiling of the run's dtype."""
+    if run.stats is None or run.stats.wall_seconds <= 0:
+        return float("nan")
+    dtype = "float32" if run.dtype in ("qint8", "int8") else run.dtype
+    ceiling = bench.peak_gflops(dtype) * 1e9
+    return flops / run.stats.wall_seconds / ceiling if ceiling > 0 else float("nan")
 
 
 def token_counts_for(bench: Bench, texts: list[str]) -> list[int]:
