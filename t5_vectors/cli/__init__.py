@@ -1,7 +1,10 @@
 """The ``t5-vectors`` command line (also ``python -m t5_vectors``).
 
-Commands, one module each: ``embed`` (texts to vectors), ``ingest`` (files and folders into a
-collection), ``search``, ``info``, ``delete`` and ``copy`` (a collection to another target).
+Commands, one private module each: ``embed`` (texts to vectors, ``_embed``), ``ingest`` (files
+and folders into a collection, ``_ingest``), ``search``, ``info``, ``delete`` and ``copy`` (a
+collection to another target), with ``_common`` (options, opening a store, error lines) and
+``_layout`` (the vector and search-mode flags against a collection's layout). The API is
+:func:`main`.
 Errors a user can cause print one line and exit with status 2, anything unexpected exits with 1;
 ``--debug`` shows the traceback. Ctrl-C prints one line and exits with 130.
 
@@ -16,8 +19,8 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from t5_vectors.cli import copy, delete, embed, info, ingest, search
-from t5_vectors.cli.common import DEFAULT_MODEL, report_error, show_warning
+from t5_vectors.cli import _copy, _delete, _embed, _info, _ingest, _search
+from t5_vectors.cli._common import DEFAULT_MODEL, report_error, show_warning
 
 __all__ = ["DEFAULT_MODEL", "main"]
 
@@ -39,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (embed, ingest, search, info, delete, copy):
+    for command in (_embed, _ingest, _search, _info, _delete, _copy):
         command.add_parser(commands)
     return parser
 

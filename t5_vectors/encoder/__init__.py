@@ -2,7 +2,10 @@
 
 Imports torch, transformers and numpy; never LangChain or Qdrant. The public names load on first
 use (PEP 562), so the light modules of this package (``sparse``, ``texts``, ``tokenize``) can be
-imported without torch, as ``t5-vectors info`` does.
+imported without torch, as ``t5-vectors info`` does. Private: ``_checkpoint`` (finding and
+telling a checkpoint's layout), ``_loading`` (its parts), ``_forward`` (the inference forward
+pass), ``_batching`` (token-budget batches, the micro-batcher), ``_runner`` (one batch's forward
+pass) and ``_streaming`` (a large call queued chunk by chunk).
 """
 
 from __future__ import annotations

@@ -16,21 +16,21 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from t5_vectors.encoder.batching import MicroBatcher
-from t5_vectors.encoder.checkpoint import (
+from t5_vectors.encoder._batching import MicroBatcher
+from t5_vectors.encoder._checkpoint import (
     CheckpointSpec,
     OwnSettings,
     read_checkpoint,
     resolve_checkpoint,
     write_own_checkpoint,
 )
+from t5_vectors.encoder._forward import install_fast_forward
+from t5_vectors.encoder._loading import compute_dtype, default_budget, load_parts, tokenizer_limit
+from t5_vectors.encoder._runner import BatchRunner
+from t5_vectors.encoder._streaming import StreamedCall
 from t5_vectors.encoder.config import EncoderConfig, EncoderStats, TruncationWarning
-from t5_vectors.encoder.forward import install_fast_forward
-from t5_vectors.encoder.loading import compute_dtype, default_budget, load_parts, tokenizer_limit
 from t5_vectors.encoder.pooling import EmbeddingHead
 from t5_vectors.encoder.precision import resolve_device, resolve_dtype
-from t5_vectors.encoder.runner import BatchRunner
-from t5_vectors.encoder.streaming import StreamedCall
 from t5_vectors.encoder.texts import check_texts
 from t5_vectors.encoder.tokenize import TextTokenizer
 from t5_vectors.errors import InvalidInputError
@@ -282,7 +282,7 @@ class T5Encoder:
     def model(self) -> Any:
         """The underlying ``T5EncoderModel`` (read it; do not run it from other threads).
 
-        Its ``forward`` runs the encoder's fast path (:mod:`t5_vectors.encoder.forward`), which
+        Its ``forward`` runs the encoder's fast path (:mod:`t5_vectors.encoder._forward`), which
         keeps fused copies of the attention and gated input weights: changing the model's
         weights in place after loading does not reach them.
         """

@@ -8,9 +8,9 @@
 
 Modules: :mod:`~t5_vectors.files.discover` (walk, patterns, access checks),
 :mod:`~t5_vectors.files.read` (text vs binary, decoding, HTML), :mod:`~t5_vectors.files.chunking`
-(token-measured splitting), :mod:`~t5_vectors.files.ingest` (the pipeline) and
-:mod:`~t5_vectors.files.sync` (stale chunks and pruning). Names are imported on first use
-(PEP 562): finding and reading files loads no model, Qdrant or LangChain.
+(token-measured splitting) and :mod:`~t5_vectors.files.ingest` (the pipeline); private: ``_sync``
+(stale chunks, pruning and the per-file records). Names are imported on first use (PEP 562):
+finding and reading files loads no model, Qdrant or LangChain.
 """
 
 from __future__ import annotations

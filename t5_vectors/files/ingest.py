@@ -14,7 +14,7 @@ Each chunk is a ``Document`` with id ``"<source>#<chunk>"`` and metadata ``sourc
 absolute path), ``chunk`` (its number in the file) and ``start_index`` (its character offset in
 the file's text), streamed through :meth:`QdrantIndex.ingest`: unchanged chunks are skipped by
 content hash, so re-running on the same files writes nothing. A changed file's chunks are
-overwritten in place, then its leftover chunks are deleted (see :mod:`t5_vectors.files.sync`).
+overwritten in place, then its leftover chunks are deleted (see :mod:`t5_vectors.files._sync`).
 With ``prune=True`` the chunks of files deleted from disk (inside the folders given) are
 removed too; without it they stay.
 
@@ -165,7 +165,7 @@ def _empty_report() -> IngestReport:
 
 StoredFiles = Callable[[Sequence[tuple[str, str, str]]], Mapping[str, int]]
 """``lookup([(source, chunk 0's point id, digest), ...]) -> {source: chunks}``: the files stored
-whole with the same digest (:func:`t5_vectors.files.sync.stored_files` on a backend)."""
+whole with the same digest (:func:`t5_vectors.files._sync.stored_files` on a backend)."""
 
 READ_AHEAD_FILES = 256
 """Files read ahead of the chunking, so that their records are looked up in one call."""
@@ -201,7 +201,7 @@ class ChunkReader:
     chunks count as unchanged (:attr:`unchanged_chunks`) and its expected ids are derived from
     the recorded chunk count. Files split here are listed in :meth:`take_finished` once their
     last chunk is handed over, for the caller to record
-    (:func:`~t5_vectors.files.sync.record_files`) after those chunks are stored.
+    (:func:`~t5_vectors.files._sync.record_files`) after those chunks are stored.
 
     Args:
         files: the files, in order.
@@ -523,7 +523,7 @@ def ingest_files(
         if prune:
             run.phase = "prune"
             run.tell()
-            from t5_vectors.files.sync import prune_deleted
+            from t5_vectors.files._sync import prune_deleted
 
             pruned = prune_deleted(index.backend, index.collection_name, found.covers)
         if run.total().written or stale or pruned:
@@ -582,12 +582,12 @@ class _FileRecords:
         self.collection = index.collection_name
 
     def lookup(self, files: Sequence[tuple[str, str, str]]) -> Mapping[str, int]:
-        from t5_vectors.files.sync import stored_files
+        from t5_vectors.files._sync import stored_files
 
         return stored_files(self.backend, self.collection, files)
 
     def record(self, files: Sequence[tuple[str, str, int]]) -> None:
-        from t5_vectors.files.sync import record_files
+        from t5_vectors.files._sync import record_files
 
         record_files(self.backend, self.collection, files)
 
@@ -601,7 +601,7 @@ def file_records(index: QdrantIndex) -> _FileRecords:
 def _remove_stale(
     index: QdrantIndex, expected: dict[str, set[str]], run: _Run, seen: set[str]
 ) -> int:
-    from t5_vectors.files.sync import remove_stale
+    from t5_vectors.files._sync import remove_stale
 
     run.phase, run.sources = "stale", len(expected)
     run.tell()

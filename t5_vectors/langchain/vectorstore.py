@@ -13,8 +13,8 @@ from t5_vectors.encoder import T5Encoder
 from t5_vectors.encoder.texts import check_text
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.langchain.embeddings import T5Embeddings
-from t5_vectors.qdrant.embedder import EmbeddingLike
-from t5_vectors.qdrant.filters import FilterLike
+from t5_vectors.qdrant._embedder import EmbeddingLike
+from t5_vectors.qdrant._filters import FilterLike
 from t5_vectors.qdrant.index import DEFAULT_BATCH_SIZE, DEFAULT_COLLECTION, QdrantIndex
 from t5_vectors.qdrant.retrieval import Mode, Retrieval
 

@@ -13,18 +13,19 @@ embedded folders, qdrant-client for servers, ``:memory:`` and folders local mode
 
 Modules: :mod:`~t5_vectors.qdrant.index` (``QdrantIndex``),
 :mod:`~t5_vectors.qdrant.collection` (settings, the schema they create, checks),
-:mod:`~t5_vectors.qdrant.ingest` (the pipeline: one sans-I/O core, sync and async drivers),
-:mod:`~t5_vectors.qdrant.report` (its report and error), :mod:`~t5_vectors.qdrant.retry`,
+:mod:`~t5_vectors.qdrant.report` (the ingest report and error), :mod:`~t5_vectors.qdrant.retry`,
 :mod:`~t5_vectors.qdrant.ids` and :mod:`~t5_vectors.qdrant.payload` (the stored data
-contract), :mod:`~t5_vectors.qdrant.filters` (to Qdrant's JSON filter form),
-:mod:`~t5_vectors.qdrant.search`, :mod:`~t5_vectors.qdrant.points`,
-:mod:`~t5_vectors.qdrant.connection` (which backend opens) and
-:mod:`~t5_vectors.qdrant.embedder`; token multivectors and sparse vectors:
-:mod:`~t5_vectors.qdrant.vectors` (layout), :mod:`~t5_vectors.qdrant.encoding`,
-:mod:`~t5_vectors.qdrant.retrieval` (search modes), :mod:`~t5_vectors.qdrant.storage` (bytes
-per chunk) and :mod:`~t5_vectors.qdrant.layout` (an existing collection's vectors, read back
-as these options). Private: ``_handle`` (one collection: the pipeline's sink and the
-searcher), ``_retrying`` (idempotent calls retried), ``_mismatch`` (the one mismatch message).
+contract), :mod:`~t5_vectors.qdrant.connection` (which backend opens); token multivectors and
+sparse vectors: :mod:`~t5_vectors.qdrant.vectors` (layout), :mod:`~t5_vectors.qdrant.retrieval`
+(search modes), :mod:`~t5_vectors.qdrant.storage` (bytes per chunk) and
+:mod:`~t5_vectors.qdrant.layout` (an existing collection's vectors, read back as these options).
+Private: ``_ingest`` (the pipeline: one sans-I/O core, sync and async drivers), ``_handle`` (one
+collection: the pipeline's sink and the searcher), ``_embedder`` (what encodes the texts),
+``_encoding`` (texts to every vector a collection stores), ``_search`` and ``_points`` (search
+options and hits; id lookups and deletes), ``_filters`` (filters to Qdrant's JSON form),
+``_model_record`` (the model record a collection keeps), ``_local_store`` (repair of a local-mode
+folder), ``_retrying`` (idempotent calls retried), ``_mismatch`` (the one mismatch message) and
+``_modes`` (the search modes' names).
 """
 
 from __future__ import annotations

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from t5_vectors.errors import InvalidInputError
+from t5_vectors.qdrant._encoding import EncodedBatch, PointEncoder, QueryVectors
 from t5_vectors.qdrant._retrying import AsyncRetryingBackend, RetryingBackend
+from t5_vectors.qdrant._search import ScoredDocuments, SearchOptions, as_query_vector
 from t5_vectors.qdrant.connection import Connection
-from t5_vectors.qdrant.encoding import EncodedBatch, PointEncoder, QueryVectors
 from t5_vectors.qdrant.payload import HASH_KEY, PreparedDocument
 from t5_vectors.qdrant.retrieval import Retrieval
 from t5_vectors.qdrant.retry import RetryPolicy
-from t5_vectors.qdrant.search import ScoredDocuments, SearchOptions, as_query_vector
 from t5_vectors.qdrant.vectors import to_sparse_vector
 from t5_vectors.storage.base import Point, QueryPlan, Record, VectorValue
 
@@ -26,7 +26,7 @@ __all__ = ["CollectionHandle"]
 
 
 class CollectionHandle:
-    """The :class:`~t5_vectors.qdrant.ingest.Sink` (and ``AsyncSink``) and searcher of one
+    """The :class:`~t5_vectors.qdrant._ingest.Sink` (and ``AsyncSink``) and searcher of one
     collection.
 
     Args:

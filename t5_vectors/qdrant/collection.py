@@ -17,7 +17,7 @@ from qdrant_client import models
 
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 from t5_vectors.qdrant._mismatch import mismatch
-from t5_vectors.qdrant.model_record import RECORD_KEY, ModelIdentity
+from t5_vectors.qdrant._model_record import RECORD_KEY, ModelIdentity
 from t5_vectors.qdrant.payload import METADATA_KEY
 from t5_vectors.qdrant.vectors import (
     SPARSE_RECORD_KEY,
@@ -292,7 +292,7 @@ def ensure_collection(
         recreate: drop an existing collection first.
         create_if_missing: create a missing collection (else raise).
         identity: the model to record in a new collection and to check an existing one's
-            record against (:mod:`t5_vectors.qdrant.model_record`).
+            record against (:mod:`t5_vectors.qdrant._model_record`).
     """
     schema = backend.describe(name)
     if schema is not None and recreate:

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from t5_vectors.errors import InsecureConnectionWarning, InvalidInputError
-from t5_vectors.qdrant.local_store import repair_interrupted_first_open
+from t5_vectors.qdrant._local_store import repair_interrupted_first_open
 from t5_vectors.storage.base import AsyncBackend, Backend, Filter
 from t5_vectors.storage.client import AsyncClientBackend, ClientBackend
 from t5_vectors.storage.threaded import ThreadedAsyncBackend

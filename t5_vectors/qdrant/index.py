@@ -15,8 +15,15 @@ from langchain_core.documents import Document
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from t5_vectors.errors import InvalidInputError
+from t5_vectors.qdrant._embedder import Embedder, EmbeddingLike
+from t5_vectors.qdrant._encoding import PointEncoder
+from t5_vectors.qdrant._filters import FilterLike, to_filter
 from t5_vectors.qdrant._handle import CollectionHandle
+from t5_vectors.qdrant._ingest import IngestReport, OnFailure, arun_ingest, run_ingest
+from t5_vectors.qdrant._model_record import ModelIdentity
+from t5_vectors.qdrant._points import DELETE_ALL, IdLookup
 from t5_vectors.qdrant._retrying import AsyncRetryingBackend, RetryingBackend
+from t5_vectors.qdrant._search import ScoredDocuments, SearchOptions, with_search_options
 from t5_vectors.qdrant.collection import (
     CollectionSpec,
     DistanceLike,
@@ -25,21 +32,14 @@ from t5_vectors.qdrant.collection import (
     ensure_collection,
 )
 from t5_vectors.qdrant.connection import Connection
-from t5_vectors.qdrant.embedder import Embedder, EmbeddingLike
-from t5_vectors.qdrant.encoding import PointEncoder
-from t5_vectors.qdrant.filters import FilterLike, to_filter
 from t5_vectors.qdrant.ids import DocumentId
-from t5_vectors.qdrant.ingest import IngestReport, OnFailure, arun_ingest, run_ingest
-from t5_vectors.qdrant.model_record import ModelIdentity
 from t5_vectors.qdrant.payload import (
     aprepare_stream,
     prepare_list,
     prepare_stream,
 )
-from t5_vectors.qdrant.points import DELETE_ALL, IdLookup
 from t5_vectors.qdrant.retrieval import Fusion, Mode, Retrieval
 from t5_vectors.qdrant.retry import RetryPolicy
-from t5_vectors.qdrant.search import ScoredDocuments, SearchOptions, with_search_options
 from t5_vectors.qdrant.storage import DEFAULT_SAMPLE, StorageReport
 from t5_vectors.qdrant.vectors import (
     SparseVectors,
@@ -340,7 +340,7 @@ class QdrantIndex:
         on_failure: OnFailure = "raise",
         build_index: bool = True,
     ) -> IngestReport:
-        """Stream *documents* into the collection (see :mod:`t5_vectors.qdrant.ingest`).
+        """Stream *documents* into the collection (see :mod:`t5_vectors.qdrant._ingest`).
 
         Documents keep their ``Document.id``; those without one get an id from their
         ``metadata["source"]`` and text. Documents stored unchanged are neither encoded nor
@@ -354,7 +354,7 @@ class QdrantIndex:
             force: re-encode and rewrite even documents stored unchanged (after changing
                 something the content hash cannot see).
             on_failure: ``"raise"`` stops at the first batch that fails for good with
-                :class:`~t5_vectors.qdrant.ingest.IngestError`; ``"continue"`` records it in the
+                :class:`~t5_vectors.errors.IngestError`; ``"continue"`` records it in the
                 report and goes on.
             build_index: build the engine's search index over what was written, at the end
                 (:meth:`build_index`). Pass ``False`` when one stream is fed through several
@@ -474,7 +474,7 @@ class QdrantIndex:
             query: a query text (embedded as a query) or, for ``mode="dense"``, a query vector.
             k: how many documents.
             filter: a qdrant ``models.Filter`` or a dict of metadata values
-                (see :mod:`t5_vectors.qdrant.filters`).
+                (see :mod:`t5_vectors.qdrant._filters`).
             score_threshold: drop results worse than this (similarity for cosine and dot,
                 distance for euclid and manhattan; else MaxSim, BM25 or fused score).
             search_params: search parameters (a :class:`~t5_vectors.storage.base.SearchParams`

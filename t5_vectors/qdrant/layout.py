@@ -28,7 +28,7 @@ How the vectors are recognised:
   creates the collection, and collections without that record get the defaults.
 
 Token and sparse vectors are recognised only in collections that carry t5-vectors' model
-record (:mod:`t5_vectors.qdrant.model_record`; every collection t5-vectors creates has one). A
+record (:mod:`t5_vectors.qdrant._model_record`; every collection t5-vectors creates has one). A
 collection written by another tool may hold vectors of the same shape from another model
 (langchain-qdrant's FastEmbed BM25 under the very name ``"langchain-sparse"``): querying them
 with T5 pieces, or writing T5 pieces into them, would give wrong results without any error.
@@ -48,10 +48,10 @@ from typing import Any
 from qdrant_client import models
 
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
+from t5_vectors.qdrant._model_record import RECORD_KEY, read_record
 from t5_vectors.qdrant._modes import MODES
 from t5_vectors.qdrant.collection import CollectionSpec
 from t5_vectors.qdrant.connection import Connection
-from t5_vectors.qdrant.model_record import RECORD_KEY, read_record
 from t5_vectors.qdrant.storage import StorageReport
 from t5_vectors.qdrant.vectors import (
     SPARSE_RECORD_KEY,

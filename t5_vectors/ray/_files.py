@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 import ray
 
 from t5_vectors.errors import InvalidInputError
+from t5_vectors.files._sync import prune_deleted, remove_stale
 from t5_vectors.files.chunking import ChunkSettings, TokenChunker
 from t5_vectors.files.discover import Discovery, discover
 from t5_vectors.files.ingest import ChunkReader, FilesReport, file_records
-from t5_vectors.files.sync import prune_deleted, remove_stale
 from t5_vectors.ray._ingest import ingest
 
 if TYPE_CHECKING:

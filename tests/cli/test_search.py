@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from t5_vectors import QdrantIndex, T5Encoder
-from t5_vectors.cli.search import parse_filters
+from t5_vectors.cli._search import parse_filters
 
 
 @pytest.fixture

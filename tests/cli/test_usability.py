@@ -34,7 +34,9 @@ def test_version(capsys):
 
 
 def test_cli_constants_match_the_library():
-    from t5_vectors.cli import common, ingest, layout
+    from t5_vectors.cli import _common as common
+    from t5_vectors.cli import _ingest as ingest
+    from t5_vectors.cli import _layout as layout
     from t5_vectors.files import chunking
     from t5_vectors.qdrant import connection, retrieval
 
@@ -182,7 +184,7 @@ def test_ctrl_c_while_loading_the_model_is_one_line(cli, docs, store, monkeypatc
 
 
 def test_one_line_joins_sentences_cleanly():
-    from t5_vectors.cli.common import one_line
+    from t5_vectors.cli._common import one_line
 
     error = ValueError("It was built with another model.\n  expected: a\n  found: b")
     assert one_line(error) == "It was built with another model. expected: a; found: b"

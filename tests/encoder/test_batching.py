@@ -17,7 +17,7 @@ from t5_vectors import (
     T5Encoder,
     TruncationWarning,
 )
-from t5_vectors.encoder.batching import plan_batches
+from t5_vectors.encoder._batching import plan_batches
 
 
 def test_plan_batches_respects_budget_and_covers_every_index():

@@ -8,7 +8,7 @@ import torch
 from transformers import T5EncoderModel
 
 from t5_vectors import InvalidInputError, T5Encoder
-from t5_vectors.encoder.forward import FastT5Forward, supports_fast_forward
+from t5_vectors.encoder._forward import FastT5Forward, supports_fast_forward
 from t5_vectors.encoder.precision import resolve_dtype
 
 

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from t5_vectors import EncoderClosedError, EncodingError, InvalidInputError, T5Encoder
-from t5_vectors.encoder.batching import BatchItem, MicroBatcher
+from t5_vectors.encoder._batching import BatchItem, MicroBatcher
+from t5_vectors.encoder._runner import BatchRunner, stage_batch
 from t5_vectors.encoder.pooling import EmbeddingHead, Pooler
-from t5_vectors.encoder.runner import BatchRunner, stage_batch
 
 
 def test_stage_batch_pads_and_masks():
@@ -125,7 +125,7 @@ def test_runner_launch_then_collect_equals_run():
 
 def test_runner_launch_through_the_batcher_matches_the_encoder(tiny_encoder, texts):
     """The encoder's own runner, driven by the pipelined worker loop on CPU."""
-    from t5_vectors.encoder.runner import BatchRunner as Runner
+    from t5_vectors.encoder._runner import BatchRunner as Runner
 
     runner = Runner(
         lambda ids, mask: tiny_encoder.model(input_ids=ids, attention_mask=mask).last_hidden_state,

@@ -7,7 +7,7 @@ from qdrant_client import QdrantClient, models
 
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 from t5_vectors.qdrant import CollectionSpec, QdrantIndex
-from t5_vectors.qdrant.model_record import PROBE_TEXTS
+from t5_vectors.qdrant._model_record import PROBE_TEXTS
 from t5_vectors.storage._qdrant_models import create_arguments
 from t5_vectors.storage.base import DenseVectorSpec, Quantization
 

@@ -23,8 +23,8 @@ from qdrant_client import QdrantClient
 
 from t5_vectors.errors import CollectionConfigError
 from t5_vectors.qdrant import QdrantIndex
+from t5_vectors.qdrant._model_record import read_record
 from t5_vectors.qdrant.ids import point_id
-from t5_vectors.qdrant.model_record import read_record
 from t5_vectors.storage.base import Hnsw
 from t5_vectors.storage.edge import EdgeBackend
 from t5_vectors.testing import SAMPLE_SENTENCES

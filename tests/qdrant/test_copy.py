@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 
-from t5_vectors.cli import copy as copy_command
+from t5_vectors.cli import _copy as copy_command
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 from t5_vectors.qdrant import QdrantIndex
 from t5_vectors.qdrant.connection import Connection

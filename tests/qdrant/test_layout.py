@@ -16,8 +16,8 @@ from t5_vectors.qdrant import (
     TokenVectors,
     collection_layout,
 )
+from t5_vectors.qdrant._model_record import ModelRecord
 from t5_vectors.qdrant.layout import measure_storage
-from t5_vectors.qdrant.model_record import ModelRecord
 from t5_vectors.storage.base import Quantization
 from t5_vectors.testing import SAMPLE_SENTENCES
 

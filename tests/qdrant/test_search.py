@@ -10,7 +10,7 @@ from langchain_core.documents import Document
 from qdrant_client import models
 
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.qdrant.filters import to_filter
+from t5_vectors.qdrant._filters import to_filter
 from t5_vectors.qdrant.ids import point_id
 
 LIBRARY = [

@@ -264,7 +264,7 @@ def _no_leftover_children() -> Iterator[None]:
 
 
 def test_repair_touches_only_an_empty_meta_json_with_no_collection(tmp_path):
-    from t5_vectors.qdrant.local_store import repair_interrupted_first_open
+    from t5_vectors.qdrant._local_store import repair_interrupted_first_open
 
     (tmp_path / "meta.json").write_text("")
     (tmp_path / "collection" / "kept").mkdir(parents=True)

@@ -35,9 +35,9 @@ from t5_vectors.errors import (
 
 if TYPE_CHECKING:
     from t5_vectors.encoder import T5Encoder
+    from t5_vectors.qdrant._model_record import ModelRecord
     from t5_vectors.qdrant.connection import Connection
     from t5_vectors.qdrant.layout import CollectionLayout
-    from t5_vectors.qdrant.model_record import ModelRecord
     from t5_vectors.storage.base import Schema
 
 __all__ = [
@@ -239,7 +239,7 @@ class Target:
 
     def record(self, name: str) -> ModelRecord | None:
         """The model recorded with collection *name* (``None`` if absent or no record)."""
-        from t5_vectors.qdrant.model_record import read_record
+        from t5_vectors.qdrant._model_record import read_record
 
         schema = self.connection.backend.describe(name)
         return None if schema is None else read_record(schema)

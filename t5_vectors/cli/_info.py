@@ -12,8 +12,8 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from t5_vectors.cli.common import Target, add_qdrant_options, open_target, qdrant_step
-from t5_vectors.cli.layout import describe_layout
+from t5_vectors.cli._common import Target, add_qdrant_options, open_target, qdrant_step
+from t5_vectors.cli._layout import describe_layout
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -93,8 +93,8 @@ def _storage(report: StorageReport) -> dict[str, Any]:
 
 def describe(target: Target, name: str, sample: int = DEFAULT_SAMPLE) -> dict[str, Any]:
     """What ``info`` shows about collection *name* (bytes per chunk on *sample* points)."""
+    from t5_vectors.qdrant._model_record import read_record
     from t5_vectors.qdrant.layout import collection_layout, measure_storage
-    from t5_vectors.qdrant.model_record import read_record
 
     schema = target.collection_info(name)
     record = read_record(schema)

@@ -1,6 +1,6 @@
 """One forward pass over a batch of tokenized texts, split into launch and collect.
 
-:class:`BatchRunner` turns a micro-batch (:class:`~t5_vectors.encoder.batching.BatchItem` rows)
+:class:`BatchRunner` turns a micro-batch (:class:`~t5_vectors.encoder._batching.BatchItem` rows)
 into pooled vectors and/or token vectors. It works in two halves so that the micro-batcher can
 overlap them:
 
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from t5_vectors.encoder.batching import BatchItem, BatchOutput
+from t5_vectors.encoder._batching import BatchItem, BatchOutput
 from t5_vectors.encoder.pooling import EmbeddingHead
 
 __all__ = ["BatchRunner", "Launched", "stage_batch"]

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from t5_vectors.cli.common import (
+from t5_vectors.cli._common import (
     CommandError,
     add_qdrant_options,
     display_path,
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                     f"Deleted collection {args.collection!r} ({points} points) from {target.where}."
                 )
                 return 0
-            from t5_vectors.files.sync import chunk_sources, delete_points
+            from t5_vectors.files._sync import chunk_sources, delete_points
 
             wanted = [(given, Path(given).expanduser().absolute()) for given in args.source]
             doomed = [

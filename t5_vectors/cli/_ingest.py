@@ -4,7 +4,7 @@ Order of work, so that every mistake is reported before anything is written (or 
 disk): check the flags, find and check the files (none to read is an error, before a model
 loads), connect to an existing store and read the collection's layout (an existing collection
 keeps its token and sparse vectors; flags asking for vectors it lacks are refused:
-:mod:`t5_vectors.cli.layout`) and model record, load the model (the recorded one unless
+:mod:`t5_vectors.cli._layout`) and model record, load the model (the recorded one unless
 ``--model`` is given), check the chunk size against the model, and only then create a new
 embedded store folder and open (or create) the collection, which refuses another model than the
 recorded one; then stream, with progress on terminals. Ctrl-C stops with one line saying how
@@ -18,7 +18,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from t5_vectors.cli.common import (
+from t5_vectors.cli._common import (
     DEFAULT_MODEL,
     CommandError,
     Target,
@@ -31,7 +31,7 @@ from t5_vectors.cli.common import (
     open_target,
     qdrant_step,
 )
-from t5_vectors.cli.layout import (
+from t5_vectors.cli._layout import (
     add_layout_options,
     check_layout_flags,
     describe_layout,

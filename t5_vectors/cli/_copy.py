@@ -57,7 +57,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _open(
     side: str, path: str | None, url: str | None, key_env: str | None, *, must_exist: bool
 ) -> tuple[Connection, str]:
-    from t5_vectors.cli.common import _api_key
+    from t5_vectors.cli._common import _api_key
     from t5_vectors.qdrant.connection import Connection
 
     if url:

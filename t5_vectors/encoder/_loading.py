@@ -1,7 +1,7 @@
 """Loading a checkpoint's parts: tokenizer, T5 weights, the pooling/Dense head, default budgets.
 
 :func:`load_parts` is what :meth:`T5Encoder.from_pretrained` runs once the checkpoint folder is
-known and read (:mod:`t5_vectors.encoder.checkpoint`). Weights load through safetensors or
+known and read (:mod:`t5_vectors.encoder._checkpoint`). Weights load through safetensors or
 ``torch.load(weights_only=True)`` only; a pickle that needs more is refused.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from t5_vectors.encoder.checkpoint import CheckpointSpec, read_state_dict
+from t5_vectors.encoder._checkpoint import CheckpointSpec, read_state_dict
 from t5_vectors.encoder.pooling import DenseLayer, EmbeddingHead, Pooler, normalize_pooling_modes
 from t5_vectors.errors import ModelLoadError, UnsafeCheckpointError
 

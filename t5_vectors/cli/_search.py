@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from t5_vectors.cli.common import (
+from t5_vectors.cli._common import (
     DEFAULT_MODEL,
     CommandError,
     add_model_options,
@@ -27,11 +27,11 @@ from t5_vectors.cli.common import (
     open_target,
     qdrant_step,
 )
-from t5_vectors.cli.layout import FUSIONS, MODES, require_mode
+from t5_vectors.cli._layout import FUSIONS, MODES, require_mode
 from t5_vectors.errors import InvalidInputError, ModelMismatchError
 
 if TYPE_CHECKING:
-    from t5_vectors.qdrant.search import ScoredDocuments
+    from t5_vectors.qdrant._search import ScoredDocuments
 
 __all__ = ["RETRIEVERS", "add_parser", "parse_filters", "run"]
 
@@ -152,7 +152,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def parse_filters(items: list[str]) -> dict[str, Any] | None:
-    """``["key=value", ...]`` as a metadata filter dict (see :mod:`t5_vectors.qdrant.filters`).
+    """``["key=value", ...]`` as a metadata filter dict (see :mod:`t5_vectors.qdrant._filters`).
 
     Values are read as JSON when they parse (``3``, ``true``, ``null``), else as text. A key given
     more than once matches any of its values. ``source`` values also match their absolute path.
@@ -192,8 +192,8 @@ def run(args: argparse.Namespace) -> int:
     target = open_target(args, must_exist=True)
     try:
         with qdrant_step(target.where):
+            from t5_vectors.qdrant._model_record import read_record
             from t5_vectors.qdrant.layout import collection_layout
-            from t5_vectors.qdrant.model_record import read_record
 
             schema = target.collection_info(args.collection)  # an error before the model loads
             layout = collection_layout(schema, args.collection)

@@ -43,7 +43,7 @@ from t5_vectors.errors import ModelMismatchError
 from t5_vectors.storage.base import Schema
 
 if TYPE_CHECKING:  # the encoder package imports torch; reading a record never needs it
-    from t5_vectors.qdrant.embedder import Embedder
+    from t5_vectors.qdrant._embedder import Embedder
 
 __all__ = [
     "PROBE_MIN_COSINE",

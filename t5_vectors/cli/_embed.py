@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Literal
 
-from t5_vectors.cli.common import DEFAULT_MODEL, CommandError, add_model_options, load_encoder
+from t5_vectors.cli._common import DEFAULT_MODEL, CommandError, add_model_options, load_encoder
 
 __all__ = ["add_parser", "run"]
 
