@@ -18,7 +18,14 @@ Same machine, model, corpus and storage in one run, side by side:
   time includes what a run costs Ray: starting the actors and loading the model in each, the
   lookup pass and handing rows between processes. ``fixed`` is a Ray run over ``--probe-docs``
   chunks (the per-run start-up cost, measured); ``steady`` is derived: ``(docs - probe) /
-  (wall - fixed)``.
+  (wall - fixed)``. ``cold start`` splits the fixed cost: a fresh Python process importing
+  what an encoder actor imports (Ray Data, ``t5_vectors.ray._embed``) and loading the model,
+  timed inside that process; the rest of ``fixed`` is Ray's (scheduling the actor, its worker
+  setting up, moving rows and vectors) and the tiny encode and write.
+* **Ray set-up** -- ``ray.init`` and Ray Data's first execution in the cluster (it starts Ray
+  Data's own long-lived actors, seconds on a small machine) run once before any timing and are
+  reported apart: otherwise the first Ray row would pay them and the probe, run later, would
+  not.
 * **Ratios** -- ``vs plain`` divides a Ray row's chunks/s by the plain row with the same number
   of torch threads in total (1 actor against 1 thread, 2 actors against 2 threads). Ray's
   overhead at one actor is ``1 - ratio``. Each configuration runs ``--repeat`` times in turn
@@ -131,6 +138,50 @@ def plain(
         assert index.count() == len(data)
     encoder.close()
     return seconds
+
+
+COLD_START = """
+import sys, time
+started = time.perf_counter()
+import ray.data
+import t5_vectors.ray._embed
+from t5_vectors import T5Encoder
+encoder = T5Encoder.from_pretrained(sys.argv[1], device="cpu", dtype="float32")
+encoder.encode(["warm up"])
+print(time.perf_counter() - started)
+"""
+
+
+def cold_start(model: Path) -> float:
+    """Seconds a fresh process takes to import what an encoder actor imports and load the model."""
+    import subprocess
+
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(
+        [sys.executable, "-c", COLD_START, str(model)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(run.stdout.strip().splitlines()[-1])
+
+
+class _Identity:
+    def __call__(self, batch: Any) -> Any:
+        return batch
+
+
+def ray_data_setup() -> float:
+    """Seconds of Ray Data's first execution in the cluster (an actor pool over 2 rows)."""
+    import ray
+
+    started = time.perf_counter()
+    ray.data.range(2).map_batches(
+        _Identity, compute=ray.data.ActorPoolStrategy(size=1), batch_size=None
+    ).materialize()
+    return time.perf_counter() - started
 
 
 def on_ray(
@@ -296,6 +347,7 @@ def main() -> None:
 
     import ray
 
+    started = time.perf_counter()
     ray.init(
         address="local",  # never attach to another cluster on this machine
         num_cpus=cpus,
@@ -315,6 +367,8 @@ def main() -> None:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
+    setup = (time.perf_counter() - started, ray_data_setup())
+    log(f"Ray set-up (untimed below): ray.init {setup[0]:.2f} s, first execution {setup[1]:.2f} s")
 
     configs: list[tuple[str, Any]] = []
     for threads in sorted({1, *(n for n in actor_counts if n <= cpus)}):
@@ -322,6 +376,7 @@ def main() -> None:
     for actors in actor_counts:
         configs.append((f"Ray, {actors} actor{'s' * (actors > 1)}", ("ray", actors, None)))
     configs.append(("Ray fixed cost (probe)", ("probe", 1, None)))
+    configs.append(("of which: encoder process cold start", ("cold", 1, None)))
     if args.gpu:
         configs.append(("plain, GPU", ("plain", 1, "cuda")))
         configs.append(("Ray, 1 GPU actor", ("ray", 1, 1.0)))
@@ -336,6 +391,8 @@ def main() -> None:
                         seconds = plain(model, data, storage, n, extra)
                     elif kind == "ray":
                         seconds = on_ray(model, data, storage, n, extra)
+                    elif kind == "cold":
+                        seconds = cold_start(model)
                     else:
                         seconds = on_ray(model, probe, storage, n, extra)
                 times[name].append(seconds)
@@ -347,8 +404,9 @@ def main() -> None:
     rate = {name: args.docs / seconds for name, seconds in median.items()}
     table = []
     for name, (kind, n, extra) in configs:
-        if kind == "probe":
-            table.append([name, f"{args.probe_docs}", f"{median[name]:.2f}", "", "", ""])
+        if kind in ("probe", "cold"):
+            chunks = f"{args.probe_docs}" if kind == "probe" else ""
+            table.append([name, chunks, f"{median[name]:.2f}", "", "", ""])
             continue
         reference = (
             "plain, GPU"
@@ -374,7 +432,11 @@ def main() -> None:
     print(f"## Scale-out: plain ingest vs Ray ({args.model} model, {args.docs} chunks)\n")
     print("\n".join(environment_lines("cpu")))
     print(
-        f"- Ray {ray.__version__}, {cpus} CPUs in the local cluster; median of {args.repeat} runs\n"
+        f"- Ray {ray.__version__}, {cpus} CPUs in the local cluster; median of {args.repeat} runs"
+    )
+    print(
+        f"- Ray set-up, once, before timing: ray.init {setup[0]:.2f} s, Ray Data's first "
+        f"execution {setup[1]:.2f} s\n"
     )
     print(
         markdown_table(

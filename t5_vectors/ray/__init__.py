@@ -26,11 +26,41 @@ except ImportError as err:  # pragma: no cover - exercised in a subprocess witho
         'pip install "t5-vectors[ray]"'
     ) from err
 
-from t5_vectors.ray._embed import T5EmbedBatches
-from t5_vectors.ray._files import ingest_files
-from t5_vectors.ray._ingest import ingest
-from t5_vectors.ray._sink import QdrantDatasink
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from t5_vectors.ray._embed import T5EmbedBatches
+    from t5_vectors.ray._files import ingest_files
+    from t5_vectors.ray._ingest import ingest
+    from t5_vectors.ray._sink import QdrantDatasink
+
+_LAZY: dict[str, str] = {
+    "QdrantDatasink": "t5_vectors.ray._sink",
+    "T5EmbedBatches": "t5_vectors.ray._embed",
+    "ingest": "t5_vectors.ray._ingest",
+    "ingest_files": "t5_vectors.ray._files",
+}
+"""Each public name and the module it is imported from on first use.
+
+Lazy so that an encoder actor, which imports only :mod:`t5_vectors.ray._embed`, does not also
+import the lookup, write and file stages (and qdrant-client with them) before its first batch.
+"""
 
 __all__ = ["QdrantDatasink", "T5EmbedBatches", "ingest", "ingest_files"]
 
 del ray
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first use, then keep it here."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 't5_vectors.ray' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from t5_vectors.encoder import T5Encoder
 from t5_vectors.encoder.sparse import SparseEncoder
 from t5_vectors.errors import InvalidInputError, ModelMismatchError
-from t5_vectors.qdrant.vectors import (
-    SparseVectors,
-    TokenVectors,
-    sparse_vectors_option,
-    token_vectors_option,
-)
 from t5_vectors.ray._batches import Batch, add_columns, column_names, column_values, num_rows
+
+if TYPE_CHECKING:
+    from t5_vectors.qdrant.vectors import SparseVectors, TokenVectors
 
 __all__ = ["T5EmbedBatches", "sparse_columns"]
 
@@ -104,8 +101,7 @@ class T5EmbedBatches:
     ) -> None:
         if kind not in ("document", "query"):
             raise InvalidInputError(f"kind: expected 'document' or 'query', found {kind!r}.")
-        tokens = token_vectors_option(token_vectors)
-        sparse = sparse_vectors_option(sparse_vectors)
+        tokens, sparse = _vector_options(token_vectors, sparse_vectors)
         outputs: list[tuple[str, object]] = [("vector_column", vector_column)]
         if tokens is not None:
             outputs.append(("token_column", token_column))
@@ -170,6 +166,41 @@ class T5EmbedBatches:
             columns[indices] = [np.asarray(term.indices, dtype=np.int64) for term in terms]
             columns[values] = [np.asarray(term.values, dtype=np.float32) for term in terms]
         return add_columns(batch, columns)
+
+
+class _IndexEmbedBatches(T5EmbedBatches):
+    """``ingest``'s encode stage: loads the model on the first batch that reaches the actor.
+
+    Ray starts the actor pool with the pipeline; when every row is stored unchanged, no batch
+    reaches it and no actor loads a model (nor needs the checkpoint to be there). It lives here,
+    not in ``_ingest``, so that an encoder actor imports the encoder and not the lookup and
+    write stages (qdrant-client among them).
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self._options: dict[str, Any] | None = options
+
+    def __repr__(self) -> str:
+        if self._options is not None:
+            return f"_IndexEmbedBatches({self._options['model']!r}, not loaded)"
+        return super().__repr__()
+
+    def __call__(self, batch: Batch) -> Batch:
+        if self._options is not None:
+            options, self._options = self._options, None
+            super().__init__(**options)
+        return super().__call__(batch)
+
+
+def _vector_options(
+    token_vectors: object, sparse_vectors: object
+) -> tuple[TokenVectors | None, SparseVectors | None]:
+    """The token and sparse options; the layout module (and qdrant-client) only when asked."""
+    if all(value is None or value is False for value in (token_vectors, sparse_vectors)):
+        return None, None
+    from t5_vectors.qdrant.vectors import sparse_vectors_option, token_vectors_option
+
+    return token_vectors_option(token_vectors), sparse_vectors_option(sparse_vectors)
 
 
 def _check_columns(text_column: object, outputs: list[tuple[str, object]]) -> None:

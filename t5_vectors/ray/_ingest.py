@@ -6,7 +6,8 @@ Stages, each a Ray Data operator (Ray schedules, streams, retries and restarts t
    each row becomes its document (id, payload, content hash, as ``QdrantIndex.ingest``);
    duplicates of an id inside a batch collapse to the last one; the stored hashes of the batch
    are read in one ``retrieve`` and rows stored unchanged are dropped, so an unchanged corpus
-   is neither encoded nor written on a re-run;
+   is neither encoded nor written on a re-run. Into an empty collection (and with ``force``
+   for the driver) there is nothing to look up: the rows go straight to the encoders;
 2. **encode** (``map_batches(T5EmbedBatches)`` over ``concurrency`` actors, ``num_gpus`` each):
    the index's checkpoint, options and vector layout, checked against its fingerprint;
 3. **write**: a server or cluster is written by the workers (``write_datasink`` with
@@ -35,7 +36,7 @@ from t5_vectors.errors import InvalidInputError, T5VectorsError
 from t5_vectors.qdrant.payload import HASH_KEY, PreparedDocument
 from t5_vectors.qdrant.report import IngestReport
 from t5_vectors.ray._batches import Batch, num_rows
-from t5_vectors.ray._embed import T5EmbedBatches
+from t5_vectors.ray._embed import _IndexEmbedBatches
 from t5_vectors.ray._rows import Columns, prepare_rows, to_points
 from t5_vectors.ray._sink import QdrantDatasink, dedupe_last
 from t5_vectors.ray._target import OpenBackend, Target, backend_of, storage_kind
@@ -109,7 +110,7 @@ def ingest(
 
     Returns:
         written (encoded and upserted) and skipped (stored unchanged) rows; ``batches`` counts
-        the lookup batches.
+        the lookup batches (without a lookup, batches of ``batch_size`` rows).
 
     Raises:
         InvalidInputError: bad options, a missing column, a bad row (named in the message).
@@ -285,28 +286,6 @@ def _embed_options(index: QdrantIndex, text_column: str, num_gpus: float | None)
     }
 
 
-class _IndexEmbedBatches(T5EmbedBatches):
-    """The ingest's encode stage: loads the model on the first batch that reaches the actor.
-
-    Ray starts the actor pool with the pipeline; when every row is stored unchanged, no batch
-    reaches it and no actor loads a model (nor needs the checkpoint to be there).
-    """
-
-    def __init__(self, **options: Any) -> None:
-        self._options: dict[str, Any] | None = options
-
-    def __repr__(self) -> str:
-        if self._options is not None:
-            return f"_IndexEmbedBatches({self._options['model']!r}, not loaded)"
-        return super().__repr__()
-
-    def __call__(self, batch: Batch) -> Batch:
-        if self._options is not None:
-            options, self._options = self._options, None
-            super().__init__(**options)
-        return super().__call__(batch)
-
-
 def _embed(
     dataset: Dataset,
     options: dict[str, Any],
@@ -363,6 +342,18 @@ def _ingest_on_workers(
         batch_size=size,
         open_backend=open_backend,
     )
+    if not force and _nothing_stored_for(sink.target, index, open_backend):
+        # Nothing to skip: no lookup stage; the sink counts the rows that reach it.
+        _embed(dataset, embed_options, size, concurrency, num_gpus).write_datasink(
+            sink, ray_remote_args={"num_cpus": 0.25}
+        )
+        # Skipped: duplicate ids that a later row of their block replaced.
+        return IngestReport(
+            written=sink.written,
+            skipped=max(0, sink.rows - sink.written),
+            batches=math.ceil(sink.rows / size),
+            seconds=time.perf_counter() - started,
+        )
     tally = _Tally.remote()  # type: ignore[attr-defined]
     encoders = concurrency if isinstance(concurrency, int) else 4
     looked_up = dataset.map_batches(  # (typed errors: set by _embed on the whole plan)
@@ -461,6 +452,23 @@ def _ingest_from_driver(
 def _nothing_stored(backend: Backend, target: Target) -> bool:
     """Whether the collection is empty (then no row can be stored unchanged)."""
     return target.retry.call(lambda: backend.count(target.collection)) == 0
+
+
+def _nothing_stored_for(
+    target: Target, index: QdrantIndex, open_backend: OpenBackend | None
+) -> bool:
+    """:func:`_nothing_stored` for the workers' storage, asked from the driver.
+
+    Through *open_backend* when given (the workers' view of the store may not be the index's
+    own client's), else through the index's own server client.
+    """
+    if open_backend is None:
+        return _nothing_stored(backend_of(index), target)
+    backend = target.open()
+    try:
+        return _nothing_stored(backend, target)
+    finally:
+        backend.close()
 
 
 class _InProcess:

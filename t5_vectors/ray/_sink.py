@@ -108,6 +108,7 @@ class QdrantDatasink(Datasink[int]):
         self.target = Target.of(index, open_backend)
         self.batch_size = batch_size
         self.written = 0
+        self.rows = 0
         self._index: QdrantIndex | None = index
 
     def __getstate__(self) -> dict[str, Any]:
@@ -138,7 +139,8 @@ class QdrantDatasink(Datasink[int]):
             backend.close()
 
     def on_write_complete(self, write_result: WriteResult[int]) -> None:
-        """On the driver: record how many points the tasks wrote."""
+        """On the driver: record how many rows reached the tasks, and how many points they wrote."""
+        self.rows += write_result.num_rows
         self.written += sum(write_result.write_returns)
 
 

@@ -148,6 +148,24 @@ def test_nothing_else_imports_ray() -> None:
     assert result.stdout.strip() == "[]"
 
 
+def test_an_encoder_actor_imports_no_storage_client() -> None:
+    # ingest's encode stage unpickles its class from _embed: a cold actor then imports the
+    # encoder, not qdrant-client or the lookup and write stages (seconds before a first batch).
+    code = (
+        "import sys, t5_vectors.ray._embed\n"
+        "print(sorted(m for m in ('qdrant_client', 'langchain_core', 't5_vectors.ray._ingest')"
+        " if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": PACKAGE_ROOT, "PATH": "/usr/bin:/bin"},
+    )
+    assert result.stdout.strip() == "[]"
+
+
 # ----------------------------------------------------------------------------- on Ray actors
 @pytest.mark.usefixtures("ray_cluster")
 def test_map_batches_on_an_actor_pool(st5_path: Path, tiny_encoder: T5Encoder) -> None:

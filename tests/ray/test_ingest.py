@@ -151,6 +151,28 @@ def test_workers_write_a_server_with_retries_and_token_and_sparse_vectors(
         assert server.count("c") == N
 
 
+def test_an_empty_server_collection_skips_the_lookup_stage(encoder: T5Encoder) -> None:
+    rows = corpus(12)
+    edited = {**rows[3], "text": rows[3]["text"] + " Edited."}  # same id, later in its block
+    with QdrantIndex(encoder, collection_name="c", location=":memory:") as index:
+        index.ensure_collection()
+        server = serve(index.backend, "c")
+        options = {"id_column": "id", "metadata_columns": ["source", "chunk"], "concurrency": 1}
+        report = ingest(
+            ray.data.from_items([*rows, edited], override_num_blocks=1),
+            index,
+            batch_size=64,
+            open_backend=server,
+            **options,
+        )
+        assert "retrieve" not in ray.get(server.server.count_calls.remote())  # no lookups
+        assert (report.written, report.skipped, report.failed, report.batches) == (12, 1, 0, 1)
+        assert_same(state(server, "c"), plain_state(encoder, [*rows[:3], edited, *rows[4:]]))
+        rerun = ingest(ray.data.from_items(rows), index, open_backend=server, **options)
+        assert ray.get(server.server.count_calls.remote())["retrieve"] >= 1  # stored: looked up
+        assert (rerun.written, rerun.skipped) == (1, 11)  # row 3 is back to its first text
+
+
 class DiesOnce(T5EmbedBatches):
     """Kills its own actor process on its second batch, once per marker file."""
 
