@@ -419,7 +419,9 @@ def run_phase(args: argparse.Namespace, phase: str, **extra: str) -> dict[str, A
         sys.stderr.write(out.stderr[-4000:])
         raise SystemExit(f"phase {phase} failed ({out.returncode})")
     sys.stderr.write(out.stderr[-2000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    log(f"{phase} {extra.get('system', '')}: {json.dumps(result)}")  # kept if a later phase fails
+    return result
 
 
 def main() -> int:
