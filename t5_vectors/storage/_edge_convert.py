@@ -287,13 +287,23 @@ def _scoring(query: Scoring | None) -> Any:
     raise InvalidInputError(f"query: expected Nearest, Fuse or Mmr, found {query!r}")
 
 
-def _params(params: SearchParams | None, default_ef: int | None) -> qe.SearchParams | None:
+def _params(
+    params: SearchParams | None, default_ef: int | None, oversampling: float | None = None
+) -> qe.SearchParams | None:
+    """Search parameters, with the backend's defaults where *params* gives none.
+
+    On a quantized collection the candidates found over the quantized vectors are rescored with
+    the originals, ``oversampling`` times as many as asked for; an exact search reads the
+    originals only. Quantization parameters are ignored on collections without quantization.
+    """
     if params is None:
-        return None if default_ef is None else qe.SearchParams(hnsw_ef=default_ef)
-    quantization = None
-    if params.rescore is not None or params.oversampling is not None:
+        params = SearchParams()
+    if params.exact:
+        quantization = qe.QuantizationSearchParams(ignore=True)
+    else:
         quantization = qe.QuantizationSearchParams(
-            rescore=params.rescore, oversampling=params.oversampling
+            rescore=True if params.rescore is None else params.rescore,
+            oversampling=oversampling if params.oversampling is None else params.oversampling,
         )
     return qe.SearchParams(
         hnsw_ef=default_ef if params.hnsw_ef is None else params.hnsw_ef,
@@ -302,28 +312,31 @@ def _params(params: SearchParams | None, default_ef: int | None) -> qe.SearchPar
     )
 
 
-def _prefetch(stage: Prefetch, default_ef: int | None) -> qe.Prefetch:
+def _prefetch(stage: Prefetch, default_ef: int | None, oversampling: float | None) -> qe.Prefetch:
     return qe.Prefetch(
         limit=stage.limit,
         query=_scoring(stage.query),
-        prefetches=[_prefetch(p, default_ef) for p in stage.prefetch] or None,
-        params=_params(stage.params, default_ef),
+        prefetches=[_prefetch(p, default_ef, oversampling) for p in stage.prefetch] or None,
+        params=_params(stage.params, default_ef, oversampling),
         filter=edge_filter(stage.filter),
     )
 
 
-def edge_query_request(plan: QueryPlan, *, default_ef: int | None) -> qe.QueryRequest:
-    """A query plan as an Edge ``QueryRequest``; ``default_ef`` applies where none is given."""
+def edge_query_request(
+    plan: QueryPlan, *, default_ef: int | None, oversampling: float | None = None
+) -> qe.QueryRequest:
+    """A query plan as an Edge ``QueryRequest``; ``default_ef`` and ``oversampling`` (quantized
+    collections) apply where the plan gives none."""
     return qe.QueryRequest(
         limit=plan.limit,
         offset=plan.offset or None,
         query=_scoring(plan.query),
-        prefetches=[_prefetch(p, default_ef) for p in plan.prefetch] or None,
+        prefetches=[_prefetch(p, default_ef, oversampling) for p in plan.prefetch] or None,
         with_vector=edge_with(plan.with_vectors),
         with_payload=edge_with(plan.with_payload),
         filter=edge_filter(plan.filter),
         score_threshold=plan.score_threshold,
-        params=_params(plan.params, default_ef),
+        params=_params(plan.params, default_ef, oversampling),
     )
 
 
