@@ -246,6 +246,8 @@ class EdgeBackend:
         """
         self._check_open()
         folder = self._folder(collection)
+        if schema.quantization is None and self._quantization is not None:
+            schema = replace(schema, quantization=self._quantization)  # recorded as built
         config = self._config(schema)  # validate before anything is written
         for key, kind in schema.payload_indexes.items():
             _check_payload_kind(key, kind)

@@ -597,3 +597,43 @@ def test_delete_with_ids_and_filter_deletes_the_listed_points_that_match(backend
     assert backend.count("c") == 30 - len(gone)
     backend.delete("c", filter={"must": []})
     assert backend.count("c") == 0
+
+
+def test_new_collections_are_quantized_and_searches_rescore_with_the_originals(tmp_path):
+    """By default a collection gets int8 scalar quantization (DEFAULT_QUANTIZATION); searches
+    rescore their candidates with the original vectors, so scores are the exact cosines, and an
+    exact search ignores the quantized vectors altogether."""
+    from t5_vectors.storage.edge import DEFAULT_OVERSAMPLING, DEFAULT_QUANTIZATION
+
+    assert DEFAULT_QUANTIZATION is not None
+    assert DEFAULT_OVERSAMPLING is not None
+    assert DEFAULT_OVERSAMPLING > 1
+    points = _points(600, seed=5)
+    backend = EdgeBackend(tmp_path, index_after=None, indexing_threshold_kb=1, hnsw_ef=256)
+    backend.create("c", Schema(dense={"": DenseVectorSpec(size=DIM)}))
+    assert backend.describe("c").quantization == DEFAULT_QUANTIZATION
+    backend.upsert("c", [Point(p.id, {"": p.vectors[""]}, p.payload) for p in points])
+    backend.build_index("c")
+    assert backend.stats("c").indexed_vectors == 600
+    vectors = np.stack([p.vectors[""] for p in points])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [str(p.id) for p in points]
+    found = 0
+    for seed in range(20):
+        q = _query_vector(100 + seed)
+        cosines = vectors @ (q / np.linalg.norm(q))
+        best = np.argsort(-cosines)[:10]
+        exact = backend.query("c", QueryPlan(Nearest(q), limit=10, params=SearchParams(exact=True)))
+        assert [str(h.id) for h in exact] == [ids[i] for i in best]
+        np.testing.assert_allclose([h.score for h in exact], cosines[best], atol=1e-5)
+        hits = backend.query("c", QueryPlan(Nearest(q), limit=10))
+        for hit in hits:  # rescored: each score is the exact cosine of its point
+            assert abs(hit.score - cosines[ids.index(str(hit.id))]) < 1e-5
+        found += len({str(h.id) for h in hits} & {ids[i] for i in best})
+    assert found / 200 >= 0.9
+    # A schema without quantization stays unquantized when the backend is told so.
+    plain = EdgeBackend(tmp_path / "plain", quantization=None)
+    plain.create("c", Schema(dense={"": DenseVectorSpec(size=DIM)}))
+    assert plain.describe("c").quantization is None
+    plain.close()
+    backend.close()
