@@ -225,8 +225,8 @@ def prepare_stream(
             f"documents: expected an iterable of Document or str, found one "
             f"{type(documents).__name__}. Wrap it in a list."
         )
-    if isinstance(documents, Sequence):
-        prepare_list(documents, None, fingerprint, unique=False)  # raise before any write
+    if isinstance(documents, Sequence):  # validated in full before any write, prepared once
+        return iter(prepare_list(documents, None, fingerprint, unique=False))
     return (
         prepare_document(
             as_document(item, where=f"documents[{i}]"), None, fingerprint, where=f"documents[{i}]"
