@@ -63,10 +63,10 @@ __all__ = [
 DEFAULT_HNSW = Hnsw(m=32, ef_construct=200)
 """HNSW parameters where a schema gives none.
 
-Measured (``benchmarks/store.py``; real-text vectors x 768 from a random-weight T5, held-out
-queries; recall@10 against exact search at ``hnsw_ef`` 128): at 5k, m 32 / ef_construct 200 gave
-0.9955 and Qdrant's m 16 / 100 gave 0.9885; at 20k with int8 quantization and oversampling 2
-(the defaults below), m 32 / 200 gave 0.9890 and m 16 / 100 gave 0.9710 (docs/benchmarks.md).
+Measured by ``benchmarks/store.py`` (real-text vectors x 768 from a random-weight T5, held-out
+queries, recall@10 against exact search at ``hnsw_ef`` 128; docs/benchmarks.md): at 20k with the
+default quantization below, m 32 / ef_construct 200 gave 0.9856 and Qdrant's m 16 / 100 gave
+0.9704; at 5k without quantization, 0.9955 and 0.9885.
 """
 
 DEFAULT_HNSW_EF = 128
@@ -74,15 +74,15 @@ DEFAULT_HNSW_EF = 128
 
 DEFAULT_QUANTIZATION: Quantization | None = Quantization("scalar", quantile=0.99, always_ram=True)
 """Quantization where a schema gives none: int8 scalar (quantile 0.99, in RAM), searched with
-rescoring by the original vectors (which are kept) and :data:`DEFAULT_OVERSAMPLING`. Measured on
-Qdrant Edge alone at 20k real-text vectors x 768 (docs/benchmarks.md): the HNSW build (m 32 /
-200) took 7.1 s against 20.0 s unquantized, and recall@10 at ``hnsw_ef`` 128 was 0.9890 at
-1,029 searches/s from one thread (0.9520 without oversampling). A schema may ask for none
-(``Schema.quantization``) or another kind."""
+rescoring by the original vectors (which are kept) and :data:`DEFAULT_OVERSAMPLING`. Measured by
+``benchmarks/store.py`` on Qdrant Edge alone at 20k real-text vectors x 768 (m 32 / 200,
+``hnsw_ef`` 128): the index build took 6.1 s against 21.5 s unquantized, recall@10 was 0.9856
+against 0.9858, and one thread ran 1,209 searches/s against 485. A schema may ask for another
+kind (``Schema.quantization``); a backend made with ``quantization=None`` builds none."""
 
 DEFAULT_OVERSAMPLING = 2.0
 """Candidates found over quantized vectors per result asked for, before rescoring with the
-originals (recall@10 0.9520 at 1, 0.9890 at 2, 0.9885 at 4 in the measurement above)."""
+originals (recall@10 0.9462 at 1, 0.9856 at 2, 0.9854 at 4 in the measurement above)."""
 
 DEFAULT_INDEX_AFTER = 20_000
 """Build the index inside ``upsert`` once this many points were written since the last build."""
