@@ -225,10 +225,18 @@ def test_a_real_ctrl_c_mid_ingest_is_one_line_and_exit_130(tmp_path, st5_path):
     child = subprocess.Popen(
         argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    # Interrupt once chunks are being written (the store's file has grown past its first points).
+    # Interrupt once chunks are being written: the store's file has grown past its first points,
+    # or, at the latest, 3 s after the ingest created the collection (the whole ingest takes
+    # tens of seconds; in one full-suite run the file was seen to stay small until the end).
     sqlite = store / "collection" / "c" / "storage.sqlite"
-    while child.poll() is None and not (sqlite.exists() and sqlite.stat().st_size > 64 * 1024):
+    created: float | None = None
+    while child.poll() is None:
+        if sqlite.exists():
+            created = created or time.monotonic()
+            if sqlite.stat().st_size > 64 * 1024 or time.monotonic() - created > 3:
+                break
         time.sleep(0.05)
+    assert child.poll() is None, "the ingest ended before it could be interrupted"
     child.send_signal(signal.SIGINT)
     out, err = child.communicate()
     assert child.returncode == 130, (out, err)
