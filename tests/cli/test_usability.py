@@ -222,8 +222,16 @@ def test_a_real_ctrl_c_mid_ingest_is_one_line_and_exit_130(tmp_path, st5_path):
     argv = [sys.executable, "-m", "t5_vectors", "ingest", str(corpus), "--collection", "c"]
     argv += ["--model", str(st5_path), "--device", "cpu", "--qdrant-path", str(store)]
     env = {**os.environ, "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1"}
+    # SIGINT as a terminal delivers it: an earlier test in this process (Ray's) may have left
+    # SIGINT ignored, and an ignored signal stays ignored in a child (Python then installs no
+    # KeyboardInterrupt handler), which made this test fail in full-suite runs only.
     child = subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        argv,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # Interrupt once chunks are being written: the store's file has grown past its first points,
     # or, at the latest, 3 s after the ingest created the collection (the whole ingest takes
