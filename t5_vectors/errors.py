@@ -203,6 +203,20 @@ class IngestReport:
         """Documents read."""
         return self.written + self.skipped + self.failed
 
+    def plus(self, other: IngestReport) -> IngestReport:
+        """Both reports added up: one stream fed through several ingest calls."""
+        return IngestReport(
+            written=self.written + other.written,
+            skipped=self.skipped + other.skipped,
+            failed=self.failed + other.failed,
+            batches=self.batches + other.batches,
+            seconds=self.seconds + other.seconds,
+            encode_seconds=self.encode_seconds + other.encode_seconds,
+            qdrant_seconds=self.qdrant_seconds + other.qdrant_seconds,
+            qdrant_wait_seconds=self.qdrant_wait_seconds + other.qdrant_wait_seconds,
+            failures=self.failures + other.failures,
+        )
+
 
 class IngestError(T5VectorsError, RuntimeError):
     """Ingestion stopped at a batch that failed for good.

@@ -10,8 +10,9 @@ pass) and ``_streaming`` (a large call queued chunk by chunk).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from t5_vectors._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from t5_vectors.encoder.core import EncoderConfig, EncoderStats, T5Encoder, TruncationWarning
@@ -36,15 +37,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name from its module on first use, then keep it here."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 't5_vectors.encoder' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

@@ -15,8 +15,9 @@ finding and reading files loads no model, Qdrant or LangChain.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from t5_vectors._lazy import lazy_exports
 
 # Cheap (standard library only), and imported now so that the function ``discover`` is what
 # ``t5_vectors.files.discover`` names once the package is loaded, not the module of that name.
@@ -58,15 +59,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name from its module on first use, then keep it here."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 't5_vectors.files' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

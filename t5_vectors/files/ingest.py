@@ -414,21 +414,14 @@ class _Run:
         self.files_done, self.chunks_read = files_done, chunks_read
         self.tell()
 
-    def total(self) -> IngestReport:
-        from t5_vectors.qdrant.report import IngestReport
+    def total(self, *more: IngestReport) -> IngestReport:
+        """The reports of the groups stored (and *more*), over the run's wall time."""
+        from dataclasses import replace
 
-        reports = self.reports
-        return IngestReport(
-            written=sum(r.written for r in reports),
-            skipped=sum(r.skipped for r in reports),
-            failed=sum(r.failed for r in reports),
-            batches=sum(r.batches for r in reports),
-            seconds=time.perf_counter() - self.started,
-            encode_seconds=sum(r.encode_seconds for r in reports),
-            qdrant_seconds=sum(r.qdrant_seconds for r in reports),
-            qdrant_wait_seconds=sum(r.qdrant_wait_seconds for r in reports),
-            failures=tuple(f for r in reports for f in r.failures),
-        )
+        summed = _empty_report()
+        for report in (*self.reports, *more):
+            summed = summed.plus(report)
+        return replace(summed, seconds=time.perf_counter() - self.started)
 
 
 def _both(
@@ -490,18 +483,11 @@ def ingest_files(
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidInputError(f"batch_size: expected a positive int, found {batch_size!r}.")
-    encoder = index.embedder.encoder
-    if encoder is None:
-        raise InvalidInputError(
-            f"index: expected a QdrantIndex over a T5Encoder (its tokenizer measures chunks), "
-            f"found one over {index.embedder.name}. Build the index from "
-            "T5Encoder.from_pretrained(...)."
-        )
-    chunker = TokenChunker(encoder, chunking)
+    chunker = index_chunker(index, chunking)
     found = paths if isinstance(paths, Discovery) else discover(paths, glob=glob, exclude=exclude)
     bar = _bar(show_progress, len(found.files))
     run = _Run(len(found.files), _both(progress, bar.show if bar is not None else None))
-    store = file_records(index)
+    store = FileRecords(index)
     reader = ChunkReader(
         found.files,
         chunker,
@@ -547,7 +533,7 @@ def _stream(
     reader: ChunkReader,
     documents: Iterator[Document],
     run: _Run,
-    store: _FileRecords,
+    store: FileRecords,
     batch_size: int,
 ) -> None:
     """Store *documents* in groups of :data:`GROUP_BATCHES` batches, then record the files
@@ -572,8 +558,26 @@ def _stream(
         run.stored_group(report, passed, read)
 
 
-class _FileRecords:
-    """Looks up and writes the per-file records on chunk 0 (retried like the index's reads)."""
+def index_chunker(index: QdrantIndex, chunking: ChunkSettings | None) -> TokenChunker:
+    """The chunker of *index*'s model (its tokenizer measures the chunks).
+
+    Raises:
+        InvalidInputError: the index is not over a ``T5Encoder``, or bad chunk sizes.
+    """
+    encoder = index.embedder.encoder
+    if encoder is None:
+        raise InvalidInputError(
+            f"index: expected a QdrantIndex over a T5Encoder (its tokenizer measures chunks), "
+            f"found one over {index.embedder.name}. Build the index from "
+            "T5Encoder.from_pretrained(...)."
+        )
+    return TokenChunker(encoder, chunking)
+
+
+class FileRecords:
+    """The per-file records on chunk 0 of *index*'s collection: ``lookup`` (for
+    :class:`ChunkReader`) and ``record`` (once the files' chunks are stored), retried by the
+    index's policy."""
 
     def __init__(self, index: QdrantIndex) -> None:
         from t5_vectors.qdrant._retrying import RetryingBackend
@@ -590,12 +594,6 @@ class _FileRecords:
         from t5_vectors.files._sync import record_files
 
         record_files(self.backend, self.collection, files)
-
-
-def file_records(index: QdrantIndex) -> _FileRecords:
-    """The per-file records of *index*'s collection: ``lookup`` (for :class:`ChunkReader`) and
-    ``record`` (after the files' chunks are stored), retried by the index's policy."""
-    return _FileRecords(index)
 
 
 def _remove_stale(
@@ -624,26 +622,12 @@ def _shifted(error: IngestError, run: _Run, group: Sequence[Document]) -> Ingest
     """*error* of one group's ingest, restated for the whole run (chunk numbers, files, counts)."""
     from dataclasses import replace
 
-    from t5_vectors.qdrant.report import IngestReport
-
     offset = run.chunks_read
     failure = replace(
         error.failure, first=error.failure.first + offset, last=error.failure.last + offset
     )
     first = group[min(error.failure.first, len(group) - 1)].metadata.get("source", "?")
-    done = run.total()
-    part = error.report
-    report = IngestReport(
-        written=done.written + part.written,
-        skipped=done.skipped + part.skipped,
-        failed=done.failed + part.failed,
-        batches=done.batches + part.batches,
-        seconds=time.perf_counter() - run.started,
-        encode_seconds=done.encode_seconds + part.encode_seconds,
-        qdrant_seconds=done.qdrant_seconds + part.qdrant_seconds,
-        qdrant_wait_seconds=done.qdrant_wait_seconds + part.qdrant_wait_seconds,
-        failures=done.failures + part.failures,
-    )
+    report = run.total(error.report)
     return IngestError(
         f"Ingestion stopped at chunks {failure.first}..{failure.last} (from {first}) while "
         f"{failure.stage}: {failure.error}. {report.written + report.skipped} chunks are stored "

@@ -30,8 +30,9 @@ folder), ``_retrying`` (idempotent calls retried), ``_mismatch`` (the one mismat
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from t5_vectors._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from t5_vectors.qdrant.collection import CollectionSpec
@@ -47,42 +48,29 @@ if TYPE_CHECKING:
     from t5_vectors.qdrant.vectors import SparseVectors, TokenVectors
 
 _SOURCES = {
-    "CollectionSpec": "collection",
-    "DEFAULT_PATH": "connection",
-    "POINT_NAMESPACE": "ids",
-    "point_id": "ids",
-    "DEFAULT_COLLECTION": "index",
-    "QdrantIndex": "index",
-    "CollectionLayout": "layout",
-    "collection_layout": "layout",
-    "CONTENT_KEY": "payload",
-    "HASH_KEY": "payload",
-    "ID_KEY": "payload",
-    "METADATA_KEY": "payload",
-    "BatchFailure": "report",
-    "IngestError": "report",
-    "IngestReport": "report",
-    "Retrieval": "retrieval",
-    "RetryPolicy": "retry",
-    "StorageReport": "storage",
-    "SparseVectors": "vectors",
-    "TokenVectors": "vectors",
+    "CollectionSpec": "t5_vectors.qdrant.collection",
+    "DEFAULT_PATH": "t5_vectors.qdrant.connection",
+    "POINT_NAMESPACE": "t5_vectors.qdrant.ids",
+    "point_id": "t5_vectors.qdrant.ids",
+    "DEFAULT_COLLECTION": "t5_vectors.qdrant.index",
+    "QdrantIndex": "t5_vectors.qdrant.index",
+    "CollectionLayout": "t5_vectors.qdrant.layout",
+    "collection_layout": "t5_vectors.qdrant.layout",
+    "CONTENT_KEY": "t5_vectors.qdrant.payload",
+    "HASH_KEY": "t5_vectors.qdrant.payload",
+    "ID_KEY": "t5_vectors.qdrant.payload",
+    "METADATA_KEY": "t5_vectors.qdrant.payload",
+    "BatchFailure": "t5_vectors.qdrant.report",
+    "IngestError": "t5_vectors.qdrant.report",
+    "IngestReport": "t5_vectors.qdrant.report",
+    "Retrieval": "t5_vectors.qdrant.retrieval",
+    "RetryPolicy": "t5_vectors.qdrant.retry",
+    "StorageReport": "t5_vectors.qdrant.storage",
+    "SparseVectors": "t5_vectors.qdrant.vectors",
+    "TokenVectors": "t5_vectors.qdrant.vectors",
 }
 """Where each public name lives: imported on first use (PEP 562), so that importing a submodule
 (``info`` and ``delete`` read layouts and records) never loads the encoder and torch."""
-
-
-def __getattr__(name: str) -> Any:
-    module = _SOURCES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_SOURCES))
 
 
 __all__ = [
@@ -107,3 +95,6 @@ __all__ = [
     "collection_layout",
     "point_id",
 ]
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _SOURCES, __all__)

@@ -26,8 +26,9 @@ except ImportError as err:  # pragma: no cover - exercised in a subprocess witho
         'pip install "t5-vectors[ray]"'
     ) from err
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from t5_vectors._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from t5_vectors.ray._embed import T5EmbedBatches
@@ -52,15 +53,4 @@ __all__ = ["QdrantDatasink", "T5EmbedBatches", "ingest", "ingest_files"]
 del ray
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name from its module on first use, then keep it here."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 't5_vectors.ray' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

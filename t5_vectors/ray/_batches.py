@@ -64,18 +64,22 @@ def column_values(batch: Batch, name: str, *, what: str) -> list[Any]:
     Raises:
         InvalidInputError: the batch has no such column.
     """
-    names = column_names(batch)
-    if name not in names:
-        raise InvalidInputError(
-            f"{what}: expected a column {name!r} in the dataset, found columns {names}. "
-            f"Pass {what}= with the name of the column that holds it."
-        )
+    _require(batch, name, what)
     kind = _kind(batch)
     if kind == "pyarrow":
         return list(batch.column(name).to_pylist())
     values = batch[name]
     array = values.to_numpy() if kind == "pandas" else values
     return [_plain(value) for value in np.asarray(array, dtype=object).tolist()]
+
+
+def _require(batch: Batch, name: str, what: str) -> None:
+    names = column_names(batch)
+    if name not in names:
+        raise InvalidInputError(
+            f"{what}: expected a column {name!r} in the dataset, found columns {names}. "
+            f"Pass {what}= with the name of the column that holds it."
+        )
 
 
 def _plain(value: Any) -> Any:
@@ -88,12 +92,7 @@ def _plain(value: Any) -> Any:
 
 def column_arrays(batch: Batch, name: str, *, what: str) -> list[np.ndarray]:
     """Column *name* as one numpy array per row (vector columns: fixed or ragged tensors)."""
-    names = column_names(batch)
-    if name not in names:
-        raise InvalidInputError(
-            f"{what}: expected a column {name!r} in the dataset, found columns {names}. "
-            f"Pass {what}= with the name of the column that holds it."
-        )
+    _require(batch, name, what)
     kind = _kind(batch)
     if kind == "pyarrow":
         column = batch.column(name)

@@ -17,16 +17,15 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import ray
 
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.files._sync import prune_deleted, remove_stale
-from t5_vectors.files.chunking import ChunkSettings, TokenChunker
+from t5_vectors.files.chunking import ChunkSettings
 from t5_vectors.files.discover import Discovery, discover
-from t5_vectors.files.ingest import ChunkReader, FilesReport, file_records
+from t5_vectors.files.ingest import ChunkReader, FileRecords, FilesReport, index_chunker
 from t5_vectors.ray._ingest import ingest
 
 if TYPE_CHECKING:
@@ -86,18 +85,11 @@ def ingest_files(
         InvalidInputError: bad options, or an index without a T5 encoder.
     """
     started = time.perf_counter()
-    encoder = index.embedder.encoder
-    if encoder is None:
-        raise InvalidInputError(
-            f"index: expected a QdrantIndex over a T5Encoder (its tokenizer measures chunks), "
-            f"found one over {index.embedder.name}. Build the index from "
-            "T5Encoder.from_pretrained(...)."
-        )
     if isinstance(block_rows, bool) or not isinstance(block_rows, int) or block_rows < 1:
         raise InvalidInputError(f"block_rows: expected a positive int, found {block_rows!r}.")
-    chunker = TokenChunker(encoder, chunking)
+    chunker = index_chunker(index, chunking)
     found = paths if isinstance(paths, Discovery) else discover(paths, glob=glob, exclude=exclude)
-    records = file_records(index)
+    records = FileRecords(index)
     reader = ChunkReader(found.files, chunker, lookup=records.lookup, signature=index.fingerprint)
     bar = _files_bar(len(found.files)) if show_progress else None
     refs = []
@@ -149,13 +141,7 @@ def ingest_files(
 
     ingested = report if report is not None else IngestReport()
     if repaired is not None:
-        ingested = replace(
-            ingested,
-            written=ingested.written + repaired.written,
-            skipped=ingested.skipped + repaired.skipped,
-            failed=ingested.failed + repaired.failed,
-            failures=ingested.failures + repaired.failures,
-        )
+        ingested = ingested.plus(repaired)
     if ingested.written or stale or pruned:
         index.build_index()  # once, as the plain file ingest does
     return reader.report(ingested, stale=stale, pruned=pruned, started=started)

@@ -117,19 +117,24 @@ def test_bad_options_and_rows(st5_path: Path, embed: T5EmbedBatches) -> None:
         T5EmbedBatches(str(st5_path), expected_fingerprint="t5|other", **CPU)
 
 
-def test_import_without_ray_names_the_extra() -> None:
-    code = (
-        "import sys; sys.modules['ray'] = None\n"
-        "import t5_vectors, t5_vectors.qdrant, t5_vectors.files\n"
-        "try:\n    import t5_vectors.ray\nexcept ImportError as e:\n    print(e)\n"
-    )
-    result = subprocess.run(
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    """Run *code* in a fresh interpreter that sees this checkout only."""
+    return subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         check=True,
         env={"PYTHONPATH": PACKAGE_ROOT, "PATH": "/usr/bin:/bin"},
     )
+
+
+def test_import_without_ray_names_the_extra() -> None:
+    code = (
+        "import sys; sys.modules['ray'] = None\n"
+        "import t5_vectors, t5_vectors.qdrant, t5_vectors.files\n"
+        "try:\n    import t5_vectors.ray\nexcept ImportError as e:\n    print(e)\n"
+    )
+    result = _python(code)
     assert 'pip install "t5-vectors[ray]"' in result.stdout
 
 
@@ -138,13 +143,7 @@ def test_nothing_else_imports_ray() -> None:
         "import sys, t5_vectors, t5_vectors.qdrant, t5_vectors.files, t5_vectors.langchain\n"
         "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": PACKAGE_ROOT, "PATH": "/usr/bin:/bin"},
-    )
+    result = _python(code)
     assert result.stdout.strip() == "[]"
 
 
@@ -156,13 +155,7 @@ def test_an_encoder_actor_imports_no_storage_client() -> None:
         "print(sorted(m for m in ('qdrant_client', 'langchain_core', 't5_vectors.ray._ingest')"
         " if m in sys.modules))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": PACKAGE_ROOT, "PATH": "/usr/bin:/bin"},
-    )
+    result = _python(code)
     assert result.stdout.strip() == "[]"
 
 
