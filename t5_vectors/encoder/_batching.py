@@ -106,6 +106,10 @@ class _InFlight:
     handle: Collectable
 
 
+# A batch is cut from at most this many pending requests per ``max_batch_size`` rows.
+_SCAN_FACTOR = 4
+
+
 class MicroBatcher:
     """A worker thread that runs forward passes for all callers (see the module docstring)."""
 
@@ -201,28 +205,55 @@ class MicroBatcher:
                 return None
             if block:  # with a batch in flight, its callers must not wait for new ones
                 self._gather_concurrent_callers()
-            # Drop requests whose caller gave up (cancelled futures).
-            for request in [r for r in self._pending if r.future.cancelled()]:
-                self._pending.remove(request)
-            if not self._pending:
-                return []
-            lead = self._pending[0]
-            batch: list[BatchItem] = []
-            longest = 0
-            for request in itertools.chain([lead], itertools.islice(self._pending, 1, None)):
-                while request.items and len(batch) < self.max_batch_size:
-                    length = len(request.items[0].ids)
-                    new_longest = max(longest, length)
-                    if batch and new_longest * (len(batch) + 1) > self.token_budget:
-                        break
-                    batch.append(request.items.popleft())
-                    longest = new_longest
-            self._concurrent = len({id(item.request) for item in batch}) > 1
-            # Round robin: the lead goes to the back if it still has items; drained ones leave.
-            self._pending.rotate(-1)
-            for request in [r for r in self._pending if not r.items]:
-                self._pending.remove(request)
-            return batch
+            return self._take_batch()
+
+    def _take_batch(self) -> list[BatchItem]:
+        """Cut the next batch from the pending requests (call with the lock held).
+
+        Costs the requests it looks at, not the whole queue: under an open-loop burst of async
+        callers thousands of single-text requests can be pending, and a pass over all of them
+        per batch (under the lock, holding the GIL) made the worker slower the longer the
+        queue grew. The scan stops once the batch is full by size or by token budget, or after
+        ``_SCAN_FACTOR * max_batch_size`` requests; requests cancelled by their callers are
+        dropped when the scan reaches them.
+        """
+        pending = self._pending
+        while pending and pending[0].future.cancelled():
+            pending.popleft()
+        if not pending:
+            return []
+        batch: list[BatchItem] = []
+        longest = 0
+        scanned = 0
+        scan_limit = _SCAN_FACTOR * self.max_batch_size
+        full = False
+        for request in pending:  # the lead first, then the others in order
+            scanned += 1
+            if request.future.cancelled():
+                request.items.clear()  # removed with the drained ones below
+                continue
+            items = request.items
+            while items:
+                if len(batch) >= self.max_batch_size:
+                    full = True
+                    break
+                new_longest = max(longest, len(items[0].ids))
+                if batch and new_longest * (len(batch) + 1) > self.token_budget:
+                    # No text is shorter than one token: if even the current longest does
+                    # not fit once more, nothing else can.
+                    full = longest * (len(batch) + 1) > self.token_budget
+                    break
+                batch.append(items.popleft())
+                longest = new_longest
+            if full or scanned >= scan_limit:
+                break
+        self._concurrent = len({id(item.request) for item in batch}) > 1
+        # Round robin: the lead goes to the back if it still has items; drained ones leave.
+        head = [pending.popleft() for _ in range(scanned)]
+        pending.extendleft(request for request in reversed(head[1:]) if request.items)
+        if head[0].items:
+            pending.append(head[0])
+        return batch
 
     def _gather_concurrent_callers(self) -> None:
         """Wait up to ``max_wait`` for more callers, but only while callers are concurrent.
@@ -234,11 +265,20 @@ class MicroBatcher:
         if self.max_wait <= 0 or not self._concurrent:
             return
         deadline = time.monotonic() + self.max_wait
-        while not self._closed and sum(len(r.items) for r in self._pending) < self.max_batch_size:
+        while not self._closed and not self._pending_items_reach(self.max_batch_size):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
             self._cond.wait(remaining)
+
+    def _pending_items_reach(self, count: int) -> bool:
+        """Whether the pending requests hold at least *count* texts (stops counting there)."""
+        total = 0
+        for request in self._pending:
+            total += len(request.items)
+            if total >= count:
+                return True
+        return False
 
     def _start_worker(self) -> None:
         """Start the worker thread (call with the lock held)."""

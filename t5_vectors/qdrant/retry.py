@@ -11,8 +11,10 @@ errors, 501 / 505, and a ``ResponseHandlingException`` around a response that co
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -92,41 +94,66 @@ class RetryPolicy:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise InvalidInputError(f"{name}: expected seconds >= 0, found {value!r}.")
 
-    def _wait(self, state: RetryCallState) -> float:
-        exponent = min(state.attempt_number - 1, 60)
-        base = min(self.max_wait, self.initial_wait * 2.0**exponent)
+    def _pause(self, failed: int, error: BaseException | None) -> float:
+        """Seconds to wait after try number *failed* ended with *error*."""
+        base = min(self.max_wait, self.initial_wait * 2.0 ** min(failed - 1, 60))
         base += random.uniform(0, self.jitter)
-        error = state.outcome.exception() if state.outcome is not None else None
         if isinstance(error, ResourceExhaustedResponse):
             return max(base, float(error.retry_after_s))
         return base
 
-    def _log(self, state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome is not None else None
+    def _warn(self, failed: int, error: BaseException | None) -> None:
         logger.warning(
             "Transient Qdrant error (attempt %d of %d), retrying: %s",
-            state.attempt_number,
+            failed,
             self.attempts,
             error,
         )
 
-    def _options(self) -> dict[str, object]:
-        return {
-            "stop": stop_after_attempt(self.attempts),
-            "wait": self._wait,
+    def _after_first(self, error: BaseException) -> tuple[float, dict[str, object]]:
+        """The pause after a first try that failed with *error*, and tenacity's options for
+        the tries after it (counted and backed off as tries 2, 3, ...)."""
+        self._warn(1, error)
+
+        def failed(state: RetryCallState) -> tuple[int, BaseException | None]:
+            outcome = state.outcome.exception() if state.outcome is not None else None
+            return 1 + state.attempt_number, outcome
+
+        return self._pause(1, error), {
+            "stop": stop_after_attempt(self.attempts - 1),
+            "wait": lambda state: self._pause(*failed(state)),
             "retry": retry_if_exception(is_transient),
-            "before_sleep": self._log,
+            "before_sleep": lambda state: self._warn(*failed(state)),
             "reraise": True,
         }
 
     def call(self, function: Callable[[], T]) -> T:
-        """Run *function*, retrying transient failures; the last error propagates."""
-        return Retrying(**self._options())(function)  # type: ignore[arg-type]
+        """Run *function*, retrying transient failures; the last error propagates.
+
+        The first try is a plain call, so a request answered at once pays nothing for the
+        retry machinery (building tenacity's retrier costs about 50 µs a call, 90 µs async:
+        a tenth of an embedded search).
+        """
+        try:
+            return function()
+        except BaseException as error:
+            if self.attempts == 1 or not is_transient(error):
+                raise
+            pause, options = self._after_first(error)
+        time.sleep(pause)
+        return Retrying(**options)(function)  # type: ignore[arg-type]
 
     async def acall(self, function: Callable[[], Awaitable[T]]) -> T:
         """Async :meth:`call`."""
+        try:
+            return await function()
+        except BaseException as error:
+            if self.attempts == 1 or not is_transient(error):
+                raise
+            pause, options = self._after_first(error)
+        await asyncio.sleep(pause)
 
         async def attempt() -> T:  # a coroutine function, so that tenacity awaits it
             return await function()
 
-        return await AsyncRetrying(**self._options())(attempt)  # type: ignore[arg-type]
+        return await AsyncRetrying(**options)(attempt)  # type: ignore[arg-type]

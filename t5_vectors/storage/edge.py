@@ -549,6 +549,9 @@ class EdgeBackend:
 
     def _open(self, collection: str) -> _Collection:
         self._check_open()
+        entry = self._collections.get(collection)  # an open collection: no lock to take
+        if entry is not None:
+            return entry
         with self._guard:
             self._check_open()
             entry = self._collections.get(collection)

@@ -299,3 +299,62 @@ def test_fingerprint_follows_vector_settings(st5_path):
     ):
         assert a.fingerprint == b.fingerprint  # precision only
         assert len({a.fingerprint, c.fingerprint, d.fingerprint}) == 3
+
+
+def _recording_batcher(**options):
+    """A MicroBatcher whose forward pass returns each text's length, recording every batch."""
+    from t5_vectors.encoder._batching import MicroBatcher
+
+    batches: list[list[int]] = []
+
+    def run(batch, need_pooled, need_tokens):
+        batches.append([len(item.ids) for item in batch])
+        rows = np.array([[float(len(item.ids))] for item in batch], dtype=np.float32)
+        return rows, None
+
+    return MicroBatcher(run, dim=1, **options), batches
+
+
+def test_a_long_queue_of_single_callers_is_served_in_order_and_in_full_batches():
+    batcher, batches = _recording_batcher(token_budget=10_000, max_batch_size=8)
+    try:
+        with batcher._cond:  # queue everything before the worker looks
+            futures = [batcher.submit([[7] * (1 + i % 5)]) for i in range(2_000)]
+        for i, future in enumerate(futures):
+            assert future.result(timeout=30)[0, 0] == 1 + i % 5
+        assert len(batches) == 250  # 2,000 / 8: every batch full
+        assert batches[0] == [1 + i % 5 for i in range(8)]  # first come, first served
+    finally:
+        batcher.close()
+
+
+def test_cancelled_callers_deep_in_the_queue_are_dropped_unrun():
+    batcher, batches = _recording_batcher(token_budget=10_000, max_batch_size=4)
+    try:
+        with batcher._cond:
+            futures = [batcher.submit([[1] * 3]) for _ in range(1_000)]
+            cancelled = [f for i, f in enumerate(futures) if i % 3 == 1 or i >= 900]
+            for future in cancelled:
+                assert future.cancel()
+        live = [f for f in futures if f not in cancelled]
+        for future in live:
+            assert future.result(timeout=30)[0, 0] == 3
+        assert sum(len(batch) for batch in batches) == len(live)  # none of the cancelled ran
+        assert batcher._pending_items_reach(1) is False  # nothing left behind
+    finally:
+        batcher.close()
+
+
+def test_a_batch_stops_at_the_token_budget_and_the_skipped_long_text_goes_next():
+    batcher, batches = _recording_batcher(token_budget=40, max_batch_size=64)
+    try:
+        with batcher._cond:
+            lengths = [10, 10, 30, 10, 10, 10]
+            futures = [batcher.submit([[1] * n]) for n in lengths]
+        for future, n in zip(futures, lengths, strict=True):
+            assert future.result(timeout=30)[0, 0] == n
+        # 10 + 10 fit; 30 does not (30 x 3 > 40) and is passed over, the shorter ones after
+        # it still join up to the budget (10 x 4); the long text leads the next batch.
+        assert batches == [[10, 10, 10, 10], [30], [10]]
+    finally:
+        batcher.close()

@@ -152,3 +152,37 @@ def test_backoff_grows_and_honours_retry_after():
 def test_policy_validation(options, message):
     with pytest.raises(InvalidInputError, match=message):
         RetryPolicy(**options)
+
+
+def test_tries_are_counted_and_backed_off_across_the_plain_first_try(monkeypatch, caplog):
+    # The first try runs outside tenacity; the later ones must still count as 2, 3, ... in
+    # the warnings and wait initial_wait * 2 ** (try - 1).
+    pauses: list[float] = []
+    monkeypatch.setattr(time, "sleep", pauses.append)  # tenacity's and ours
+    policy = RetryPolicy(attempts=4, initial_wait=1, max_wait=100, jitter=0)
+    function, calls = flaky([http(503), http(502), http(500)])
+    with caplog.at_level("WARNING", logger="t5_vectors"):
+        assert policy.call(function) == "ok"
+    assert len(calls) == 4
+    assert pauses == [1, 2, 4]
+    assert [r.getMessage().split(")")[0] for r in caplog.records] == [
+        "Transient Qdrant error (attempt 1 of 4",
+        "Transient Qdrant error (attempt 2 of 4",
+        "Transient Qdrant error (attempt 3 of 4",
+    ]
+
+
+async def test_async_tries_are_counted_across_the_plain_first_try(caplog):
+    policy = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.02, jitter=0)
+    errors = [http(503), http(503), http(503)]
+    calls = []
+
+    async def function() -> str:
+        calls.append(1)
+        raise errors[len(calls) - 1]
+
+    with caplog.at_level("WARNING", logger="t5_vectors"), pytest.raises(UnexpectedResponse) as info:
+        await policy.acall(function)
+    assert info.value is errors[2]
+    assert len(calls) == 3
+    assert [r.getMessage().split(")")[0][-6:] for r in caplog.records] == ["1 of 3", "2 of 3"]
