@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -378,6 +379,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="closed-loop seconds for each ceiling (encoder alone, Qdrant alone); 0 skips",
     )
     parser.add_argument("--model", default=None, help="hub id or folder (default: benchmark one)")
+    parser.add_argument(
+        "--freeze-gc",
+        action="store_true",
+        help="gc.freeze() after loading, as a server would (full collections skip the imports)",
+    )
     parser.add_argument("--tiny", action="store_true", help="tiny checkpoint: checks the harness")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
@@ -388,6 +394,35 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.rate <= 0 or args.duration <= 0 or args.workers < 1 or args.corpus < 1:
         parser.error("--rate, --duration, --workers and --corpus must be positive")
     return args
+
+
+class GcPauses:
+    """Generation-2 garbage collections seen since :meth:`reset`, and their durations."""
+
+    def __init__(self) -> None:
+        self.durations: list[float] = []
+        self._started: float | None = None
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None:
+            self.durations.append(time.perf_counter() - self._started)
+            self._started = None
+
+    def reset(self) -> None:
+        self.durations.clear()
+
+    def summary(self) -> str:
+        if not self.durations:
+            return "none"
+        return (
+            f"{len(self.durations)}, {sum(self.durations) * 1e3:,.0f} ms in all, longest "
+            f"{max(self.durations) * 1e3:,.0f} ms"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -402,12 +437,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     queries = query_pool(paragraphs, args.queries, args.seed)
     for query in queries[: args.warmup]:
         store.similarity_search(query, k=args.k)
+    if args.freeze_gc:  # what a server does once it has loaded: no more scans of the imports
+        gc.collect()
+        gc.freeze()
+    pauses = GcPauses()
     ceiling_lines = ceilings(store, encoder, queries, args) if args.ceiling_seconds > 0 else []
     results = []
+    gc_lines: list[str] = []
     for mode in ("threads", "async") if args.mode == "both" else (args.mode,):
         log(f"{mode}: offering {args.rate:g} q/s for {args.duration:g} s ...")
         before = forwards[0]
+        pauses.reset()
         start, recorder = (run_threads if mode == "threads" else run_async)(store, queries, args)
+        gc_lines.append(f"{mode}: {pauses.summary()}")
         results.append(
             summarize(mode, args.rate, args.duration, start, recorder, forwards[0] - before)
         )
@@ -453,6 +495,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "queries / forward",
     ]
     print(markdown_table(headers, rows))
+    print(
+        "\nFull (generation 2) garbage collections while offering load, which stop every "
+        f"thread{' (gc.freeze() after loading)' if args.freeze_gc else ''}: "
+        + "; ".join(gc_lines)
+        + "."
+    )
     for r in results:
         if r.error_kinds:
             print(f"\n{r.mode} errors: {r.error_kinds}")

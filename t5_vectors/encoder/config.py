@@ -30,7 +30,8 @@ class EncoderConfig:
         token_budget: most padded tokens (rows x longest row) in one forward pass.
         max_batch_size: most texts in one forward pass.
         max_wait_ms: while callers arrive concurrently, how long the worker waits for more of
-            them before a forward pass (a lone caller never waits).
+            them before a forward pass (a lone caller never waits, and no wait is longer
+            than forward passes have been taking).
         tokenize_chunk: a call with more texts than this is tokenized in chunks by a
             background thread, so forward passes start on the first chunk while the rest are
             tokenized.

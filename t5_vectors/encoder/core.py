@@ -175,7 +175,8 @@ class T5Encoder:
             token_budget: most padded tokens per forward pass (default 1024 CPU, 65536 GPU).
             max_batch_size: most texts per forward pass (default 64 CPU, 1024 GPU).
             max_wait_ms: while callers arrive concurrently, how long to wait for more of them
-                before a forward pass (default 10 CPU, 2 GPU; a lone caller never waits).
+                before a forward pass (default 10 CPU, 2 GPU; a lone caller never waits, and
+                no wait is longer than forward passes have been taking).
             tokenize_chunk: calls with more texts are tokenized in chunks of this many by a
                 background thread while the first chunks are encoded (default 4096).
             revision: hub revision (branch, tag or commit).

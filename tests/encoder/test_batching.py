@@ -358,3 +358,28 @@ def test_a_batch_stops_at_the_token_budget_and_the_skipped_long_text_goes_next()
         assert batches == [[10, 10, 10, 10], [30], [10]]
     finally:
         batcher.close()
+
+
+def test_the_wait_for_concurrent_callers_is_never_longer_than_a_forward_pass():
+    import time
+
+    from t5_vectors.encoder._batching import MicroBatcher
+
+    def run(seconds):
+        def run_batch(batch, need_pooled, need_tokens):
+            time.sleep(seconds)
+            return np.zeros((len(batch), 1), dtype=np.float32), None
+
+        return run_batch
+
+    slow = MicroBatcher(run(0.05), dim=1, token_budget=100, max_batch_size=4, max_wait=0.01)
+    quick = MicroBatcher(run(0.0), dim=1, token_budget=100, max_batch_size=4, max_wait=5.0)
+    try:
+        assert slow.gather_seconds() == quick.gather_seconds() / 500 == 0.01  # no pass yet
+        slow.submit([[1]]).result(timeout=30)
+        quick.submit([[1]]).result(timeout=30)
+        assert slow.gather_seconds() == 0.01  # passes longer than max_wait: max_wait
+        assert 0 < quick.gather_seconds() < 1.0  # near-instant passes: far below max_wait
+    finally:
+        slow.close()
+        quick.close()
