@@ -6,7 +6,9 @@ grow with the corpus):
 1. duplicates of a point id inside the batch collapse to the last one;
 2. the stored content hashes of the batch's points are fetched (one ``retrieve``) and compared
    with each document's hash (a version still on its way to Qdrant counts as stored);
-   unchanged documents are skipped, so an unchanged corpus is neither encoded nor written;
+   unchanged documents are skipped, so an unchanged corpus is neither encoded nor written
+   (into a collection that was empty when the run began, nothing is fetched: only versions
+   this run has on their way are compared);
 3. the rest is encoded. Batch *n* goes to the single background uploader (through a queue of
    one batch) right after batch *n + 1* is looked up, so lookups never queue behind an upload
    (embedded Qdrant serves one call at a time), batch *n + 1* encodes while batch *n* uploads,
@@ -140,17 +142,26 @@ _Steps = Generator[_Op, Any, _Encoded | None]
 
 
 def _batch_steps(
-    batch: list[PreparedDocument], number: int, first: int, tally: Tally, force: bool
+    batch: list[PreparedDocument],
+    number: int,
+    first: int,
+    tally: Tally,
+    force: bool,
+    lookup: bool = True,
 ) -> _Steps:
     """One batch, sans I/O: look up stored hashes, hand over the batch before, encode.
 
-    The lookup comes before the hand-over so that it never queues behind that upload
+    Without *lookup* (the collection was empty when the run began) only the versions this
+    run still has on their way are compared, with no storage call. The lookup comes before
+    the hand-over so that it never queues behind that upload
     (an embedded engine may serve one call at a time), and the upload runs while this batch
     encodes. Returns the encoded batch, or ``None`` (nothing to write, or a failure recorded).
     """
     todo: list[PreparedDocument] | None = _dedupe(batch)
     assert todo is not None
-    if not force:
+    if not force and not lookup:  # nothing was stored before: only this run's versions count
+        todo = _changed(todo, tally.latest([doc.point_id for doc in todo], {}))
+    elif not force:
         ids = [doc.point_id for doc in todo]
         started = time.perf_counter()
         try:
@@ -238,6 +249,7 @@ def run_ingest(
     retry: RetryPolicy,
     on_failure: OnFailure = "raise",
     force: bool = False,
+    lookup: bool = True,
     show_progress: bool = False,
     total: int | None = None,
 ) -> IngestReport:
@@ -291,7 +303,7 @@ def run_ingest(
             if not batch:
                 break
             number, tally.batches = tally.batches, tally.batches + 1
-            encoded = _drive(_batch_steps(batch, number, first, tally, force), do)
+            encoded = _drive(_batch_steps(batch, number, first, tally, force, lookup), do)
             if encoded is not None:
                 held.append(encoded)
             first += len(batch)
@@ -337,6 +349,7 @@ async def arun_ingest(
     retry: RetryPolicy,
     on_failure: OnFailure = "raise",
     force: bool = False,
+    lookup: bool = True,
     show_progress: bool = False,
     total: int | None = None,
 ) -> IngestReport:
@@ -356,7 +369,7 @@ async def arun_ingest(
     uploader = asyncio.create_task(upload(), name="t5-vectors-upload")
     try:
         async with contextlib.aclosing(_abatches(source, batch_size)) as batches:
-            await _aread(batches, pending, sink, tally, force)
+            await _aread(batches, pending, sink, tally, force, lookup)
     except BaseException:
         uploader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -383,14 +396,15 @@ async def _aread(
     sink: AsyncSink,
     tally: Tally,
     force: bool,
+    lookup: bool,
 ) -> None:
     held: list[_Encoded] = []
 
     async def do(op: _Op) -> Any:
         if isinstance(op, _Lookup):
             ids = op.ids
-            lookup: Callable[[], Awaitable[dict[str, object]]] = lambda: sink.astored_hashes(ids)  # noqa: E731
-            return await tally.retry.acall(lookup)
+            fetch: Callable[[], Awaitable[dict[str, object]]] = lambda: sink.astored_hashes(ids)  # noqa: E731
+            return await tally.retry.acall(fetch)
         if isinstance(op, _HandOver):
             if held:
                 await _ahand_over(pending, held.pop(), tally)
@@ -405,7 +419,7 @@ async def _aread(
             tally.fail(tally.batches, span, len(batch), "reading documents", error)
             break
         number, tally.batches = tally.batches, tally.batches + 1
-        encoded = await _adrive(_batch_steps(batch, number, first, tally, force), do)
+        encoded = await _adrive(_batch_steps(batch, number, first, tally, force, lookup), do)
         if encoded is not None:
             held.append(encoded)
         first += len(batch)

@@ -40,6 +40,7 @@ DocumentId = str | int
 POINT_NAMESPACE = uuid.UUID("6f1d3c52-8b0e-5d43-9a57-2e6c0b4f7a19")
 """Fixed namespace of every point id t5-vectors derives. Never change it: ids would move."""
 
+_NAMESPACE_BYTES = POINT_NAMESPACE.bytes
 _GENERATED_PREFIX = "t5-vectors:auto-id:"
 _MAX_UINT64 = 2**64 - 1
 
@@ -66,9 +67,22 @@ def check_document_id(value: object, *, where: str = "id") -> DocumentId:
     return value
 
 
+def _uuid5(name: str) -> str:
+    """``str(uuid.uuid5(POINT_NAMESPACE, name))`` without building ``UUID`` objects.
+
+    The same SHA-1 bits, version and variant; ingestion derives one or two ids per document,
+    and the ``UUID`` objects cost more than the hash (about 11 against 4 µs).
+    """
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def point_id(document_id: DocumentId) -> str:
     """The Qdrant point id (a UUID string) of a user's document id."""
-    return str(uuid.uuid5(POINT_NAMESPACE, str(document_id)))
+    return _uuid5(str(document_id))
 
 
 def foreign_point_id(document_id: DocumentId) -> str | int | None:
@@ -95,7 +109,7 @@ def generated_id(page_content: str, source: object) -> str:
         source: ``metadata.get("source")`` (any JSON value; ``None`` when absent).
     """
     key = json.dumps([source, page_content], ensure_ascii=False, sort_keys=True, default=str)
-    return str(uuid.uuid5(POINT_NAMESPACE, _GENERATED_PREFIX + key))
+    return _uuid5(_GENERATED_PREFIX + key)
 
 
 def content_hash(page_content: str, metadata_json: str, fingerprint: str) -> str:

@@ -366,6 +366,7 @@ class QdrantIndex:
         _check_ingest_options(batch_size, on_failure)
         source = prepare_stream(documents, self.fingerprint)
         self.ensure_collection()
+        lookup = not force and self._holds_points()
         self._written = True
         report = run_ingest(
             source,
@@ -374,6 +375,7 @@ class QdrantIndex:
             retry=self.retry,
             on_failure=on_failure,
             force=force,
+            lookup=lookup,
             show_progress=show_progress,
             total=len(documents) if isinstance(documents, Sized) else None,
         )
@@ -401,6 +403,7 @@ class QdrantIndex:
             else prepare_stream(documents, fingerprint)
         )
         await self.aensure_collection()
+        lookup = not force and await self._aholds_points()
         self._written = True
         report = await arun_ingest(
             source,
@@ -409,6 +412,7 @@ class QdrantIndex:
             retry=self.retry,
             on_failure=on_failure,
             force=force,
+            lookup=lookup,
             show_progress=show_progress,
             total=len(documents) if isinstance(documents, Sized) else None,
         )
@@ -432,8 +436,9 @@ class QdrantIndex:
         _check_ingest_options(batch_size, "raise")
         prepared = prepare_list(documents, ids, self.fingerprint)
         self.ensure_collection()
+        lookup = self._holds_points()
         self._written = True
-        run_ingest(prepared, self._handle, batch_size=batch_size, retry=self.retry)
+        run_ingest(prepared, self._handle, batch_size=batch_size, retry=self.retry, lookup=lookup)
         return [str(doc.document_id) for doc in prepared]
 
     async def aadd(
@@ -447,8 +452,11 @@ class QdrantIndex:
         _check_ingest_options(batch_size, "raise")
         prepared = prepare_list(documents, ids, self.fingerprint)
         await self.aensure_collection()
+        lookup = await self._aholds_points()
         self._written = True
-        await arun_ingest(prepared, self._handle, batch_size=batch_size, retry=self.retry)
+        await arun_ingest(
+            prepared, self._handle, batch_size=batch_size, retry=self.retry, lookup=lookup
+        )
         return [str(doc.document_id) for doc in prepared]
 
     # --------------------------------------------------------------------------------- search
@@ -696,6 +704,13 @@ class QdrantIndex:
         where = to_filter(filter)
         await self.aensure_collection()
         return await self._areads().count(self.collection_name, where)
+
+    def _holds_points(self) -> bool:
+        """Whether the collection holds any point (else an ingest has nothing to look up)."""
+        return self._reads().count(self.collection_name) > 0
+
+    async def _aholds_points(self) -> bool:
+        return await self._areads().count(self.collection_name) > 0
 
     # ------------------------------------------------------------------------------ lifecycle
     def close(self) -> None:

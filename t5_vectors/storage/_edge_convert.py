@@ -206,7 +206,10 @@ def _edge_vector(value: VectorValue) -> Any:
         raise InvalidInputError(
             f"vector: expected a 1-D vector or a 2-D multivector, found {array.ndim} dimensions"
         )
-    return np.ascontiguousarray(array)
+    # Lists, not arrays: qdrant-edge-py 0.9 takes a float list about 3x faster than the same
+    # numpy array (a Point with a 768-d vector: 36 against 94 µs; 40 x 128 tokens: 196 against
+    # 643 µs), and float32 -> Python float -> float32 is exact.
+    return array.tolist()
 
 
 def edge_point(point: Point) -> qe.Point:

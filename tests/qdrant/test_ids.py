@@ -34,6 +34,25 @@ def test_any_string_maps_to_a_valid_uuid():
         assert uuid.UUID(point_id(value))
 
 
+def test_point_ids_are_the_standard_uuid5_for_any_text():
+    # point_id derives the UUID without uuid.uuid5 (speed); it must stay bit for bit the same.
+    import random
+
+    rng = random.Random(0)
+    alphabet = "ab0-_ /ü∂ƒ漢字🙂\t\n"
+    values = [
+        "",
+        "x" * 10_000,
+        *("".join(rng.choices(alphabet, k=rng.randint(1, 40))) for _ in range(500)),
+    ]
+    for value in values:
+        assert point_id(value) == str(uuid.uuid5(POINT_NAMESPACE, value)), value
+    for text, source in [("some text", "a.md"), ("", None), ("ü", 3)]:
+        generated = generated_id(text, source)
+        assert uuid.UUID(generated).version == 5
+        assert uuid.UUID(generated).variant == uuid.RFC_4122
+
+
 @pytest.mark.parametrize("value", ["doc", "0", 0, 7, -3, 2**80, "a b"])
 def test_valid_ids_pass_through(value):
     assert check_document_id(value) == value

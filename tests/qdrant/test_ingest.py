@@ -175,6 +175,7 @@ def test_memory_is_bounded_the_iterable_is_read_lazily(make_index, client, monke
 
 def test_encoding_the_next_batch_overlaps_the_upload(make_index, client, monkeypatch, tiny_encoder):
     index = make_index(collection_name="c")
+    index.add(["stored before"])  # a collection holding points: the run looks hashes up
     events: list[str] = []
     second_encode_started = threading.Event()
     encode = tiny_encoder.encode
@@ -254,9 +255,23 @@ def test_transient_upload_failures_are_retried(make_index, client, monkeypatch):
 
 def test_transient_lookup_failures_are_retried(make_index, client, monkeypatch):
     index = make_index(collection_name="c", retry=FAST)
+    index.add(["stored before"])  # a collection holding points: the run looks hashes up
     lookups = Flaky(client, "retrieve", monkeypatch, [http(502)])
     assert index.ingest(corpus(5)).written == 5
     assert lookups.calls == 2
+
+
+def test_an_empty_collection_is_ingested_without_hash_lookups(make_index, client, monkeypatch):
+    index = make_index(collection_name="c")
+    lookups = Flaky(client, "retrieve", monkeypatch)
+    docs = corpus(25)
+    report = index.ingest(docs + docs[:5], batch_size=10)  # five repeated in a later batch
+    assert lookups.calls == 0  # nothing was stored when the run began
+    assert (report.written, report.skipped) == (30, 0)  # repeats rewritten: same points
+    assert index.count() == 25
+    again = index.ingest(docs, batch_size=10)  # now it holds points: hashes are looked up
+    assert lookups.calls == 3
+    assert (again.written, again.skipped) == (0, 25)
 
 
 def test_validation_errors_are_not_retried(make_index, client, monkeypatch):

@@ -28,6 +28,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient
 
 from t5_vectors import IngestError, QdrantIndex, T5QdrantVectorStore
 from t5_vectors.qdrant import RetryPolicy
+from t5_vectors.qdrant.ids import point_id
 from t5_vectors.qdrant.retry import is_transient
 from tests.reliability.faults import (
     Fault,
@@ -79,12 +80,20 @@ def corpus() -> list[Document]:
 
 def snapshot(client: QdrantClient) -> Snapshot:
     records, _ = client.scroll(NAME, limit=10 * SIZE, with_payload=True, with_vectors=True)
-    return {str(r.id): (json.dumps(r.payload, sort_keys=True), _vector(r.vector)) for r in records}
+    return {
+        str(r.id): (json.dumps(r.payload, sort_keys=True), _vector(r.vector))
+        for r in records
+        if str(r.id) != SEED_POINT
+    }
 
 
 async def asnapshot(client: AsyncQdrantClient) -> Snapshot:
     records, _ = await client.scroll(NAME, limit=10 * SIZE, with_payload=True, with_vectors=True)
-    return {str(r.id): (json.dumps(r.payload, sort_keys=True), _vector(r.vector)) for r in records}
+    return {
+        str(r.id): (json.dumps(r.payload, sort_keys=True), _vector(r.vector))
+        for r in records
+        if str(r.id) != SEED_POINT
+    }
 
 
 def _vector(vector: Any) -> tuple[float, ...]:
@@ -130,11 +139,20 @@ def compare(found: Snapshot, reference: Snapshot) -> tuple[str, int]:
     return (text if not changed else f"{text}, {len(changed)} changed"), bad
 
 
+# Stored before the run in the cases about the stored-hash lookup: into an empty collection an
+# ingest looks nothing up. Not part of the corpus: snapshots leave it out.
+SEED = Document(page_content="stored before the run", id="seed-outside-the-corpus")
+SEED_POINT = point_id("seed-outside-the-corpus")
+
+
 class Run:
     """One path (sync ingest, async ingest, vector store) over one faulty client."""
 
-    def __init__(self, path: str, encoder: Any, faults: list[Fault]) -> None:
+    def __init__(
+        self, path: str, encoder: Any, faults: list[Fault], *, stored_before: bool = False
+    ) -> None:
         self.path = path
+        self.unseeded = stored_before
         if path == "aingest":
             self.aclient = FaultyAsyncQdrantClient(faults=faults)
             self.state = self.aclient.state
@@ -148,6 +166,12 @@ class Run:
 
     async def ingest(self) -> tuple[int, int]:
         """Ingest the corpus; returns (written, skipped) or raises ``IngestError``."""
+        if self.unseeded:
+            self.unseeded = False
+            if self.path == "aingest":
+                await self.index.aadd([SEED])
+            else:
+                self.index.add([SEED])
         if self.path == "ingest":
             report = self.index.ingest(corpus(), batch_size=BATCH)
         elif self.path == "aingest":
@@ -170,6 +194,7 @@ class Case:
     faults: Callable[[Points], list[Fault]]
     stops_at: int | None = None  # the batch an IngestError must name; None: must recover
     stage: str = "uploading"
+    stored_before: bool = False  # the collection holds a point before the run (lookups run)
 
     @property
     def expected(self) -> str:
@@ -221,10 +246,12 @@ RECOVERABLE = [
     Case(
         "503 on the stored-hash lookup of batch 2",
         lambda p: [Fault("retrieve", http_status(503), points=p(2))],
+        stored_before=True,
     ),
     Case(
         "read timeout on the stored-hash lookup of batch 0",
         lambda p: [Fault("retrieve", read_timeout(), points=p(0), delay=0.1)],
+        stored_before=True,
     ),
     Case(
         "gRPC UNAVAILABLE on the upsert of batch 1",
@@ -252,6 +279,7 @@ PERMANENT = [
         ],
         stops_at=2,
         stage="checking stored hashes",
+        stored_before=True,
     ),
     Case(
         "400 Bad Request on the upsert of batch 2",
@@ -268,6 +296,7 @@ PERMANENT = [
         lambda p: [Fault("retrieve", http_status(404), points=p(3))],
         stops_at=3,
         stage="checking stored hashes",
+        stored_before=True,
     ),
     Case(
         "gRPC INVALID_ARGUMENT on the upsert of batch 0",
@@ -283,7 +312,7 @@ async def test_transient_faults_leave_exactly_the_corpus(
     case: Case, path: str, embedding: Embeddings, reference: Snapshot, points: Points, reliability
 ):
     faults = case.faults(points)
-    run = Run(path, embedding, faults)
+    run = Run(path, embedding, faults, stored_before=case.stored_before)
     written, _ = await run.ingest()
     found = await run.snapshot()
     lost, bad = compare(found, reference)
@@ -307,7 +336,7 @@ async def test_lasting_faults_stop_at_the_batch_and_a_rerun_completes(
     case: Case, path: str, embedding: Embeddings, reference: Snapshot, points: Points, reliability
 ):
     faults = case.faults(points)
-    run = Run(path, embedding, faults)
+    run = Run(path, embedding, faults, stored_before=case.stored_before)
     with pytest.raises(IngestError) as info:
         await run.ingest()
     error = info.value
