@@ -60,28 +60,32 @@ __all__ = [
     "EdgeBackend",
 ]
 
-DEFAULT_HNSW = Hnsw(m=32, ef_construct=200)
+DEFAULT_HNSW = Hnsw(m=32, ef_construct=100)
 """HNSW parameters where a schema gives none.
 
 Measured by ``benchmarks/store.py`` (real-text vectors x 768 from a random-weight T5, held-out
-queries, recall@10 against exact search at ``hnsw_ef`` 128; docs/benchmarks.md): at 20k with the
-default quantization below, m 32 / ef_construct 200 gave 0.9856 and Qdrant's m 16 / 100 gave
-0.9704; at 5k without quantization, 0.9955 and 0.9885.
+queries, recall@10 against exact search; docs/benchmarks.md), with the default int8
+quantization and oversampling 2, at ``hnsw_ef`` 256: on 20k documents m 32 / ef_construct 100
+gave 0.9890 with a 3.7 s build, m 32 / 200 gave 0.9934 in 6.0 s and Qdrant's m 16 / 100 0.9840
+in 3.6 s; on 100k, m 32 / 100 gave 0.9800 in 29.6 s and m 32 / 200 0.9840 in 56.7 s. The build
+is most of an embedded ingest's time, so ef_construct 100 halves it for 0.004 of recall.
 """
 
 DEFAULT_HNSW_EF = 256
 """The search beam width where a query gives none. Measured by ``benchmarks/store.py`` with the
-defaults around it: recall@10 0.9856 at 128 and 0.9924 at 256 on 20k documents (1,209 and 683
-searches/s from one thread, Edge alone); 0.9770 at 128 and 0.9840 at 256 on 100k (725 and 518
-searches/s; 0.9930 for an exact search against numpy's float32 ranking, whose near-ties differ).
-256 keeps recall@10 at 0.98 or more at both sizes; pass ``hnsw_ef`` per search to trade it."""
+defaults around it (m 32 / ef_construct 100, int8, oversampling 2): recall@10 0.9800 at 128 and
+0.9890 at 256 on 20k documents (1,463 and 906 searches/s from one thread, Edge alone); 0.9800
+at 256, 0.9840 at 384 and 0.9910 at 512 on 100k (717, 496 and 436 searches/s; 0.9930 for an
+exact search against numpy's float32 ranking, whose near-ties differ). 256 keeps recall@10 at
+0.98 or more at both sizes; pass ``hnsw_ef`` per search to trade it."""
 
 DEFAULT_QUANTIZATION: Quantization | None = Quantization("scalar", quantile=0.99, always_ram=True)
 """Quantization where a schema gives none: int8 scalar (quantile 0.99, in RAM), searched with
 rescoring by the original vectors (which are kept) and :data:`DEFAULT_OVERSAMPLING`. Measured by
 ``benchmarks/store.py`` on Qdrant Edge alone at 20k real-text vectors x 768 (m 32 / 200,
 ``hnsw_ef`` 128): the index build took 6.1 s against 21.5 s unquantized, recall@10 was 0.9856
-against 0.9858, and one thread ran 1,209 searches/s against 485. A schema may ask for another
+against 0.9858, and one thread ran 1,209 searches/s against 485 (before vectors went to the
+engine as lists). A schema may ask for another
 kind (``Schema.quantization``); a backend made with ``quantization=None`` builds none."""
 
 DEFAULT_OVERSAMPLING = 2.0
