@@ -8,9 +8,10 @@ or event loop, submit already-tokenized requests and get a :class:`concurrent.fu
 async callers await it through :func:`asyncio.wrap_future`, so no thread is spent per call. Each
 step the worker builds one batch: it takes the next longest items of a *lead* request (round robin
 over pending requests, so a bulk ingest cannot starve single queries) and fills the rest of the
-budget with the next items of every other pending request. Many single-text calls therefore share
-one forward pass, and each caller gets exactly its own rows back. If a forward pass raises, only
-the requests with items in that batch fail (with :class:`EncodingError`); the worker keeps serving.
+budget with the next items of the requests queued after it, in order (looking at no more of them
+than the batch can take). Many single-text calls therefore share one forward pass, and each
+caller gets exactly its own rows back. If a forward pass raises, only the requests with items in
+that batch fail (with :class:`EncodingError`); the worker keeps serving.
 
 With a *launch* function (a forward pass that returns once its work is queued on a device, and a
 handle to collect the results later), the worker keeps one batch in flight: it queues batch
