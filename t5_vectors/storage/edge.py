@@ -69,17 +69,19 @@ quantization and oversampling 2, at ``hnsw_ef`` 256: on 20k documents m 32 / ef_
 gave 0.9890 with a 3.7 s build, m 32 / 200 gave 0.9934 in 6.0 s and Qdrant's m 16 / 100 0.9840
 in 3.6 s; on 100k, m 32 / 100 gave 0.9800 in 29.6 s and m 32 / 200 0.9840 in 56.7 s. The build
 is most of an embedded ingest's time, so ef_construct 100 halves it for 0.004 of recall (and
-:data:`DEFAULT_HNSW_EF` is 384, which gives the recall back at 100k).
+:data:`DEFAULT_HNSW_EF` is 512, which gives the recall back at 100k).
 """
 
-DEFAULT_HNSW_EF = 384
+DEFAULT_HNSW_EF = 512
 """The search beam width where a query gives none. Measured by ``benchmarks/store.py`` with the
-defaults around it (m 32 / ef_construct 100, int8, oversampling 2), Edge alone: recall@10
-0.9912 / 0.9938 / 0.9956 at 256 / 384 / 512 on 20k documents (941 / 715 / 574 searches/s from
-one thread); on 100k, two builds gave 0.9800 and 0.9770 at 256, 0.9840 and 0.9880 at 384,
-0.9910 and 0.9910 at 512 (0.9930 for an exact search against numpy's float32 ranking, whose
-near-ties differ), and t5-vectors' own search 0.9730 at 256. 384 keeps recall@10 at 0.98 or
-more at both sizes; pass ``hnsw_ef`` per search to trade it."""
+defaults around it (m 32 / ef_construct 100, int8, oversampling 2), recall@10 against exact
+search: on 20k documents, Edge alone, 0.9912 / 0.9938 / 0.9956 at 256 / 384 / 512 (941 / 715 /
+574 searches/s from one thread). On 100k, HNSW builds differ (the build is multi-threaded):
+three builds gave 0.9800, 0.9770 and 0.9750 at 256, 0.9840, 0.9880 and 0.9810 at 384, 0.9910,
+0.9910 and 0.9830 at 512, and one more 0.9780 at 384 through t5-vectors' own search (an
+exact search scores 0.9930 there: near-ties with numpy's float32 ranking). 512 keeps recall@10
+at 0.98 or more at both sizes for every build measured; pass ``hnsw_ef`` per search to trade
+it for speed."""
 
 DEFAULT_QUANTIZATION: Quantization | None = Quantization("scalar", quantile=0.99, always_ram=True)
 """Quantization where a schema gives none: int8 scalar (quantile 0.99, in RAM), searched with
