@@ -204,6 +204,7 @@ class QdrantIndex:
             self.connection, collection_name, self.points, self.spec.vector_name, self.retry
         )
         self._written = False
+        self._maybe_empty = True  # until a count finds points or this index writes
         self._recreate = recreate
         self._create_if_missing = create_if_missing
         self._ready = False
@@ -304,11 +305,13 @@ class QdrantIndex:
         """Delete the whole collection; the next call creates it again."""
         self.connection.backend.drop(self.collection_name)
         self._ready = self._written = False
+        self._maybe_empty = True
 
     async def adrop(self) -> None:
         """Async :meth:`drop`."""
         await self.connection.abackend.drop(self.collection_name)
         self._ready = self._written = False
+        self._maybe_empty = True
 
     def build_index(self, progress: Progress | None = None) -> None:
         """Build the engine's index of what was written (Qdrant Edge: HNSW).
@@ -706,10 +709,21 @@ class QdrantIndex:
         return await self._areads().count(self.collection_name, where)
 
     def _holds_points(self) -> bool:
-        """Whether the collection holds any point (else an ingest has nothing to look up)."""
+        """Whether the collection holds any point (else an ingest has nothing to look up).
+
+        Counted once: the ingest asking is about to write, so later calls through this index
+        (many small ``add`` calls) look hashes up without a count first. Were the collection
+        emptied meanwhile, the lookups find nothing, which is still right.
+        """
+        if not self._maybe_empty:
+            return True
+        self._maybe_empty = False
         return self._reads().count(self.collection_name) > 0
 
     async def _aholds_points(self) -> bool:
+        if not self._maybe_empty:
+            return True
+        self._maybe_empty = False
         return await self._areads().count(self.collection_name) > 0
 
     # ------------------------------------------------------------------------------ lifecycle

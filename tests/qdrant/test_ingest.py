@@ -264,14 +264,18 @@ def test_transient_lookup_failures_are_retried(make_index, client, monkeypatch):
 def test_an_empty_collection_is_ingested_without_hash_lookups(make_index, client, monkeypatch):
     index = make_index(collection_name="c")
     lookups = Flaky(client, "retrieve", monkeypatch)
+    counts = Flaky(client, "count", monkeypatch)
     docs = corpus(25)
     report = index.ingest(docs + docs[:5], batch_size=10)  # five repeated in a later batch
     assert lookups.calls == 0  # nothing was stored when the run began
+    assert counts.calls == 1
     assert (report.written, report.skipped) == (30, 0)  # repeats rewritten: same points
-    assert index.count() == 25
     again = index.ingest(docs, batch_size=10)  # now it holds points: hashes are looked up
     assert lookups.calls == 3
     assert (again.written, again.skipped) == (0, 25)
+    index.add(["one more"])
+    assert counts.calls == 1  # counted once per index, not before every small add
+    assert index.count() == 26
 
 
 def test_validation_errors_are_not_retried(make_index, client, monkeypatch):

@@ -80,15 +80,16 @@ def corpus() -> list[Document]:
 
 def snapshot(client: QdrantClient) -> Snapshot:
     records, _ = client.scroll(NAME, limit=10 * SIZE, with_payload=True, with_vectors=True)
-    return {
-        str(r.id): (json.dumps(r.payload, sort_keys=True), _vector(r.vector))
-        for r in records
-        if str(r.id) != SEED_POINT
-    }
+    return _snapshot(records)
 
 
 async def asnapshot(client: AsyncQdrantClient) -> Snapshot:
     records, _ = await client.scroll(NAME, limit=10 * SIZE, with_payload=True, with_vectors=True)
+    return _snapshot(records)
+
+
+def _snapshot(records: list[Any]) -> Snapshot:
+    """Each stored point's payload and rounded vector, the seed left out."""
     return {
         str(r.id): (json.dumps(r.payload, sort_keys=True), _vector(r.vector))
         for r in records
