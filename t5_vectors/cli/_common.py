@@ -181,11 +181,16 @@ def _model_message(name: str, args: argparse.Namespace, error: BaseException) ->
         found = (
             f"no folder {name!r}, and the Hugging Face hub could not provide it ({one_line(cause)})"
         )
+    cache = (
+        "download it once where the hub is reachable (run without --offline and HF_HUB_OFFLINE, or "
+        f"`hf download {name}`)"
+        if offline
+        else "add --offline to use only the local cache once the model is cached"
+    )
     return (
         f"{flag}: expected a model folder on this machine or a Hugging Face hub id that can be "
         f"fetched, found {found}. To fix, pass --model DIR (a checkpoint folder saved by "
-        f"transformers or sentence-transformers), add --offline to use only the local cache "
-        f"once the model is cached, {_DEMO_HINT}."
+        f"transformers or sentence-transformers), {cache}, {_DEMO_HINT}."
     )
 
 

@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         encoder.close()
     done = time.perf_counter()
     print(
-        f"{encoder!r}: {len(texts)} texts in {done - loaded:.3f}s (load {loaded - start:.2f}s)",
+        f"{encoder!r}: {len(texts)} text{'s' if len(texts) != 1 else ''} in "
+        f"{done - loaded:.3f}s (load {loaded - start:.2f}s)",
         file=sys.stderr,
     )
     return 0

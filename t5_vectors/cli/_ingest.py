@@ -260,6 +260,15 @@ def run(args: argparse.Namespace) -> int:
                 )
             except ModelMismatchError as error:
                 raise CommandError(mismatch_message(error, args.collection)) from error
+            recognised = index.identity.recognised
+            if recognised is not None and not args.quiet:
+                print(
+                    f"t5-vectors: note: --model {encoder.name_or_path} is the model collection "
+                    f"{args.collection!r} records as {recognised} (the same checkpoint in "
+                    "another place): stored chunks are kept, and the collection now records "
+                    "this place",
+                    file=sys.stderr,
+                )
             layout = target.layout(args.collection)
             if args.ray is not None:
                 report = _ingest_on_ray(args, index, found, settings, show)

@@ -172,7 +172,19 @@ def parse_filters(items: list[str]) -> dict[str, Any] | None:
             values[key].append(str(Path(value).expanduser().absolute()))
     if not values:
         return None
-    return {key: found[0] if len(found) == 1 else found for key, found in values.items()}
+    from t5_vectors.qdrant._filters import to_filter
+
+    filters = {key: found[0] if len(found) == 1 else found for key, found in values.items()}
+    for key, value in filters.items():  # refused here, in the flag's words, before any work
+        try:
+            to_filter({key: value}, where="--filter")
+        except InvalidInputError as error:
+            raise InvalidInputError(
+                f"--filter: expected KEY=VALUE with a metadata key (for example "
+                f"source=docs/a.md or chunk=0; a key may hold spaces and dots nest, but it may "
+                f"not start with '$' or hold '\"'), found {key!r}."
+            ) from error
+    return filters
 
 
 def _value(raw: str) -> Any:

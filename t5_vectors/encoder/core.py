@@ -24,6 +24,7 @@ from t5_vectors.encoder._checkpoint import (
     resolve_checkpoint,
     write_own_checkpoint,
 )
+from t5_vectors.encoder._digest import checkpoint_digest
 from t5_vectors.encoder._forward import install_fast_forward
 from t5_vectors.encoder._loading import compute_dtype, default_budget, load_parts, tokenizer_limit
 from t5_vectors.encoder._runner import BatchRunner
@@ -82,6 +83,7 @@ class T5Encoder:
         name_or_path: str = "",
         spec: CheckpointSpec | None = None,
         int8: bool = False,
+        checkpoint_digest: str | None = None,
     ) -> None:
         """Wrap a loaded model; :meth:`from_pretrained` is the usual way in.
 
@@ -90,9 +92,13 @@ class T5Encoder:
             tokenizer: its tokenizer.
             head: pooling, Dense layers and normalisation.
             config: encoder settings.
-            name_or_path: where the checkpoint came from (part of :attr:`fingerprint`).
+            name_or_path: where the checkpoint came from (part of :attr:`fingerprint` when
+                no *checkpoint_digest* is given).
             spec: what was read from the checkpoint folder.
             int8: quantize the linear layers to int8 (CPU, float32 weights only).
+            checkpoint_digest: the checkpoint's identity by content
+                (:func:`~t5_vectors.encoder._digest.checkpoint_digest`), so that a copy of the
+                checkpoint in another folder has the same :attr:`fingerprint`.
         """
         self._model: Any = model.eval()
         self._head = head.eval()
@@ -100,6 +106,7 @@ class T5Encoder:
         self.config = config
         self.name_or_path = name_or_path
         self.spec = spec
+        self.checkpoint_digest = checkpoint_digest
         param = next(model.parameters())
         self.device: torch.device = param.device
         self.dtype: torch.dtype = compute_dtype(model)
@@ -224,6 +231,7 @@ class T5Encoder:
             name_or_path=os.fspath(name_or_path),
             spec=spec,
             int8=torch_dtype == torch.qint8,
+            checkpoint_digest=checkpoint_digest(root),
         )
         logger.info(
             "Loaded %s (%s layout) on %s in %s: dim=%d, pooling=%s, normalize=%s, max_length=%d",
@@ -258,14 +266,21 @@ class T5Encoder:
         """Identifies the checkpoint and every setting that changes document vectors.
 
         Stores that keep content hashes (``QdrantIndex``) mix it in, so documents embedded with
-        other settings are re-encoded. Precision (dtype, device) is left out on purpose: it moves
-        vectors only within rounding. A head with weights (attention pooling, Dense) adds a
-        digest of them, so training or replacing them changes the fingerprint.
+        other settings are re-encoded. The checkpoint is named by its content
+        (``sha256:...``, :attr:`checkpoint_digest`) when it was loaded from a folder or the hub,
+        so the same checkpoint copied to another folder, or from the hub and from a saved
+        folder, has the same fingerprint (an encoder built from a model object in memory is
+        named by its ``name_or_path``). Precision (dtype, device) is left out on purpose: it
+        moves vectors only within rounding. A head with weights (attention pooling, Dense) adds
+        a digest of them, so training or replacing them changes the fingerprint.
         """
         config = self.config
+        identity = (
+            f"sha256:{self.checkpoint_digest[:32]}" if self.checkpoint_digest else self.name_or_path
+        )
         parts = [
             "t5",
-            self.name_or_path,
+            identity,
             str(self.dim),
             "+".join(config.pooling),
             str(config.normalize),

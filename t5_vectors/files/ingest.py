@@ -496,6 +496,7 @@ def ingest_files(
         on_window=lambda: run.read_ahead(reader, pending=bool(run.group)),
     )
     try:
+        index.record_model_location()
         run.tell()
         _stream(index, reader, reader.documents(), run, store, batch_size)
         seen: set[str] = set()

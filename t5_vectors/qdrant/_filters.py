@@ -1,4 +1,4 @@
-"""Search filters: a qdrant ``models.Filter``, or a plain dict of metadata equality conditions.
+"""Search filters: a qdrant ``models.Filter``, or a plain dict of metadata conditions.
 
 A dict is the portable LangChain way (``as_retriever(search_kwargs={"filter": {...}})``)::
 
@@ -7,22 +7,33 @@ A dict is the portable LangChain way (``as_retriever(search_kwargs={"filter": {.
     {"tag": ["news", "blog"]}               metadata.tag is any of these
     {"author": {"name": "Ada"}}             metadata.author.name == "Ada"
     {"score": 0.5}                          metadata.score == 0.5 (a range of one value)
+    {"page": {"$gte": 2, "$lt": 9}}         2 <= metadata.page < 9
+    {"lang": {"$ne": "fr"}}                 metadata.lang is not "fr"
+    {"tag": {"$in": ["a", "b"]}}            any of these ($nin: none of these)
+    {"$or": [{"lang": "en"}, {"page": 1}]}  either holds ($and: all hold)
 
-Anything richer (ranges, ``should``, ``must_not``, geo) is written as a qdrant ``models.Filter``
-with keys under ``metadata.``.
+The operators are Chroma's and MongoDB's (``$eq``, ``$ne``, ``$gt``, ``$gte``, ``$lt``, ``$lte``,
+``$in``, ``$nin``, ``$and``, ``$or``), so filters written for a Chroma store work here. Keys are
+metadata keys; a dot nests (``{"author.name": "Ada"}`` is ``{"author": {"name": "Ada"}}``), and a
+key with other characters (a space, ``$``, ``-`` ...) is quoted for Qdrant, so it matches the key
+as written. Anything richer (``must_not`` groups, geo, full-text) is written as a qdrant
+``models.Filter`` with keys under ``metadata.``.
 
 Either way :func:`to_filter` returns the filter in Qdrant's JSON (REST) form, the storage seam's
 :data:`~t5_vectors.storage.base.Filter`: a ``models.Filter`` is dumped at this public edge and
 each backend parses the JSON for its engine.
 
-A dict filter is checked before the search: keys are non-empty text, values are the types above
-(floats finite, no lone surrogates), lists non-empty. A key that no stored document has is not an
-error: like Qdrant, the condition matches nothing (the key may simply not be ingested yet).
+A dict filter is checked before the search: keys are non-empty text without ``"``, values are the
+types above (floats finite, no lone surrogates), lists non-empty, operators known. Errors name
+the interface the filter came through (``where``: the ``filter`` parameter, or the command
+line's ``--filter``). A key that no stored document has is not an error: like Qdrant, the
+condition matches nothing (the key may simply not be ingested yet).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,16 +44,36 @@ from t5_vectors.errors import InvalidInputError
 from t5_vectors.qdrant.payload import METADATA_KEY
 from t5_vectors.storage.base import Filter
 
-__all__ = ["FilterLike", "to_filter"]
+__all__ = ["OPERATORS", "FilterLike", "to_filter"]
 
 FilterLike = models.Filter | Mapping[str, Any]
 """What ``filter=`` accepts."""
 
 Condition = dict[str, Any]
 
+_COMPARISONS = {"$gt": "gt", "$gte": "gte", "$lt": "lt", "$lte": "lte"}
+OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$and", "$or")
+"""The operators a dict filter accepts (Chroma's and MongoDB's names)."""
 
-def to_filter(value: FilterLike | None) -> Filter | None:
-    """*value* as a filter in Qdrant's JSON form (``None`` and ``{}`` mean no filter)."""
+_PLAIN = re.compile(r"^[A-Za-z0-9_]+$")
+_FORMS = (
+    "accepted forms: {'key': value}, {'key': [any, of]}, {'key': {'$gte': 1, '$lt': 9}}, "
+    "{'key': {'$ne' | '$in' | '$nin': ...}}, {'$or': [{...}, {...}]}, or a qdrant models.Filter"
+)
+
+
+def to_filter(value: FilterLike | None, *, where: str = "filter") -> Filter | None:
+    """*value* as a filter in Qdrant's JSON form (``None`` and ``{}`` mean no filter).
+
+    Args:
+        value: a qdrant ``models.Filter`` or a dict of metadata conditions.
+        where: how the caller's interface names the filter, for messages (``"filter"``,
+            ``"--filter"``, an HTTP field).
+
+    Raises:
+        InvalidInputError: the dict cannot be a filter; the message names *where* and the
+            accepted forms.
+    """
     if value is None:
         return None
     if isinstance(value, models.Filter):
@@ -50,59 +81,141 @@ def to_filter(value: FilterLike | None) -> Filter | None:
         return dumped
     if not isinstance(value, Mapping):
         raise InvalidInputError(
-            f"filter: expected a qdrant models.Filter or a dict of metadata values, found "
-            f"{type(value).__name__}."
+            f"{where}: expected a qdrant models.Filter or a dict of metadata values, found "
+            f"{type(value).__name__}; {_FORMS}."
         )
-    conditions: list[Condition] = []
-    _collect(value, METADATA_KEY, conditions)
+    conditions = _Collector(where).group(value, METADATA_KEY)
     return {"must": conditions} if conditions else None
 
 
-def _collect(value: Mapping[Any, Any], prefix: str, out: list[Condition]) -> None:
-    for key, item in value.items():
-        if not isinstance(key, str) or not key:
-            raise InvalidInputError(
-                f"filter: expected non-empty str keys (metadata keys), found {key!r}. Write "
-                "{'source': 'a.pdf'} or a qdrant models.Filter."
-            )
-        path = f"{prefix}.{key}"
-        check_text(key, where=f"filter key {path!r}")
-        if isinstance(item, Mapping):
-            if not item:
-                raise InvalidInputError(
-                    f"filter[{path!r}]: expected a value or a non-empty dict, found {{}}."
+class _Collector:
+    """Turns a dict filter into Qdrant conditions, naming *where* in every message."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def fail(self, at: str, expected: str, found: str) -> InvalidInputError:
+        place = f"{self.where}[{at!r}]" if at else self.where
+        return InvalidInputError(f"{place}: expected {expected}, found {found}; {_FORMS}.")
+
+    def group(self, value: Mapping[Any, Any], prefix: str) -> list[Condition]:
+        """The conditions of one dict level (all must hold)."""
+        out: list[Condition] = []
+        for key, item in value.items():
+            if not isinstance(key, str) or not key:
+                raise self.fail("", "non-empty str keys (metadata keys)", repr(key))
+            if key.startswith("$"):
+                out.append(self.logical(key, item, prefix))
+                continue
+            path = f"{prefix}.{self.key_path(key, prefix)}"
+            if isinstance(item, Mapping):
+                if not item:
+                    raise self.fail(self.shown(path), "a value or a non-empty dict", "{}")
+                if all(isinstance(k, str) and k.startswith("$") for k in item):
+                    out.extend(self.operators(path, item))
+                elif any(isinstance(k, str) and k.startswith("$") for k in item):
+                    raise self.fail(
+                        self.shown(path),
+                        "either operators ($gt, $in, ...) or nested keys",
+                        f"both: {sorted(map(str, item))}",
+                    )
+                else:
+                    out.extend(self.group(item, path))
+            else:
+                out.append(self.match(path, item))
+        return out
+
+    def key_path(self, key: str, prefix: str) -> str:
+        check_text(key, where=f"{self.where} key {key!r}")
+        segments = key.split(".")
+        quoted = []
+        for segment in segments:
+            if not segment or '"' in segment:
+                raise self.fail(
+                    self.shown(f"{prefix}.{key}"),
+                    "metadata keys without '\"' and without empty parts between dots",
+                    repr(key),
                 )
-            _collect(item, path, out)
-        else:
-            out.append(_condition(path, item))
+            quoted.append(segment if _PLAIN.match(segment) else f'"{segment}"')
+        return ".".join(quoted)
 
+    def shown(self, path: str) -> str:
+        """A key path as the user wrote it (without ``metadata.`` and quotes)."""
+        return path.removeprefix(f"{METADATA_KEY}.").replace('"', "")
 
-def _condition(path: str, value: object) -> Condition:
-    if value is None:
-        return {"is_null": {"key": path}}
-    if isinstance(value, str):
-        check_text(value, where=f"filter[{path!r}]")
-    if isinstance(value, (bool, int, str)):
-        return {"key": path, "match": {"value": value}}
-    if isinstance(value, float):
+    def logical(self, key: str, item: object, prefix: str) -> Condition:
+        if key not in ("$and", "$or"):
+            raise self.fail(key, "$and or $or at this level (comparisons go under a key)", key)
+        if not isinstance(item, (list, tuple)) or not item:
+            raise self.fail(key, "a non-empty list of filter dicts", repr(item))
+        groups = []
+        for part in item:
+            if not isinstance(part, Mapping) or not part:
+                raise self.fail(key, "a list of non-empty filter dicts", repr(part))
+            groups.append(self.group(part, prefix))
+        if key == "$and":
+            return {"must": [c for conditions in groups for c in conditions]}
+        return {"should": [c[0] if len(c) == 1 else {"must": c} for c in groups]}
+
+    def operators(self, path: str, item: Mapping[str, Any]) -> list[Condition]:
+        out: list[Condition] = []
+        bounds: dict[str, float] = {}
+        for op, operand in item.items():
+            if op in _COMPARISONS:
+                if isinstance(operand, bool) or not isinstance(operand, (int, float)):
+                    raise self.fail(
+                        self.shown(path), f"a number after {op}", type(operand).__name__
+                    )
+                bounds[_COMPARISONS[op]] = self.finite(path, operand)
+            elif op == "$eq":
+                out.append(self.match(path, operand))
+            elif op == "$ne":
+                out.append({"must_not": [self.match(path, operand)]})
+            elif op in ("$in", "$nin"):
+                if not isinstance(operand, (list, tuple)) or not operand:
+                    raise self.fail(self.shown(path), f"a non-empty list after {op}", repr(operand))
+                condition = self.match(path, list(operand))
+                out.append(condition if op == "$in" else {"must_not": [condition]})
+            else:
+                raise self.fail(self.shown(path), f"an operator among {', '.join(OPERATORS)}", op)
+        if bounds:
+            out.append({"key": path, "range": bounds})
+        return out
+
+    def finite(self, path: str, value: float) -> float:
         if not math.isfinite(value):
-            raise InvalidInputError(
-                f"filter[{path!r}]: expected a finite number, found {value}. Stored metadata "
-                "is JSON and holds no NaN or infinity; use None to match missing values."
+            raise self.fail(
+                self.shown(path),
+                "a finite number (stored metadata is JSON and holds no NaN or infinity; use "
+                "None to match missing values)",
+                str(value),
             )
-        return {"key": path, "range": {"gte": value, "lte": value}}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        options = list(value)
-        if not options:
-            raise InvalidInputError(
-                f"filter[{path!r}]: expected at least one value to match, found an empty list."
-            )
-        if all(isinstance(v, str) for v in options) or all(
-            isinstance(v, int) and not isinstance(v, bool) for v in options
-        ):
-            return {"key": path, "match": {"any": options}}
-        return {"should": [_condition(path, option) for option in options]}
-    raise InvalidInputError(
-        f"filter[{path!r}]: expected a str, int, float, bool, None, list or dict, found "
-        f"{type(value).__name__}. Write a qdrant models.Filter for other conditions."
-    )
+        return value
+
+    def match(self, path: str, value: object) -> Condition:
+        if value is None:
+            return {"is_null": {"key": path}}
+        if isinstance(value, str):
+            check_text(value, where=f"{self.where}[{self.shown(path)!r}]")
+        if isinstance(value, (bool, int, str)):
+            return {"key": path, "match": {"value": value}}
+        if isinstance(value, float):
+            number = self.finite(path, value)
+            return {"key": path, "range": {"gte": number, "lte": number}}
+        if isinstance(value, (list, tuple, set, frozenset)):
+            options = list(value)
+            if not options:
+                raise self.fail(self.shown(path), "at least one value to match", "an empty list")
+            if all(isinstance(v, str) for v in options) or all(
+                isinstance(v, int) and not isinstance(v, bool) for v in options
+            ):
+                for option in options:
+                    if isinstance(option, str):
+                        check_text(option, where=f"{self.where}[{self.shown(path)!r}]")
+                return {"key": path, "match": {"any": options}}
+            return {"should": [self.match(path, option) for option in options]}
+        raise self.fail(
+            self.shown(path),
+            "a str, int, float, bool, None, list or dict",
+            type(value).__name__,
+        )

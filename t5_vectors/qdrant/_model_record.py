@@ -19,10 +19,18 @@ configuration cannot hold (:mod:`t5_vectors.qdrant.layout` reads it back).
 
 When an existing collection is opened, the model given is compared with the record:
 
-* the same fingerprint is the same model;
+* the same fingerprint is the same model. A T5 checkpoint's fingerprint names it by content
+  (``sha256:...``, :attr:`~t5_vectors.encoder.T5Encoder.fingerprint`), so the same checkpoint
+  from the hub, from a saved folder or from a copy in any other folder is the same model, and
+  its stored points are kept as they are (their content hashes hold the fingerprint);
+* a fingerprint recorded before checkpoints were named by content names the folder or hub id
+  instead. When it differs from the given model's only in that name, and the probe vectors
+  agree (below), the given model is that same checkpoint in another place: the index adopts the
+  recorded fingerprint (:attr:`ModelIdentity.fingerprint`), so nothing stored is encoded or
+  written again, and :attr:`ModelIdentity.recognised` says which recorded model it was;
 * a different fingerprint with a recorded probe: the given model embeds :data:`PROBE_TEXTS` and
   is the same model when every vector has cosine >= :data:`PROBE_MIN_COSINE` with the recorded
-  one (the same checkpoint from a local folder instead of the hub id, or in another precision);
+  one (the same checkpoint in another precision, or with settings that change no vector);
 * anything else raises :class:`~t5_vectors.errors.ModelMismatchError` before anything is
   written, naming both models.
 
@@ -52,6 +60,7 @@ __all__ = [
     "ModelIdentity",
     "ModelRecord",
     "read_record",
+    "relocated",
 ]
 
 RECORD_KEY = "t5_vectors"
@@ -131,6 +140,14 @@ def read_record(schema: Schema | Any) -> ModelRecord | None:
     )
 
 
+def relocated(metadata: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """Collection *metadata* whose model record names *model* (fingerprint and probe kept)."""
+    record = metadata.get(RECORD_KEY)
+    if not isinstance(record, Mapping):
+        return dict(metadata)
+    return {**metadata, RECORD_KEY: {**record, "model": model}}
+
+
 def _decode_probe(value: object, dim: int) -> np.ndarray | None:
     if not isinstance(value, str):
         return None
@@ -158,6 +175,14 @@ class ModelIdentity:
             encoder = embedder.encoder
             model = encoder.name_or_path if encoder is not None else embedder.name
         self.model = model
+        self._adopted: str | None = None
+        self.recognised: str | None = None
+        """The recorded model name this model was recognised as, when the names differ."""
+
+    @property
+    def fingerprint(self) -> str:
+        """The fingerprint content hashes use: the model's own, or the one it adopted."""
+        return self._adopted or self._embedder.fingerprint
 
     def record(self, distance: str) -> ModelRecord:
         """The record of a new collection (T5 encoders embed the probe texts once)."""
@@ -177,11 +202,15 @@ class ModelIdentity:
         Collections without a record pass (their size and distance are checked elsewhere).
         """
         recorded = read_record(schema)
+        self._adopted = None
+        self.recognised = recorded.model if recorded and recorded.model != self.model else None
         if recorded is None or recorded.fingerprint == self._embedder.fingerprint:
             return
         if recorded.probe is not None and recorded.dim == self._embedder.dim:
             cosines = _row_cosines(recorded.probe, self._probe())
             if float(cosines.min()) >= PROBE_MIN_COSINE:
+                if _renamed_only(recorded.fingerprint, self._embedder.fingerprint):
+                    self._adopted = recorded.fingerprint
                 return
             why = f"its vectors of probe texts differ: cosine {float(cosines.min()):.3f}"
         else:
@@ -199,6 +228,19 @@ class ModelIdentity:
 
     def _probe(self) -> np.ndarray:
         return np.asarray(self._embedder.documents(list(PROBE_TEXTS)), dtype=np.float32)
+
+
+def _renamed_only(recorded: str, given: str) -> bool:
+    """Whether *recorded* is a fingerprint that names the checkpoint by place (from before
+    checkpoints were named by content) and differs from *given* in that name only."""
+    old, new = recorded.split("|"), given.split("|")
+    return (
+        len(old) == len(new) >= 2
+        and old[0] == new[0] == "t5"
+        and not old[1].startswith("sha256:")
+        and new[1].startswith("sha256:")
+        and old[2:] == new[2:]
+    )
 
 
 def _row_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:

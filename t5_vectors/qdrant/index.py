@@ -20,7 +20,7 @@ from t5_vectors.qdrant._encoding import PointEncoder
 from t5_vectors.qdrant._filters import FilterLike, to_filter
 from t5_vectors.qdrant._handle import CollectionHandle
 from t5_vectors.qdrant._ingest import IngestReport, OnFailure, arun_ingest, run_ingest
-from t5_vectors.qdrant._model_record import ModelIdentity
+from t5_vectors.qdrant._model_record import ModelIdentity, relocated
 from t5_vectors.qdrant._points import DELETE_ALL, IdLookup
 from t5_vectors.qdrant._retrying import AsyncRetryingBackend, RetryingBackend
 from t5_vectors.qdrant._search import ScoredDocuments, SearchOptions, with_search_options
@@ -234,7 +234,7 @@ class QdrantIndex:
     def fingerprint(self) -> str:
         """The model's fingerprint and the stored layout, part of every content hash."""
         tokens, sparse = self.spec.token_vectors, self.spec.sparse_vectors
-        return layout_fingerprint(self.embedder.fingerprint, tokens, sparse)
+        return layout_fingerprint(self.identity.fingerprint, tokens, sparse)
 
     @property
     def backend(self) -> Backend:
@@ -367,8 +367,12 @@ class QdrantIndex:
             the counts of written, skipped (unchanged) and failed documents.
         """
         _check_ingest_options(batch_size, on_failure)
-        source = prepare_stream(documents, self.fingerprint)
+        fingerprint = self.fingerprint
+        source = prepare_stream(documents, fingerprint)
         self.ensure_collection()
+        if self.fingerprint != fingerprint:  # adopted the collection's (nothing consumed yet)
+            source = prepare_stream(documents, self.fingerprint)
+        self.record_model_location()
         lookup = not force and self._holds_points()
         self._written = True
         report = run_ingest(
@@ -406,6 +410,13 @@ class QdrantIndex:
             else prepare_stream(documents, fingerprint)
         )
         await self.aensure_collection()
+        if self.fingerprint != fingerprint:  # adopted the collection's (nothing consumed yet)
+            source = (
+                aprepare_stream(documents, self.fingerprint)
+                if isinstance(documents, AsyncIterable)
+                else prepare_stream(documents, self.fingerprint)
+            )
+        await self.arecord_model_location()
         lookup = not force and await self._aholds_points()
         self._written = True
         report = await arun_ingest(
@@ -437,8 +448,12 @@ class QdrantIndex:
         *ids*, else from ``Document.id``, else from its source and text.
         """
         _check_ingest_options(batch_size, "raise")
-        prepared = prepare_list(documents, ids, self.fingerprint)
+        fingerprint = self.fingerprint
+        prepared = prepare_list(documents, ids, fingerprint)
         self.ensure_collection()
+        if self.fingerprint != fingerprint:  # adopted the collection's: hash with it
+            prepared = prepare_list(documents, ids, self.fingerprint)
+        self.record_model_location()
         lookup = self._holds_points()
         self._written = True
         run_ingest(prepared, self._handle, batch_size=batch_size, retry=self.retry, lookup=lookup)
@@ -453,8 +468,12 @@ class QdrantIndex:
     ) -> list[str]:
         """Async :meth:`add`."""
         _check_ingest_options(batch_size, "raise")
-        prepared = prepare_list(documents, ids, self.fingerprint)
+        fingerprint = self.fingerprint
+        prepared = prepare_list(documents, ids, fingerprint)
         await self.aensure_collection()
+        if self.fingerprint != fingerprint:  # adopted the collection's: hash with it
+            prepared = prepare_list(documents, ids, self.fingerprint)
+        await self.arecord_model_location()
         lookup = await self._aholds_points()
         self._written = True
         await arun_ingest(
@@ -707,6 +726,34 @@ class QdrantIndex:
         where = to_filter(filter)
         await self.aensure_collection()
         return await self._areads().count(self.collection_name, where)
+
+    def record_model_location(self) -> None:
+        """Record where the model now is, when it was recognised as the recorded one elsewhere.
+
+        The same checkpoint copied to another folder (or the hub id of a saved folder) writes
+        to the collection as the same model; the record then names the place it was last
+        written from, so ``t5-vectors search`` without ``--model`` finds it there. Ingesting
+        and adding do it; the file ingest also does when every file is stored unchanged.
+        """
+        if self.identity.recognised is None:
+            return
+        schema = self._reads().describe(self.collection_name)
+        if schema is not None:
+            self.connection.backend.set_metadata(
+                self.collection_name, relocated(schema.metadata, self.identity.model)
+            )
+        self.identity.recognised = None
+
+    async def arecord_model_location(self) -> None:
+        """Async :meth:`record_model_location`."""
+        if self.identity.recognised is None:
+            return
+        schema = await self._areads().describe(self.collection_name)
+        if schema is not None:
+            await self.connection.abackend.set_metadata(
+                self.collection_name, relocated(schema.metadata, self.identity.model)
+            )
+        self.identity.recognised = None
 
     def _holds_points(self) -> bool:
         """Whether the collection holds any point (else an ingest has nothing to look up).

@@ -201,11 +201,10 @@ def load_encoder(
         query_prefix=settings["query_prefix"],
         document_prefix=settings["document_prefix"],
     )
-    # The name is part of the fingerprint; a copy saved elsewhere has another one. Everything
-    # after it (settings, head weights) must match.
-    if _without_name(encoder.fingerprint, encoder.name_or_path) != _without_name(
-        info["fingerprint"], info["name_or_path"]
-    ):
+    # The checkpoint's identity (its content digest, or a name) comes first in the fingerprint;
+    # the copy save_pretrained wrote holds other files. Everything after it (settings, head
+    # weights) must match.
+    if _without_name(encoder.fingerprint) != _without_name(info["fingerprint"]):
         encoder.close()
         raise EncoderMismatchError(
             f"Expected the encoder at {location} to be the one this classifier was trained on "
@@ -218,5 +217,5 @@ def load_encoder(
     return encoder
 
 
-def _without_name(fingerprint: str, name: str) -> str:
-    return fingerprint.removeprefix(f"t5|{name}|")
+def _without_name(fingerprint: str) -> str:
+    return "|".join(fingerprint.split("|")[2:])

@@ -80,3 +80,16 @@ def test_offline_hub_id_error(tmp_path, capsys, monkeypatch):
     assert "--model DIR" in err
     assert "--demo-model DIR" in err
     assert "Qdrant" not in err
+
+
+def test_one_text_is_one_text(st5_path, capsys):
+    assert main(["embed", "--model", str(st5_path), "--device", "cpu", "hello"]) == 0
+    assert " 1 text in " in capsys.readouterr().err
+
+
+def test_offline_error_does_not_ask_for_offline_again(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    assert main(["embed", "--offline", "--model", "google/t5-small-lm-adapt", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "add --offline" not in err
+    assert "download it once where the hub is reachable" in err

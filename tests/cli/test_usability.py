@@ -206,21 +206,16 @@ def test_a_real_ctrl_c_mid_ingest_is_one_line_and_exit_130(tmp_path, st5_path):
     import signal
     import subprocess
     import sys
-    import time
 
     root = Path(__file__).resolve().parents[2]
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    for n in range(400):  # far more than can be ingested before the signal arrives
+    for n in range(400):  # many groups of chunks: the child stops after the first is stored
         (corpus / f"note{n:03}.txt").write_text(f"Note {n}: ferns like shade and humid air. " * 40)
-    store = tmp_path / "db"
-    # A local-mode folder: its sqlite file's growth shows that chunks are being written (Edge
-    # preallocates its files, so their size says nothing). The Ctrl-C handling is the CLI's.
-    from qdrant_client import QdrantClient
-
-    QdrantClient(path=str(store)).close()
-    argv = [sys.executable, "-m", "t5_vectors", "ingest", str(corpus), "--collection", "c"]
-    argv += ["--model", str(st5_path), "--device", "cpu", "--qdrant-path", str(store)]
+    store = tmp_path / "db"  # a new folder: Qdrant Edge, the default engine
+    argv = [sys.executable, "-m", "tests.cli.interrupt_child", "ingest", str(corpus)]
+    argv += ["--collection", "c", "--model", str(st5_path), "--device", "cpu"]
+    argv += ["--qdrant-path", str(store)]
     env = {**os.environ, "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1"}
     # SIGINT as a terminal delivers it: an earlier test in this process (Ray's) may have left
     # SIGINT ignored, and an ignored signal stays ignored in a child (Python then installs no
@@ -228,31 +223,44 @@ def test_a_real_ctrl_c_mid_ingest_is_one_line_and_exit_130(tmp_path, st5_path):
     child = subprocess.Popen(
         argv,
         env=env,
+        cwd=root,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    # Interrupt once chunks are being written: the store's file has grown past its first points,
-    # or, at the latest, 3 s after the ingest created the collection (the whole ingest takes
-    # tens of seconds; in one full-suite run the file was seen to stay small until the end).
-    sqlite = store / "collection" / "c" / "storage.sqlite"
-    created: float | None = None
-    while child.poll() is None:
-        if sqlite.exists():
-            created = created or time.monotonic()
-            if sqlite.stat().st_size > 64 * 1024 or time.monotonic() - created > 3:
-                break
-        time.sleep(0.05)
-    assert child.poll() is None, "the ingest ended before it could be interrupted"
+    assert child.stdout is not None
+    # The child prints "stored" once a group of chunks is stored and it holds before reading
+    # the next file (tests/cli/interrupt_child.py): the signal lands mid-ingest.
+    line = child.stdout.readline()
+    assert line == "stored\n", (line, child.poll())
     child.send_signal(signal.SIGINT)
-    out, err = child.communicate()
-    assert child.returncode == 130, (out, err)
+    assert child.stderr is not None
+    err = child.stderr.read()  # stdin stays open: only the signal can end the child's wait
+    out = child.stdout.read()
+    assert child.wait() == 130, (out, err)
     assert "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
-    assert re.fullmatch(
-        r"t5-vectors: interrupted: \d+ chunks of \d+ files stored; run the same command again "
-        r"to resume",
+    found = re.fullmatch(
+        r"t5-vectors: interrupted: (\d+) chunks of \d+ files stored; run the same command "
+        r"again to resume",
         lines[0],
-    ), lines[0]
+    )
+    assert found, lines[0]
+    assert int(found.group(1)) > 0
+
+
+def test_the_same_checkpoint_from_another_folder_rewrites_nothing(cli, docs, st5_path, tmp_path):
+    import shutil
+
+    assert cli("ingest", str(docs), "--collection", "docs").status == 0
+    copy = shutil.copytree(st5_path, tmp_path / "moved-model")
+    again = cli("ingest", str(docs), "--collection", "docs", "--json", model=copy)
+    assert again.status == 0, again.err
+    assert again.json()["written"] == 0
+    assert f"--model {copy} is the model collection 'docs' records as {st5_path}" in again.err
+    info = cli("info", "--collection", "docs", "--json")
+    assert str(copy) in info.out
+    assert cli("search", "water", "--collection", "docs", model=None).status == 0

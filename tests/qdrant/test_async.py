@@ -175,8 +175,12 @@ async def test_cancelling_an_ingestion_stops_the_uploader(tiny_encoder, aclient)
             yield f"text {i}"
 
     task = asyncio.create_task(index.aingest(endless(), batch_size=8))
-    while await index.acount() < 16:
-        await asyncio.sleep(0.01)
+
+    async def two_batches_stored() -> None:
+        while await index.acount() < 16:
+            await asyncio.sleep(0.01)  # polls a condition; the bound is the wait_for below
+
+    await asyncio.wait_for(two_batches_stored(), 60)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -196,13 +196,7 @@ def test_encoding_the_next_batch_overlaps_the_upload(make_index, client, monkeyp
     Flaky(client, "retrieve", monkeypatch, on_call=lambda _: events.append("lookup"))
     uploads = Flaky(client, "upsert", monkeypatch, on_call=upload)
 
-    def slow_loader():
-        for i, doc in enumerate(corpus(30)):
-            if i == 10:
-                time.sleep(0.3)  # reading batch 2 is slow: the uploader is idle and ready
-            yield doc
-
-    report = index.ingest(slow_loader(), batch_size=10)
+    report = index.ingest(iter(corpus(30)), batch_size=10)
     assert report.written == 30
 
     # Batch 2 is looked up before batch 1 is handed over (so the lookup never queues behind

@@ -74,10 +74,61 @@ def test_the_same_checkpoint_under_another_path_or_precision_is_accepted(
     client = QdrantClient(":memory:")
     QdrantIndex(tiny_encoder, collection_name="c", client=client).add(["a text"])
     with T5Encoder.from_pretrained(copy, device="cpu", dtype="bfloat16") as moved:
-        assert moved.fingerprint != tiny_encoder.fingerprint
+        assert moved.fingerprint == tiny_encoder.fingerprint  # named by content, not by place
         index = QdrantIndex(moved, collection_name="c", client=client)
         assert index.count() == 1
     client.close()
+
+
+def test_the_same_checkpoint_copied_elsewhere_writes_nothing_again(st5_path, tmp_path):
+    copy = shutil.copytree(st5_path, tmp_path / "copy-of-st5")
+    texts = [f"text {i}" for i in range(12)]
+    first = T5Encoder.from_pretrained(st5_path, device="cpu", dtype="float32")
+    with first, QdrantIndex(first, collection_name="c", path=tmp_path / "db") as index:
+        assert index.ingest(texts).written == 12
+    moved = T5Encoder.from_pretrained(copy, device="cpu", dtype="float32")
+    with moved, QdrantIndex(moved, collection_name="c", path=tmp_path / "db") as index:
+        assert index.identity.recognised == str(st5_path)
+        report = index.ingest(texts)
+        assert (report.written, report.skipped) == (0, 12)
+        record = read_record(index.backend.describe("c"))
+        assert record is not None
+        assert record.model == str(copy)  # the record names where the model now is
+        assert record.fingerprint == moved.fingerprint
+
+
+def test_weights_that_differ_are_another_fingerprint(st5_path, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    changed = shutil.copytree(st5_path, tmp_path / "changed")
+    weights = next(changed.glob("*.safetensors"))
+    tensors = load_file(weights)
+    name = sorted(tensors)[-1]
+    tensors[name] = tensors[name] + 0.01
+    save_file(tensors, weights)
+    a = T5Encoder.from_pretrained(st5_path, device="cpu")
+    b = T5Encoder.from_pretrained(changed, device="cpu")
+    with a, b:
+        assert a.fingerprint != b.fingerprint
+
+
+def test_a_collection_recorded_by_folder_name_adopts_its_fingerprint(st5_path, tmp_path):
+    """Collections written before checkpoints were named by content recorded the folder: the
+    same checkpoint from another folder writes nothing again (the recorded hashes are kept)."""
+    copy = shutil.copytree(st5_path, tmp_path / "copy-of-st5")
+    texts = [f"text {i}" for i in range(12)]
+    with T5Encoder.from_pretrained(st5_path, device="cpu", dtype="float32") as old:
+        old.checkpoint_digest = None  # the fingerprint of earlier versions: the place
+        legacy = old.fingerprint
+        assert f"|{st5_path}|" in legacy
+        with QdrantIndex(old, collection_name="c", path=tmp_path / "db") as index:
+            assert index.ingest(texts).written == 12
+    moved = T5Encoder.from_pretrained(copy, device="cpu", dtype="float32")
+    with moved, QdrantIndex(moved, collection_name="c", path=tmp_path / "db") as index:
+        assert index.identity.fingerprint == legacy
+        assert index.ingest(texts).written == 0
+        assert index.add(texts[:2]) == index.add(texts[:2])
+        assert index.count() == 12
 
 
 def test_collections_without_a_record_keep_working(client, tiny_encoder, vector_table):

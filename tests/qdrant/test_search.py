@@ -89,6 +89,44 @@ def test_filters(library, filter_, ids):
     assert library.count(filter_) == len(ids)
 
 
+ODD_KEYS = [
+    Document(page_content="one", metadata={"a b": 1, "$x": "y", "n": 1, "x-y": 1}, id="1"),
+    Document(page_content="two", metadata={"a b": 2, "n": 5, "lang": "en"}, id="2"),
+    Document(page_content="three", metadata={"a b": 3, "n": 9, "lang": "fr"}, id="3"),
+]
+
+
+@pytest.mark.parametrize(
+    ("filter_", "ids"),
+    [
+        ({"a b": 1}, {"1"}),
+        ({"$x": "y"}, {"1"}),  # "$" starts an operator: refused, naming the accepted forms
+        ({"x-y": 1}, {"1"}),
+        ({"n": {"$gt": 1}}, {"2", "3"}),
+        ({"n": {"$gte": 5, "$lt": 9}}, {"2"}),
+        ({"n": {"$eq": 9}}, {"3"}),
+        ({"lang": {"$ne": "fr"}}, {"1", "2"}),
+        ({"n": {"$in": [1, 9]}}, {"1", "3"}),
+        ({"n": {"$nin": [1, 9]}}, {"2"}),
+        ({"$or": [{"lang": "en"}, {"n": 1}]}, {"1", "2"}),
+        ({"$and": [{"n": {"$gt": 1}}, {"lang": "fr"}]}, {"3"}),
+    ],
+)
+@pytest.mark.parametrize("engine", ["edge", "memory"])
+def test_dict_filters_with_operators_and_any_key(tmp_path, tiny_encoder, engine, filter_, ids):
+    from t5_vectors import QdrantIndex
+
+    where = {"path": tmp_path / "store"} if engine == "edge" else {"location": ":memory:"}
+    with QdrantIndex(tiny_encoder, collection_name="odd", **where) as index:
+        index.add(ODD_KEYS)
+        if filter_ == {"$x": "y"}:
+            with pytest.raises(InvalidInputError, match=r"\$and or \$or at this level"):
+                index.search("one", k=10, filter=filter_)
+            return
+        assert {doc.id for doc, _ in index.search("one", k=10, filter=filter_)} == ids
+        assert index.count(filter_) == len(ids)
+
+
 def test_dict_filters_become_metadata_conditions():
     assert to_filter(None) is None
     assert to_filter({}) is None
@@ -127,7 +165,13 @@ def test_dict_filters_become_metadata_conditions():
     ("filter_", "message"),
     [
         ("source=a.md", "expected a qdrant models.Filter or a dict"),
-        ({"when": object()}, r"filter\['metadata.when'\]: expected a str"),
+        ({"when": object()}, r"filter\['when'\]: expected a str"),
+        ({"n": {"$gt": "x"}}, r"filter\['n'\]: expected a number after \$gt"),
+        ({"n": {"$regex": "x"}}, r"filter\['n'\]: expected an operator among \$eq"),
+        ({"n": {"$in": []}}, r"expected a non-empty list after \$in"),
+        ({"n": {"$gt": 1, "k": 2}}, "either operators"),
+        ({'a"b': 1}, "without '\"'"),
+        ({"$or": {"a": 1}}, "a non-empty list of filter dicts"),
         ({"tags": []}, "at least one value"),
         ({"author": {}}, "non-empty dict"),
         ({1: "x"}, "non-empty str keys"),

@@ -172,6 +172,10 @@ def _arm(kill_at: str) -> None:
         qdrant_local.open = killing_open  # type: ignore[attr-defined]
 
 
+HELD = "held"
+"""The marker a child written with ``hold`` writes once its ingest returned, before it waits."""
+
+
 def run(
     checkpoint: str,
     store: str,
@@ -180,17 +184,31 @@ def run(
     batch_size: int,
     engine: str,
     kill_at: str | None = None,
+    reached: Any = None,
+    target: int | None = None,
 ) -> None:
     """Ingest ``corpus(size)`` into *store*, writing progress markers to *markers*.
 
     Edge kill points armed here: ``upsert:N`` (right after the N-th upsert returned: its points
     are acknowledged) and ``index:MS`` (MS milliseconds into the index build that ends the
     ingest).
+
+    With *reached* (a ``multiprocessing.Event``) the child is one the parent kills: it sets
+    *reached* once it has written *target* markers, and when its ingest returns it writes
+    :data:`HELD`, sets *reached* (should *target* lie beyond the markers of this run) and waits
+    for the kill instead of closing the store. So it can never finish before the parent's
+    signal, however fast the machine: the kill lands between marker *target* and the end.
     """
     fd = os.open(markers, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    written = [0]
+    marks = threading.Lock()
 
     def mark(text: str) -> None:
-        os.write(fd, f"{text}\n".encode())
+        with marks:  # the encoder and the uploader thread both write markers
+            os.write(fd, f"{text}\n".encode())
+            written[0] += 1
+            if reached is not None and written[0] == target:
+                reached.set()
 
     mark("start")
     kind, _, number = (kill_at or "").partition(":")
@@ -234,6 +252,10 @@ def run(
     backend.build_index = traced("index", killed_build)
     embedder.documents = traced("encode", embedder.documents)
     report = index.ingest(corpus(size), batch_size=batch_size)
+    if reached is not None:
+        mark(HELD)
+        reached.set()
+        threading.Event().wait()  # until the parent's SIGKILL
     close_index(index, owned)
     mark(f"done {report.written} {report.skipped}")
     os.close(fd)

@@ -5,9 +5,13 @@ qdrant-client's local mode (folders it wrote; the test creates ``meta.json`` fir
 process (``crash_child.run``) ingests a few hundred short texts through the tiny T5 checkpoint
 and is killed with SIGKILL:
 
-* at random points: the parent waits for the child's N-th progress marker (N and a jitter of
-  up to 25 ms drawn from the seed), then kills it, wherever it is (encoding, looking up, in the
-  middle of a batch's write, or between batches);
+* at random points: a clean child run first records the progress markers the ingest really
+  writes; each seed draws one of them (and a jitter of up to 25 ms), the parent waits for the
+  child to reach it (an event the child sets), then kills it wherever it is (encoding, looking
+  up, in the middle of a batch's write, building the index, or between batches). A child that
+  the parent kills never finishes on its own: when its ingest returns it waits for the signal
+  instead of closing the store, so the kill lands on any machine, however fast, and a kill
+  that did not land fails the test;
 * at exact points, where the child kills itself. Edge: right after an upsert returned, 0 and
   2 ms into the index build (from a timer thread), while the collection's sidecar file is
   replaced, and between the sidecar and the shard. Local mode: between two points of a batch,
@@ -138,16 +142,40 @@ def markers(path: Path) -> list[str]:
 
 
 def child(
-    processes: Any, st5_path: Path, store: Path, log: Path, engine: str, kill_at: str | None
+    processes: Any,
+    st5_path: Path,
+    store: Path,
+    log: Path,
+    engine: str,
+    kill_at: str | None,
+    reached: Any = None,
+    target: int | None = None,
 ) -> Any:
     prepare(store, engine)
     process = processes.Process(
         target=crash_child.run,
-        args=(str(st5_path), str(store), str(log), SIZE, BATCH, engine, kill_at),
+        args=(str(st5_path), str(store), str(log), SIZE, BATCH, engine, kill_at, reached, target),
         daemon=True,
     )
     process.start()
     return process
+
+
+@pytest.fixture(scope="module")
+def run_markers(
+    processes: Any, st5_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, list[str]]:
+    """The progress markers a whole ingest writes, per engine, from a child that is not killed."""
+    found = {}
+    for engine in ENGINES:
+        folder = tmp_path_factory.mktemp(f"markers-{engine}")
+        process = child(processes, st5_path, folder / "store", folder / "log", engine, None)
+        process.join(TIMEOUT)
+        seen = markers(folder / "log")
+        assert process.exitcode == 0, (engine, process.exitcode, seen[-3:])
+        assert seen[-1].startswith("done"), seen[-3:]
+        found[engine] = seen[:-1]
+    return found
 
 
 def stored_count(store: Path, engine: str) -> int | str:
@@ -167,18 +195,17 @@ def acknowledged(seen: list[str]) -> int:
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_sigkill_at_random_points_then_rerun_converges(
-    seed, engine, processes, st5_path, tmp_path, clean, reliability
+    seed, engine, processes, st5_path, tmp_path, clean, run_markers, reliability
 ):
     rng = random.Random(seed)
-    # 2 opening markers, then per batch: lookup, encode and upsert, each begin and end.
-    target = rng.randint(1, 2 + 6 * (BATCHES - 1))  # the last batch leaves time to kill
+    run = run_markers[engine]
+    target = rng.randint(2, len(run))  # after "start": any marker the ingest really writes
     jitter = rng.uniform(0, 0.025)
     store, log = tmp_path / "store", tmp_path / "markers"
-    process = child(processes, st5_path, store, log, engine, None)
-    deadline = time.monotonic() + TIMEOUT
-    while len(markers(log)) < target and process.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.001)
-    time.sleep(jitter)
+    reached = processes.Event()
+    process = child(processes, st5_path, store, log, engine, None, reached, target)
+    arrived = reached.wait(TIMEOUT)
+    time.sleep(jitter)  # where the kill lands after the marker: drawn, not waited on
     process.kill()
     process.join(TIMEOUT)
     seen = markers(log)
@@ -189,18 +216,20 @@ def test_sigkill_at_random_points_then_rerun_converges(
     found = snapshot(store, engine)
     lost, bad = compare(found, clean[engine])
     name = "Qdrant Edge" if engine == "edge" else "local mode"
+    last = seen[-1] if seen else "none"
     reliability(
         area="crash/resume",
         case=f"{name}, seed {seed}: SIGKILL {jitter * 1000:.0f} ms after progress marker "
-        f"{target} of {2 + 6 * BATCHES}",
+        f"{target} of {len(run)} ({run[target - 1]!r})",
         expected="acknowledged writes on disk; the store opens; the re-run leaves exactly the "
         "corpus",
-        outcome=f"{'killed' if killed else 'finished before the kill'}; {after_kill} points on "
-        f"disk after the kill, {acked} acknowledged; re-run → {len(found)}/{len(clean[engine])} "
-        f"points, equal to a clean run: {bad == 0}",
+        outcome=f"{'killed' if killed else f'not killed (exit code {process.exitcode})'} after "
+        f"{last!r}; {after_kill} points on disk after the kill, {acked} acknowledged; re-run "
+        f"→ {len(found)}/{len(clean[engine])} points, equal to a clean run: {bad == 0}",
         lost=lost,
     )
-    assert killed
+    assert arrived, f"the child never reached marker {target}: {seen[-3:]}"
+    assert killed, f"the kill did not land: exit code {process.exitcode}, last {seen[-3:]}"
     assert not any(line.startswith("done") for line in seen)
     assert isinstance(after_kill, int)
     assert after_kill >= acked

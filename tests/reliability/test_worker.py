@@ -239,8 +239,12 @@ async def test_async_callers_in_other_passes_are_unaffected(encoder, clean, reli
 
     held = forward.hold(encoder)
     tasks = [asyncio.ensure_future(call(t)) for t in TEXTS]
-    while len(encoder._batcher._pending) < len(TEXTS):
-        await asyncio.sleep(0.005)
+
+    async def all_queued() -> None:
+        while len(encoder._batcher._pending) < len(TEXTS):
+            await asyncio.sleep(0.005)  # polls a condition; the bound is the wait_for below
+
+    await asyncio.wait_for(all_queued(), TIMEOUT)
     forward.release(encoder, len(TEXTS))
     values = await asyncio.wait_for(asyncio.gather(*tasks), TIMEOUT)
     held.join(TIMEOUT)
