@@ -139,7 +139,7 @@ class QdrantTimer:
 # ------------------------------------------------------------------------------------ table 1
 def ingest_t5(model: Path, docs: list[Any], storage: Path) -> dict[str, Any]:
     from t5_vectors import T5Encoder
-    from t5_vectors.qdrant import QdrantIndex
+    from t5_vectors.index import QdrantIndex
 
     encoder = T5Encoder.from_pretrained(str(model), device="cpu", dtype="float32")
     encoder.encode([d.page_content for d in docs[:8]])  # warm-up, not timed
@@ -273,7 +273,7 @@ def child_memory(system: str, n: int, model: Path, storage: Path) -> dict[str, f
     location = {"location": ":memory:"} if stubbed else {"path": str(storage)}
     if system.startswith("t5-vectors"):
         from t5_vectors import T5Encoder
-        from t5_vectors.qdrant import QdrantIndex
+        from t5_vectors.index import QdrantIndex
 
         encoder = T5Encoder.from_pretrained(str(model), device="cpu", dtype="float32")
         encoder.encode(["warm-up text"] * 8)

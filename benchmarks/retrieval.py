@@ -140,7 +140,7 @@ def main() -> None:
     import torch
 
     from t5_vectors import T5Encoder
-    from t5_vectors.qdrant import QdrantIndex, TokenVectors
+    from t5_vectors.index import QdrantIndex, TokenVectors
 
     torch.manual_seed(0)
     args.workdir.mkdir(parents=True, exist_ok=True)

@@ -232,7 +232,7 @@ def storage_table(workdir: Path, n_chunks: int) -> None:
 
     from t5_vectors import QdrantIndex, T5Encoder
     from t5_vectors.files import ChunkSettings, TokenChunker
-    from t5_vectors.qdrant import SparseVectors, TokenVectors
+    from t5_vectors.index import SparseVectors, TokenVectors
     from t5_vectors.testing import build_sentence_transformers_checkpoint
 
     path = workdir / "scale-wide"

@@ -265,7 +265,7 @@ def phase_engine(args: argparse.Namespace) -> dict[str, Any]:
         Schema,
         SearchParams,
     )
-    from t5_vectors.storage.edge import EdgeBackend
+    from t5_vectors.storage.edge.backend import EdgeBackend
 
     _, docs_v, queries_v, _, _ = _embeddings(args, documents=False)
     truth = np.load(args.truth)

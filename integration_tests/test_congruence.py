@@ -12,7 +12,7 @@ import pytest
 from langchain_core.documents import Document
 from qdrant_client import models
 
-from t5_vectors.qdrant import QdrantIndex
+from t5_vectors.index import QdrantIndex
 from tests.qdrant.test_congruence import DOCUMENTS, QUERY, SEARCHES, open_index, ranking
 
 EMBEDDED = ["edge", "local-mode", "memory"]

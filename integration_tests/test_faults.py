@@ -24,7 +24,7 @@ from qdrant_client import QdrantClient
 from integration_tests.conftest import client_options
 from integration_tests.faultproxy import FaultProxy, Rule
 from t5_vectors import IngestError, QdrantIndex
-from t5_vectors.qdrant import RetryPolicy
+from t5_vectors.index import RetryPolicy
 
 SIZE = 60
 BATCH = 10

@@ -7,7 +7,7 @@ from langchain_core.documents import Document
 from qdrant_client import models
 
 from t5_vectors.errors import CollectionConfigError
-from t5_vectors.qdrant import QdrantIndex
+from t5_vectors.index import QdrantIndex
 
 
 def corpus(n: int) -> list[Document]:

@@ -42,8 +42,8 @@ if TYPE_CHECKING:
         T5VectorsError,
         UnsafeCheckpointError,
     )
+    from t5_vectors.index import CollectionSpec, IngestReport, QdrantIndex, RetryPolicy
     from t5_vectors.langchain import T5Embeddings, T5QdrantVectorStore
-    from t5_vectors.qdrant import CollectionSpec, IngestReport, QdrantIndex, RetryPolicy
     from t5_vectors.transfer import T5Classifier
 
 __version__ = "0.1.0"
@@ -51,13 +51,13 @@ __version__ = "0.1.0"
 _ERRORS = "t5_vectors.errors"
 _LAZY: dict[str, str] = {
     "CollectionConfigError": _ERRORS,
-    "CollectionSpec": "t5_vectors.qdrant",
+    "CollectionSpec": "t5_vectors.index",
     "EncoderClosedError": _ERRORS,
     "EncoderConfig": "t5_vectors.encoder",
     "EncoderMismatchError": _ERRORS,
     "EncodingError": _ERRORS,
     "IngestError": _ERRORS,
-    "IngestReport": "t5_vectors.qdrant",
+    "IngestReport": "t5_vectors.index",
     "InsecureConnectionWarning": _ERRORS,
     "InvalidInputError": _ERRORS,
     "LabelError": _ERRORS,
@@ -66,8 +66,8 @@ _LAZY: dict[str, str] = {
     "ModelNotFoundError": _ERRORS,
     "NotFittedError": _ERRORS,
     "NotT5CheckpointError": _ERRORS,
-    "QdrantIndex": "t5_vectors.qdrant",
-    "RetryPolicy": "t5_vectors.qdrant",
+    "QdrantIndex": "t5_vectors.index",
+    "RetryPolicy": "t5_vectors.index",
     "SourceFileError": _ERRORS,
     "T5Classifier": "t5_vectors.transfer",
     "T5Embeddings": "t5_vectors.langchain",

@@ -27,7 +27,7 @@ catches them all. Messages say what was expected, what was found and how to fix 
 
 :class:`IngestReport` and :class:`BatchFailure`, which an :class:`IngestError` carries, are
 plain dataclasses defined here too, so this module depends on nothing else of the package
-(``t5_vectors.qdrant`` re-exports them).
+(``t5_vectors.index`` re-exports them).
 """
 
 from __future__ import annotations

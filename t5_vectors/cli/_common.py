@@ -35,10 +35,10 @@ from t5_vectors.errors import (
 
 if TYPE_CHECKING:
     from t5_vectors.encoder import T5Encoder
-    from t5_vectors.qdrant._model_record import ModelRecord
-    from t5_vectors.qdrant.connection import Connection
-    from t5_vectors.qdrant.layout import CollectionLayout
+    from t5_vectors.plan.layout import CollectionLayout
+    from t5_vectors.plan.model_record import ModelRecord
     from t5_vectors.storage.base import Schema
+    from t5_vectors.storage.open import Connection
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -237,14 +237,14 @@ class Target:
 
     def layout(self, name: str) -> CollectionLayout | None:
         """The vectors collection *name* stores (``None`` if it does not exist)."""
-        from t5_vectors.qdrant.layout import collection_layout
+        from t5_vectors.plan.layout import collection_layout
 
         schema = self.connection.backend.describe(name)
         return None if schema is None else collection_layout(schema, name)
 
     def record(self, name: str) -> ModelRecord | None:
         """The model recorded with collection *name* (``None`` if absent or no record)."""
-        from t5_vectors.qdrant._model_record import read_record
+        from t5_vectors.plan.model_record import read_record
 
         schema = self.connection.backend.describe(name)
         return None if schema is None else read_record(schema)
@@ -289,7 +289,7 @@ def open_target(args: argparse.Namespace, *, must_exist: bool) -> Target:
         options = {"path": str(path)}
         where, local = f"embedded Qdrant at {str(path)!r}", True
     with qdrant_step(where):
-        from t5_vectors.qdrant.connection import Connection
+        from t5_vectors.storage.open import Connection
 
         busy = (
             f"Expected {where} to be free, found it open in another process (embedded "

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 
 if TYPE_CHECKING:
-    from t5_vectors.qdrant.connection import Connection
+    from t5_vectors.storage.open import Connection
 
 __all__ = ["add_parser", "run"]
 
@@ -58,7 +58,7 @@ def _open(
     side: str, path: str | None, url: str | None, key_env: str | None, *, must_exist: bool
 ) -> tuple[Connection, str]:
     from t5_vectors.cli._common import _api_key
-    from t5_vectors.qdrant.connection import Connection
+    from t5_vectors.storage.open import Connection
 
     if url:
         options: dict[str, Any] = {"url": url, "api_key": _api_key(key_env)}

@@ -1,9 +1,9 @@
 """``t5-vectors info``: collections, their point counts, vectors, layout, storage and model.
 
 The layout (what each point stores: dense, token vectors with their datatype, sparse) and the
-search modes it serves come from :func:`t5_vectors.qdrant.layout.collection_layout`. Bytes per
+search modes it serves come from :func:`t5_vectors.plan.layout.collection_layout`. Bytes per
 chunk are measured on up to ``--sample`` stored points without loading the model
-(:func:`t5_vectors.qdrant.layout.measure_storage`; token vectors make that read the largest).
+(:func:`t5_vectors.plan.layout.measure_storage`; token vectors make that read the largest).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from t5_vectors.cli._layout import describe_layout
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 
 if TYPE_CHECKING:
-    from t5_vectors.qdrant.layout import CollectionLayout
-    from t5_vectors.qdrant.storage import StorageReport
+    from t5_vectors.plan.footprint import StorageReport
+    from t5_vectors.plan.layout import CollectionLayout
     from t5_vectors.storage.base import Schema
 
 DEFAULT_SAMPLE = 100
@@ -93,8 +93,8 @@ def _storage(report: StorageReport) -> dict[str, Any]:
 
 def describe(target: Target, name: str, sample: int = DEFAULT_SAMPLE) -> dict[str, Any]:
     """What ``info`` shows about collection *name* (bytes per chunk on *sample* points)."""
-    from t5_vectors.qdrant._model_record import read_record
-    from t5_vectors.qdrant.layout import collection_layout, measure_storage
+    from t5_vectors.plan.layout import collection_layout, measure_storage
+    from t5_vectors.plan.model_record import read_record
 
     schema = target.collection_info(name)
     record = read_record(schema)

@@ -45,8 +45,8 @@ if TYPE_CHECKING:
     from t5_vectors.encoder import T5Encoder
     from t5_vectors.files.chunking import ChunkSettings
     from t5_vectors.files.ingest import FilesReport
-    from t5_vectors.qdrant.index import QdrantIndex
-    from t5_vectors.qdrant.layout import CollectionLayout
+    from t5_vectors.index.index import QdrantIndex
+    from t5_vectors.plan.layout import CollectionLayout
 
 DEFAULT_CHUNK_TOKENS = 256
 """The library's default chunk size (:data:`t5_vectors.files.chunking.DEFAULT_CHUNK_TOKENS`)."""
@@ -249,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
             target = open_target(args, must_exist=False)
         with qdrant_step(target.where):
             from t5_vectors.files.ingest import ingest_files
-            from t5_vectors.qdrant import QdrantIndex
+            from t5_vectors.index import QdrantIndex
 
             try:
                 index = QdrantIndex(

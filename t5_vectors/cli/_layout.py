@@ -1,7 +1,7 @@
 """The collection layout on the command line: ``--token-vectors``, ``--sparse`` and ``--mode``.
 
 ``ingest`` creates a new collection with the vectors its flags ask for. An existing collection
-is opened as it is (:func:`t5_vectors.qdrant.layout.collection_layout`): a plain ``ingest`` into
+is opened as it is (:func:`t5_vectors.plan.layout.collection_layout`): a plain ``ingest`` into
 a collection with token or sparse vectors keeps filling them, and a flag asking for vectors the
 collection lacks is refused, since Qdrant cannot add vectors to an existing collection.
 ``search`` opens the collection the same way and refuses a ``--mode`` it cannot serve, naming
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 
 if TYPE_CHECKING:
-    from t5_vectors.qdrant.layout import CollectionLayout
+    from t5_vectors.plan.layout import CollectionLayout
 
 __all__ = [
     "FUSIONS",
@@ -107,7 +107,7 @@ def ingest_options(
             holds vectors t5-vectors cannot fill.
     """
     if layout is None:
-        from t5_vectors.qdrant.vectors import SparseVectors, TokenVectors
+        from t5_vectors.plan.vectors import SparseVectors, TokenVectors
 
         return {
             "token_vectors": TokenVectors(datatype=args.token_dtype or "float32")

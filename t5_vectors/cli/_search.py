@@ -3,8 +3,8 @@
 The model is the one recorded with the collection unless ``--model`` is given (a different
 model is refused). How results are retrieved is one entry of :data:`RETRIEVERS`, chosen by
 :func:`_retriever_name`: ``--mode`` (``dense``, ``sparse``, ``hybrid``, ``maxsim``, ``rerank``;
-see :mod:`t5_vectors.qdrant.retrieval`) or ``--mmr``. The collection is opened with the vectors
-it stores (:func:`t5_vectors.qdrant.layout.collection_layout`), and a mode it cannot serve is
+see :mod:`t5_vectors.plan.retrieval`) or ``--mmr``. The collection is opened with the vectors
+it stores (:func:`t5_vectors.plan.layout.collection_layout`), and a mode it cannot serve is
 refused before the model loads, naming the ``ingest`` flag that stores what it needs.
 """
 
@@ -31,7 +31,7 @@ from t5_vectors.cli._layout import FUSIONS, MODES, require_mode
 from t5_vectors.errors import InvalidInputError, ModelMismatchError
 
 if TYPE_CHECKING:
-    from t5_vectors.qdrant._search import ScoredDocuments
+    from t5_vectors.plan.search import ScoredDocuments
 
 __all__ = ["RETRIEVERS", "add_parser", "parse_filters", "run"]
 
@@ -152,7 +152,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def parse_filters(items: list[str]) -> dict[str, Any] | None:
-    """``["key=value", ...]`` as a metadata filter dict (see :mod:`t5_vectors.qdrant._filters`).
+    """``["key=value", ...]`` as a metadata filter dict (see :mod:`t5_vectors.plan.filters`).
 
     Values are read as JSON when they parse (``3``, ``true``, ``null``), else as text. A key given
     more than once matches any of its values. ``source`` values also match their absolute path.
@@ -172,7 +172,7 @@ def parse_filters(items: list[str]) -> dict[str, Any] | None:
             values[key].append(str(Path(value).expanduser().absolute()))
     if not values:
         return None
-    from t5_vectors.qdrant._filters import to_filter
+    from t5_vectors.plan.filters import to_filter
 
     filters = {key: found[0] if len(found) == 1 else found for key, found in values.items()}
     for key, value in filters.items():  # refused here, in the flag's words, before any work
@@ -204,8 +204,8 @@ def run(args: argparse.Namespace) -> int:
     target = open_target(args, must_exist=True)
     try:
         with qdrant_step(target.where):
-            from t5_vectors.qdrant._model_record import read_record
-            from t5_vectors.qdrant.layout import collection_layout
+            from t5_vectors.plan.layout import collection_layout
+            from t5_vectors.plan.model_record import read_record
 
             schema = target.collection_info(args.collection)  # an error before the model loads
             layout = collection_layout(schema, args.collection)
@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
             recorded = read_record(schema)
             encoder = load_encoder(args, recorded.model if recorded is not None else None)
             try:
-                from t5_vectors.qdrant import QdrantIndex
+                from t5_vectors.index import QdrantIndex
 
                 try:
                     index = QdrantIndex(

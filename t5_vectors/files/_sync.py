@@ -10,7 +10,7 @@ folders (or for the files) that were ingested.
 
 :func:`stored_files` and :func:`record_files` keep a per-file record (the file's digest and its
 chunk count) on each file's first chunk, under the top-level payload key ``file``
-(:data:`~t5_vectors.qdrant.payload.FILE_KEY`), so that a re-run reads an unchanged file but does
+(:data:`~t5_vectors.plan.payload.FILE_KEY`), so that a re-run reads an unchanged file but does
 not split it again.
 
 All of them go through the storage seam (:class:`~t5_vectors.storage.base.Backend`). The stale
@@ -28,10 +28,10 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from t5_vectors.qdrant.collection import SOURCE_KEY
-from t5_vectors.qdrant.payload import FILE_KEY, METADATA_KEY
+from t5_vectors.plan.collection import SOURCE_KEY
+from t5_vectors.plan.payload import FILE_KEY, METADATA_KEY
 from t5_vectors.storage.base import Backend, Filter, PointId, Progress
-from t5_vectors.storage.client import as_backend
+from t5_vectors.storage.client.backend import as_backend
 
 __all__ = [
     "SOURCE_KEY",

@@ -48,8 +48,8 @@ if TYPE_CHECKING:
     from langchain_core.documents import Document
     from langchain_text_splitters import Language
 
-    from t5_vectors.qdrant.index import QdrantIndex
-    from t5_vectors.qdrant.report import IngestReport
+    from t5_vectors.index.index import QdrantIndex
+    from t5_vectors.plan.report import IngestReport
 
 __all__ = [
     "GROUP_BATCHES",
@@ -158,7 +158,7 @@ class IngestInterrupted(KeyboardInterrupt):
 
 
 def _empty_report() -> IngestReport:
-    from t5_vectors.qdrant.report import IngestReport
+    from t5_vectors.plan.report import IngestReport
 
     return IngestReport()
 
@@ -293,7 +293,7 @@ class ChunkReader:
     def _window_documents(self, window: list[tuple[Path, FileText | None]]) -> Iterator[Document]:
         from langchain_core.documents import Document
 
-        from t5_vectors.qdrant.ids import point_id
+        from t5_vectors.plan.ids import point_id
 
         digests: dict[str, str] = {}
         for path, content in window:
@@ -581,7 +581,7 @@ class FileRecords:
     index's policy."""
 
     def __init__(self, index: QdrantIndex) -> None:
-        from t5_vectors.qdrant._retrying import RetryingBackend
+        from t5_vectors.storage.retrying import RetryingBackend
 
         self.backend = RetryingBackend(index.backend, index.retry)
         self.collection = index.collection_name

@@ -12,11 +12,11 @@ from langchain_core.vectorstores import VectorStore
 from t5_vectors.encoder import T5Encoder
 from t5_vectors.encoder.texts import check_text
 from t5_vectors.errors import InvalidInputError
+from t5_vectors.index.embedder import EmbeddingLike
+from t5_vectors.index.index import DEFAULT_BATCH_SIZE, DEFAULT_COLLECTION, QdrantIndex
 from t5_vectors.langchain.embeddings import T5Embeddings
-from t5_vectors.qdrant._embedder import EmbeddingLike
-from t5_vectors.qdrant._filters import FilterLike
-from t5_vectors.qdrant.index import DEFAULT_BATCH_SIZE, DEFAULT_COLLECTION, QdrantIndex
-from t5_vectors.qdrant.retrieval import Mode, Retrieval
+from t5_vectors.plan.filters import FilterLike
+from t5_vectors.plan.retrieval import Mode, Retrieval
 
 __all__ = ["T5QdrantVectorStore"]
 

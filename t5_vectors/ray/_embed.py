@@ -13,7 +13,7 @@ from t5_vectors.errors import InvalidInputError, ModelMismatchError
 from t5_vectors.ray._batches import Batch, add_columns, column_names, column_values, num_rows
 
 if TYPE_CHECKING:
-    from t5_vectors.qdrant.vectors import SparseVectors, TokenVectors
+    from t5_vectors.plan.vectors import SparseVectors, TokenVectors
 
 __all__ = ["T5EmbedBatches", "sparse_columns"]
 
@@ -198,7 +198,7 @@ def _vector_options(
     """The token and sparse options; the layout module (and qdrant-client) only when asked."""
     if all(value is None or value is False for value in (token_vectors, sparse_vectors)):
         return None, None
-    from t5_vectors.qdrant.vectors import sparse_vectors_option, token_vectors_option
+    from t5_vectors.plan.vectors import sparse_vectors_option, token_vectors_option
 
     return token_vectors_option(token_vectors), sparse_vectors_option(sparse_vectors)
 

@@ -29,7 +29,7 @@ from t5_vectors.files.ingest import ChunkReader, FileRecords, FilesReport, index
 from t5_vectors.ray._ingest import ingest
 
 if TYPE_CHECKING:
-    from t5_vectors.qdrant.index import QdrantIndex
+    from t5_vectors.index.index import QdrantIndex
 
 __all__ = ["ingest_files"]
 
@@ -137,7 +137,7 @@ def ingest_files(
         repaired = index.ingest(list(reader.documents(incomplete)), build_index=False)
         records.record(reader.take_finished())
     pruned = prune_deleted(index.backend, index.collection_name, found.covers) if prune else 0
-    from t5_vectors.qdrant.report import IngestReport
+    from t5_vectors.plan.report import IngestReport
 
     ingested = report if report is not None else IngestReport()
     if repaired is not None:

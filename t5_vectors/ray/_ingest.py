@@ -33,8 +33,8 @@ import ray
 from ray.data import ActorPoolStrategy
 
 from t5_vectors.errors import InvalidInputError, T5VectorsError
-from t5_vectors.qdrant.payload import HASH_KEY, PreparedDocument
-from t5_vectors.qdrant.report import IngestReport
+from t5_vectors.plan.payload import HASH_KEY, PreparedDocument
+from t5_vectors.plan.report import IngestReport
 from t5_vectors.ray._batches import Batch, num_rows
 from t5_vectors.ray._embed import _IndexEmbedBatches
 from t5_vectors.ray._rows import Columns, prepare_rows, to_points
@@ -45,7 +45,7 @@ from t5_vectors.storage.base import Backend
 if TYPE_CHECKING:
     from ray.data import Dataset
 
-    from t5_vectors.qdrant.index import QdrantIndex
+    from t5_vectors.index.index import QdrantIndex
 
 __all__ = ["DEFAULT_BATCH_SIZE", "ingest"]
 

@@ -1,7 +1,7 @@
 """Dataset rows to stored points: the same ids, payload and content hash as ``QdrantIndex``.
 
 A row's text, id and metadata columns become a ``Document`` that
-:func:`t5_vectors.qdrant.payload.prepare_document` validates and turns into its point id,
+:func:`t5_vectors.plan.payload.prepare_document` validates and turns into its point id,
 payload and content hash, exactly as :meth:`QdrantIndex.ingest` does; its vector columns become
 the point's named vectors as the collection stores them.
 """
@@ -17,8 +17,8 @@ from langchain_core.documents import Document
 
 from t5_vectors.encoder.sparse import SparseTerms
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
-from t5_vectors.qdrant.payload import PreparedDocument, prepare_document
-from t5_vectors.qdrant.vectors import SparseVectors, TokenVectors, to_sparse_vector
+from t5_vectors.plan.payload import PreparedDocument, prepare_document
+from t5_vectors.plan.vectors import SparseVectors, TokenVectors, to_sparse_vector
 from t5_vectors.ray._batches import Batch, column_arrays, column_names, column_values
 from t5_vectors.ray._embed import sparse_columns
 from t5_vectors.storage.base import Point, VectorValue

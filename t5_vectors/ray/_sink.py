@@ -9,13 +9,13 @@ from ray.data import Datasink
 from ray.data.datasource.datasink import WriteResult
 
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.qdrant.payload import PreparedDocument
+from t5_vectors.plan.payload import PreparedDocument
 from t5_vectors.ray._batches import num_rows
 from t5_vectors.ray._rows import Columns, to_points
 from t5_vectors.ray._target import OpenBackend, Target
 
 if TYPE_CHECKING:
-    from t5_vectors.qdrant.index import QdrantIndex
+    from t5_vectors.index.index import QdrantIndex
 
 __all__ = ["QdrantDatasink", "dedupe_last", "write_block"]
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.qdrant.retry import RetryPolicy
+from t5_vectors.plan.retry import RetryPolicy
 from t5_vectors.ray._rows import Layout
 from t5_vectors.storage.base import Backend
 
 if TYPE_CHECKING:
-    from t5_vectors.qdrant.index import QdrantIndex
+    from t5_vectors.index.index import QdrantIndex
 
 __all__ = ["OpenBackend", "ServerBackend", "Target", "backend_of", "storage_kind"]
 
@@ -42,7 +42,7 @@ class ServerBackend:
     def __call__(self) -> Backend:
         from qdrant_client import QdrantClient
 
-        from t5_vectors.storage.client import ClientBackend
+        from t5_vectors.storage.client.backend import ClientBackend
 
         # The driver already checked the server's version; workers need not ask again.
         client = QdrantClient(**{**dict(self.options), "check_compatibility": False})

@@ -10,7 +10,7 @@ Conventions:
 
 * A vector name ``""`` is the unnamed (default) vector, as langchain-qdrant writes it.
 * Point ids are what Qdrant stores: an unsigned int or a UUID string (t5-vectors maps user ids
-  to UUIDs above this layer, :mod:`t5_vectors.qdrant.ids`).
+  to UUIDs above this layer, :mod:`t5_vectors.plan.ids`).
 * A filter is Qdrant's filter in its JSON form (the REST API's), for example
   ``{"must": [{"key": "metadata.source", "match": {"value": "a.md"}}]}``. A
   ``qdrant_client.models.Filter`` given by a user is turned into this form at the public API

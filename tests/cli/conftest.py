@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from t5_vectors.cli import main
-from t5_vectors.qdrant.connection import Connection
+from t5_vectors.storage.open import Connection
 
 PARAGRAPH = (
     "Water the plant when the top of the soil is dry, then let the pot drain completely. "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from t5_vectors import T5Encoder
 from t5_vectors.files import chunk_id
-from t5_vectors.qdrant._model_record import read_record
+from t5_vectors.plan.model_record import read_record
 from tests.cli.conftest import open_store
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from qdrant_client import QdrantClient
 
-from t5_vectors.qdrant.connection import is_local_mode_folder
+from t5_vectors.storage.open import is_local_mode_folder
 from tests.cli.conftest import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +85,7 @@ def test_an_edge_folder_held_by_another_process_is_one_line(cli, docs, store):
     assert cli("ingest", str(docs), "--collection", "docs").status == 0
     code = (
         "import sys\n"
-        "from t5_vectors.qdrant.connection import Connection\n"
+        "from t5_vectors.storage.open import Connection\n"
         f"connection = Connection(options={{'path': {str(store)!r}}}, edge=True)\n"
         "connection.backend.list_collections()\n"
         "print('ready', flush=True)\n"

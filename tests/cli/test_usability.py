@@ -38,7 +38,8 @@ def test_cli_constants_match_the_library():
     from t5_vectors.cli import _ingest as ingest
     from t5_vectors.cli import _layout as layout
     from t5_vectors.files import chunking
-    from t5_vectors.qdrant import connection, retrieval
+    from t5_vectors.plan import retrieval
+    from t5_vectors.storage import open as connection
 
     assert common.DEFAULT_PATH == connection.DEFAULT_PATH
     assert layout.MODES == retrieval.MODES

@@ -15,8 +15,8 @@ import pytest
 
 from t5_vectors.files.chunking import ChunkSettings, TokenChunker
 from t5_vectors.files.ingest import chunk_id
-from t5_vectors.qdrant.ids import point_id
-from t5_vectors.qdrant.payload import FILE_KEY
+from t5_vectors.plan.ids import point_id
+from t5_vectors.plan.payload import FILE_KEY
 
 KINDS = ("edge", "local-mode", "memory")
 

@@ -12,8 +12,8 @@ from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 from qdrant_client import QdrantClient, models
 
 from t5_vectors import CollectionConfigError, InvalidInputError, T5Embeddings
+from t5_vectors.index import QdrantIndex
 from t5_vectors.langchain.vectorstore import T5QdrantVectorStore
-from t5_vectors.qdrant import QdrantIndex
 
 _names = itertools.count()
 

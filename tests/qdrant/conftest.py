@@ -11,7 +11,7 @@ import pytest
 from langchain_core.embeddings import Embeddings
 from qdrant_client import QdrantClient
 
-from t5_vectors.qdrant import QdrantIndex
+from t5_vectors.index import QdrantIndex
 
 _names = itertools.count()
 

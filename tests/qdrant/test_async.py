@@ -13,8 +13,8 @@ from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
 
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
-from t5_vectors.qdrant import IngestError, QdrantIndex, RetryPolicy
-from t5_vectors.qdrant.connection import DEFAULT_PATH, Connection
+from t5_vectors.index import IngestError, QdrantIndex, RetryPolicy
+from t5_vectors.storage.open import DEFAULT_PATH, Connection
 
 FAST = RetryPolicy(attempts=2, initial_wait=0, max_wait=0, jitter=0)
 

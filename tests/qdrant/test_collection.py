@@ -6,10 +6,10 @@ import pytest
 from qdrant_client import QdrantClient, models
 
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
-from t5_vectors.qdrant import CollectionSpec, QdrantIndex
-from t5_vectors.qdrant._model_record import PROBE_TEXTS
-from t5_vectors.storage._qdrant_models import create_arguments
+from t5_vectors.index import CollectionSpec, QdrantIndex
+from t5_vectors.plan.model_record import PROBE_TEXTS
 from t5_vectors.storage.base import DenseVectorSpec, Quantization
+from t5_vectors.storage.client.models import create_arguments
 
 
 def _existing(client: QdrantClient, name: str, vectors, points: int = 3) -> None:

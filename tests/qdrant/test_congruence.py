@@ -22,11 +22,11 @@ from langchain_core.documents import Document
 from qdrant_client import QdrantClient
 
 from t5_vectors.errors import CollectionConfigError
-from t5_vectors.qdrant import QdrantIndex
-from t5_vectors.qdrant._model_record import read_record
-from t5_vectors.qdrant.ids import point_id
+from t5_vectors.index import QdrantIndex
+from t5_vectors.plan.ids import point_id
+from t5_vectors.plan.model_record import read_record
 from t5_vectors.storage.base import Hnsw
-from t5_vectors.storage.edge import EdgeBackend
+from t5_vectors.storage.edge.backend import EdgeBackend
 from t5_vectors.testing import SAMPLE_SENTENCES
 from tests.qdrant.conftest import VectorTable
 

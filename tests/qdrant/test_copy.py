@@ -13,10 +13,10 @@ from qdrant_client import QdrantClient
 
 from t5_vectors.cli import _copy as copy_command
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
-from t5_vectors.qdrant import QdrantIndex
-from t5_vectors.qdrant.connection import Connection
+from t5_vectors.index import QdrantIndex
 from t5_vectors.storage.base import Backend, SparseVector
 from t5_vectors.storage.copy import copy_collection
+from t5_vectors.storage.open import Connection
 from t5_vectors.testing import SAMPLE_SENTENCES
 
 # Distinct texts of distinct lengths: equal vectors or BM25 scores would tie, and ties have no

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.qdrant.ids import (
+from t5_vectors.plan.ids import (
     POINT_NAMESPACE,
     check_document_id,
     content_hash,

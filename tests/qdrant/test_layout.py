@@ -9,15 +9,15 @@ import pytest
 from qdrant_client import QdrantClient, models
 
 from t5_vectors.errors import CollectionConfigError
-from t5_vectors.qdrant import (
+from t5_vectors.index import (
     CollectionLayout,
     QdrantIndex,
     SparseVectors,
     TokenVectors,
     collection_layout,
 )
-from t5_vectors.qdrant._model_record import ModelRecord
-from t5_vectors.qdrant.layout import measure_storage
+from t5_vectors.plan.layout import measure_storage
+from t5_vectors.plan.model_record import ModelRecord
 from t5_vectors.storage.base import Quantization
 from t5_vectors.testing import SAMPLE_SENTENCES
 

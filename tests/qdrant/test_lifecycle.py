@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from t5_vectors.errors import CollectionConfigError
-from t5_vectors.qdrant import QdrantIndex
+from t5_vectors.index import QdrantIndex
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +37,7 @@ def test_a_script_that_forgets_close_exits_cleanly(st5_path: Path, tmp_path: Pat
         f"""
         from qdrant_client import QdrantClient
         from t5_vectors import T5Encoder
-        from t5_vectors.qdrant import QdrantIndex
+        from t5_vectors.index import QdrantIndex
 
         if {kind == "local-mode"!r}:
             QdrantClient(path={str(folder)!r}).close()

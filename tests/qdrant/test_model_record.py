@@ -11,7 +11,7 @@ from qdrant_client import QdrantClient, models
 
 from t5_vectors import QdrantIndex, T5Encoder
 from t5_vectors.errors import CollectionConfigError, ModelMismatchError
-from t5_vectors.qdrant._model_record import PROBE_TEXTS, RECORD_KEY, read_record
+from t5_vectors.plan.model_record import PROBE_TEXTS, RECORD_KEY, read_record
 from t5_vectors.testing import build_sentence_transformers_checkpoint
 
 

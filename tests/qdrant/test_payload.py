@@ -9,8 +9,8 @@ import pytest
 from langchain_core.documents import Document
 
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.qdrant.ids import generated_id, point_id
-from t5_vectors.qdrant.payload import (
+from t5_vectors.plan.ids import generated_id, point_id
+from t5_vectors.plan.payload import (
     CONTENT_KEY,
     HASH_KEY,
     ID_KEY,

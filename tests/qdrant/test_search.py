@@ -10,8 +10,8 @@ from langchain_core.documents import Document
 from qdrant_client import models
 
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.qdrant._filters import to_filter
-from t5_vectors.qdrant.ids import point_id
+from t5_vectors.plan.filters import to_filter
+from t5_vectors.plan.ids import point_id
 
 LIBRARY = [
     Document(page_content="alpha", metadata={"source": "a.md", "page": 1, "lang": "en"}, id="1"),

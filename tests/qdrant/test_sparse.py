@@ -12,8 +12,8 @@ from qdrant_client import QdrantClient, models
 
 from t5_vectors.encoder.sparse import SparseConfig, SparseEncoder
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
-from t5_vectors.qdrant import QdrantIndex
-from t5_vectors.qdrant.vectors import SparseVectors
+from t5_vectors.index import QdrantIndex
+from t5_vectors.plan.vectors import SparseVectors
 from t5_vectors.testing import SAMPLE_SENTENCES
 
 CORPUS = list(SAMPLE_SENTENCES)

@@ -23,7 +23,7 @@ class StandInServer:
     def __init__(self) -> None:
         from qdrant_client import QdrantClient
 
-        from t5_vectors.storage.client import ClientBackend
+        from t5_vectors.storage.client.backend import ClientBackend
 
         self.backend = ClientBackend(QdrantClient(location=":memory:"), owned=True)
         self.failing: dict[str, int] = {}

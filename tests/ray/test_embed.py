@@ -14,7 +14,7 @@ import pytest
 
 from t5_vectors import T5Encoder
 from t5_vectors.errors import InvalidInputError, ModelMismatchError
-from t5_vectors.qdrant.vectors import SparseVectors, TokenVectors
+from t5_vectors.plan.vectors import SparseVectors, TokenVectors
 from t5_vectors.ray import T5EmbedBatches
 
 from .conftest import PACKAGE_ROOT
@@ -131,7 +131,7 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
 def test_import_without_ray_names_the_extra() -> None:
     code = (
         "import sys; sys.modules['ray'] = None\n"
-        "import t5_vectors, t5_vectors.qdrant, t5_vectors.files\n"
+        "import t5_vectors, t5_vectors.index, t5_vectors.files\n"
         "try:\n    import t5_vectors.ray\nexcept ImportError as e:\n    print(e)\n"
     )
     result = _python(code)
@@ -140,7 +140,7 @@ def test_import_without_ray_names_the_extra() -> None:
 
 def test_nothing_else_imports_ray() -> None:
     code = (
-        "import sys, t5_vectors, t5_vectors.qdrant, t5_vectors.files, t5_vectors.langchain\n"
+        "import sys, t5_vectors, t5_vectors.index, t5_vectors.files, t5_vectors.langchain\n"
         "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))\n"
     )
     result = _python(code)

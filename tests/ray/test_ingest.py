@@ -22,7 +22,7 @@ from langchain_core.documents import Document
 
 from t5_vectors import QdrantIndex, T5Encoder
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.qdrant import RetryPolicy
+from t5_vectors.index import RetryPolicy
 from t5_vectors.ray import QdrantDatasink, T5EmbedBatches, ingest
 
 from ._standin import serve, state

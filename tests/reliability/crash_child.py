@@ -27,7 +27,7 @@ def warm_up() -> None:
     import transformers
     from qdrant_client.local import qdrant_local  # noqa: F401
 
-    import t5_vectors.storage.edge  # noqa: F401
+    import t5_vectors.storage.edge.backend  # noqa: F401
 
     for name in ("AutoTokenizer", "T5EncoderModel", "T5TokenizerFast", "T5Tokenizer"):
         getattr(transformers, name)
@@ -66,7 +66,7 @@ def open_index(
         torch.set_num_threads(threads)
     encoder = T5Encoder.from_pretrained(checkpoint, device="cpu", dtype="float32")
     if engine == "edge":
-        from t5_vectors.storage.edge import EdgeBackend
+        from t5_vectors.storage.edge.backend import EdgeBackend
 
         backend = EdgeBackend(store, indexing_threshold_kb=INDEXING_THRESHOLD_KB)
         return QdrantIndex(encoder, backend=backend, collection_name=COLLECTION), backend
@@ -107,7 +107,7 @@ def _arm_edge(kill_at: str) -> None:
     complete, not yet renamed); ``sidecar-written``: after the sidecar, before the Edge shard
     exists. (``upsert:N`` and ``index`` are armed in :func:`run`, on the backend's calls.)
     """
-    from t5_vectors.storage import _edge_sidecar
+    from t5_vectors.storage.edge import sidecar as _edge_sidecar
 
     if kill_at == "sidecar-replace":
         replace = os.replace

@@ -84,7 +84,7 @@ def snapshot(store: Path, engine: str) -> Snapshot:
 
 
 def edge_snapshot(store: Path) -> Snapshot:
-    from t5_vectors.storage.edge import EdgeBackend
+    from t5_vectors.storage.edge.backend import EdgeBackend
 
     with EdgeBackend(store, build_on_close=False) as backend:
         if crash_child.COLLECTION not in backend.list_collections():
@@ -293,7 +293,7 @@ def _no_leftover_children() -> Iterator[None]:
 
 
 def test_repair_touches_only_an_empty_meta_json_with_no_collection(tmp_path):
-    from t5_vectors.qdrant._local_store import repair_interrupted_first_open
+    from t5_vectors.storage.client.local import repair_interrupted_first_open
 
     (tmp_path / "meta.json").write_text("")
     (tmp_path / "collection" / "kept").mkdir(parents=True)

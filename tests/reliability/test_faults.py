@@ -27,9 +27,9 @@ from langchain_core.embeddings import Embeddings
 from qdrant_client import AsyncQdrantClient, QdrantClient
 
 from t5_vectors import IngestError, QdrantIndex, T5QdrantVectorStore
-from t5_vectors.qdrant import RetryPolicy
-from t5_vectors.qdrant.ids import point_id
-from t5_vectors.qdrant.retry import is_transient
+from t5_vectors.index import RetryPolicy
+from t5_vectors.plan.ids import point_id
+from t5_vectors.plan.retry import is_transient
 from tests.reliability.faults import (
     Fault,
     FaultyAsyncQdrantClient,

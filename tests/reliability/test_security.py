@@ -40,7 +40,7 @@ from t5_vectors import (
     T5QdrantVectorStore,
     UnsafeCheckpointError,
 )
-from t5_vectors.qdrant.connection import Connection, warn_if_insecure
+from t5_vectors.storage.open import Connection, warn_if_insecure
 from t5_vectors.testing import build_sentence_transformers_checkpoint, build_t5_checkpoint
 
 AREA = "security"

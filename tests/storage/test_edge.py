@@ -33,7 +33,7 @@ from t5_vectors.storage.base import (
     SparseVector,
     SparseVectorSpec,
 )
-from t5_vectors.storage.edge import EdgeBackend
+from t5_vectors.storage.edge.backend import EdgeBackend
 
 DIM = 16
 N = 120
@@ -603,7 +603,7 @@ def test_new_collections_are_quantized_and_searches_rescore_with_the_originals(t
     """By default a collection gets int8 scalar quantization (DEFAULT_QUANTIZATION); searches
     rescore their candidates with the original vectors, so scores are the exact cosines, and an
     exact search ignores the quantized vectors altogether."""
-    from t5_vectors.storage.edge import DEFAULT_OVERSAMPLING, DEFAULT_QUANTIZATION
+    from t5_vectors.storage.edge.backend import DEFAULT_OVERSAMPLING, DEFAULT_QUANTIZATION
 
     assert DEFAULT_QUANTIZATION is not None
     assert DEFAULT_OVERSAMPLING is not None

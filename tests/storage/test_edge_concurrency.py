@@ -13,7 +13,7 @@ import pytest
 
 from t5_vectors.errors import StorageLockedError
 from t5_vectors.storage.base import DenseVectorSpec, Nearest, Point, QueryPlan, Schema
-from t5_vectors.storage.edge import EdgeBackend
+from t5_vectors.storage.edge.backend import EdgeBackend
 
 DIM = 32
 SCHEMA = Schema(dense={"": DenseVectorSpec(size=DIM)}, payload_indexes={"batch": "integer"})
@@ -22,7 +22,7 @@ _SECOND_PROCESS = textwrap.dedent(
     """
     import sys
     from t5_vectors.errors import StorageLockedError
-    from t5_vectors.storage.edge import EdgeBackend
+    from t5_vectors.storage.edge.backend import EdgeBackend
 
     try:
         backend = EdgeBackend(sys.argv[1])

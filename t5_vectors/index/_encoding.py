@@ -14,8 +14,8 @@ import numpy as np
 
 from t5_vectors.encoder.sparse import SparseEncoder, SparseTerms
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.qdrant._embedder import Embedder
-from t5_vectors.qdrant.vectors import SparseVectors, TokenVectors
+from t5_vectors.index.embedder import Embedder
+from t5_vectors.plan.vectors import SparseVectors, TokenVectors
 
 __all__ = ["EncodedBatch", "PointEncoder", "QueryVectors"]
 

@@ -28,7 +28,7 @@ import numpy as np
 from qdrant_client import models
 
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.qdrant._mismatch import mismatch
+from t5_vectors.plan._mismatch import mismatch
 from t5_vectors.storage.base import (
     DenseVectorSpec,
     Hnsw,
@@ -58,7 +58,7 @@ TOKEN_VECTOR_NAME = "tokens"
 SPARSE_VECTOR_NAME = "langchain-sparse"
 SPARSE_RECORD_KEY = "sparse"
 """Key of the BM25 weighting in the ``t5_vectors`` record of a collection's metadata (Qdrant's
-configuration has no place for it; :mod:`t5_vectors.qdrant.layout` reads it back)."""
+configuration has no place for it; :mod:`t5_vectors.plan.layout` reads it back)."""
 
 TokenDatatype = Literal["float32", "float16"]
 _DATATYPES = {"float32": models.Datatype.FLOAT32, "float16": models.Datatype.FLOAT16}

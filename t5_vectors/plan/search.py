@@ -18,8 +18,8 @@ from langchain_core.vectorstores.utils import maximal_marginal_relevance
 from qdrant_client import models
 
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.qdrant._filters import FilterLike, to_filter
-from t5_vectors.qdrant.payload import document_from_payload
+from t5_vectors.plan.filters import FilterLike, to_filter
+from t5_vectors.plan.payload import document_from_payload
 from t5_vectors.storage.base import Hit, Nearest, QueryPlan, SearchParams
 
 __all__ = [

@@ -16,17 +16,16 @@ from typing import Any, Literal, cast
 from qdrant_client import models
 
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
-from t5_vectors.qdrant._mismatch import mismatch
-from t5_vectors.qdrant._model_record import RECORD_KEY, ModelIdentity
-from t5_vectors.qdrant.payload import METADATA_KEY
-from t5_vectors.qdrant.vectors import (
+from t5_vectors.plan._mismatch import mismatch
+from t5_vectors.plan.model_record import RECORD_KEY, ModelIdentity
+from t5_vectors.plan.payload import METADATA_KEY
+from t5_vectors.plan.vectors import (
     SPARSE_RECORD_KEY,
     SparseVectors,
     TokenVectors,
     check_layout,
     check_names,
 )
-from t5_vectors.storage._qdrant_models import quantization_from_model
 from t5_vectors.storage.base import (
     AsyncBackend,
     Backend,
@@ -36,6 +35,7 @@ from t5_vectors.storage.base import (
     Quantization,
     Schema,
 )
+from t5_vectors.storage.client.models import quantization_from_model
 
 __all__ = [
     "SOURCE_KEY",
@@ -88,7 +88,7 @@ class CollectionSpec:
             list of keys (keyword indexes). They index ``metadata.<key>``; qdrant-client's local
             mode has no payload indexes and skips them.
         token_vectors: also store token embeddings as a MaxSim multivector
-            (:mod:`t5_vectors.qdrant.vectors`); ``None`` stores none.
+            (:mod:`t5_vectors.plan.vectors`); ``None`` stores none.
         sparse_vectors: also store BM25 piece weights as a sparse vector; ``None`` stores none.
     """
 
@@ -292,7 +292,7 @@ def ensure_collection(
         recreate: drop an existing collection first.
         create_if_missing: create a missing collection (else raise).
         identity: the model to record in a new collection and to check an existing one's
-            record against (:mod:`t5_vectors.qdrant._model_record`).
+            record against (:mod:`t5_vectors.plan.model_record`).
     """
     schema = backend.describe(name)
     if schema is not None and recreate:

@@ -1,6 +1,6 @@
 """Translations between the seam's types and Qdrant Edge's: schemas, points, queries, results.
 
-Pure functions, no I/O: :mod:`t5_vectors.storage.edge` does the calls.
+Pure functions, no I/O: :mod:`t5_vectors.storage.edge.backend` does the calls.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import numpy as np
 import qdrant_edge as qe
 
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.storage._edge_filters import to_edge_filter
 from t5_vectors.storage.base import (
     DenseVectorSpec,
     Filter,
@@ -34,6 +33,7 @@ from t5_vectors.storage.base import (
     SparseVector,
     VectorValue,
 )
+from t5_vectors.storage.edge.filters import to_edge_filter
 
 __all__ = [
     "DEFAULT_RRF_K",

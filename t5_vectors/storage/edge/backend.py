@@ -33,9 +33,6 @@ from typing import Any, TypeVar
 import qdrant_edge as qe
 
 from t5_vectors.errors import CollectionConfigError, InvalidInputError, StorageLockedError
-from t5_vectors.storage import _edge_convert as convert
-from t5_vectors.storage import _edge_sidecar as sidecar
-from t5_vectors.storage._edge_locks import FolderLock, ReadWriteLock, locked_message
 from t5_vectors.storage.base import (
     CollectionStats,
     Filter,
@@ -50,6 +47,8 @@ from t5_vectors.storage.base import (
     Record,
     Schema,
 )
+from t5_vectors.storage.edge import convert, sidecar
+from t5_vectors.storage.edge.locks import FolderLock, ReadWriteLock, locked_message
 
 __all__ = [
     "DEFAULT_HNSW",
@@ -162,7 +161,7 @@ class EdgeBackend:
     Instantiate:
         .. code-block:: python
 
-            from t5_vectors.storage.edge import EdgeBackend
+            from t5_vectors.storage.edge.backend import EdgeBackend
 
             backend = EdgeBackend("./qdrant-data")
 

@@ -15,7 +15,7 @@ shard's sidecar file), a record of the model that embedded its points::
     }}
 
 ``"sparse"`` is there only with sparse vectors: their BM25 weighting, which Qdrant's
-configuration cannot hold (:mod:`t5_vectors.qdrant.layout` reads it back).
+configuration cannot hold (:mod:`t5_vectors.plan.layout` reads it back).
 
 When an existing collection is opened, the model given is compared with the record:
 
@@ -51,7 +51,7 @@ from t5_vectors.errors import ModelMismatchError
 from t5_vectors.storage.base import Schema
 
 if TYPE_CHECKING:  # the encoder package imports torch; reading a record never needs it
-    from t5_vectors.qdrant._embedder import Embedder
+    from t5_vectors.index.embedder import Embedder
 
 __all__ = [
     "PROBE_MIN_COSINE",

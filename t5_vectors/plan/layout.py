@@ -3,12 +3,12 @@
 :func:`collection_layout` turns a collection's schema (the storage seam's
 :class:`~t5_vectors.storage.base.Schema`, from ``Backend.describe``) into a
 :class:`CollectionLayout`: the pooled vector's name, size and distance, and the
-:class:`~t5_vectors.qdrant.vectors.TokenVectors` / :class:`~t5_vectors.qdrant.vectors.SparseVectors`
+:class:`~t5_vectors.plan.vectors.TokenVectors` / :class:`~t5_vectors.plan.vectors.SparseVectors`
 options that match the token multivector and the sparse vector it has (``None`` for those it
 lacks). Opening the collection with them fills every vector it has on each write and serves
 every search mode it can::
 
-    from t5_vectors.qdrant import QdrantIndex, collection_layout
+    from t5_vectors.index import QdrantIndex, collection_layout
 
     layout = collection_layout(index.backend.describe("docs"), "docs")
     index = QdrantIndex(encoder, collection_name="docs", path="./data", **layout.index_options())
@@ -28,7 +28,7 @@ How the vectors are recognised:
   creates the collection, and collections without that record get the defaults.
 
 Token and sparse vectors are recognised only in collections that carry t5-vectors' model
-record (:mod:`t5_vectors.qdrant._model_record`; every collection t5-vectors creates has one). A
+record (:mod:`t5_vectors.plan.model_record`; every collection t5-vectors creates has one). A
 collection written by another tool may hold vectors of the same shape from another model
 (langchain-qdrant's FastEmbed BM25 under the very name ``"langchain-sparse"``): querying them
 with T5 pieces, or writing T5 pieces into them, would give wrong results without any error.
@@ -48,20 +48,20 @@ from typing import Any
 from qdrant_client import models
 
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
-from t5_vectors.qdrant._model_record import RECORD_KEY, read_record
-from t5_vectors.qdrant._modes import MODES
-from t5_vectors.qdrant.collection import CollectionSpec
-from t5_vectors.qdrant.connection import Connection
-from t5_vectors.qdrant.storage import StorageReport
-from t5_vectors.qdrant.vectors import (
+from t5_vectors.plan.collection import CollectionSpec
+from t5_vectors.plan.footprint import StorageReport
+from t5_vectors.plan.model_record import RECORD_KEY, read_record
+from t5_vectors.plan.modes import MODES
+from t5_vectors.plan.vectors import (
     SPARSE_RECORD_KEY,
     SPARSE_VECTOR_NAME,
     TOKEN_VECTOR_NAME,
     SparseVectors,
     TokenVectors,
 )
-from t5_vectors.storage._qdrant_models import model_distance, schema_from_info
 from t5_vectors.storage.base import DenseVectorSpec, Quantization, Schema, SparseVectorSpec
+from t5_vectors.storage.client.models import model_distance, schema_from_info
+from t5_vectors.storage.open import Connection
 
 __all__ = ["CollectionLayout", "collection_layout", "measure_storage"]
 

@@ -41,7 +41,7 @@ from qdrant_client import models
 
 from t5_vectors.encoder.texts import check_text
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.qdrant.payload import METADATA_KEY
+from t5_vectors.plan.payload import METADATA_KEY
 from t5_vectors.storage.base import Filter
 
 __all__ = ["OPERATORS", "FilterLike", "to_filter"]

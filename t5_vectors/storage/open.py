@@ -39,9 +39,9 @@ from urllib.parse import urlsplit
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from t5_vectors.errors import InsecureConnectionWarning, InvalidInputError
-from t5_vectors.qdrant._local_store import repair_interrupted_first_open
 from t5_vectors.storage.base import AsyncBackend, Backend, Filter
-from t5_vectors.storage.client import AsyncClientBackend, ClientBackend
+from t5_vectors.storage.client.backend import AsyncClientBackend, ClientBackend
+from t5_vectors.storage.client.local import repair_interrupted_first_open
 from t5_vectors.storage.threaded import ThreadedAsyncBackend
 
 __all__ = ["DEFAULT_PATH", "Connection", "is_local_mode_folder"]
@@ -63,7 +63,7 @@ def is_local_mode_folder(path: str | os.PathLike[str]) -> bool:
 def _edge_backend(path: str) -> Backend | None:
     """Qdrant Edge over *path*, or ``None`` while the Edge backend is not available."""
     try:
-        from t5_vectors.storage.edge import EdgeBackend
+        from t5_vectors.storage.edge.backend import EdgeBackend
     except ImportError:
         return None
     backend: Backend = EdgeBackend(path)

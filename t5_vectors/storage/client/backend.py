@@ -16,7 +16,6 @@ from typing import Any
 
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
-from t5_vectors.storage import _qdrant_models as convert
 from t5_vectors.storage.base import (
     Backend,
     CollectionStats,
@@ -30,6 +29,7 @@ from t5_vectors.storage.base import (
     Record,
     Schema,
 )
+from t5_vectors.storage.client import models as convert
 
 __all__ = [
     "AsyncClientBackend",

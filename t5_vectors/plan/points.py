@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from langchain_core.documents import Document
 
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.qdrant.ids import DocumentId, check_document_id, foreign_point_id, point_id
-from t5_vectors.qdrant.payload import ID_KEY, document_from_payload
+from t5_vectors.plan.ids import DocumentId, check_document_id, foreign_point_id, point_id
+from t5_vectors.plan.payload import ID_KEY, document_from_payload
 from t5_vectors.storage.base import Filter, PointId, Record
 
 __all__ = ["DELETE_ALL", "DeleteTarget", "IdLookup"]

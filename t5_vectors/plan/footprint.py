@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from t5_vectors.qdrant.collection import CollectionSpec
+from t5_vectors.plan.collection import CollectionSpec
 from t5_vectors.storage.base import Backend, Quantization, Record, SparseVector
 
 __all__ = ["StorageReport"]

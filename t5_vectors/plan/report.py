@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from t5_vectors.errors import BatchFailure, IngestError, IngestReport
-from t5_vectors.qdrant.payload import PreparedDocument
-from t5_vectors.qdrant.retry import RetryPolicy, is_transient
+from t5_vectors.plan.payload import PreparedDocument
+from t5_vectors.plan.retry import RetryPolicy, is_transient
 
 __all__ = ["BatchFailure", "IngestError", "IngestReport", "OnFailure", "Stage", "Tally"]
 

@@ -2,7 +2,7 @@
 
 Reads (describe, list, stats, retrieve, scroll, query, count) and deletes give the same result
 when sent twice, so :class:`RetryingBackend` retries them under a
-:class:`~t5_vectors.qdrant.retry.RetryPolicy`, as ingestion retries its calls. Creating,
+:class:`~t5_vectors.plan.retry.RetryPolicy`, as ingestion retries its calls. Creating,
 dropping and writing pass through: ingestion retries its own writes, and collection changes are
 not retried blindly.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from t5_vectors.qdrant.retry import RetryPolicy
+from t5_vectors.plan.retry import RetryPolicy
 from t5_vectors.storage.base import (
     AsyncBackend,
     Backend,

@@ -35,7 +35,7 @@ from langchain_core.documents import Document
 
 from t5_vectors.encoder.texts import check_text
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.qdrant.ids import (
+from t5_vectors.plan.ids import (
     DocumentId,
     check_document_id,
     content_hash,

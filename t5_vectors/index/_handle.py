@@ -2,7 +2,7 @@
 
 :class:`CollectionHandle` is the ingestion pipeline's sink (stored hashes, encoding, upserts)
 and the searcher of every mode, over the storage seam. Searches go through a retrying backend
-(:mod:`t5_vectors.qdrant._retrying`); the pipeline retries its own lookups and writes.
+(:mod:`t5_vectors.storage.retrying`); the pipeline retries its own lookups and writes.
 """
 
 from __future__ import annotations
@@ -12,21 +12,21 @@ from collections.abc import Sequence
 import numpy as np
 
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.qdrant._encoding import EncodedBatch, PointEncoder, QueryVectors
-from t5_vectors.qdrant._retrying import AsyncRetryingBackend, RetryingBackend
-from t5_vectors.qdrant._search import ScoredDocuments, SearchOptions, as_query_vector
-from t5_vectors.qdrant.connection import Connection
-from t5_vectors.qdrant.payload import HASH_KEY, PreparedDocument
-from t5_vectors.qdrant.retrieval import Retrieval
-from t5_vectors.qdrant.retry import RetryPolicy
-from t5_vectors.qdrant.vectors import to_sparse_vector
+from t5_vectors.index._encoding import EncodedBatch, PointEncoder, QueryVectors
+from t5_vectors.plan.payload import HASH_KEY, PreparedDocument
+from t5_vectors.plan.retrieval import Retrieval
+from t5_vectors.plan.retry import RetryPolicy
+from t5_vectors.plan.search import ScoredDocuments, SearchOptions, as_query_vector
+from t5_vectors.plan.vectors import to_sparse_vector
 from t5_vectors.storage.base import Point, QueryPlan, Record, VectorValue
+from t5_vectors.storage.open import Connection
+from t5_vectors.storage.retrying import AsyncRetryingBackend, RetryingBackend
 
 __all__ = ["CollectionHandle"]
 
 
 class CollectionHandle:
-    """The :class:`~t5_vectors.qdrant._ingest.Sink` (and ``AsyncSink``) and searcher of one
+    """The :class:`~t5_vectors.index.ingest.Sink` (and ``AsyncSink``) and searcher of one
     collection.
 
     Args:

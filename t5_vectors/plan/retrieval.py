@@ -3,7 +3,7 @@
 ========  ==============================================================================
 mode      what Qdrant does
 ========  ==============================================================================
-dense     nearest pooled vectors (the default; :mod:`t5_vectors.qdrant._search`)
+dense     nearest pooled vectors (the default; :mod:`t5_vectors.plan.search`)
 maxsim    ranks every point by MaxSim of the query's token vectors against the chunk's
 rerank    fetches ``dense_limit`` candidates by the pooled vector, re-ranks them by MaxSim
 sparse    BM25 over tokenizer pieces (sparse vector, IDF applied by Qdrant)
@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.qdrant._encoding import QueryVectors
-from t5_vectors.qdrant._modes import FUSIONS, MODES, Fusion, Mode
-from t5_vectors.qdrant._search import SearchOptions
-from t5_vectors.qdrant.vectors import to_sparse_vector
+from t5_vectors.index._encoding import QueryVectors
+from t5_vectors.plan.modes import FUSIONS, MODES, Fusion, Mode
+from t5_vectors.plan.search import SearchOptions
+from t5_vectors.plan.vectors import to_sparse_vector
 from t5_vectors.storage.base import Fuse, Nearest, Prefetch, QueryPlan
 
 __all__ = ["FUSIONS", "MODES", "Fusion", "Mode", "Retrieval"]

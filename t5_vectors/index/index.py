@@ -15,33 +15,31 @@ from langchain_core.documents import Document
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.qdrant._embedder import Embedder, EmbeddingLike
-from t5_vectors.qdrant._encoding import PointEncoder
-from t5_vectors.qdrant._filters import FilterLike, to_filter
-from t5_vectors.qdrant._handle import CollectionHandle
-from t5_vectors.qdrant._ingest import IngestReport, OnFailure, arun_ingest, run_ingest
-from t5_vectors.qdrant._model_record import ModelIdentity, relocated
-from t5_vectors.qdrant._points import DELETE_ALL, IdLookup
-from t5_vectors.qdrant._retrying import AsyncRetryingBackend, RetryingBackend
-from t5_vectors.qdrant._search import ScoredDocuments, SearchOptions, with_search_options
-from t5_vectors.qdrant.collection import (
+from t5_vectors.index._encoding import PointEncoder
+from t5_vectors.index._handle import CollectionHandle
+from t5_vectors.index.embedder import Embedder, EmbeddingLike
+from t5_vectors.index.ingest import IngestReport, OnFailure, arun_ingest, run_ingest
+from t5_vectors.plan.collection import (
     CollectionSpec,
     DistanceLike,
     QuantizationLike,
     aensure_collection,
     ensure_collection,
 )
-from t5_vectors.qdrant.connection import Connection
-from t5_vectors.qdrant.ids import DocumentId
-from t5_vectors.qdrant.payload import (
+from t5_vectors.plan.filters import FilterLike, to_filter
+from t5_vectors.plan.footprint import DEFAULT_SAMPLE, StorageReport
+from t5_vectors.plan.ids import DocumentId
+from t5_vectors.plan.model_record import ModelIdentity, relocated
+from t5_vectors.plan.payload import (
     aprepare_stream,
     prepare_list,
     prepare_stream,
 )
-from t5_vectors.qdrant.retrieval import Fusion, Mode, Retrieval
-from t5_vectors.qdrant.retry import RetryPolicy
-from t5_vectors.qdrant.storage import DEFAULT_SAMPLE, StorageReport
-from t5_vectors.qdrant.vectors import (
+from t5_vectors.plan.points import DELETE_ALL, IdLookup
+from t5_vectors.plan.retrieval import Fusion, Mode, Retrieval
+from t5_vectors.plan.retry import RetryPolicy
+from t5_vectors.plan.search import ScoredDocuments, SearchOptions, with_search_options
+from t5_vectors.plan.vectors import (
     SparseVectors,
     TokenVectors,
     layout_fingerprint,
@@ -49,6 +47,8 @@ from t5_vectors.qdrant.vectors import (
 )
 from t5_vectors.storage.base import AsyncBackend, Backend, Progress, SearchParams
 from t5_vectors.storage.copy import CopyReport, copy_collection
+from t5_vectors.storage.open import Connection
+from t5_vectors.storage.retrying import AsyncRetryingBackend, RetryingBackend
 
 __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_COLLECTION", "QdrantIndex"]
 
@@ -130,11 +130,11 @@ class QdrantIndex:
             missing collection raises ``CollectionConfigError``.
         retry: how transient failures during ingestion are retried.
         token_vectors: also store each chunk's token vectors as a MaxSim multivector
-            (``True`` or a :class:`~t5_vectors.qdrant.vectors.TokenVectors` for its datatype,
+            (``True`` or a :class:`~t5_vectors.plan.vectors.TokenVectors` for its datatype,
             quantization, ...); enables ``mode="maxsim"`` and ``"rerank"``. Needs a T5 model.
         sparse_vectors: also store BM25 weights of the tokenizer's pieces as a sparse vector
             with Qdrant's IDF modifier (``True`` or a
-            :class:`~t5_vectors.qdrant.vectors.SparseVectors`); enables ``mode="sparse"`` and
+            :class:`~t5_vectors.plan.vectors.SparseVectors`); enables ``mode="sparse"`` and
             ``"hybrid"``. Needs a T5 model.
     """
 
@@ -343,7 +343,7 @@ class QdrantIndex:
         on_failure: OnFailure = "raise",
         build_index: bool = True,
     ) -> IngestReport:
-        """Stream *documents* into the collection (see :mod:`t5_vectors.qdrant._ingest`).
+        """Stream *documents* into the collection (see :mod:`t5_vectors.index.ingest`).
 
         Documents keep their ``Document.id``; those without one get an id from their
         ``metadata["source"]`` and text. Documents stored unchanged are neither encoded nor
@@ -504,7 +504,7 @@ class QdrantIndex:
             query: a query text (embedded as a query) or, for ``mode="dense"``, a query vector.
             k: how many documents.
             filter: a qdrant ``models.Filter`` or a dict of metadata values
-                (see :mod:`t5_vectors.qdrant._filters`).
+                (see :mod:`t5_vectors.plan.filters`).
             score_threshold: drop results worse than this (similarity for cosine and dot,
                 distance for euclid and manhattan; else MaxSim, BM25 or fused score).
             search_params: search parameters (a :class:`~t5_vectors.storage.base.SearchParams`
@@ -514,7 +514,7 @@ class QdrantIndex:
             exact: search without the index (exact scores over every point).
             mode: ``"dense"`` (pooled vector), ``"maxsim"``, ``"rerank"`` (dense candidates
                 re-ranked by MaxSim), ``"sparse"`` (BM25) or ``"hybrid"`` (dense + BM25 fused);
-                see :mod:`t5_vectors.qdrant.retrieval`.
+                see :mod:`t5_vectors.plan.retrieval`.
             fusion: ``"rrf"`` or ``"dbsf"`` (hybrid).
             dense_limit: dense candidates (hybrid, rerank); default ``max(4 * k, 20)``.
             sparse_limit: BM25 candidates (hybrid); default ``max(4 * k, 20)``.
