@@ -19,7 +19,11 @@ catches them all. Messages say what was expected, what was found and how to fix 
     ├── NotFittedError                 a classifier was used before fit() or load()
     ├── CollectionConfigError          an existing Qdrant collection does not match what is asked
     │   └── ModelMismatchError         it was built with another embedding model
-    ├── StorageLockedError             an embedded store is open in another process
+    ├── StorageError                   the storage engine could not do what was asked
+    │   ├── StorageLockedError         an embedded store is open in another process
+    │   ├── StorageUnavailableError    a Qdrant server cannot be reached (transient)
+    │   ├── StorageTimeoutError        a Qdrant server did not answer in time (transient)
+    │   └── StorageFullError           the disk under an embedded store has no room for a write
     └── IngestError                    ingestion stopped at a batch that failed for good
 
     UserWarning
@@ -51,7 +55,11 @@ __all__ = [
     "NotFittedError",
     "NotT5CheckpointError",
     "SourceFileError",
+    "StorageError",
+    "StorageFullError",
     "StorageLockedError",
+    "StorageTimeoutError",
+    "StorageUnavailableError",
     "T5VectorsError",
     "UnsafeCheckpointError",
 ]
@@ -137,7 +145,17 @@ class ModelMismatchError(CollectionConfigError):
         self.given = given
 
 
-class StorageLockedError(T5VectorsError, RuntimeError):
+class StorageError(T5VectorsError):
+    """The storage engine could not do what was asked (the subclasses say why).
+
+    ``transient`` says whether the same request may succeed when sent again (the retry policy
+    asks it).
+    """
+
+    transient = False
+
+
+class StorageLockedError(StorageError, RuntimeError):
     """An embedded store (a folder) is open in another process; ``path`` names the folder.
 
     Embedded storage serves one process at a time: wait for the other process to finish, or
@@ -147,6 +165,42 @@ class StorageLockedError(T5VectorsError, RuntimeError):
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(message)
         self.path = path
+
+
+class StorageUnavailableError(StorageError, ConnectionError):
+    """A Qdrant server cannot be reached; ``location`` names it. Retried as transient."""
+
+    transient = True
+
+    def __init__(self, message: str, *, location: str) -> None:
+        super().__init__(message)
+        self.location = location
+
+
+class StorageTimeoutError(StorageError, TimeoutError):
+    """A Qdrant server did not answer in time; ``location`` names it. Retried as transient."""
+
+    transient = True
+
+    def __init__(self, message: str, *, location: str) -> None:
+        super().__init__(message)
+        self.location = location
+
+
+class StorageFullError(StorageError, OSError):
+    """The disk under an embedded store has no room for a write, checked before writing.
+
+    ``path`` is the store's folder, ``free`` the bytes free there and ``needed`` the bytes the
+    write needs (with the engine's preallocation). Nothing of the refused write reached the
+    engine; every write acknowledged before it is kept. Free space (or move the store with
+    ``t5-vectors copy``) and run the same ingest again: it resumes.
+    """
+
+    def __init__(self, message: str, *, path: str, free: int, needed: int) -> None:
+        super().__init__(message)
+        self.path = path
+        self.free = free
+        self.needed = needed
 
 
 @dataclass(frozen=True)

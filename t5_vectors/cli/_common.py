@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from t5_vectors.errors import (
     CollectionConfigError,
@@ -30,6 +30,8 @@ from t5_vectors.errors import (
     ModelMismatchError,
     ModelNotFoundError,
     StorageLockedError,
+    StorageTimeoutError,
+    StorageUnavailableError,
     T5VectorsError,
 )
 
@@ -270,10 +272,8 @@ def open_target(args: argparse.Namespace, *, must_exist: bool) -> Target:
     Raises:
         CommandError: the folder is missing (*must_exist*) or in use, or the server is down.
     """
-    options: dict[str, Any]
     path = embedded_path(args)
     if path is None:
-        options = {"url": args.qdrant_url, "api_key": _api_key(args.api_key_env)}
         where, local = f"Qdrant at {args.qdrant_url}", False
     else:
         if args.api_key_env:
@@ -286,42 +286,23 @@ def open_target(args: argparse.Namespace, *, must_exist: bool) -> Target:
                 f"Expected embedded Qdrant storage at {str(path)!r}, found no such folder. Run "
                 "t5-vectors ingest first, or point --qdrant-path at the folder it used."
             )
-        options = {"path": str(path)}
         where, local = f"embedded Qdrant at {str(path)!r}", True
     with qdrant_step(where):
-        from t5_vectors.storage.open import Connection
+        from t5_vectors.storage.open import open_storage
 
-        busy = (
-            f"Expected {where} to be free, found it open in another process (embedded "
-            "Qdrant allows one process at a time). Wait for it to finish, or run a "
-            "Qdrant server (docker compose up -d) and use --qdrant-url."
-        )
         try:
-            connection = Connection(options=options, edge=True)
+            if path is None:
+                connection = open_storage(args.qdrant_url, api_key=_api_key(args.api_key_env))
+            else:
+                connection = open_storage(path)
             connection.backend.list_collections()
         except StorageLockedError as error:
-            raise CommandError(busy) from error
-        except RuntimeError as error:
-            if "already accessed by another instance" in str(error):
-                raise CommandError(busy) from error
-            raise
+            raise CommandError(
+                f"Expected {where} to be free, found it open in another process (embedded "
+                "Qdrant allows one process at a time). Wait for it to finish, or run a "
+                "Qdrant server (docker compose up -d) and use --qdrant-url."
+            ) from error
     return Target(connection, where, local)
-
-
-def _unreachable(error: BaseException) -> BaseException | None:
-    """The transport error behind *error*, if it is one (a server that cannot be reached)."""
-    transport: tuple[type[BaseException], ...] = (ConnectionError,)
-    try:
-        import httpx
-        from qdrant_client.http.exceptions import ResponseHandlingException
-    except ImportError:  # pragma: no cover - both ship with qdrant-client
-        pass
-    else:
-        transport += (httpx.TransportError, ResponseHandlingException)
-    if not isinstance(error, transport):
-        return None
-    cause = error.__cause__ or error.__context__
-    return cause if cause is not None else error
 
 
 @contextlib.contextmanager
@@ -333,16 +314,14 @@ def qdrant_step(where: str) -> Iterator[None]:
     """
     try:
         yield
-    except T5VectorsError:
-        raise
-    except Exception as error:
-        cause = _unreachable(error)
-        if cause is None or where.startswith("embedded"):
-            raise
+    except (StorageUnavailableError, StorageTimeoutError) as error:
+        url = where.removeprefix("Qdrant at ")
+        found = "none reachable" if isinstance(error, StorageUnavailableError) else "no answer"
+        cause = error.__cause__ if error.__cause__ is not None else error
         raise CommandError(
-            f"Expected a Qdrant server at {where.removeprefix('Qdrant at ')}, found none "
-            f"reachable ({one_line(cause)}). Start it (docker compose up -d), check "
-            "--qdrant-url, or drop --qdrant-url to use embedded Qdrant."
+            f"Expected a Qdrant server at {url}, found {found} ({one_line(cause)}). Start it "
+            "(docker compose up -d), check --qdrant-url, or drop --qdrant-url to use embedded "
+            "Qdrant."
         ) from error
 
 

@@ -58,11 +58,10 @@ def _open(
     side: str, path: str | None, url: str | None, key_env: str | None, *, must_exist: bool
 ) -> tuple[Connection, str]:
     from t5_vectors.cli._common import _api_key
-    from t5_vectors.storage.open import Connection
+    from t5_vectors.storage.open import open_storage
 
     if url:
-        options: dict[str, Any] = {"url": url, "api_key": _api_key(key_env)}
-        return Connection(options=options, edge=True), f"Qdrant at {url}"
+        return open_storage(url, api_key=_api_key(key_env)), f"Qdrant at {url}"
     if key_env:
         raise InvalidInputError(
             f"--{side}-api-key-env: expected together with --{side}-url, found it with a "
@@ -79,7 +78,7 @@ def _open(
         raise InvalidInputError(
             f"--{side}-path: expected a folder, found a file at {str(folder)!r}."
         )
-    return Connection(options={"path": str(folder)}, edge=True), repr(str(folder))
+    return open_storage(folder), repr(str(folder))
 
 
 def run(args: argparse.Namespace) -> int:

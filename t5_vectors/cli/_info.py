@@ -62,7 +62,7 @@ def _layout(layout: CollectionLayout) -> dict[str, Any]:
         "dense": {
             "name": layout.vector_name or "",
             "size": layout.dim,
-            "distance": layout.distance.value.lower(),
+            "distance": layout.distance,
         },
         "tokens": None
         if tokens is None
@@ -114,7 +114,7 @@ def describe(target: Target, name: str, sample: int = DEFAULT_SAMPLE) -> dict[st
         return described
     described["layout"] = _layout(layout)
     if sample > 0 and described["points"] > 0:
-        report = measure_storage(target.connection, name, layout, sample)
+        report = measure_storage(target.connection.backend, name, layout, sample)
         described["storage"] = _storage(report)
     return described
 

@@ -82,7 +82,7 @@ def describe_layout(layout: CollectionLayout) -> str:
 
     Vectors t5-vectors did not write are named at the end, ``"+ 'x' (not t5-vectors' own)"``.
     """
-    parts = [f"dense {layout.dim} {layout.distance.value.lower()}"]
+    parts = [f"dense {layout.dim} {layout.distance}"]
     if layout.tokens is not None:
         parts.append(f"tokens {layout.tokens.qdrant_datatype.value}")
     if layout.sparse is not None:

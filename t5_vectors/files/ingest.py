@@ -581,9 +581,9 @@ class FileRecords:
     index's policy."""
 
     def __init__(self, index: QdrantIndex) -> None:
-        from t5_vectors.storage.retrying import RetryingBackend
+        from t5_vectors.storage.retrying import retrying
 
-        self.backend = RetryingBackend(index.backend, index.retry)
+        self.backend = retrying(index.backend, index.retry)
         self.collection = index.collection_name
 
     def lookup(self, files: Sequence[tuple[str, str, str]]) -> Mapping[str, int]:

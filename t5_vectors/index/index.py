@@ -1,54 +1,52 @@
-"""`QdrantIndex`: a Qdrant collection fed and searched through one embedding model."""
+"""`QdrantIndex`: a Qdrant collection fed and searched through one embedding model.
+
+The facade only validates and drives: what each method does is written once, in
+:mod:`t5_vectors.index._ops`, and run with sync targets by ``search`` and with async ones by
+``asearch`` (and so on for every pair).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import threading
-from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence, Sized
+from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import numpy as np
 from langchain_core.documents import Document
-from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
+from t5_vectors._steps import Steps, adrive, drive
 from t5_vectors.errors import InvalidInputError
+from t5_vectors.index import _ops
 from t5_vectors.index._encoding import PointEncoder
 from t5_vectors.index._handle import CollectionHandle
 from t5_vectors.index.embedder import Embedder, EmbeddingLike
 from t5_vectors.index.ingest import IngestReport, OnFailure, arun_ingest, run_ingest
-from t5_vectors.plan.collection import (
-    CollectionSpec,
-    DistanceLike,
-    QuantizationLike,
-    aensure_collection,
-    ensure_collection,
+from t5_vectors.index.options import (
+    IndexOptions,
+    MmrKwargs,
+    SearchKwargs,
+    layout_spec,
+    split_options,
+    storage_arguments,
 )
-from t5_vectors.plan.filters import FilterLike, to_filter
+from t5_vectors.plan.collection import CollectionSpec
+from t5_vectors.plan.filters import FilterLike
 from t5_vectors.plan.footprint import DEFAULT_SAMPLE, StorageReport
 from t5_vectors.plan.ids import DocumentId
-from t5_vectors.plan.model_record import ModelIdentity, relocated
-from t5_vectors.plan.payload import (
-    aprepare_stream,
-    prepare_list,
-    prepare_stream,
-)
-from t5_vectors.plan.points import DELETE_ALL, IdLookup
-from t5_vectors.plan.retrieval import Fusion, Mode, Retrieval
+from t5_vectors.plan.model_record import ModelIdentity
+from t5_vectors.plan.retrieval import Retrieval
 from t5_vectors.plan.retry import RetryPolicy
 from t5_vectors.plan.search import ScoredDocuments, SearchOptions, with_search_options
-from t5_vectors.plan.vectors import (
-    SparseVectors,
-    TokenVectors,
-    layout_fingerprint,
-    layout_options,
-)
-from t5_vectors.storage.base import AsyncBackend, Backend, Progress, SearchParams
+from t5_vectors.plan.vectors import layout_fingerprint
+from t5_vectors.storage.base import AsyncBackend, Backend, Progress
 from t5_vectors.storage.copy import CopyReport, copy_collection
-from t5_vectors.storage.open import Connection
-from t5_vectors.storage.retrying import AsyncRetryingBackend, RetryingBackend
+from t5_vectors.storage.open import Storage, StorageLike, open_storage
+from t5_vectors.storage.retrying import aretrying, retrying
+
+if TYPE_CHECKING:
+    from qdrant_client import AsyncQdrantClient, QdrantClient
 
 __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_COLLECTION", "QdrantIndex"]
 
@@ -57,6 +55,24 @@ DEFAULT_BATCH_SIZE = 256
 
 QueryLike = str | Sequence[float] | np.ndarray
 """A query text (embedded as a query) or a query vector of the model's size."""
+
+
+class _Async:
+    """An object whose method ``x`` is its ``ax``: the async name of each call an op makes."""
+
+    def __init__(self, target: object) -> None:
+        self._target = target
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, f"a{name}")
+
+
+class _Pipeline:
+    run = staticmethod(run_ingest)
+
+
+class _AsyncPipeline:
+    run = staticmethod(arun_ingest)
 
 
 class QdrantIndex:
@@ -77,9 +93,9 @@ class QdrantIndex:
             from t5_vectors import QdrantIndex, T5Encoder
 
             encoder = T5Encoder.from_pretrained("sentence-transformers/sentence-t5-base")
-            index = QdrantIndex(encoder, collection_name="docs", path="./qdrant_data")
-            # or url="http://localhost:6333", client=QdrantClient(...),
-            # async_client=AsyncQdrantClient(...), location=":memory:"
+            index = QdrantIndex(encoder, collection_name="docs", storage="./qdrant_data")
+            # storage= a folder (embedded), "http://localhost:6333", ":memory:",
+            # QdrantClient(...) or AsyncQdrantClient(...); or the shorthands path=, url=, ...
 
     Ingest:
         .. code-block:: python
@@ -102,40 +118,30 @@ class QdrantIndex:
     Args:
         embedding: a ``T5Encoder``, a ``T5Embeddings`` or any LangChain ``Embeddings``.
         collection_name: the collection.
-        client: a ``QdrantClient`` (not closed by :meth:`close`).
-        backend: a storage :class:`~t5_vectors.storage.base.Backend` to share, for example
-            ``other_index.backend`` (an embedded store opens in one process once; not closed
-            by :meth:`close`).
-        async_client: an ``AsyncQdrantClient`` (native async calls; not closed by
-            :meth:`aclose`). Given alone, the collection is checked on first use.
-        location: ``":memory:"`` or a server URL, as ``QdrantClient(location=...)``.
-        url: a server URL.
-        path: a folder for embedded storage: a folder written by qdrant-client's local mode
-            (langchain-qdrant ``path=``, earlier t5-vectors) opens as it is; any other (new)
-            folder is a Qdrant Edge store (t5-vectors' own format). With no client, location,
-            url or path, embedded storage lives in ``./t5_vectors_data``. Nothing is created
+        storage: where it lives (:func:`~t5_vectors.storage.open.open_storage`): a folder for
+            embedded storage (a folder qdrant-client's local mode wrote, as langchain-qdrant's
+            ``path=`` does, opens as it is; any other is Qdrant Edge), a server URL,
+            ``":memory:"``, a ``QdrantClient`` or ``AsyncQdrantClient`` (not closed by
+            :meth:`close`; an async client given alone checks the collection on first use), a
+            storage :class:`~t5_vectors.storage.base.Backend` to share (``other.backend``),
+            or an open :class:`~t5_vectors.storage.open.Storage`. ``None``, with none of the
+            shorthands below, is embedded storage in ``./t5_vectors_data``; nothing is created
             on disk until something is written.
-        api_key: the server's API key.
-        client_options: other ``QdrantClient`` keyword arguments (``prefer_grpc``,
-            ``timeout``, ...).
-        distance: ``"cosine"`` (default), ``"dot"``, ``"euclid"`` or ``"manhattan"``.
-        vector_name: the dense vector's name; ``None`` is the unnamed vector.
-        on_disk: keep original vectors on disk.
-        quantization: ``"scalar"``, ``"binary"``, ``"product"`` or a qdrant config.
-        shard_number: shards of a new collection.
-        replication_factor: replicas per shard of a new collection.
-        payload_indexes: metadata keys to index (list, or dict key -> schema).
+        spec: how a new collection is laid out and what an existing one must match
+            (:class:`~t5_vectors.plan.collection.CollectionSpec`: distance, vector name,
+            quantization, payload indexes, token and sparse vectors, shards).
         recreate: drop the collection if it exists, then create it (deletes its points).
         create_if_missing: create the collection when it does not exist; with ``False`` a
             missing collection raises ``CollectionConfigError``.
-        retry: how transient failures during ingestion are retried.
-        token_vectors: also store each chunk's token vectors as a MaxSim multivector
-            (``True`` or a :class:`~t5_vectors.plan.vectors.TokenVectors` for its datatype,
-            quantization, ...); enables ``mode="maxsim"`` and ``"rerank"``. Needs a T5 model.
-        sparse_vectors: also store BM25 weights of the tokenizer's pieces as a sparse vector
-            with Qdrant's IDF modifier (``True`` or a
-            :class:`~t5_vectors.plan.vectors.SparseVectors`); enables ``mode="sparse"`` and
-            ``"hybrid"``. Needs a T5 model.
+        retry: how transient storage failures are retried.
+        **options: the flat keywords of :class:`~t5_vectors.index.options.IndexOptions`,
+            folded into ``storage`` (``path``, ``url``, ``location``, ``client``,
+            ``async_client``, ``backend``, ``api_key``, ``client_options``) or into ``spec``
+            (``distance``, ``vector_name``, ``on_disk``, ``quantization``, ``shard_number``,
+            ``replication_factor``, ``payload_indexes``, ``token_vectors`` and
+            ``sparse_vectors``, which also take ``True``: store each chunk's token vectors as
+            a MaxSim multivector for ``mode="maxsim"`` / ``"rerank"``, or BM25 weights of its
+            tokenizer pieces for ``mode="sparse"`` / ``"hybrid"``; both need a T5 model).
     """
 
     def __init__(
@@ -143,26 +149,12 @@ class QdrantIndex:
         embedding: EmbeddingLike,
         *,
         collection_name: str = DEFAULT_COLLECTION,
-        client: QdrantClient | None = None,
-        backend: Backend | None = None,
-        async_client: AsyncQdrantClient | None = None,
-        location: str | None = None,
-        url: str | None = None,
-        path: str | os.PathLike[str] | None = None,
-        api_key: str | None = None,
-        client_options: Mapping[str, Any] | None = None,
-        distance: DistanceLike = "cosine",
-        vector_name: str | None = None,
-        on_disk: bool = False,
-        quantization: QuantizationLike | None = None,
-        shard_number: int | None = None,
-        replication_factor: int | None = None,
-        payload_indexes: Mapping[str, str | models.PayloadSchemaType] | Sequence[str] = (),
+        storage: StorageLike = None,
+        spec: CollectionSpec | None = None,
         recreate: bool = False,
         create_if_missing: bool = True,
         retry: RetryPolicy | None = None,
-        token_vectors: bool | TokenVectors = False,
-        sparse_vectors: bool | SparseVectors = False,
+        **options: Unpack[IndexOptions],
     ) -> None:
         if not isinstance(collection_name, str) or not collection_name:
             raise InvalidInputError(
@@ -170,39 +162,18 @@ class QdrantIndex:
             )
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise InvalidInputError(f"retry: expected a RetryPolicy, found {retry!r}.")
+        storage_options, layout = split_options(options, "QdrantIndex")
+        where, keywords = storage_arguments(storage, storage_options)
         self.embedder = Embedder(embedding)
         encoder = self.embedder.encoder
-        tokens, sparse = layout_options(
-            token_vectors, sparse_vectors, encoder.d_model if encoder is not None else None
-        )
-        self.points = PointEncoder(self.embedder, tokens, sparse)
-        self.spec = CollectionSpec(
-            distance=distance,
-            vector_name=vector_name,
-            on_disk=on_disk,
-            quantization=quantization,
-            shard_number=shard_number,
-            replication_factor=replication_factor,
-            payload_indexes=payload_indexes,
-            token_vectors=tokens,
-            sparse_vectors=sparse,
-        )
+        self.spec = layout_spec(spec, layout, encoder.d_model if encoder is not None else None)
+        self.points = PointEncoder(self.embedder, self.spec.token_vectors, self.spec.sparse_vectors)
         self.collection_name = collection_name
         self.retry = retry if retry is not None else RetryPolicy()
         self.identity = ModelIdentity(self.embedder)
-        options = {
-            "location": location,
-            "url": url,
-            "path": os.fspath(path) if path is not None else None,
-            "api_key": api_key,
-            **(client_options or {}),
-        }
-        self.connection = Connection(
-            client=client, async_client=async_client, backend=backend, options=options, edge=True
-        )
-        self._handle = CollectionHandle(
-            self.connection, collection_name, self.points, self.spec.vector_name, self.retry
-        )
+        self.connection: Storage = open_storage(where, **keywords)
+        self._handle = CollectionHandle(self.connection, collection_name, self.points)
+        self._vector_names = self._handle.names(self.spec.vector_name)
         self._written = False
         self._maybe_empty = True  # until a count finds points or this index writes
         self._recreate = recreate
@@ -210,7 +181,7 @@ class QdrantIndex:
         self._ready = False
         self._lock = threading.Lock()
         self._alock = asyncio.Lock()
-        if async_client is None or client is not None or backend is not None:
+        if self.connection.has_sync:
             self.ensure_collection()
 
     def __repr__(self) -> str:
@@ -220,6 +191,32 @@ class QdrantIndex:
             f"embedding={self.embedder.name}, distance={distance!r})"
         )
 
+    # ------------------------------------------------------------------------------ drivers
+    def _run(self, steps: Steps[Any]) -> Any:
+        backend = self.connection.backend
+        targets = {
+            "store": backend,
+            "reads": retrying(backend, self.retry),
+            "embed": self.points,
+            "embedder": self.embedder,
+            "self": self,
+            "pipeline": _Pipeline,
+        }
+        return drive(steps, targets)
+
+    async def _arun(self, steps: Steps[Any]) -> Any:
+        abackend = self.connection.abackend
+        targets = {
+            "store": abackend,
+            "reads": aretrying(abackend, self.retry),
+            "embed": _Async(self.points),
+            "embedder": _Async(self.embedder),
+            "self": _Async(self),
+            "pipeline": _AsyncPipeline,
+        }
+        return await adrive(steps, targets)
+
+    # ----------------------------------------------------------------------------- properties
     @property
     def embedding(self) -> EmbeddingLike:
         """The encoder or embeddings given at construction."""
@@ -263,55 +260,28 @@ class QdrantIndex:
         """
         return self.connection.async_client
 
-    def _reads(self) -> RetryingBackend:
-        return RetryingBackend(self.connection.backend, self.retry)
-
-    def _areads(self) -> AsyncRetryingBackend:
-        return AsyncRetryingBackend(self.connection.abackend, self.retry)
-
     # ----------------------------------------------------------------------------- collection
     def ensure_collection(self) -> None:
         """Create or check the collection (done once: on construction, or on first use)."""
         if not self._ready:
             with self._lock:
                 if not self._ready:
-                    ensure_collection(
-                        self.connection.backend,
-                        *self._ensure_arguments(),
-                        recreate=self._recreate,
-                        create_if_missing=self._create_if_missing,
-                        identity=self.identity,
-                    )
-                    self._ready, self._recreate = True, False
+                    self._run(_ops.ensure(self))
 
     async def aensure_collection(self) -> None:
         """Async :meth:`ensure_collection`."""
         if not self._ready:
             async with self._alock:
                 if not self._ready:
-                    await aensure_collection(
-                        self.connection.abackend,
-                        *self._ensure_arguments(),
-                        recreate=self._recreate,
-                        create_if_missing=self._create_if_missing,
-                        identity=self.identity,
-                    )
-                    self._ready, self._recreate = True, False
-
-    def _ensure_arguments(self) -> tuple[str, CollectionSpec, int, str]:
-        return self.collection_name, self.spec, self.dim, self.embedder.name
+                    await self._arun(_ops.ensure(self))
 
     def drop(self) -> None:
         """Delete the whole collection; the next call creates it again."""
-        self.connection.backend.drop(self.collection_name)
-        self._ready = self._written = False
-        self._maybe_empty = True
+        self._run(_ops.drop(self))
 
     async def adrop(self) -> None:
         """Async :meth:`drop`."""
-        await self.connection.abackend.drop(self.collection_name)
-        self._ready = self._written = False
-        self._maybe_empty = True
+        await self._arun(_ops.drop(self))
 
     def build_index(self, progress: Progress | None = None) -> None:
         """Build the engine's index of what was written (Qdrant Edge: HNSW).
@@ -322,15 +292,11 @@ class QdrantIndex:
         Args:
             progress: ``progress(done, total)`` as the build advances.
         """
-        self.ensure_collection()
-        self.connection.backend.build_index(self.collection_name, progress=progress)
-        self._written = False
+        self._run(_ops.build_index(self, progress))
 
     async def abuild_index(self, progress: Progress | None = None) -> None:
         """Async :meth:`build_index` (on a worker thread for an in-process engine)."""
-        await self.aensure_collection()
-        await self.connection.abackend.build_index(self.collection_name, progress=progress)
-        self._written = False
+        await self._arun(_ops.build_index(self, progress))
 
     # ------------------------------------------------------------------------------ ingestion
     def ingest(
@@ -366,30 +332,21 @@ class QdrantIndex:
         Returns:
             the counts of written, skipped (unchanged) and failed documents.
         """
-        _check_ingest_options(batch_size, on_failure)
-        fingerprint = self.fingerprint
-        source = prepare_stream(documents, fingerprint)
-        self.ensure_collection()
-        if self.fingerprint != fingerprint:  # adopted the collection's (nothing consumed yet)
-            source = prepare_stream(documents, self.fingerprint)
-        self.record_model_location()
-        lookup = not force and self._holds_points()
-        self._written = True
-        report = run_ingest(
-            source,
-            self._handle,
-            batch_size=batch_size,
-            retry=self.retry,
-            on_failure=on_failure,
-            force=force,
-            lookup=lookup,
-            show_progress=show_progress,
-            total=len(documents) if isinstance(documents, Sized) else None,
+        if isinstance(documents, AsyncIterable):
+            raise InvalidInputError(
+                "documents: expected an iterable, found an async iterable. Pass it to aingest."
+            )
+        return self._run(  # type: ignore[no-any-return]
+            _ops.ingest(
+                self,
+                documents,
+                batch_size=batch_size,
+                show_progress=show_progress,
+                force=force,
+                on_failure=on_failure,
+                build=build_index,
+            )
         )
-        if report.written and build_index:
-            with _index_bar(show_progress) as progress:
-                self.build_index(progress)
-        return report
 
     async def aingest(
         self,
@@ -402,38 +359,17 @@ class QdrantIndex:
         build_index: bool = True,
     ) -> IngestReport:
         """Async :meth:`ingest`; also takes async iterables (``loader.alazy_load()``)."""
-        _check_ingest_options(batch_size, on_failure)
-        fingerprint = self.fingerprint
-        source = (
-            aprepare_stream(documents, fingerprint)
-            if isinstance(documents, AsyncIterable)
-            else prepare_stream(documents, fingerprint)
-        )
-        await self.aensure_collection()
-        if self.fingerprint != fingerprint:  # adopted the collection's (nothing consumed yet)
-            source = (
-                aprepare_stream(documents, self.fingerprint)
-                if isinstance(documents, AsyncIterable)
-                else prepare_stream(documents, self.fingerprint)
+        return await self._arun(  # type: ignore[no-any-return]
+            _ops.ingest(
+                self,
+                documents,
+                batch_size=batch_size,
+                show_progress=show_progress,
+                force=force,
+                on_failure=on_failure,
+                build=build_index,
             )
-        await self.arecord_model_location()
-        lookup = not force and await self._aholds_points()
-        self._written = True
-        report = await arun_ingest(
-            source,
-            self._handle,
-            batch_size=batch_size,
-            retry=self.retry,
-            on_failure=on_failure,
-            force=force,
-            lookup=lookup,
-            show_progress=show_progress,
-            total=len(documents) if isinstance(documents, Sized) else None,
         )
-        if report.written and build_index:
-            with _index_bar(show_progress) as progress:
-                await self.abuild_index(progress)
-        return report
 
     def add(
         self,
@@ -447,17 +383,7 @@ class QdrantIndex:
         Every document is validated before anything is written. A document's id comes from
         *ids*, else from ``Document.id``, else from its source and text.
         """
-        _check_ingest_options(batch_size, "raise")
-        fingerprint = self.fingerprint
-        prepared = prepare_list(documents, ids, fingerprint)
-        self.ensure_collection()
-        if self.fingerprint != fingerprint:  # adopted the collection's: hash with it
-            prepared = prepare_list(documents, ids, self.fingerprint)
-        self.record_model_location()
-        lookup = self._holds_points()
-        self._written = True
-        run_ingest(prepared, self._handle, batch_size=batch_size, retry=self.retry, lookup=lookup)
-        return [str(doc.document_id) for doc in prepared]
+        return self._run(_ops.add(self, documents, ids, batch_size))  # type: ignore[no-any-return]
 
     async def aadd(
         self,
@@ -467,265 +393,7 @@ class QdrantIndex:
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> list[str]:
         """Async :meth:`add`."""
-        _check_ingest_options(batch_size, "raise")
-        fingerprint = self.fingerprint
-        prepared = prepare_list(documents, ids, fingerprint)
-        await self.aensure_collection()
-        if self.fingerprint != fingerprint:  # adopted the collection's: hash with it
-            prepared = prepare_list(documents, ids, self.fingerprint)
-        await self.arecord_model_location()
-        lookup = await self._aholds_points()
-        self._written = True
-        await arun_ingest(
-            prepared, self._handle, batch_size=batch_size, retry=self.retry, lookup=lookup
-        )
-        return [str(doc.document_id) for doc in prepared]
-
-    # --------------------------------------------------------------------------------- search
-    def search(
-        self,
-        query: QueryLike,
-        *,
-        k: int = 4,
-        filter: FilterLike | None = None,
-        score_threshold: float | None = None,
-        search_params: SearchParams | models.SearchParams | None = None,
-        hnsw_ef: int | None = None,
-        exact: bool = False,
-        mode: Mode = "dense",
-        fusion: Fusion = "rrf",
-        dense_limit: int | None = None,
-        sparse_limit: int | None = None,
-        rrf_k: int | None = None,
-    ) -> ScoredDocuments:
-        """The *k* best documents for *query*, with Qdrant's scores, best first.
-
-        Args:
-            query: a query text (embedded as a query) or, for ``mode="dense"``, a query vector.
-            k: how many documents.
-            filter: a qdrant ``models.Filter`` or a dict of metadata values
-                (see :mod:`t5_vectors.plan.filters`).
-            score_threshold: drop results worse than this (similarity for cosine and dot,
-                distance for euclid and manhattan; else MaxSim, BM25 or fused score).
-            search_params: search parameters (a :class:`~t5_vectors.storage.base.SearchParams`
-                or a qdrant ``models.SearchParams``).
-            hnsw_ef: the HNSW beam width at search time (larger: better recall, slower);
-                ``None`` is the engine's default.
-            exact: search without the index (exact scores over every point).
-            mode: ``"dense"`` (pooled vector), ``"maxsim"``, ``"rerank"`` (dense candidates
-                re-ranked by MaxSim), ``"sparse"`` (BM25) or ``"hybrid"`` (dense + BM25 fused);
-                see :mod:`t5_vectors.plan.retrieval`.
-            fusion: ``"rrf"`` or ``"dbsf"`` (hybrid).
-            dense_limit: dense candidates (hybrid, rerank); default ``max(4 * k, 20)``.
-            sparse_limit: BM25 candidates (hybrid); default ``max(4 * k, 20)``.
-            rrf_k: the RRF constant (hybrid with rrf); default Qdrant's.
-        """
-        params = with_search_options(search_params, hnsw_ef, exact)
-        options = SearchOptions(k, filter, score_threshold, params)
-        retrieval = Retrieval(mode, fusion, dense_limit, sparse_limit, rrf_k)
-        self.ensure_collection()
-        return self._handle.search(query, options, retrieval)
-
-    async def asearch(
-        self,
-        query: QueryLike,
-        *,
-        k: int = 4,
-        filter: FilterLike | None = None,
-        score_threshold: float | None = None,
-        search_params: SearchParams | models.SearchParams | None = None,
-        hnsw_ef: int | None = None,
-        exact: bool = False,
-        mode: Mode = "dense",
-        fusion: Fusion = "rrf",
-        dense_limit: int | None = None,
-        sparse_limit: int | None = None,
-        rrf_k: int | None = None,
-    ) -> ScoredDocuments:
-        """Async :meth:`search`."""
-        params = with_search_options(search_params, hnsw_ef, exact)
-        options = SearchOptions(k, filter, score_threshold, params)
-        retrieval = Retrieval(mode, fusion, dense_limit, sparse_limit, rrf_k)
-        await self.aensure_collection()
-        return await self._handle.asearch(query, options, retrieval)
-
-    def mmr(
-        self,
-        query: QueryLike,
-        *,
-        k: int = 4,
-        fetch_k: int = 20,
-        lambda_mult: float = 0.5,
-        filter: FilterLike | None = None,
-        score_threshold: float | None = None,
-        search_params: SearchParams | models.SearchParams | None = None,
-        hnsw_ef: int | None = None,
-        exact: bool = False,
-    ) -> ScoredDocuments:
-        """Maximal marginal relevance: *k* of the *fetch_k* nearest, relevant yet diverse.
-
-        ``lambda_mult`` follows LangChain: ``1`` ranks by relevance only (least diversity),
-        ``0`` maximises diversity. Scores are Qdrant's scores against the query.
-
-        Args:
-            query: a query text or a query vector.
-            k: how many documents to return.
-            fetch_k: how many nearest documents to choose from.
-            lambda_mult: relevance weight in ``[0, 1]``.
-            filter: as in :meth:`search`.
-            score_threshold: as in :meth:`search`, applied to the *fetch_k* candidates.
-            search_params: as in :meth:`search`.
-            hnsw_ef: as in :meth:`search`.
-            exact: as in :meth:`search`.
-        """
-        params = with_search_options(search_params, hnsw_ef, exact)
-        options = SearchOptions(k, filter, score_threshold, params, fetch_k, lambda_mult)
-        self.ensure_collection()
-        return self._handle.search(query, options, Retrieval())
-
-    async def ammr(
-        self,
-        query: QueryLike,
-        *,
-        k: int = 4,
-        fetch_k: int = 20,
-        lambda_mult: float = 0.5,
-        filter: FilterLike | None = None,
-        score_threshold: float | None = None,
-        search_params: SearchParams | models.SearchParams | None = None,
-        hnsw_ef: int | None = None,
-        exact: bool = False,
-    ) -> ScoredDocuments:
-        """Async :meth:`mmr`."""
-        params = with_search_options(search_params, hnsw_ef, exact)
-        options = SearchOptions(k, filter, score_threshold, params, fetch_k, lambda_mult)
-        await self.aensure_collection()
-        return await self._handle.asearch(query, options, Retrieval())
-
-    # ----------------------------------------------------------------------- ids and deletion
-    def get(self, ids: Sequence[DocumentId]) -> list[Document]:
-        """The stored documents with these ids, in the order asked; missing ids are left out."""
-        lookup = IdLookup.of(ids)
-        if not lookup.own:
-            return []
-        self.ensure_collection()
-        return lookup.match(self._reads().retrieve(self.collection_name, lookup.point_ids))
-
-    async def aget(self, ids: Sequence[DocumentId]) -> list[Document]:
-        """Async :meth:`get`."""
-        lookup = IdLookup.of(ids)
-        if not lookup.own:
-            return []
-        await self.aensure_collection()
-        records = await self._areads().retrieve(self.collection_name, lookup.point_ids)
-        return lookup.match(records)
-
-    def delete(self, ids: Sequence[DocumentId] | None = None) -> None:
-        """Delete the documents with these ids (missing ones are ignored); ``None`` deletes all."""
-        targets = [DELETE_ALL] if ids is None else IdLookup.of(ids).delete_targets()
-        self.ensure_collection()
-        reads = self._reads()
-        for point_ids, where in targets:
-            reads.delete(self.collection_name, ids=point_ids, filter=where)
-
-    async def adelete(self, ids: Sequence[DocumentId] | None = None) -> None:
-        """Async :meth:`delete`."""
-        targets = [DELETE_ALL] if ids is None else IdLookup.of(ids).delete_targets()
-        await self.aensure_collection()
-        reads = self._areads()
-        for point_ids, where in targets:
-            await reads.delete(self.collection_name, ids=point_ids, filter=where)
-
-    def storage(self, sample: int = DEFAULT_SAMPLE) -> StorageReport:
-        """Bytes per chunk, measured on up to *sample* stored points (see :mod:`.storage`)."""
-        self.ensure_collection()
-        return StorageReport.read(self._reads(), self.collection_name, self.spec, self.dim, sample)
-
-    async def astorage(self, sample: int = DEFAULT_SAMPLE) -> StorageReport:
-        """Async :meth:`storage`."""
-        await self.aensure_collection()
-        records, _ = await self._areads().scroll(
-            self.collection_name,
-            limit=sample,
-            with_payload=True,
-            with_vectors=StorageReport.vector_names(self.spec) or False,
-        )
-        return StorageReport.measure(self.spec, self.dim, records)
-
-    def copy_to(
-        self,
-        *,
-        collection_name: str | None = None,
-        path: str | os.PathLike[str] | None = None,
-        url: str | None = None,
-        location: str | None = None,
-        api_key: str | None = None,
-        client: QdrantClient | None = None,
-        backend: Backend | None = None,
-        client_options: Mapping[str, Any] | None = None,
-        show_progress: bool = False,
-    ) -> CopyReport:
-        """Copy the collection to another store without re-encoding (see :mod:`.storage.copy`).
-
-        Ids, payloads, every named vector (dense, token, sparse) and the model record arrive
-        as stored. The copy streams page by page, and running it again is safe (the same ids
-        are upserted); a different collection under the destination's name is refused with
-        :class:`~t5_vectors.errors.CollectionConfigError` before anything is written.
-
-        Args:
-            collection_name: the name at the destination (default: this collection's).
-            path: a destination folder (local-mode folders open as they are, others are
-                Qdrant Edge), or
-            url: a destination server (with ``api_key``), or
-            location: ``":memory:"`` or a URL, or
-            client: a destination ``QdrantClient`` (not closed), or
-            backend: a destination storage backend (not closed).
-            api_key: the destination server's API key.
-            client_options: other ``QdrantClient`` keyword arguments for the destination.
-            show_progress: show a progress bar.
-
-        Returns:
-            the points copied, and whether the destination collection was created.
-        """
-        options = {
-            "location": location,
-            "url": url,
-            "path": os.fspath(path) if path is not None else None,
-            "api_key": api_key,
-            **(client_options or {}),
-        }
-        if backend is None and client is None and all(v is None for v in options.values()):
-            raise InvalidInputError(
-                "copy_to: expected a destination (path=, url=, location=, client= or "
-                "backend=), found none."
-            )
-        self.ensure_collection()
-        if self._written:
-            self.build_index()
-        destination = Connection(client=client, backend=backend, options=options, edge=True)
-        try:
-            with _copy_bar(show_progress) as progress:
-                return copy_collection(
-                    self._reads(),
-                    self.collection_name,
-                    destination.backend,
-                    collection_name,
-                    progress=progress,
-                )
-        finally:
-            destination.close()
-
-    def count(self, filter: FilterLike | None = None) -> int:
-        """Exact number of points (matching *filter*)."""
-        where = to_filter(filter)
-        self.ensure_collection()
-        return self._reads().count(self.collection_name, where)
-
-    async def acount(self, filter: FilterLike | None = None) -> int:
-        """Async :meth:`count`."""
-        where = to_filter(filter)
-        await self.aensure_collection()
-        return await self._areads().count(self.collection_name, where)
+        return await self._arun(_ops.add(self, documents, ids, batch_size))  # type: ignore[no-any-return]
 
     def record_model_location(self) -> None:
         """Record where the model now is, when it was recognised as the recorded one elsewhere.
@@ -735,43 +403,158 @@ class QdrantIndex:
         written from, so ``t5-vectors search`` without ``--model`` finds it there. Ingesting
         and adding do it; the file ingest also does when every file is stored unchanged.
         """
-        if self.identity.recognised is None:
-            return
-        schema = self._reads().describe(self.collection_name)
-        if schema is not None:
-            self.connection.backend.set_metadata(
-                self.collection_name, relocated(schema.metadata, self.identity.model)
-            )
-        self.identity.recognised = None
+        self._run(_ops.record_model_location(self))
 
     async def arecord_model_location(self) -> None:
         """Async :meth:`record_model_location`."""
-        if self.identity.recognised is None:
-            return
-        schema = await self._areads().describe(self.collection_name)
-        if schema is not None:
-            await self.connection.abackend.set_metadata(
-                self.collection_name, relocated(schema.metadata, self.identity.model)
-            )
-        self.identity.recognised = None
+        await self._arun(_ops.record_model_location(self))
 
-    def _holds_points(self) -> bool:
-        """Whether the collection holds any point (else an ingest has nothing to look up).
+    # --------------------------------------------------------------------------------- search
+    def search(self, query: QueryLike, **options: Unpack[SearchKwargs]) -> ScoredDocuments:
+        """The *k* best documents for *query*, with Qdrant's scores, best first.
 
-        Counted once: the ingest asking is about to write, so later calls through this index
-        (many small ``add`` calls) look hashes up without a count first. Were the collection
-        emptied meanwhile, the lookups find nothing, which is still right.
+        Args:
+            query: a query text (embedded as a query) or, for ``mode="dense"``, a query vector.
+            **options: the keywords of :class:`~t5_vectors.index.options.SearchKwargs`:
+
+                * ``k``: how many documents (default 4).
+                * ``filter``: a dict of metadata values (operators ``$gte``, ``$in``, ...;
+                  :mod:`t5_vectors.plan.filters`) or a qdrant ``models.Filter``.
+                * ``score_threshold``: drop results worse than this (similarity for cosine and
+                  dot, distance for euclid and manhattan; else MaxSim, BM25 or fused score).
+                * ``search_params``: a :class:`~t5_vectors.storage.base.SearchParams` or a
+                  qdrant ``models.SearchParams``.
+                * ``hnsw_ef``: the HNSW beam width at search time (larger: better recall,
+                  slower); ``None`` is the engine's default.
+                * ``exact``: search without the index (exact scores over every point).
+                * ``mode``: ``"dense"`` (pooled vector, the default), ``"maxsim"``,
+                  ``"rerank"`` (dense candidates re-ranked by MaxSim), ``"sparse"`` (BM25) or
+                  ``"hybrid"`` (dense + BM25 fused); see :mod:`t5_vectors.plan.retrieval`.
+                * ``fusion``: ``"rrf"`` (default) or ``"dbsf"`` (hybrid).
+                * ``dense_limit`` / ``sparse_limit``: candidates of each list (hybrid,
+                  rerank); default ``max(4 * k, 20)``.
+                * ``rrf_k``: the RRF constant (hybrid with rrf); default Qdrant's.
         """
-        if not self._maybe_empty:
-            return True
-        self._maybe_empty = False
-        return self._reads().count(self.collection_name) > 0
+        return self._run(_ops.search(self, query, *_search(options)))  # type: ignore[no-any-return]
 
-    async def _aholds_points(self) -> bool:
-        if not self._maybe_empty:
-            return True
-        self._maybe_empty = False
-        return await self._areads().count(self.collection_name) > 0
+    async def asearch(self, query: QueryLike, **options: Unpack[SearchKwargs]) -> ScoredDocuments:
+        """Async :meth:`search`."""
+        return await self._arun(_ops.search(self, query, *_search(options)))  # type: ignore[no-any-return]
+
+    def mmr(self, query: QueryLike, **options: Unpack[MmrKwargs]) -> ScoredDocuments:
+        """Maximal marginal relevance: *k* of the *fetch_k* nearest, relevant yet diverse.
+
+        ``lambda_mult`` follows LangChain: ``1`` ranks by relevance only (least diversity),
+        ``0`` maximises diversity. Scores are Qdrant's scores against the query.
+
+        Args:
+            query: a query text or a query vector.
+            **options: the keywords of :class:`~t5_vectors.index.options.MmrKwargs`: ``k``
+                (default 4), ``fetch_k`` (how many nearest documents to choose from, default
+                20), ``lambda_mult`` (relevance weight in ``[0, 1]``, default 0.5), and
+                ``filter``, ``score_threshold`` (applied to the *fetch_k* candidates),
+                ``search_params``, ``hnsw_ef`` and ``exact`` as in :meth:`search`.
+        """
+        return self._run(_ops.search(self, query, _mmr(options), Retrieval()))  # type: ignore[no-any-return]
+
+    async def ammr(self, query: QueryLike, **options: Unpack[MmrKwargs]) -> ScoredDocuments:
+        """Async :meth:`mmr`."""
+        return await self._arun(_ops.search(self, query, _mmr(options), Retrieval()))  # type: ignore[no-any-return]
+
+    # ----------------------------------------------------------------------- ids and deletion
+    def get(self, ids: Sequence[DocumentId]) -> list[Document]:
+        """The stored documents with these ids, in the order asked; missing ids are left out."""
+        return self._run(_ops.get(self, ids))  # type: ignore[no-any-return]
+
+    async def aget(self, ids: Sequence[DocumentId]) -> list[Document]:
+        """Async :meth:`get`."""
+        return await self._arun(_ops.get(self, ids))  # type: ignore[no-any-return]
+
+    def delete(self, ids: Sequence[DocumentId] | None = None) -> None:
+        """Delete the documents with these ids (missing ones are ignored); ``None`` deletes all."""
+        self._run(_ops.delete(self, ids))
+
+    async def adelete(self, ids: Sequence[DocumentId] | None = None) -> None:
+        """Async :meth:`delete`."""
+        await self._arun(_ops.delete(self, ids))
+
+    def count(self, filter: FilterLike | None = None) -> int:
+        """Exact number of points (matching *filter*)."""
+        return self._run(_ops.count(self, filter))  # type: ignore[no-any-return]
+
+    async def acount(self, filter: FilterLike | None = None) -> int:
+        """Async :meth:`count`."""
+        return await self._arun(_ops.count(self, filter))  # type: ignore[no-any-return]
+
+    def storage(self, sample: int = DEFAULT_SAMPLE) -> StorageReport:
+        """Bytes per chunk, measured on up to *sample* stored points (see
+        :mod:`t5_vectors.plan.footprint`)."""
+        return self._run(_ops.storage(self, sample))  # type: ignore[no-any-return]
+
+    async def astorage(self, sample: int = DEFAULT_SAMPLE) -> StorageReport:
+        """Async :meth:`storage`."""
+        return await self._arun(_ops.storage(self, sample))  # type: ignore[no-any-return]
+
+    def copy_to(
+        self,
+        storage: StorageLike = None,
+        *,
+        collection_name: str | None = None,
+        api_key: str | None = None,
+        client_options: Mapping[str, Any] | None = None,
+        show_progress: bool = False,
+        **where: Any,
+    ) -> CopyReport:
+        """Copy the collection to other storage without re-encoding (see :mod:`.storage.copy`).
+
+        Ids, payloads, every named vector (dense, token, sparse) and the model record arrive
+        as stored. The copy streams page by page, and running it again is safe (the same ids
+        are upserted); a different collection under the destination's name is refused with
+        :class:`~t5_vectors.errors.CollectionConfigError` before anything is written.
+
+        Args:
+            storage: the destination, anything :func:`~t5_vectors.storage.open.open_storage`
+                opens (a folder, a URL, ``":memory:"``, a ``QdrantClient``, a backend); or
+                one of the shorthands ``path=``, ``url=``, ``location=``, ``client=``,
+                ``backend=``. Clients and backends given are not closed.
+            collection_name: the name at the destination (default: this collection's).
+            api_key: the destination server's API key.
+            client_options: other ``QdrantClient`` keyword arguments for the destination.
+            show_progress: show a progress bar.
+
+        Returns:
+            the points copied, and whether the destination collection was created.
+        """
+        storage_options, layout = split_options(where, "copy_to")
+        if layout or "async_client" in storage_options:
+            raise InvalidInputError(
+                f"copy_to: expected a destination, found {sorted({*layout, *storage_options})}."
+            )
+        if api_key is not None:
+            storage_options["api_key"] = api_key
+        if client_options:
+            storage_options["client_options"] = client_options
+        destination_where, keywords = storage_arguments(storage, storage_options)
+        if destination_where is None:
+            raise InvalidInputError(
+                "copy_to: expected a destination (storage=, or path=, url=, location=, client= "
+                "or backend=), found none."
+            )
+        self.ensure_collection()
+        if self._written:
+            self.build_index()
+        destination = open_storage(destination_where, **keywords)
+        try:
+            with _ops.copy_bar(show_progress, "copy", "point") as progress:
+                return copy_collection(
+                    retrying(self.connection.backend, self.retry),
+                    self.collection_name,
+                    destination.backend,
+                    collection_name,
+                    progress=progress,
+                )
+        finally:
+            destination.close()
 
     # ------------------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -780,14 +563,12 @@ class QdrantIndex:
         Closing releases an embedded store for other processes. Storage left open is closed at
         interpreter exit.
         """
-        if self._written and self._ready:
-            self.build_index()
+        self._run(_ops.close(self))
         self.connection.close()
 
     async def aclose(self) -> None:
         """Async :meth:`close`: also closes the async clients this index created."""
-        if self._written and self._ready:
-            await self.abuild_index()
+        await self._arun(_ops.close(self))
         await self.connection.aclose()
 
     def __enter__(self) -> QdrantIndex:
@@ -814,39 +595,49 @@ class QdrantIndex:
         await self.aclose()
 
 
-def _check_ingest_options(batch_size: object, on_failure: object) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidInputError(f"batch_size: expected a positive int, found {batch_size!r}.")
-    if on_failure not in ("raise", "continue"):
-        raise InvalidInputError(
-            f"on_failure: expected 'raise' or 'continue', found {on_failure!r}."
+_SEARCH_DEFAULTS: dict[str, Any] = {
+    "k": 4,
+    "filter": None,
+    "score_threshold": None,
+    "search_params": None,
+    "hnsw_ef": None,
+    "exact": False,
+}
+
+
+def _known(options: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise TypeError(
+            f"{where}() got unexpected keyword argument(s) {', '.join(map(repr, unknown))}; "
+            f"it takes {', '.join(sorted(allowed))}."
         )
 
 
-def _index_bar(show: bool) -> contextlib.AbstractContextManager[Progress | None]:
-    """A tqdm bar over an index build (``None`` when not shown)."""
-    return _bar(show, "index", "vector")
+def _search(options: Mapping[str, Any]) -> tuple[SearchOptions, Retrieval]:
+    _known(options, SearchKwargs.__annotations__, "search")
+    given = {**_SEARCH_DEFAULTS, **options}
+    params = with_search_options(given["search_params"], given["hnsw_ef"], given["exact"])
+    search = SearchOptions(given["k"], given["filter"], given["score_threshold"], params)
+    retrieval = Retrieval(
+        options.get("mode", "dense"),
+        options.get("fusion", "rrf"),
+        options.get("dense_limit"),
+        options.get("sparse_limit"),
+        options.get("rrf_k"),
+    )
+    return search, retrieval
 
 
-def _copy_bar(show: bool) -> contextlib.AbstractContextManager[Progress | None]:
-    """A tqdm bar over a copy (``None`` when not shown)."""
-    return _bar(show, "copy", "point")
-
-
-@contextlib.contextmanager
-def _bar(show: bool, desc: str, unit: str) -> Iterator[Progress | None]:
-    """A tqdm bar fed by ``progress(done, total)`` (``None`` when not shown)."""
-    if not show:
-        yield None
-        return
-    from tqdm.auto import tqdm
-
-    with tqdm(desc=desc, unit=unit, leave=False) as bar:
-
-        def progress(done: int, total: int | None) -> None:
-            if total is not None and bar.total != total:
-                bar.total = total
-            bar.n = done
-            bar.refresh()
-
-        yield progress
+def _mmr(options: Mapping[str, Any]) -> SearchOptions:
+    _known(options, MmrKwargs.__annotations__, "mmr")
+    given = {**_SEARCH_DEFAULTS, "fetch_k": 20, "lambda_mult": 0.5, **options}
+    params = with_search_options(given["search_params"], given["hnsw_ef"], given["exact"])
+    return SearchOptions(
+        given["k"],
+        given["filter"],
+        given["score_threshold"],
+        params,
+        given["fetch_k"],
+        given["lambda_mult"],
+    )

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, Union, cast
 
-from qdrant_client import models
-
+from t5_vectors._steps import Call, Steps
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 from t5_vectors.plan._mismatch import mismatch
 from t5_vectors.plan.model_record import RECORD_KEY, ModelIdentity
@@ -27,36 +26,36 @@ from t5_vectors.plan.vectors import (
     check_names,
 )
 from t5_vectors.storage.base import (
-    AsyncBackend,
-    Backend,
     DenseVectorSpec,
     Distance,
     PayloadIndexKind,
     Quantization,
     Schema,
 )
-from t5_vectors.storage.client.models import quantization_from_model
+from t5_vectors.storage.inputs import engine_quantization, enum_text
+
+if TYPE_CHECKING:
+    from qdrant_client import models
 
 __all__ = [
     "SOURCE_KEY",
     "CollectionSpec",
     "DistanceLike",
     "QuantizationLike",
-    "aensure_collection",
-    "ensure_collection",
+    "ensure_steps",
 ]
 
 SOURCE_KEY = f"{METADATA_KEY}.source"
 """The payload key of a chunk's source file; every new collection indexes it (file sync)."""
 
-DistanceLike = Literal["cosine", "dot", "euclid", "manhattan"] | models.Distance
-QuantizationLike = (
-    Literal["scalar", "binary", "product"]
-    | Quantization
-    | models.ScalarQuantization
-    | models.ProductQuantization
-    | models.BinaryQuantization
-)
+DistanceLike = Union[Literal["cosine", "dot", "euclid", "manhattan"], "models.Distance"]
+QuantizationLike = Union[
+    Literal["scalar", "binary", "product"],
+    Quantization,
+    "models.ScalarQuantization",
+    "models.ProductQuantization",
+    "models.BinaryQuantization",
+]
 _DISTANCES: tuple[Distance, ...] = ("cosine", "dot", "euclid", "manhattan")
 _KINDS: tuple[PayloadIndexKind, ...] = (
     "keyword",
@@ -212,8 +211,7 @@ class CollectionSpec:
 
 
 def _distance(value: object) -> Distance:
-    if isinstance(value, models.Distance):
-        value = value.value
+    value = enum_text(value)
     if isinstance(value, str) and value.lower() in _DISTANCES:
         return value.lower()  # type: ignore[return-value]
     names = ", ".join(map(repr, _DISTANCES))
@@ -229,7 +227,7 @@ def _quantization(value: object) -> Quantization | None:
         return Quantization("binary", always_ram=True)
     if value == "product":
         return Quantization("product", always_ram=True, compression="x16")
-    converted = quantization_from_model(value)
+    converted = engine_quantization(value)
     if converted is not None:
         return converted
     raise InvalidInputError(
@@ -270,8 +268,7 @@ def _payload_indexes(value: object) -> dict[str, PayloadIndexKind]:
     return indexes
 
 
-def ensure_collection(
-    backend: Backend,
+def ensure_steps(
     name: str,
     spec: CollectionSpec,
     dim: int,
@@ -280,11 +277,13 @@ def ensure_collection(
     recreate: bool,
     create_if_missing: bool,
     identity: ModelIdentity | None = None,
-) -> None:
+) -> Steps[None]:
     """Create collection *name* from *spec*, or check the existing one against it.
 
+    An operation over the storage seam (:mod:`t5_vectors._steps`): each call goes to the
+    target ``"store"``, a :class:`~t5_vectors.storage.base.Backend` or its async twin.
+
     Args:
-        backend: the storage backend.
         name: the collection.
         spec: how it should look.
         dim: size of the embedding model's vectors.
@@ -294,42 +293,17 @@ def ensure_collection(
         identity: the model to record in a new collection and to check an existing one's
             record against (:mod:`t5_vectors.plan.model_record`).
     """
-    schema = backend.describe(name)
+    schema = yield Call("store", "describe", (name,))
     if schema is not None and recreate:
-        backend.drop(name)
+        yield Call("store", "drop", (name,))
         schema = None
     if schema is None:
         _check_may_create(name, create_if_missing)
-        backend.create(name, _new_schema(spec, dim, identity))
+        yield Call("store", "create", (name, _new_schema(spec, dim, identity)))
         return
     _check_existing(schema, name, spec, dim, model, identity)
     for key, kind in _missing_indexes(spec, schema).items():
-        backend.create_payload_index(name, key, kind)
-
-
-async def aensure_collection(
-    backend: AsyncBackend,
-    name: str,
-    spec: CollectionSpec,
-    dim: int,
-    model: str,
-    *,
-    recreate: bool,
-    create_if_missing: bool,
-    identity: ModelIdentity | None = None,
-) -> None:
-    """Async :func:`ensure_collection`."""
-    schema = await backend.describe(name)
-    if schema is not None and recreate:
-        await backend.drop(name)
-        schema = None
-    if schema is None:
-        _check_may_create(name, create_if_missing)
-        await backend.create(name, _new_schema(spec, dim, identity))
-        return
-    _check_existing(schema, name, spec, dim, model, identity)
-    for key, kind in _missing_indexes(spec, schema).items():
-        await backend.create_payload_index(name, key, kind)
+        yield Call("store", "create_payload_index", (name, key, kind))
 
 
 def _check_existing(

@@ -35,18 +35,20 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
-
-from qdrant_client import models
+from typing import TYPE_CHECKING, Any, Union
 
 from t5_vectors.encoder.texts import check_text
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.plan.payload import METADATA_KEY
 from t5_vectors.storage.base import Filter
+from t5_vectors.storage.inputs import engine_filter
+
+if TYPE_CHECKING:
+    from qdrant_client import models
 
 __all__ = ["OPERATORS", "FilterLike", "to_filter"]
 
-FilterLike = models.Filter | Mapping[str, Any]
+FilterLike = Union["models.Filter", Mapping[str, Any]]
 """What ``filter=`` accepts."""
 
 Condition = dict[str, Any]
@@ -76,8 +78,8 @@ def to_filter(value: FilterLike | None, *, where: str = "filter") -> Filter | No
     """
     if value is None:
         return None
-    if isinstance(value, models.Filter):
-        dumped: dict[str, Any] = value.model_dump(exclude_none=True, mode="json")
+    dumped = engine_filter(value)
+    if dumped is not None:
         return dumped
     if not isinstance(value, Mapping):
         raise InvalidInputError(

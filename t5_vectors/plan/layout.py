@@ -45,8 +45,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from qdrant_client import models
-
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 from t5_vectors.plan.collection import CollectionSpec
 from t5_vectors.plan.footprint import StorageReport
@@ -59,9 +57,15 @@ from t5_vectors.plan.vectors import (
     SparseVectors,
     TokenVectors,
 )
-from t5_vectors.storage.base import DenseVectorSpec, Quantization, Schema, SparseVectorSpec
-from t5_vectors.storage.client.models import model_distance, schema_from_info
-from t5_vectors.storage.open import Connection
+from t5_vectors.storage.base import (
+    Backend,
+    DenseVectorSpec,
+    Distance,
+    Quantization,
+    Schema,
+    SparseVectorSpec,
+)
+from t5_vectors.storage.inputs import engine_schema
 
 __all__ = ["CollectionLayout", "collection_layout", "measure_storage"]
 
@@ -78,8 +82,8 @@ class CollectionLayout:
     Attributes:
         vector_name: the pooled vector's name (``None``: the unnamed vector).
         dim: the pooled vector's size.
-        distance: the pooled vector's distance (a ``models.Distance``, a ``str`` enum whose
-            value is ``"Cosine"``, ``"Dot"``, ...: kept for the CLI, which prints ``.value``).
+        distance: the pooled vector's distance: ``"cosine"``, ``"dot"``, ``"euclid"`` or
+            ``"manhattan"``.
         tokens: the token multivector's options, or ``None`` when it has none.
         sparse: the sparse vector's options, or ``None`` when it has none.
         quantization: the collection's quantization of the pooled vector
@@ -90,7 +94,7 @@ class CollectionLayout:
 
     vector_name: str | None
     dim: int
-    distance: models.Distance
+    distance: Distance
     tokens: TokenVectors | None = None
     sparse: SparseVectors | None = None
     quantization: Quantization | None = None
@@ -143,7 +147,13 @@ def collection_layout(schema: Schema | Any, collection: str = "") -> CollectionL
         CollectionConfigError: it has no pooled vector, or two candidates for one role.
     """
     if not isinstance(schema, Schema):
-        schema = schema_from_info(schema)
+        translated = engine_schema(schema)
+        if not isinstance(translated, Schema):
+            raise InvalidInputError(
+                f"schema: expected a Schema (Backend.describe) or a qdrant CollectionInfo, "
+                f"found {type(schema).__name__}."
+            )
+        schema = translated
     named = schema.dense
     vector_name, dense = _dense(named, collection)
     tokens = sparse = None
@@ -154,7 +164,7 @@ def collection_layout(schema: Schema | Any, collection: str = "") -> CollectionL
     return CollectionLayout(
         vector_name=vector_name,
         dim=dense.size,
-        distance=model_distance(dense.distance),
+        distance=dense.distance,
         tokens=tokens,
         sparse=sparse,
         quantization=schema.quantization,
@@ -163,10 +173,10 @@ def collection_layout(schema: Schema | Any, collection: str = "") -> CollectionL
 
 
 def measure_storage(
-    connection: Connection, collection: str, layout: CollectionLayout, sample: int
+    backend: Backend, collection: str, layout: CollectionLayout, sample: int
 ) -> StorageReport:
     """Bytes per chunk of *collection*, measured on up to *sample* points (no model needed)."""
-    return StorageReport.read(connection.backend, collection, layout.spec(), layout.dim, sample)
+    return StorageReport.read(backend, collection, layout.spec(), layout.dim, sample)
 
 
 def _dense(

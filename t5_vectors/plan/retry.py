@@ -1,12 +1,9 @@
-"""Retrying transient Qdrant failures with exponential backoff (tenacity).
+"""Retrying transient storage failures with exponential backoff (tenacity).
 
-Transient: connection errors and timeouts (httpx, builtin ``ConnectionError`` /
-``TimeoutError``, and qdrant-client's ``ResponseHandlingException`` when what it wraps is one of
-those), HTTP 408, 429, 500, 502, 503 and 504, qdrant-client's ``ResourceExhaustedResponse`` (its
-``retry_after_s`` is honoured), and gRPC ``UNAVAILABLE``, ``RESOURCE_EXHAUSTED``,
-``DEADLINE_EXCEEDED`` and ``ABORTED``. Everything else fails at once, notably 4xx validation
-errors, 501 / 505, and a ``ResponseHandlingException`` around a response that could not be parsed
-(a client/server version mismatch): sending the same request again cannot succeed.
+Which failures are transient is the storage layer's call (:mod:`t5_vectors.storage.errors`:
+connection errors and timeouts, HTTP 408/429/5xx but 501/505, the gRPC codes that mean "try
+again"), as is how long a server asked to wait (a 429's ``Retry-After`` is honoured). This
+module imports no engine.
 """
 
 from __future__ import annotations
@@ -19,10 +16,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-import grpc  # type: ignore[import-untyped]
-import httpx
-from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
-from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -32,39 +25,13 @@ from tenacity import (
 )
 
 from t5_vectors.errors import InvalidInputError
+from t5_vectors.storage.errors import is_transient, retry_after
 
 __all__ = ["RetryPolicy", "is_transient"]
 
 logger = logging.getLogger("t5_vectors")
 
 T = TypeVar("T")
-
-_GRPC_TRANSIENT = frozenset({"UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "ABORTED"})
-_HTTPX_TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
-
-
-_HTTP_TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
-
-
-def is_transient(error: BaseException) -> bool:
-    """Whether retrying the same Qdrant request may succeed."""
-    if isinstance(error, UnexpectedResponse):
-        return error.status_code in _HTTP_TRANSIENT
-    if isinstance(error, ResponseHandlingException):
-        # qdrant-client wraps both transport errors and unparseable responses in it.
-        source = getattr(error, "source", None)
-        return not isinstance(source, BaseException) or is_transient(source)
-    if isinstance(error, (ResourceExhaustedResponse, ConnectionError, TimeoutError)):
-        return True
-    if isinstance(error, _HTTPX_TRANSIENT):
-        return True
-    if isinstance(error, grpc.RpcError) and callable(code := getattr(error, "code", None)):
-        try:
-            status = code()
-        except Exception:
-            return False
-        return getattr(status, "name", None) in _GRPC_TRANSIENT
-    return False
 
 
 @dataclass(frozen=True)
@@ -98,9 +65,8 @@ class RetryPolicy:
         """Seconds to wait after try number *failed* ended with *error*."""
         base = min(self.max_wait, self.initial_wait * 2.0 ** min(failed - 1, 60))
         base += random.uniform(0, self.jitter)
-        if isinstance(error, ResourceExhaustedResponse):
-            return max(base, float(error.retry_after_s))
-        return base
+        asked = retry_after(error) if error is not None else None
+        return base if asked is None else max(base, asked)
 
     def _warn(self, failed: int, error: BaseException | None) -> None:
         logger.warning(

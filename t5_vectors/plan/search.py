@@ -10,27 +10,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 from langchain_core.documents import Document
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
-from qdrant_client import models
 
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.plan.filters import FilterLike, to_filter
 from t5_vectors.plan.payload import document_from_payload
 from t5_vectors.storage.base import Hit, Nearest, QueryPlan, SearchParams
+from t5_vectors.storage.inputs import engine_search_params
+
+if TYPE_CHECKING:
+    from qdrant_client import models
 
 __all__ = [
     "ScoredDocuments",
     "SearchOptions",
+    "SearchParamsLike",
     "as_query_vector",
     "search_params",
     "with_search_options",
 ]
 
 ScoredDocuments = list[tuple[Document, float]]
+
+SearchParamsLike = Union[SearchParams, "models.SearchParams"]
+"""What ``search_params=`` accepts (a qdrant ``models.SearchParams`` is translated)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,7 @@ class SearchOptions:
     k: int = 4
     filter: FilterLike | None = None
     score_threshold: float | None = None
-    search_params: SearchParams | models.SearchParams | None = None
+    search_params: SearchParamsLike | None = None
     fetch_k: int | None = None
     lambda_mult: float = 0.5
 
@@ -122,22 +129,17 @@ def search_params(value: object) -> SearchParams | None:
     """``search_params=`` as the seam's :class:`SearchParams` (``None`` stays ``None``)."""
     if value is None or isinstance(value, SearchParams):
         return value
-    if isinstance(value, models.SearchParams):
-        quantization = value.quantization
-        return SearchParams(
-            hnsw_ef=value.hnsw_ef,
-            exact=bool(value.exact),
-            rescore=quantization.rescore if quantization is not None else None,
-            oversampling=quantization.oversampling if quantization is not None else None,
-        )
+    translated = engine_search_params(value)
+    if translated is not None:
+        return translated
     raise InvalidInputError(
         f"search_params: expected a qdrant models.SearchParams, found {type(value).__name__}."
     )
 
 
 def with_search_options(
-    params: SearchParams | models.SearchParams | None, hnsw_ef: object, exact: object
-) -> SearchParams | models.SearchParams | None:
+    params: SearchParamsLike | None, hnsw_ef: object, exact: object
+) -> SearchParamsLike | None:
     """Fold ``hnsw_ef=`` and ``exact=`` into the search parameters, validated."""
     if hnsw_ef is None and not exact:
         return params

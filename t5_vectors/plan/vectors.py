@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Literal, Union
 
 import numpy as np
-from qdrant_client import models
 
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.plan._mismatch import mismatch
@@ -37,8 +37,11 @@ from t5_vectors.storage.base import (
     SparseVector,
     SparseVectorSpec,
 )
+from t5_vectors.storage.inputs import engine_quantization, enum_text
 
 if TYPE_CHECKING:  # the encoder package imports torch; info and delete never need it
+    from qdrant_client import models
+
     from t5_vectors.encoder.sparse import SparseConfig, SparseTerms
 
 __all__ = [
@@ -61,8 +64,16 @@ SPARSE_RECORD_KEY = "sparse"
 configuration has no place for it; :mod:`t5_vectors.plan.layout` reads it back)."""
 
 TokenDatatype = Literal["float32", "float16"]
-_DATATYPES = {"float32": models.Datatype.FLOAT32, "float16": models.Datatype.FLOAT16}
-_BYTES = {models.Datatype.FLOAT32: 4, models.Datatype.FLOAT16: 2}
+
+
+class Datatype(StrEnum):
+    """A token vector value's stored type (a ``str`` enum, as qdrant-client's ``Datatype``)."""
+
+    FLOAT32 = "float32"
+    FLOAT16 = "float16"
+
+
+_BYTES = {Datatype.FLOAT32: 4, Datatype.FLOAT16: 2}
 _EPSILON = 1e-12
 
 
@@ -84,17 +95,17 @@ class TokenVectors:
     """
 
     name: str = TOKEN_VECTOR_NAME
-    datatype: TokenDatatype | models.Datatype = "float32"
-    quantization: Literal["scalar"] | Quantization | models.ScalarQuantization | None = None
+    datatype: Union[TokenDatatype, Datatype, models.Datatype] = "float32"  # noqa: UP007
+    quantization: Union[Literal["scalar"], Quantization, models.ScalarQuantization, None] = None  # noqa: UP007
     on_disk: bool = False
     hnsw: bool = False
     size: int | None = None
 
     def __post_init__(self) -> None:
         _check_name("token vectors' name", self.name)
-        datatype = self.datatype
-        if isinstance(datatype, str) and not isinstance(datatype, models.Datatype):
-            datatype = _DATATYPES.get(datatype, datatype)
+        datatype: object = enum_text(self.datatype)
+        if datatype in ("float32", "float16"):
+            datatype = Datatype(datatype)
         if datatype not in _BYTES:
             found = getattr(datatype, "value", datatype)
             hint = (
@@ -111,11 +122,8 @@ class TokenVectors:
         quantization = self.quantization
         if quantization == "scalar":
             quantization = Quantization("scalar", always_ram=True, quantile=0.99)
-        elif isinstance(quantization, models.ScalarQuantization):
-            config = quantization.scalar
-            quantization = Quantization(
-                "scalar", always_ram=config.always_ram, quantile=config.quantile
-            )
+        elif quantization is not None and not isinstance(quantization, Quantization):
+            quantization = engine_quantization(quantization) or quantization
         if quantization is not None and not (
             isinstance(quantization, Quantization) and quantization.kind == "scalar"
         ):
@@ -137,9 +145,9 @@ class TokenVectors:
             )
 
     @property
-    def qdrant_datatype(self) -> models.Datatype:
-        """The datatype as a ``models.Datatype`` (a ``str`` enum: ``"float32"``, ``"float16"``)."""
-        assert isinstance(self.datatype, models.Datatype)
+    def qdrant_datatype(self) -> Datatype:
+        """The datatype as a :class:`Datatype` (a ``str`` enum: ``"float32"``, ``"float16"``)."""
+        assert isinstance(self.datatype, Datatype)
         return self.datatype
 
     @property
@@ -171,7 +179,7 @@ class TokenVectors:
         rows = np.asarray(tokens, dtype=np.float32)
         norms = np.linalg.norm(rows, axis=1, keepdims=True)
         rows = rows / np.maximum(norms, _EPSILON)
-        if self.qdrant_datatype == models.Datatype.FLOAT16:
+        if self.qdrant_datatype == Datatype.FLOAT16:
             rows = rows.astype(np.float16).astype(np.float32)
         return rows.tolist()  # type: ignore[no-any-return]
 

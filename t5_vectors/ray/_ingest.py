@@ -39,7 +39,7 @@ from t5_vectors.ray._batches import Batch, num_rows
 from t5_vectors.ray._embed import _IndexEmbedBatches
 from t5_vectors.ray._rows import Columns, prepare_rows, to_points
 from t5_vectors.ray._sink import QdrantDatasink, dedupe_last
-from t5_vectors.ray._target import OpenBackend, Target, backend_of, storage_kind
+from t5_vectors.ray._target import OpenBackend, Target, backend_of, shared
 from t5_vectors.storage.base import Backend
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ def ingest(
     embed_options = _embed_options(index, text_column, num_gpus)
     index.ensure_collection()  # on the driver, before any worker reads or writes
     try:
-        if open_backend is not None or storage_kind(index) == "server":
+        if open_backend is not None or shared(index):
             report = _ingest_on_workers(
                 dataset,
                 index,

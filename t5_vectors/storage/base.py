@@ -33,8 +33,10 @@ Contract changes (clarifications made while wiring the package through this seam
 4. The pipeline reads the sync backend at each call (``index.backend``, the same object as
    ``index.connection.backend``), so a test may wrap that instance's ``retrieve`` / ``upsert``
    / ``build_index`` to trace or kill at exact points (``tests/reliability/crash_child.py``).
-5. ``Backend.kind`` values in use: ``"edge"``, ``"local-mode"``, ``"memory"``, ``"server"``;
-   file sync picks its scan by it (one pass where there are no payload indexes).
+5. ``Backend.kind`` values in use: ``"edge"``, ``"local-mode"``, ``"memory"``, ``"server"``,
+   for messages. What a backend can do is declared by ``Backend.capabilities``
+   (:class:`Capabilities`); callers decide by it, never by ``kind`` (file sync scans in one
+   pass where there are no payload indexes; Ray workers write only to shared storage).
 6. ``set_payload(collection, [(point id, {key: value}), ...])`` merges the given top-level keys
    into each existing point's payload (Qdrant's *set payload*: other keys and the vectors stay;
    a point that does not exist is left absent). File sync records a file's digest on its first
@@ -50,8 +52,10 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 __all__ = [
+    "CALLS",
     "AsyncBackend",
     "Backend",
+    "Capabilities",
     "CollectionStats",
     "DenseVectorSpec",
     "Distance",
@@ -88,6 +92,28 @@ PayloadIndexKind = Literal["keyword", "integer", "float", "bool", "text", "uuid"
 
 Progress = Callable[[int, int | None], None]
 """``progress(done, total)``: called as a long operation advances (``total`` may be unknown)."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do; callers branch on these, never on ``Backend.kind``.
+
+    Attributes:
+        payload_indexes: payload keys can be indexed (else a filter scans every point).
+        sparse: sparse vectors (BM25, hybrid search).
+        multivector: multivectors scored by MaxSim (token vectors).
+        native_async: async calls need no worker thread (an ``AsyncQdrantClient``).
+        durable: what is written outlives the process (a folder or a server).
+        shared: other processes reach the same collections at the same time (a server or
+            cluster: Ray workers can write to it); embedded storage serves one process.
+    """
+
+    payload_indexes: bool
+    sparse: bool = True
+    multivector: bool = True
+    native_async: bool = False
+    durable: bool = True
+    shared: bool = False
 
 
 # --- collection layout ---------------------------------------------------------------------
@@ -312,12 +338,13 @@ class QueryPlan:
 class Backend(Protocol):
     """One storage engine. Every call is synchronous and safe to call from several threads.
 
-    ``kind`` is ``"edge"``, ``"local-mode"``, ``"memory"`` or ``"server"``; ``location`` the
-    folder or URL, for messages (never a secret).
+    ``kind`` is ``"edge"``, ``"local-mode"``, ``"memory"`` or ``"server"`` and ``location`` the
+    folder or URL, both for messages (never a secret); ``capabilities`` says what it can do.
     """
 
     kind: str
     location: str
+    capabilities: Capabilities
 
     def list_collections(self) -> list[str]: ...
     def describe(self, collection: str) -> Schema | None: ...
@@ -367,6 +394,7 @@ class AsyncBackend(Protocol):
 
     kind: str
     location: str
+    capabilities: Capabilities
 
     async def list_collections(self) -> list[str]: ...
     async def describe(self, collection: str) -> Schema | None: ...
@@ -410,3 +438,11 @@ class AsyncBackend(Protocol):
     ) -> None: ...
     async def build_index(self, collection: str, *, progress: Progress | None = None) -> None: ...
     async def close(self) -> None: ...
+
+
+CALLS: tuple[str, ...] = tuple(
+    name for name, value in vars(Backend).items() if callable(value) and not name.startswith("_")
+)
+"""The names of the protocol's calls, in declaration order (adapters that wrap every call,
+such as :mod:`~t5_vectors.storage.threaded` and :mod:`~t5_vectors.storage.retrying`, are built
+from it)."""

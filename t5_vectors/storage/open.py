@@ -1,25 +1,32 @@
-"""Which storage backend serves a ``QdrantIndex``: opening it, sync and async.
+"""Opening storage: any location to the backends of the storage seam, in one place.
 
-A :class:`Connection` opens the :class:`~t5_vectors.storage.base.Backend` (sync) and
-:class:`~t5_vectors.storage.base.AsyncBackend` (async) of an index:
+:func:`open_storage` opens what every caller names (``QdrantIndex``, the vector store, the CLI,
+Ray workers, ``copy``): a folder, a URL, ``":memory:"``, a ``QdrantClient`` /
+``AsyncQdrantClient`` a user made, a :class:`~t5_vectors.storage.base.Backend`, or an open
+:class:`Storage` (returned as it is). A :class:`Storage` holds the sync
+:class:`~t5_vectors.storage.base.Backend` and the :class:`~t5_vectors.storage.base.AsyncBackend`:
 
-* ``url=`` / ``location=URL``, or a remote client passed in: the qdrant-client backend; async
-  calls use an ``AsyncQdrantClient`` built from the same options (``init_options``), created on
-  first use, and the other way round;
-* ``location=":memory:"`` or a local-mode ``QdrantClient`` passed in: the qdrant-client backend,
-  async calls on a worker thread;
-* ``path=`` (and the default, :data:`DEFAULT_PATH`): a folder written by qdrant-client's local
+* a URL, or a remote client passed in: the qdrant-client backend; async calls use an
+  ``AsyncQdrantClient`` built from the same options (``init_options``), created on first use,
+  and the other way round;
+* ``":memory:"`` or a local-mode ``QdrantClient`` passed in: the qdrant-client backend, async
+  calls on a worker thread;
+* a folder (and the default, :data:`DEFAULT_PATH`): a folder written by qdrant-client's local
   mode (``meta.json`` / ``collection/``; langchain-qdrant ``path=``, earlier t5-vectors) opens
   with the qdrant-client backend as it is; any other folder (new, or Qdrant Edge's) is Qdrant
   Edge (:mod:`t5_vectors.storage.edge`), with async calls on a worker thread, never the loop;
 * given only an embedded ``AsyncQdrantClient``, sync calls are impossible and say so.
 
-Backends this connection opened are closed by :meth:`Connection.close` and, failing that, at
-interpreter exit (so a script that forgets ``close()`` prints no traceback at exit).
+A folder another process holds raises :class:`~t5_vectors.errors.StorageLockedError` here, for
+either engine. :meth:`Storage.opener` gives a picklable callable that opens the same server in
+another process (Ray workers); embedded storage serves one process and has none.
 
-API keys never show: :attr:`Connection.options` masks them in its ``repr``, and no message of
+Backends a storage opened are closed by :meth:`Storage.close` and, failing that, at interpreter
+exit (so a script that forgets ``close()`` prints no traceback at exit).
+
+API keys never show: :attr:`Storage.options` masks them in its ``repr``, and no message of
 t5-vectors includes them. An API key sent over plain ``http`` to a host other than this machine
-raises an :class:`~t5_vectors.errors.InsecureConnectionWarning` once per connection.
+raises an :class:`~t5_vectors.errors.InsecureConnectionWarning` once per storage.
 """
 
 from __future__ import annotations
@@ -32,19 +39,34 @@ import threading
 import warnings
 import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 from urllib.parse import urlsplit
 
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from t5_vectors.errors import InsecureConnectionWarning, InvalidInputError
-from t5_vectors.storage.base import AsyncBackend, Backend, Filter
-from t5_vectors.storage.client.backend import AsyncClientBackend, ClientBackend
+from t5_vectors.storage.base import AsyncBackend, Backend, Capabilities, Filter
+from t5_vectors.storage.client.backend import (
+    AsyncClientBackend,
+    ClientBackend,
+    async_client_backend,
+    client_backend,
+)
+from t5_vectors.storage.client.errors import translate
 from t5_vectors.storage.client.local import repair_interrupted_first_open
-from t5_vectors.storage.threaded import ThreadedAsyncBackend
+from t5_vectors.storage.threaded import threaded
 
-__all__ = ["DEFAULT_PATH", "Connection", "is_local_mode_folder"]
+__all__ = [
+    "DEFAULT_PATH",
+    "Connection",
+    "ServerOpener",
+    "Storage",
+    "StorageLike",
+    "is_local_mode_folder",
+    "open_storage",
+]
 
 DEFAULT_PATH = "./t5_vectors_data"
 """Where embedded Qdrant stores collections when no client, location, url or path is given."""
@@ -60,14 +82,19 @@ def is_local_mode_folder(path: str | os.PathLike[str]) -> bool:
     return (folder / "meta.json").is_file() or (folder / "collection").is_dir()
 
 
-def _edge_backend(path: str) -> Backend | None:
-    """Qdrant Edge over *path*, or ``None`` while the Edge backend is not available."""
+def _edge_backend(path: Path) -> Backend:
+    """Qdrant Edge over *path*."""
+    from t5_vectors.storage.edge.backend import EdgeBackend
+
+    return EdgeBackend(path)
+
+
+def _local_client(options: Mapping[str, Any]) -> QdrantClient:
+    """A qdrant-client over *options*; a folder open in another process is a typed error."""
     try:
-        from t5_vectors.storage.edge.backend import EdgeBackend
-    except ImportError:
-        return None
-    backend: Backend = EdgeBackend(path)
-    return backend
+        return QdrantClient(**options)
+    except RuntimeError as error:
+        raise translate(error, str(options.get("path"))) from error
 
 
 _SECRET_OPTIONS = frozenset({"api_key", "auth_token_provider"})
@@ -147,8 +174,8 @@ def warn_if_insecure(options: Mapping[str, Any]) -> None:
     )
 
 
-class Connection:
-    """The storage backends behind a ``QdrantIndex``.
+class Storage:
+    """The storage backends behind a ``QdrantIndex`` (open it with :func:`open_storage`).
 
     Args:
         client: a ``QdrantClient`` to use (not closed by :meth:`close`).
@@ -205,14 +232,15 @@ class Connection:
             if not ({"location", "url", "host", "path"} & given.keys()):
                 given["path"] = DEFAULT_PATH
             path = given.get("path")
-            if path is not None and edge and set(given) == {"path"}:
-                path = os.fspath(path)
-                if not is_local_mode_folder(path):
+            if path is not None:
+                path = given["path"] = Path(path).expanduser()
+                if edge and set(given) == {"path"} and not is_local_mode_folder(path):
                     self._backend = _edge_backend(path)
             if self._backend is None:
                 if path is not None:
                     repair_interrupted_first_open(path)
-                self._client = QdrantClient(**given)
+                    given["path"] = os.fspath(path)
+                self._client = _local_client(given)
         if backend is not None and isinstance(backend, ClientBackend):
             self._client = backend.client
         if self._backend is not None and not isinstance(self._backend, ClientBackend):
@@ -222,7 +250,7 @@ class Connection:
             self.kind = self._backend.kind
         else:
             if self._backend is None and self._client is not None:
-                self._backend = ClientBackend(self._client, owned=client is None)
+                self._backend = client_backend(self._client, owned=client is None)
                 self._owned.append(self._backend)
             reference = self._client if self._client is not None else async_client
             assert reference is not None
@@ -235,7 +263,7 @@ class Connection:
                 else "local-mode"
             )
         if async_client is not None:
-            self._abackend = AsyncClientBackend(async_client)
+            self._abackend = async_client_backend(async_client)
         self.location = (
             self._backend.location
             if self._backend is not None
@@ -251,7 +279,36 @@ class Connection:
         _open_connections.add(self)
 
     def __repr__(self) -> str:
-        return f"Connection(kind={self.kind!r}, location={self.location!r})"
+        return f"Storage(kind={self.kind!r}, location={self.location!r})"
+
+    @property
+    def has_sync(self) -> bool:
+        """Whether a sync backend was opened or given (not when only an async client was)."""
+        return self._backend is not None or self._client is not None
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the storage can do (the sync backend's, with native async where it is)."""
+        backend = self._backend
+        if backend is None:  # only an AsyncQdrantClient was given
+            assert self._abackend is not None
+            return self._abackend.capabilities
+        return replace(backend.capabilities, native_async=self.native_async)
+
+    def opener(self) -> ServerOpener:
+        """A picklable callable that opens this storage's server in another process.
+
+        Raises:
+            InvalidInputError: the storage is embedded (a folder or ``:memory:``), which serves
+                one process.
+        """
+        if not self.capabilities.shared:
+            raise InvalidInputError(
+                f"storage: expected a Qdrant server or cluster that other processes can write "
+                f"to, found {self.kind} storage ({self.location}), which serves one process. "
+                "Write to it from this process, or connect to a server (url=...)."
+            )
+        return ServerOpener(dict(self.options))
 
     # ------------------------------------------------------------------------------ backends
     @property
@@ -268,7 +325,7 @@ class Connection:
             with self._twin_lock:
                 if self._backend is None:
                     self._client = QdrantClient(**self._twin_options())
-                    backend = ClientBackend(self._client, owned=True)
+                    backend = client_backend(self._client, owned=True)
                     self._owned.append(backend)
                     self._backend = backend
         return self._backend
@@ -281,10 +338,10 @@ class Connection:
                 if self._abackend is None:
                     if self.local:
                         assert self._backend is not None  # else an async client was given
-                        self._abackend = ThreadedAsyncBackend(self._backend)
+                        self._abackend = threaded(self._backend)
                     else:
                         self._async_client = AsyncQdrantClient(**self._twin_options())
-                        abackend = AsyncClientBackend(self._async_client, owned=True)
+                        abackend = async_client_backend(self._async_client, owned=True)
                         self._owned.append(abackend)
                         self._abackend = abackend
         return self._abackend
@@ -361,7 +418,7 @@ def _close_all(owned: list[Backend | AsyncBackend]) -> None:
         owned.remove(backend)
 
 
-_open_connections: weakref.WeakSet[Connection] = weakref.WeakSet()
+_open_connections: weakref.WeakSet[Storage] = weakref.WeakSet()
 
 
 @atexit.register
@@ -369,3 +426,101 @@ def _close_at_exit() -> None:
     """Close what scripts forgot to close, before the interpreter tears modules down."""
     for connection in list(_open_connections):
         connection._finalizer()
+
+
+Connection = Storage
+"""The former name of :class:`Storage`."""
+
+
+@dataclass(frozen=True)
+class ServerOpener:
+    """Opens the qdrant-client backend of a Qdrant server or cluster (picklable, for workers).
+
+    Args:
+        options: ``QdrantClient`` keyword arguments (``url``, ``api_key``, ``timeout``, ...).
+    """
+
+    options: Mapping[str, Any]
+
+    def __call__(self) -> Backend:
+        # The opener's maker already checked the server's version; workers need not ask again.
+        client = QdrantClient(**{**dict(self.options), "check_compatibility": False})
+        backend: Backend = client_backend(client, owned=True)
+        return backend
+
+    def __repr__(self) -> str:  # never show an API key
+        location = self.options.get("url") or self.options.get("location")
+        return f"ServerOpener({location or self.options.get('host')!r})"
+
+
+StorageLike = Union[  # noqa: UP007
+    str, os.PathLike[str], QdrantClient, AsyncQdrantClient, Backend, Storage, None
+]
+"""What :func:`open_storage` opens."""
+
+_URL = ("http://", "https://")
+
+
+def open_storage(
+    where: StorageLike = None,
+    *,
+    api_key: str | None = None,
+    client_options: Mapping[str, Any] | None = None,
+    async_client: AsyncQdrantClient | None = None,
+    name: str = "storage",
+) -> Storage:
+    """Open any location as a :class:`Storage`.
+
+    Args:
+        where: a folder (``str`` or path; embedded storage: Qdrant Edge, or qdrant-client's
+            local mode for a folder it wrote), an ``http(s)://`` URL (a server or cluster),
+            ``":memory:"``, a ``QdrantClient`` or ``AsyncQdrantClient`` (not closed by
+            :meth:`Storage.close`), a storage :class:`~t5_vectors.storage.base.Backend` (not
+            closed), or an open :class:`Storage` (returned as it is). ``None`` is
+            :data:`DEFAULT_PATH`.
+        api_key: the server's API key (URLs only).
+        client_options: other ``QdrantClient`` keyword arguments (``timeout``,
+            ``prefer_grpc``, ...; URLs only).
+        async_client: an ``AsyncQdrantClient`` for the same server, beside a ``QdrantClient``.
+        name: how the caller's interface names *where*, for messages (``"client"``,
+            ``"path"``, ...).
+
+    Raises:
+        InvalidInputError: options that do not fit the location (an API key for a folder).
+        StorageLockedError: the folder is open in another process.
+    """
+    if isinstance(where, Storage):
+        if api_key is not None or client_options or async_client is not None:
+            raise InvalidInputError(
+                "storage: expected no api_key / client_options / async_client with an open "
+                "Storage, found some. Configure the storage when you open it."
+            )
+        return where
+    if isinstance(where, AsyncQdrantClient):
+        return Storage(async_client=where)
+    if isinstance(where, QdrantClient):
+        return Storage(client=where, async_client=async_client)
+    if isinstance(where, Backend):
+        return Storage(backend=where)
+    if where is not None and not isinstance(where, (str, os.PathLike)):
+        raise InvalidInputError(
+            f"{name}: expected a folder path, a server URL, ':memory:', a "
+            f"qdrant_client.QdrantClient or AsyncQdrantClient, or a storage Backend, found "
+            f"{type(where).__name__}."
+        )
+    if async_client is not None and not isinstance(async_client, AsyncQdrantClient):
+        raise InvalidInputError(
+            "async_client: expected a qdrant_client.AsyncQdrantClient, found "
+            f"{type(async_client).__name__}."
+        )
+    options = dict(client_options or {})
+    if isinstance(where, str) and (where == ":memory:" or where.startswith(_URL)):
+        options.update({"location": where, "api_key": api_key})
+    else:
+        if api_key is not None or client_options:
+            raise InvalidInputError(
+                f"api_key / client_options: expected a server URL with them, found the "
+                f"folder {where or DEFAULT_PATH!r}. Pass url='http://...' or drop them."
+            )
+        options["path"] = where if where is not None else DEFAULT_PATH
+    return Storage(options=options, async_client=async_client, edge=True)

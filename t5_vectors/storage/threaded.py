@@ -3,33 +3,22 @@
 Qdrant Edge and qdrant-client's local mode compute in the calling thread (an HNSW walk, a numpy
 scan). Running that inline in a coroutine, as qdrant-client's own ``AsyncQdrantLocal`` does,
 stalls the caller's event loop for every search; :class:`ThreadedAsyncBackend` hands each call
-to ``asyncio.to_thread`` instead.
+to ``asyncio.to_thread`` instead. Its methods are made from the protocol's list of calls
+(:data:`~t5_vectors.storage.base.CALLS`), so it has every call and no copy of any.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from t5_vectors.storage.base import (
-    Backend,
-    CollectionStats,
-    Filter,
-    Hit,
-    PayloadIndexKind,
-    Point,
-    PointId,
-    Progress,
-    QueryPlan,
-    Record,
-    Schema,
-)
+from t5_vectors.storage.base import CALLS, AsyncBackend, Backend
 
-__all__ = ["ThreadedAsyncBackend"]
+__all__ = ["ThreadedAsyncBackend", "threaded"]
 
 
-class ThreadedAsyncBackend:
+class ThreadedAsyncBackend(AsyncBackend):
     """:class:`~t5_vectors.storage.base.AsyncBackend` running *backend* on worker threads.
 
     Args:
@@ -40,92 +29,24 @@ class ThreadedAsyncBackend:
         self.backend = backend
         self.kind = backend.kind
         self.location = backend.location
+        self.capabilities = backend.capabilities
 
     def __repr__(self) -> str:
         return f"ThreadedAsyncBackend({self.backend!r})"
 
-    async def list_collections(self) -> list[str]:
-        return await asyncio.to_thread(self.backend.list_collections)
 
-    async def describe(self, collection: str) -> Schema | None:
-        return await asyncio.to_thread(self.backend.describe, collection)
+def _on_thread(name: str) -> Callable[..., Any]:
+    async def call(self: ThreadedAsyncBackend, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(getattr(self.backend, name), *args, **kwargs)
 
-    async def stats(self, collection: str) -> CollectionStats:
-        return await asyncio.to_thread(self.backend.stats, collection)
+    call.__name__ = call.__qualname__ = name
+    return call
 
-    async def create(self, collection: str, schema: Schema) -> None:
-        await asyncio.to_thread(self.backend.create, collection, schema)
 
-    async def drop(self, collection: str) -> bool:
-        return await asyncio.to_thread(self.backend.drop, collection)
+for _name in CALLS:
+    setattr(ThreadedAsyncBackend, _name, _on_thread(_name))
 
-    async def set_metadata(self, collection: str, metadata: Mapping[str, Any]) -> None:
-        await asyncio.to_thread(self.backend.set_metadata, collection, metadata)
 
-    async def create_payload_index(self, collection: str, key: str, kind: PayloadIndexKind) -> None:
-        await asyncio.to_thread(self.backend.create_payload_index, collection, key, kind)
-
-    async def upsert(self, collection: str, points: Sequence[Point]) -> None:
-        await asyncio.to_thread(self.backend.upsert, collection, points)
-
-    async def set_payload(
-        self, collection: str, updates: Sequence[tuple[PointId, Mapping[str, Any]]]
-    ) -> None:
-        await asyncio.to_thread(self.backend.set_payload, collection, updates)
-
-    async def retrieve(
-        self,
-        collection: str,
-        ids: Sequence[PointId],
-        *,
-        with_payload: bool | tuple[str, ...] = True,
-        with_vectors: bool | tuple[str, ...] = False,
-    ) -> list[Record]:
-        return await asyncio.to_thread(
-            self.backend.retrieve,
-            collection,
-            ids,
-            with_payload=with_payload,
-            with_vectors=with_vectors,
-        )
-
-    async def scroll(
-        self,
-        collection: str,
-        *,
-        filter: Filter | None = None,
-        limit: int = 256,
-        offset: PointId | None = None,
-        with_payload: bool | tuple[str, ...] = True,
-        with_vectors: bool | tuple[str, ...] = False,
-    ) -> tuple[list[Record], PointId | None]:
-        return await asyncio.to_thread(
-            self.backend.scroll,
-            collection,
-            filter=filter,
-            limit=limit,
-            offset=offset,
-            with_payload=with_payload,
-            with_vectors=with_vectors,
-        )
-
-    async def query(self, collection: str, plan: QueryPlan) -> list[Hit]:
-        return await asyncio.to_thread(self.backend.query, collection, plan)
-
-    async def count(self, collection: str, filter: Filter | None = None) -> int:
-        return await asyncio.to_thread(self.backend.count, collection, filter)
-
-    async def delete(
-        self,
-        collection: str,
-        *,
-        ids: Sequence[PointId] | None = None,
-        filter: Filter | None = None,
-    ) -> None:
-        await asyncio.to_thread(self.backend.delete, collection, ids=ids, filter=filter)
-
-    async def build_index(self, collection: str, *, progress: Progress | None = None) -> None:
-        await asyncio.to_thread(self.backend.build_index, collection, progress=progress)
-
-    async def close(self) -> None:
-        await asyncio.to_thread(self.backend.close)
+def threaded(backend: Backend) -> ThreadedAsyncBackend:
+    """*backend*'s calls as coroutines, each run on a worker thread."""
+    return ThreadedAsyncBackend(backend)  # type: ignore[abstract]  # methods set above

@@ -235,9 +235,15 @@ def test_index_arguments_are_validated(tiny_encoder, client):
         QdrantIndex("t5-base", client=client)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="retry: expected a RetryPolicy"):
         QdrantIndex(tiny_encoder, client=client, retry=3)  # type: ignore[arg-type]
-    with pytest.raises(InvalidInputError, match="either a client or connection options"):
+    with pytest.raises(InvalidInputError, match="expected one place to store, found url, client"):
         QdrantIndex(tiny_encoder, client=client, url="http://localhost:6333")
+    with pytest.raises(InvalidInputError, match="storage: expected it alone or the keywords path"):
+        QdrantIndex(tiny_encoder, storage=":memory:", path="./x")
+    with pytest.raises(InvalidInputError, match="spec: expected it alone or the layout keywords"):
+        QdrantIndex(tiny_encoder, client=client, spec=CollectionSpec(), distance="dot")
+    with pytest.raises(TypeError, match="unexpected keyword argument.*'colection_name'"):
+        QdrantIndex(tiny_encoder, client=client, colection_name="typo")  # type: ignore[call-arg]
     with pytest.raises(
-        InvalidInputError, match=r"expected a qdrant_client\.QdrantClient, found object"
+        InvalidInputError, match=r"client: expected a folder path.*QdrantClient.*found object"
     ):
         QdrantIndex(tiny_encoder, client=object())  # type: ignore[arg-type]

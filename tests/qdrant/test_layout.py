@@ -31,7 +31,7 @@ def _layout(client: QdrantClient, name: str) -> CollectionLayout:
 def test_dense_only_collection(make_index: Callable[..., QdrantIndex], client: Any) -> None:
     index = make_index(distance="dot")
     layout = _layout(client, index.collection_name)
-    assert (layout.vector_name, layout.dim, layout.distance) == (None, index.dim, "Dot")
+    assert (layout.vector_name, layout.dim, layout.distance) == (None, index.dim, "dot")
     assert layout.tokens is None
     assert layout.sparse is None
     assert layout.modes == ("dense",)
@@ -79,7 +79,7 @@ def test_a_plain_reopen_keeps_filling_every_vector(
     for record in records:
         assert set(record.vector) == {"", "tokens", "langchain-sparse"}
     assert len(rich.search("vector", k=2, mode="hybrid")) == 2
-    report = measure_storage(reopened.connection, rich.collection_name, layout, sample=10)
+    report = measure_storage(reopened.backend, rich.collection_name, layout, sample=10)
     assert report == reopened.storage(sample=10)
     assert report.points == 3
     assert report.token_count > 0
@@ -124,7 +124,7 @@ def test_collections_written_elsewhere(client: QdrantClient, recorded: bool) -> 
         "unnamed", vectors_config=models.VectorParams(size=8, distance=models.Distance.EUCLID)
     )
     layout = _layout(client, "unnamed")
-    assert (layout.vector_name, layout.dim, layout.distance) == (None, 8, "Euclid")
+    assert (layout.vector_name, layout.dim, layout.distance) == (None, 8, "euclid")
 
 
 @pytest.mark.parametrize(

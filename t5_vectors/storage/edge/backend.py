@@ -34,6 +34,7 @@ import qdrant_edge as qe
 
 from t5_vectors.errors import CollectionConfigError, InvalidInputError, StorageLockedError
 from t5_vectors.storage.base import (
+    Capabilities,
     CollectionStats,
     Filter,
     Hit,
@@ -189,6 +190,7 @@ class EdgeBackend:
     """
 
     kind: str = "edge"
+    capabilities = Capabilities(payload_indexes=True)
 
     def __init__(
         self,
