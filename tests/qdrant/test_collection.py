@@ -241,7 +241,7 @@ def test_index_arguments_are_validated(tiny_encoder, client):
         QdrantIndex(tiny_encoder, storage=":memory:", path="./x")
     with pytest.raises(InvalidInputError, match="spec: expected it alone or the layout keywords"):
         QdrantIndex(tiny_encoder, client=client, spec=CollectionSpec(), distance="dot")
-    with pytest.raises(TypeError, match="unexpected keyword argument.*'colection_name'"):
+    with pytest.raises(TypeError, match=r"unexpected keyword argument.*'colection_name'"):
         QdrantIndex(tiny_encoder, client=client, colection_name="typo")  # type: ignore[call-arg]
     with pytest.raises(
         InvalidInputError, match=r"client: expected a folder path.*QdrantClient.*found object"
