@@ -27,7 +27,17 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-__all__ = ["Call", "Operation", "Steps", "adrive", "async_methods", "drive", "sync_methods"]
+__all__ = [
+    "Call",
+    "Operation",
+    "Steps",
+    "adrive",
+    "arun_steps",
+    "async_methods",
+    "drive",
+    "run_steps",
+    "sync_methods",
+]
 
 T = TypeVar("T")
 
@@ -55,41 +65,61 @@ def _keep(error: Exception) -> BaseException:
     return error
 
 
-def drive(steps: Steps[T], targets: Mapping[str, Any], wrap: Wrap = _keep) -> T:
-    """Run *steps*, making each call on the sync objects of *targets*."""
+@dataclass(frozen=True)
+class _Done:
+    value: Any
+
+
+def _advance(steps: Generator[Any, Any, Any], value: Any, error: BaseException | None) -> Any:
+    """Send the last result (or throw its error) into *steps*: its next request, or done."""
+    try:
+        return steps.throw(error) if error is not None else steps.send(value)
+    except StopIteration as done:
+        return _Done(done.value)
+
+
+def run_steps(steps: Generator[Any, Any, T], do: Callable[[Any], Any], wrap: Wrap = _keep) -> T:
+    """Run *steps*, answering each request it yields with ``do(request)``."""
     value: Any = None
     error: BaseException | None = None
-    while True:
-        try:
-            call = steps.throw(error) if error is not None else steps.send(value)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+    while not isinstance(request := _advance(steps, value, error), _Done):
         value, error = None, None
         try:
-            value = call.bind(targets)(*call.args, **call.kwargs)
+            value = do(request)
         except Exception as failure:
             error = wrap(failure)
+    return request.value  # type: ignore[no-any-return]
+
+
+async def arun_steps(
+    steps: Generator[Any, Any, T], do: Callable[[Any], Awaitable[Any]], wrap: Wrap = _keep
+) -> T:
+    """Run *steps*, answering each request it yields with ``await do(request)``."""
+    value: Any = None
+    error: BaseException | None = None
+    while not isinstance(request := _advance(steps, value, error), _Done):
+        value, error = None, None
+        try:
+            value = await do(request)
+        except Exception as failure:
+            error = wrap(failure)
+    return request.value  # type: ignore[no-any-return]
+
+
+def drive(steps: Steps[T], targets: Mapping[str, Any], wrap: Wrap = _keep) -> T:
+    """Run *steps*, making each call on the sync objects of *targets*."""
+    return run_steps(steps, lambda call: call.bind(targets)(*call.args, **call.kwargs), wrap)
 
 
 async def adrive(steps: Steps[T], targets: Mapping[str, Any], wrap: Wrap = _keep) -> T:
-    """Run *steps*, awaiting each call on the async objects of *targets*.
+    """Run *steps*, awaiting each call on the async objects of *targets* (a target's method
+    that is not a coroutine function, a sync helper next to async ones, is called as it is)."""
 
-    A target's method that is not a coroutine function (a sync helper next to async ones) is
-    called as it is.
-    """
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            call = steps.throw(error) if error is not None else steps.send(value)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        value, error = None, None
-        try:
-            result = call.bind(targets)(*call.args, **call.kwargs)
-            value = await result if inspect.isawaitable(result) else result
-        except Exception as failure:
-            error = wrap(failure)
+    async def do(call: Call) -> Any:
+        value = call.bind(targets)(*call.args, **call.kwargs)
+        return await value if inspect.isawaitable(value) else value
+
+    return await arun_steps(steps, do, wrap)
 
 
 Operation = Callable[..., Steps[Any]]

@@ -24,7 +24,7 @@ from langchain_core.documents import Document
 
 from t5_vectors._steps import Call, Steps
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.index.ingest import IngestReport, OnFailure
+from t5_vectors.index.ingest import IngestReport, IngestRun, OnFailure
 from t5_vectors.plan.collection import ensure_steps
 from t5_vectors.plan.filters import FilterLike, to_filter
 from t5_vectors.plan.footprint import StorageReport
@@ -150,20 +150,16 @@ def ingest(
     if index.fingerprint != fingerprint:  # adopted the collection's (nothing consumed yet)
         prepared = source(index.fingerprint)
     lookup = yield from _ready_to_write(index, force)
-    report: IngestReport = yield Call(
-        "pipeline",
-        "run",
-        (prepared, index._handle),
-        {
-            "batch_size": batch_size,
-            "retry": index.retry,
-            "on_failure": on_failure,
-            "force": force,
-            "lookup": lookup,
-            "show_progress": show_progress,
-            "total": len(documents) if isinstance(documents, Sized) else None,
-        },
+    run = IngestRun(
+        batch_size,
+        index.retry,
+        on_failure,
+        force=force,
+        lookup=lookup,
+        show_progress=show_progress,
+        total=len(documents) if isinstance(documents, Sized) else None,
     )
+    report: IngestReport = yield Call("pipeline", "run", (prepared, index._handle, run))
     if report.written and build:
         with _bar(show_progress, "index", "vector") as progress:
             yield Call("self", "build_index", (progress,))
@@ -184,12 +180,8 @@ def add(
     if index.fingerprint != fingerprint:  # adopted the collection's: hash with it
         prepared = prepare_list(documents, ids, index.fingerprint)
     lookup = yield from _ready_to_write(index, False)
-    yield Call(
-        "pipeline",
-        "run",
-        (prepared, index._handle),
-        {"batch_size": batch_size, "retry": index.retry, "lookup": lookup},
-    )
+    run = IngestRun(batch_size, index.retry, lookup=lookup)
+    yield Call("pipeline", "run", (prepared, index._handle, run))
     return [str(doc.document_id) for doc in prepared]
 
 

@@ -193,28 +193,22 @@ class QdrantIndex:
 
     # ------------------------------------------------------------------------------ drivers
     def _run(self, steps: Steps[Any]) -> Any:
-        backend = self.connection.backend
-        targets = {
-            "store": backend,
-            "reads": retrying(backend, self.retry),
-            "embed": self.points,
-            "embedder": self.embedder,
-            "self": self,
-            "pipeline": _Pipeline,
-        }
-        return drive(steps, targets)
+        return drive(steps, self._targets(True))
 
     async def _arun(self, steps: Steps[Any]) -> Any:
-        abackend = self.connection.abackend
-        targets = {
-            "store": abackend,
-            "reads": aretrying(abackend, self.retry),
-            "embed": _Async(self.points),
-            "embedder": _Async(self.embedder),
-            "self": _Async(self),
-            "pipeline": _AsyncPipeline,
+        return await adrive(steps, self._targets(False))
+
+    def _targets(self, sync: bool) -> dict[str, Any]:
+        """What the operations call (:mod:`t5_vectors.index._ops`), sync or async."""
+        store: Any = self.connection.backend if sync else self.connection.abackend
+        return {
+            "store": store,
+            "reads": retrying(store, self.retry) if sync else aretrying(store, self.retry),
+            "embed": self.points if sync else _Async(self.points),
+            "embedder": self.embedder if sync else _Async(self.embedder),
+            "self": self if sync else _Async(self),
+            "pipeline": _Pipeline if sync else _AsyncPipeline,
         }
-        return await adrive(steps, targets)
 
     # ----------------------------------------------------------------------------- properties
     @property

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Protocol
 
+from t5_vectors._steps import arun_steps, run_steps
 from t5_vectors.plan.payload import PreparedDocument
 from t5_vectors.plan.report import BatchFailure, IngestError, IngestReport, OnFailure, Tally
 from t5_vectors.plan.retry import RetryPolicy
@@ -56,6 +57,7 @@ __all__ = [
     "BatchFailure",
     "IngestError",
     "IngestReport",
+    "IngestRun",
     "OnFailure",
     "Sink",
     "arun_ingest",
@@ -65,6 +67,31 @@ __all__ = [
 
 Vectors = Any
 """What a sink's ``embed`` returns for a batch; handed to its ``write`` unchanged."""
+
+
+@dataclass(frozen=True)
+class IngestRun:
+    """How one ingestion runs.
+
+    Attributes:
+        batch_size: documents per batch.
+        retry: how transient storage failures are retried.
+        on_failure: ``"raise"`` stops at the first batch that fails for good, ``"continue"``
+            records it and goes on.
+        force: encode and write even documents stored unchanged.
+        lookup: compare with stored content hashes (``False`` into a collection that was
+            empty when the run began: only versions on their way are compared).
+        show_progress: show a progress bar.
+        total: how many documents the source holds, when known (for the bar).
+    """
+
+    batch_size: int
+    retry: RetryPolicy
+    on_failure: OnFailure = "raise"
+    force: bool = False
+    lookup: bool = True
+    show_progress: bool = False
+    total: int | None = None
 
 
 class Sink(Protocol):
@@ -211,54 +238,22 @@ def _upload_steps(item: _Encoded, tally: Tally) -> _Steps:
 
 def _drive(steps: _Steps, do: Callable[[_Op], Any]) -> _Encoded | None:
     """Run *steps*, doing each I/O it asks with *do* (errors are thrown back into it)."""
-    value: Any = None
-    error: Exception | None = None
-    while True:
-        try:
-            op = steps.send(value) if error is None else steps.throw(error)
-        except StopIteration as stop:
-            result: _Encoded | None = stop.value
-            return result
-        try:
-            value, error = do(op), None
-        except Exception as caught:
-            value, error = None, caught
+    return run_steps(steps, do)
 
 
 async def _adrive(steps: _Steps, do: Callable[[_Op], Awaitable[Any]]) -> _Encoded | None:
     """Async :func:`_drive`."""
-    value: Any = None
-    error: Exception | None = None
-    while True:
-        try:
-            op = steps.send(value) if error is None else steps.throw(error)
-        except StopIteration as stop:
-            result: _Encoded | None = stop.value
-            return result
-        try:
-            value, error = await do(op), None
-        except Exception as caught:
-            value, error = None, caught
+    return await arun_steps(steps, do)
 
 
-def run_ingest(
-    source: Iterable[PreparedDocument],
-    sink: Sink,
-    *,
-    batch_size: int,
-    retry: RetryPolicy,
-    on_failure: OnFailure = "raise",
-    force: bool = False,
-    lookup: bool = True,
-    show_progress: bool = False,
-    total: int | None = None,
-) -> IngestReport:
+def run_ingest(source: Iterable[PreparedDocument], sink: Sink, run: IngestRun) -> IngestReport:
     """Ingest *source* into *sink* (see the module docstring); returns the report.
 
     A reader (this thread) drives :func:`_batch_steps`; one uploader thread drives
     :func:`_upload_steps` through a queue of one batch.
     """
-    tally = Tally(on_failure, retry, _progress(show_progress, total))
+    tally = Tally(run.on_failure, run.retry, _progress(run.show_progress, run.total))
+    retry, batch_size, force, lookup = run.retry, run.batch_size, run.force, run.lookup
     pending: queue.Queue[_Encoded | None] = queue.Queue(maxsize=1)
 
     def write(op: _Op) -> None:
@@ -344,17 +339,11 @@ async def _abatches(
 async def arun_ingest(
     source: AsyncIterable[PreparedDocument] | Iterable[PreparedDocument],
     sink: AsyncSink,
-    *,
-    batch_size: int,
-    retry: RetryPolicy,
-    on_failure: OnFailure = "raise",
-    force: bool = False,
-    lookup: bool = True,
-    show_progress: bool = False,
-    total: int | None = None,
+    run: IngestRun,
 ) -> IngestReport:
     """Async :func:`run_ingest`: the same core, one upload task, encoding awaited natively."""
-    tally = Tally(on_failure, retry, _progress(show_progress, total))
+    tally = Tally(run.on_failure, run.retry, _progress(run.show_progress, run.total))
+    retry, batch_size, force, lookup = run.retry, run.batch_size, run.force, run.lookup
     pending: asyncio.Queue[_Encoded | None] = asyncio.Queue(maxsize=1)
 
     async def write(op: _Op) -> None:

@@ -20,6 +20,9 @@ from t5_vectors.plan.retrieval import Mode, Retrieval
 
 __all__ = ["T5QdrantVectorStore"]
 
+Metadatas = list[dict[str, Any]] | None
+Ids = list[str] | None
+
 _SEARCH_OPTIONS = frozenset(
     {
         "score_threshold",
@@ -193,55 +196,30 @@ class T5QdrantVectorStore(VectorStore):
 
     # --------------------------------------------------------------------------------- adding
     def add_texts(
-        self,
-        texts: Iterable[str],
-        metadatas: list[dict[str, Any]] | None = None,
-        *,
-        ids: list[str] | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        **kwargs: Any,
+        self, texts: Iterable[str], metadatas: Metadatas = None, *, ids: Ids = None, **kwargs: Any
     ) -> list[str]:
-        """Embed and store *texts*; returns their ids (derived from source and text if absent)."""
-        _no_extra("add_texts", kwargs)
-        return self.index.add(_documents(texts, metadatas), ids=ids, batch_size=batch_size)
+        """Embed and store *texts*; returns their ids (derived from source and text if absent).
+
+        ``batch_size`` (documents per upload) may be passed as a keyword.
+        """
+        return self.index.add(**_texts_args("add_texts", texts, metadatas, ids, kwargs))
 
     async def aadd_texts(
-        self,
-        texts: Iterable[str],
-        metadatas: list[dict[str, Any]] | None = None,
-        *,
-        ids: list[str] | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        **kwargs: Any,
+        self, texts: Iterable[str], metadatas: Metadatas = None, *, ids: Ids = None, **kwargs: Any
     ) -> list[str]:
         """Async :meth:`add_texts`."""
-        _no_extra("aadd_texts", kwargs)
-        return await self.index.aadd(_documents(texts, metadatas), ids=ids, batch_size=batch_size)
+        return await self.index.aadd(**_texts_args("aadd_texts", texts, metadatas, ids, kwargs))
 
-    def add_documents(
-        self,
-        documents: list[Document],
-        *,
-        ids: list[str] | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        **kwargs: Any,
-    ) -> list[str]:
-        """Add or update *documents* (``ids`` win over ``Document.id``); returns their ids."""
-        _no_extra("add_documents", kwargs)
-        return self.index.add(documents, ids=_merge_ids(documents, ids), batch_size=batch_size)
+    def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        """Add or update *documents* (``ids=`` win over ``Document.id``); returns their ids.
 
-    async def aadd_documents(
-        self,
-        documents: list[Document],
-        *,
-        ids: list[str] | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        **kwargs: Any,
-    ) -> list[str]:
+        ``ids`` (one per document) and ``batch_size`` may be passed as keywords.
+        """
+        return self.index.add(**_documents_args("add_documents", documents, kwargs))
+
+    async def aadd_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
         """Async :meth:`add_documents`."""
-        _no_extra("aadd_documents", kwargs)
-        merged = _merge_ids(documents, ids)
-        return await self.index.aadd(documents, ids=merged, batch_size=batch_size)
+        return await self.index.aadd(**_documents_args("aadd_documents", documents, kwargs))
 
     # ------------------------------------------------------------------------ ids and deletion
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
@@ -273,83 +251,57 @@ class T5QdrantVectorStore(VectorStore):
         Args:
             query: the query text.
             k: how many documents.
-            filter: a qdrant ``models.Filter`` or a dict of metadata values.
+            filter: a dict of metadata values (operators ``$gte``, ``$in``, ...) or a qdrant
+                ``models.Filter``.
             **kwargs: ``score_threshold`` (Qdrant's raw score), ``hnsw_ef`` (HNSW beam width),
                 ``exact`` (search without the index) or ``search_params``.
         """
-        return [doc for doc, _ in self.similarity_search_with_score(query, k, filter, **kwargs)]
+        return _docs(self.index.search(_query(query), **self._options(k, filter, kwargs)))
 
     async def asimilarity_search(
         self, query: str, k: int = 4, filter: FilterLike | None = None, **kwargs: Any
     ) -> list[Document]:
         """Async :meth:`similarity_search`."""
-        pairs = await self.asimilarity_search_with_score(query, k, filter, **kwargs)
-        return [doc for doc, _ in pairs]
+        return _docs(await self.index.asearch(_query(query), **self._options(k, filter, kwargs)))
 
     def similarity_search_with_score(
         self, query: str, k: int = 4, filter: FilterLike | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """Like :meth:`similarity_search`, with Qdrant's score (higher is closer for cosine)."""
-        options = self._mode(_options(kwargs))
-        return self.index.search(_query(query), k=k, filter=filter, **options)
+        return self.index.search(_query(query), **self._options(k, filter, kwargs))
 
     async def asimilarity_search_with_score(
         self, query: str, k: int = 4, filter: FilterLike | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """Async :meth:`similarity_search_with_score`."""
-        options = self._mode(_options(kwargs))
-        return await self.index.asearch(_query(query), k=k, filter=filter, **options)
+        return await self.index.asearch(_query(query), **self._options(k, filter, kwargs))
 
     def similarity_search_by_vector(
-        self,
-        embedding: list[float],
-        k: int = 4,
-        filter: FilterLike | None = None,
-        **kwargs: Any,
+        self, embedding: list[float], k: int = 4, filter: FilterLike | None = None, **kwargs: Any
     ) -> list[Document]:
         """The *k* documents nearest to a query vector."""
-        pairs = self.similarity_search_with_score_by_vector(embedding, k, filter, **kwargs)
-        return [doc for doc, _ in pairs]
+        return _docs(self.index.search(embedding, **_options(k, filter, kwargs)))
 
     async def asimilarity_search_by_vector(
-        self,
-        embedding: list[float],
-        k: int = 4,
-        filter: FilterLike | None = None,
-        **kwargs: Any,
+        self, embedding: list[float], k: int = 4, filter: FilterLike | None = None, **kwargs: Any
     ) -> list[Document]:
         """Async :meth:`similarity_search_by_vector`."""
-        pairs = await self.asimilarity_search_with_score_by_vector(embedding, k, filter, **kwargs)
-        return [doc for doc, _ in pairs]
+        return _docs(await self.index.asearch(embedding, **_options(k, filter, kwargs)))
 
     def similarity_search_with_score_by_vector(
-        self,
-        embedding: list[float],
-        k: int = 4,
-        filter: FilterLike | None = None,
-        **kwargs: Any,
+        self, embedding: list[float], k: int = 4, filter: FilterLike | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """Like :meth:`similarity_search_by_vector`, with Qdrant's scores."""
-        return self.index.search(embedding, k=k, filter=filter, **_options(kwargs))
+        return self.index.search(embedding, **_options(k, filter, kwargs))
 
     async def asimilarity_search_with_score_by_vector(
-        self,
-        embedding: list[float],
-        k: int = 4,
-        filter: FilterLike | None = None,
-        **kwargs: Any,
+        self, embedding: list[float], k: int = 4, filter: FilterLike | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """Async :meth:`similarity_search_with_score_by_vector`."""
-        return await self.index.asearch(embedding, k=k, filter=filter, **_options(kwargs))
+        return await self.index.asearch(embedding, **_options(k, filter, kwargs))
 
     def max_marginal_relevance_search(
-        self,
-        query: str,
-        k: int = 4,
-        fetch_k: int = 20,
-        lambda_mult: float = 0.5,
-        filter: FilterLike | None = None,
-        **kwargs: Any,
+        self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
     ) -> list[Document]:
         """*k* documents among the *fetch_k* most similar, relevant yet diverse.
 
@@ -358,78 +310,34 @@ class T5QdrantVectorStore(VectorStore):
             k: how many documents.
             fetch_k: how many similar documents to choose from.
             lambda_mult: ``1`` for the least diversity (pure similarity), ``0`` for the most.
-            filter: a qdrant ``models.Filter`` or a dict of metadata values.
-            **kwargs: ``score_threshold``, ``hnsw_ef``, ``exact`` or ``search_params``.
+            **kwargs: ``filter`` (as in :meth:`similarity_search`), ``score_threshold``,
+                ``hnsw_ef``, ``exact`` or ``search_params``.
         """
-        pairs = self.index.mmr(
-            _query(query),
-            k=k,
-            fetch_k=fetch_k,
-            lambda_mult=lambda_mult,
-            filter=filter,
-            **_options(kwargs),
-        )
-        return [doc for doc, _ in pairs]
+        return _docs(self.index.mmr(_query(query), **_mmr(k, fetch_k, lambda_mult, kwargs)))
 
     async def amax_marginal_relevance_search(
-        self,
-        query: str,
-        k: int = 4,
-        fetch_k: int = 20,
-        lambda_mult: float = 0.5,
-        filter: FilterLike | None = None,
-        **kwargs: Any,
+        self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
     ) -> list[Document]:
         """Async :meth:`max_marginal_relevance_search`."""
-        pairs = await self.index.ammr(
-            _query(query),
-            k=k,
-            fetch_k=fetch_k,
-            lambda_mult=lambda_mult,
-            filter=filter,
-            **_options(kwargs),
-        )
-        return [doc for doc, _ in pairs]
+        options = _mmr(k, fetch_k, lambda_mult, kwargs)
+        return _docs(await self.index.ammr(_query(query), **options))
 
     def max_marginal_relevance_search_by_vector(
-        self,
-        embedding: list[float],
-        k: int = 4,
-        fetch_k: int = 20,
-        lambda_mult: float = 0.5,
-        filter: FilterLike | None = None,
+        self, embedding: list[float], k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5,
         **kwargs: Any,
-    ) -> list[Document]:
+    ) -> list[Document]:  # fmt: skip
         """:meth:`max_marginal_relevance_search` for a query vector."""
-        pairs = self.index.mmr(
-            embedding,
-            k=k,
-            fetch_k=fetch_k,
-            lambda_mult=lambda_mult,
-            filter=filter,
-            **_options(kwargs),
-        )
-        return [doc for doc, _ in pairs]
+        return _docs(self.index.mmr(embedding, **_mmr(k, fetch_k, lambda_mult, kwargs)))
 
     async def amax_marginal_relevance_search_by_vector(
-        self,
-        embedding: list[float],
-        k: int = 4,
-        fetch_k: int = 20,
-        lambda_mult: float = 0.5,
-        filter: FilterLike | None = None,
+        self, embedding: list[float], k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5,
         **kwargs: Any,
-    ) -> list[Document]:
+    ) -> list[Document]:  # fmt: skip
         """Async :meth:`max_marginal_relevance_search_by_vector`."""
-        pairs = await self.index.ammr(
-            embedding,
-            k=k,
-            fetch_k=fetch_k,
-            lambda_mult=lambda_mult,
-            filter=filter,
-            **_options(kwargs),
-        )
-        return [doc for doc, _ in pairs]
+        return _docs(await self.index.ammr(embedding, **_mmr(k, fetch_k, lambda_mult, kwargs)))
+
+    def _options(self, k: int, filter: FilterLike | None, kwargs: dict[str, Any]) -> Any:
+        return {"mode": self.retrieval_mode, **_options(k, filter, kwargs)}
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
         """Map Qdrant's score to ``[0, 1]`` (1 = most relevant), by distance (dense mode only).
@@ -451,9 +359,6 @@ class T5QdrantVectorStore(VectorStore):
         if distance == "euclid":
             return _euclid_relevance
         return _manhattan_relevance
-
-    def _mode(self, options: dict[str, Any]) -> dict[str, Any]:
-        return {"mode": self.retrieval_mode, **options}
 
     # ---------------------------------------------------------------------------- constructors
     @classmethod
@@ -539,27 +444,52 @@ def _query(query: object) -> str:
     )
 
 
-def _merge_ids(documents: list[Document], ids: list[str] | None) -> list[str | None] | None:
+def _texts_args(
+    method: str, texts: Iterable[str], metadatas: Metadatas, ids: Ids, kwargs: dict[str, Any]
+) -> Any:
+    """``QdrantIndex.add``'s arguments for ``add_texts``: documents, ids, batch size."""
+    batch_size = kwargs.pop("batch_size", DEFAULT_BATCH_SIZE)
+    _no_extra(method, kwargs)
+    return {"documents": _documents(texts, metadatas), "ids": ids, "batch_size": batch_size}
+
+
+def _documents_args(method: str, documents: list[Document], kwargs: dict[str, Any]) -> Any:
+    """``QdrantIndex.add``'s arguments for ``add_documents`` (``ids=`` win over
+    ``Document.id``)."""
+    ids, batch_size = kwargs.pop("ids", None), kwargs.pop("batch_size", DEFAULT_BATCH_SIZE)
+    _no_extra(method, kwargs)
     if ids is None:
-        return None
+        return {"documents": documents, "ids": None, "batch_size": batch_size}
     if isinstance(ids, str) or len(ids) != len(documents):
         found = "a str" if isinstance(ids, str) else f"{len(ids)} ids"
         raise InvalidInputError(
             f"ids: expected one id per document ({len(documents)}), found {found}."
         )
-    return [
+    merged = [
         given if given is not None else doc.id for given, doc in zip(ids, documents, strict=True)
     ]
+    return {"documents": documents, "ids": merged, "batch_size": batch_size}
 
 
-def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
+def _docs(pairs: list[tuple[Document, float]]) -> list[Document]:
+    return [doc for doc, _ in pairs]
+
+
+def _options(k: int, filter: FilterLike | None, kwargs: dict[str, Any]) -> Any:
     unknown = sorted(set(kwargs) - _SEARCH_OPTIONS)
     if unknown:
         raise InvalidInputError(
             f"unexpected search argument(s) {unknown}; expected k, filter, "
             f"{', '.join(sorted(_SEARCH_OPTIONS))} (and fetch_k, lambda_mult for MMR)."
         )
-    return kwargs
+    return {"k": k, "filter": filter, **kwargs}
+
+
+def _mmr(k: int, fetch_k: int, lambda_mult: float, kwargs: dict[str, Any]) -> Any:
+    filter = kwargs.pop("filter", None)
+    options = _options(k, filter, kwargs)
+    options.pop("mode", None)
+    return {**options, "fetch_k": fetch_k, "lambda_mult": lambda_mult}
 
 
 def _check_mode(index: QdrantIndex, mode: str) -> None:
