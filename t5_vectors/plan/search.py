@@ -112,7 +112,12 @@ class SearchOptions:
     def results(
         self, query: np.ndarray, hits: list[Hit], vector_name: str | None
     ) -> ScoredDocuments:
-        """``(document, score)`` pairs, best first (MMR order for an MMR search)."""
+        """``(document, score)`` pairs, best first (MMR order for an MMR search).
+
+        Hits of equal score come in point id order, so the same query gives the same list
+        (an engine may return ties in any order: Qdrant Edge's fusion does).
+        """
+        hits = _ties_by_id(hits)
         if self.is_mmr and hits:
             vectors = [_dense(hit, vector_name) for hit in hits]
             chosen = maximal_marginal_relevance(
@@ -123,6 +128,16 @@ class SearchOptions:
             )
             hits = [hits[i] for i in chosen]
         return [(document_from_payload(hit.id, hit.payload), hit.score) for hit in hits]
+
+
+def _ties_by_id(hits: list[Hit]) -> list[Hit]:
+    """*hits* in the engine's order, runs of equal scores ordered by point id."""
+    groups: list[int] = []
+    for i, hit in enumerate(hits):
+        same = i > 0 and hit.score == hits[i - 1].score
+        groups.append(groups[-1] if same else i)
+    order = sorted(range(len(hits)), key=lambda i: (groups[i], str(hits[i].id)))
+    return [hits[i] for i in order]
 
 
 def search_params(value: object) -> SearchParams | None:

@@ -38,10 +38,24 @@ def client():
     client.close()
 
 
+@pytest.fixture(params=["edge", "memory"])
+def where(request, tmp_path):
+    """Where the stores of a test live: Qdrant Edge (the default engine) first, then
+    qdrant-client's ``:memory:`` engine (one backend or client shared by the test's stores)."""
+    if request.param == "memory":
+        yield {"client": request.getfixturevalue("client")}
+        return
+    from t5_vectors.storage.edge import EdgeBackend
+
+    backend = EdgeBackend(tmp_path / "edge-store")
+    yield {"backend": backend}
+    backend.close()
+
+
 @pytest.fixture
-def store(tiny_encoder, client) -> T5QdrantVectorStore:
+def store(tiny_encoder, where) -> T5QdrantVectorStore:
     return T5QdrantVectorStore(
-        T5Embeddings(encoder=tiny_encoder), client=client, collection_name=f"s{next(_names)}"
+        T5Embeddings(encoder=tiny_encoder), **where, collection_name=f"s{next(_names)}"
     )
 
 
@@ -55,8 +69,8 @@ NEAR_DUPLICATES = {
 
 
 @pytest.fixture
-def table_store(client) -> T5QdrantVectorStore:
-    store = T5QdrantVectorStore(Table(NEAR_DUPLICATES), client=client, collection_name="table")
+def table_store(where) -> T5QdrantVectorStore:
+    store = T5QdrantVectorStore(Table(NEAR_DUPLICATES), **where, collection_name="table")
     store.add_texts(["best", "best again", "different"], ids=["best", "dup", "diverse"])
     return store
 
@@ -197,9 +211,9 @@ def test_relevance_scores_are_in_zero_one_and_thresholds_work(table_store):
 
 
 @pytest.mark.parametrize("distance", ["cosine", "dot", "euclid", "manhattan"])
-def test_relevance_is_monotonic_for_every_distance(client, distance):
+def test_relevance_is_monotonic_for_every_distance(where, distance):
     store = T5QdrantVectorStore(
-        Table(NEAR_DUPLICATES), client=client, collection_name=distance, distance=distance
+        Table(NEAR_DUPLICATES), **where, collection_name=distance, distance=distance
     )
     store.add_texts(["best", "best again", "different", "opposite"])
     pairs = store.similarity_search_with_relevance_scores("query", k=4)
@@ -281,8 +295,8 @@ async def test_afrom_texts_and_afrom_documents(tiny_encoder):
     await client.close()
 
 
-def test_built_over_an_index(tiny_encoder, client):
-    index = QdrantIndex(tiny_encoder, client=client, collection_name="over-index")
+def test_built_over_an_index(tiny_encoder, where):
+    index = QdrantIndex(tiny_encoder, **where, collection_name="over-index")
     store = T5QdrantVectorStore(index=index)
     assert store.index is index
     assert store.collection_name == "over-index"

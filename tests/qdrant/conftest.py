@@ -57,6 +57,18 @@ class EncodeSpy:
         monkeypatch.setattr(encoder, "aencode", spy_aencode)
 
 
+ENGINES = ("edge", "memory")
+"""Where ``make_index`` stores: Qdrant Edge (the default engine, in a temporary folder) first,
+then qdrant-client's ``:memory:`` engine. A test that also asks for ``client`` reads
+qdrant-client's own view of the collection, so it runs on ``:memory:`` only."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "engine" in metafunc.fixturenames:
+        engines = ["memory"] if "client" in metafunc.fixturenames else list(ENGINES)
+        metafunc.parametrize("engine", engines)
+
+
 @pytest.fixture
 def client() -> Iterator[QdrantClient]:
     client = QdrantClient(":memory:")
@@ -65,12 +77,26 @@ def client() -> Iterator[QdrantClient]:
 
 
 @pytest.fixture
-def make_index(tiny_encoder: Any, client: QdrantClient) -> Callable[..., QdrantIndex]:
-    """``make_index(**options)``: a QdrantIndex over the shared in-memory client."""
+def store(engine: str, request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
+    """The storage every ``make_index`` of a test shares (a client, or an Edge backend)."""
+    if engine == "memory":
+        yield request.getfixturevalue("client")
+        return
+    from t5_vectors.storage.edge import EdgeBackend
+
+    backend = EdgeBackend(tmp_path / "edge-store")
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def make_index(tiny_encoder: Any, engine: str, store: Any) -> Callable[..., QdrantIndex]:
+    """``make_index(**options)``: a QdrantIndex over the test's shared store (see ENGINES)."""
 
     def make(embedding: Any = None, **options: Any) -> QdrantIndex:
         options.setdefault("collection_name", f"c{next(_names)}")
-        options.setdefault("client", client)
+        if "client" not in options and "backend" not in options:
+            options["client" if engine == "memory" else "backend"] = store
         return QdrantIndex(tiny_encoder if embedding is None else embedding, **options)
 
     return make

@@ -62,8 +62,8 @@ def test_float16_tokens_score_within_rounding_and_exactly_on_rounded_values(
     for text, score in found.items():
         assert score == pytest.approx(rounded[text], rel=1e-5)
         assert score == pytest.approx(exact[text], abs=1e-2)
-    stored, _ = index.client.scroll(index.collection_name, limit=1, with_vectors=True)
-    rows = np.asarray(stored[0].vector["tokens"], dtype=np.float32)  # type: ignore[index]
+    stored, _ = index.backend.scroll(index.collection_name, limit=1, with_vectors=True)
+    rows = np.asarray(stored[0].vectors["tokens"], dtype=np.float32)  # type: ignore[index]
     assert np.array_equal(rows, rows.astype(np.float16).astype(np.float32))
 
 

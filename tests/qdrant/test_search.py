@@ -112,12 +112,8 @@ ODD_KEYS = [
         ({"$and": [{"n": {"$gt": 1}}, {"lang": "fr"}]}, {"3"}),
     ],
 )
-@pytest.mark.parametrize("engine", ["edge", "memory"])
-def test_dict_filters_with_operators_and_any_key(tmp_path, tiny_encoder, engine, filter_, ids):
-    from t5_vectors import QdrantIndex
-
-    where = {"path": tmp_path / "store"} if engine == "edge" else {"location": ":memory:"}
-    with QdrantIndex(tiny_encoder, collection_name="odd", **where) as index:
+def test_dict_filters_with_operators_and_any_key(make_index, filter_, ids):
+    with make_index(collection_name="odd") as index:
         index.add(ODD_KEYS)
         if filter_ == {"$x": "y"}:
             with pytest.raises(InvalidInputError, match=r"\$and or \$or at this level"):

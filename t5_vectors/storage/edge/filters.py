@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import qdrant_edge as qe
 
 from t5_vectors.errors import InvalidInputError
@@ -131,7 +132,9 @@ def _match(part: Any) -> Any:
         raise _bad(part, "a match with one of value / text / text_any / phrase / any / except")
     ((name, value),) = part.items()
     if name == "value" and isinstance(value, str | int | bool):
-        return qe.MatchValue(value)
+        # qdrant-edge-py 0.9 reads a Python bool as the integer it subclasses (True -> 1), so
+        # a bool condition matched nothing stored as JSON true; numpy's bool is no int.
+        return qe.MatchValue(np.bool_(value) if isinstance(value, bool) else value)
     if name in ("text", "text_any", "phrase", "prefix", "substring") and isinstance(value, str):
         kinds = {
             "text": qe.MatchText,
