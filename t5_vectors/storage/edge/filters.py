@@ -134,7 +134,7 @@ def _match(part: Any) -> Any:
     if name == "value" and isinstance(value, str | int | bool):
         # qdrant-edge-py 0.9 reads a Python bool as the integer it subclasses (True -> 1), so
         # a bool condition matched nothing stored as JSON true; numpy's bool is no int.
-        return qe.MatchValue(np.bool_(value) if isinstance(value, bool) else value)
+        return qe.MatchValue(np.bool_(value) if isinstance(value, bool) else value)  # type: ignore[arg-type]
     if name in ("text", "text_any", "phrase", "prefix", "substring") and isinstance(value, str):
         kinds = {
             "text": qe.MatchText,
