@@ -555,15 +555,20 @@ class QdrantIndex:
         """Build the index of what was written, then close the storage this index opened.
 
         Closing releases an embedded store for other processes. Storage left open is closed at
-        interpreter exit.
+        interpreter exit. The storage is closed even when the build fails (a full disk raises
+        :class:`~t5_vectors.errors.StorageFullError`; the index is built on a later close).
         """
-        self._run(_ops.close(self))
-        self.connection.close()
+        try:
+            self._run(_ops.close(self))
+        finally:
+            self.connection.close()
 
     async def aclose(self) -> None:
         """Async :meth:`close`: also closes the async clients this index created."""
-        await self._arun(_ops.close(self))
-        await self.connection.aclose()
+        try:
+            await self._arun(_ops.close(self))
+        finally:
+            await self.connection.aclose()
 
     def __enter__(self) -> QdrantIndex:
         return self

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from t5_vectors.errors import BatchFailure, IngestError, IngestReport
+from t5_vectors.errors import BatchFailure, IngestError, IngestReport, StorageFullError
 from t5_vectors.plan.payload import PreparedDocument
 from t5_vectors.plan.retry import RetryPolicy, is_transient
 
@@ -140,6 +140,8 @@ def _message(
         )
         if failure.stage == "encoding":
             fix = "fix the embedding model's error above, then run the same ingestion again"
+        elif isinstance(error, StorageFullError):
+            fix = f"free space on the disk under {error.path}, then run the same ingestion again"
         elif is_transient(error):
             fix = "check that Qdrant is reachable and healthy, then run the same ingestion again"
         else:

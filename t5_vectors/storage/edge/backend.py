@@ -21,6 +21,8 @@ makes a process that finds points left unindexed by a crashed one build the inde
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import shutil
 import threading
@@ -32,7 +34,12 @@ from typing import Any, TypeVar
 
 import qdrant_edge as qe
 
-from t5_vectors.errors import CollectionConfigError, InvalidInputError, StorageLockedError
+from t5_vectors.errors import (
+    CollectionConfigError,
+    InvalidInputError,
+    StorageFullError,
+    StorageLockedError,
+)
 from t5_vectors.storage.base import (
     Capabilities,
     CollectionStats,
@@ -48,7 +55,7 @@ from t5_vectors.storage.base import (
     Record,
     Schema,
 )
-from t5_vectors.storage.edge import convert, sidecar
+from t5_vectors.storage.edge import convert, sidecar, space
 from t5_vectors.storage.edge.locks import FolderLock, ReadWriteLock, locked_message
 
 __all__ = [
@@ -265,6 +272,7 @@ class EdgeBackend:
         for key, kind in schema.payload_indexes.items():
             _check_payload_kind(key, kind)
         with self._guard:
+            space.require(self.path, space.CREATE_BYTES, f"creating collection {collection!r}")
             if (folder / SIDECAR).is_file():
                 raise CollectionConfigError(
                     f"collection {collection!r} in {self.location}: expected no collection of "
@@ -363,14 +371,17 @@ class EdgeBackend:
         entry = self._open(collection)
         batch = [convert.edge_point(p) for p in points]
         operation = qe.UpdateOperation.upsert_points(batch)
+        needed = space.write_bytes(points)
         with entry.lock.write():
+            space.require(self.path, needed, f"writing {len(points)} points to {collection!r}")
             if not entry.pending:
                 (entry.folder / PENDING).touch()
                 entry.pending = True
             self._engine(collection, lambda: entry.shard.update(operation))
             entry.unindexed += len(batch)
             if self._index_after is not None and entry.unindexed >= self._index_after:
-                self._optimize(entry, None)
+                with contextlib.suppress(StorageFullError):  # the points are written; the
+                    self._optimize(entry, None)  # build waits for build_index, which says so
 
     def set_payload(
         self, collection: str, updates: Sequence[tuple[PointId, Mapping[str, Any]]]
@@ -383,7 +394,9 @@ class EdgeBackend:
             qe.UpdateOperation.set_payload(convert.edge_ids([point]), dict(payload))
             for point, payload in updates
         ]
+        needed = int(len(json.dumps([p for _, p in updates], default=str)) * space.WRITE_FACTOR)
         with entry.lock.write():
+            space.require(self.path, needed, f"updating {len(updates)} payloads in {collection!r}")
             for operation in operations:
                 self._engine(collection, partial(entry.shard.update, operation))
 
@@ -502,15 +515,21 @@ class EdgeBackend:
                 return
             self._closed = True
             entries, self._collections = list(self._collections.values()), {}
+            full: StorageFullError | None = None
             try:
                 for entry in entries:
                     with entry.lock.write():
                         if self._build_on_close and entry.pending:
-                            self._optimize(entry, None)
+                            try:
+                                self._optimize(entry, None)
+                            except StorageFullError as error:  # the index waits; data is kept
+                                full = full or error
                         entry.shard.flush()
                         entry.shard.close()
             finally:
                 self._folder_lock.release()
+            if full is not None:
+                raise full
 
     def __enter__(self) -> EdgeBackend:
         return self
@@ -521,6 +540,8 @@ class EdgeBackend:
     # --- internals ----------------------------------------------------------------------------
 
     def _optimize(self, entry: _Collection, progress: Progress | None) -> None:
+        needed = space.build_bytes(entry.folder / SHARD)
+        space.require(self.path, needed, f"building the index of {entry.name!r}")
         total = entry.unindexed
         if progress is not None:
             if not total and entry.pending:  # left by another process: the build covers all
@@ -576,6 +597,8 @@ class EdgeBackend:
             self._folder_lock.acquire()
             schema = sidecar.read(folder / SIDECAR)
             shard_path = folder / SHARD
+            # loading may allocate the log's next segment (see space.RESERVE)
+            space.require(self.path, 0, f"opening collection {collection!r}")
             if (shard_path / "edge_config.json").is_file():
                 shard = self._engine(collection, lambda: qe.EdgeShard.load(str(shard_path)))
             else:  # the process died between writing the sidecar and creating the shard
