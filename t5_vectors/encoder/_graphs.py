@@ -98,8 +98,13 @@ class StaticPass:
         self.pool_mask.copy_(pool_mask, non_blocking=True)
         if self.graph is not None:
             self.graph.replay()
-        else:
-            self.hidden, self.pooled = self.body()
+        else:  # eager, into the same output buffers every run, as a replayed graph writes
+            hidden, pooled = self.body()
+            if self.hidden is None or self.pooled is None:
+                self.hidden, self.pooled = hidden, pooled
+            else:
+                self.hidden.copy_(hidden)
+                self.pooled.copy_(pooled)
         assert self.hidden is not None
         assert self.pooled is not None
         return self.hidden, self.pooled
@@ -169,7 +174,7 @@ class GraphCache:
         Call on the stream the results are read on; the outputs stay valid until the next
         run of any bucket.
         """
-        with self.lock:
+        with self.lock, torch.inference_mode():
             static = self._get(shape)
             self.replays += 1
             return static.run(ids, mask, pool_mask)
