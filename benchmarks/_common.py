@@ -231,9 +231,11 @@ def attention_kernels(run: Callable[[], Any]) -> list[tuple[str, int]]:
     """
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+    cuda = torch.cuda.is_available()
+    with profile(activities=[ProfilerActivity.CUDA if cuda else ProfilerActivity.CPU]) as prof:
         run()
-        torch.cuda.synchronize()
+        if cuda:
+            torch.cuda.synchronize()
     keys = ("fmha", "attention", "attn", "flash", "softmax", "sdpa", "cudnn")
     counts: dict[str, int] = {}
     for event in prof.events():

@@ -11,6 +11,7 @@ such read raises).
 from __future__ import annotations
 
 import copy
+
 import numpy as np
 import pytest
 import torch
@@ -85,7 +86,7 @@ def test_bucket_padding_does_not_change_a_texts_states(fixture, dtype, atol, req
     model = T5EncoderModel.from_pretrained(str(path), dtype=dtype).eval()
     fast = FastT5Forward(model)
     lengths = [11, 3, 7]
-    ids, mask = _batch(model.config.vocab_size, lengths)
+    ids, _mask = _batch(model.config.vocab_size, lengths)
     rows = [ids[i, :n].tolist() for i, n in enumerate(lengths)]
     bucket = choose_bucket(len(rows), max(lengths))
     assert bucket == (4, 16)
@@ -129,7 +130,8 @@ def _static_runner(encoder: T5Encoder) -> tuple[BatchRunner, GraphCache]:
 
 def _items(ids: list[list[int]], starts: list[int] | None = None) -> list[BatchItem]:
     starts = starts or [0] * len(ids)
-    return [BatchItem(None, i, row, start) for i, (row, start) in enumerate(zip(ids, starts))]  # type: ignore[arg-type]
+    pairs = enumerate(zip(ids, starts, strict=True))
+    return [BatchItem(None, i, row, start) for i, (row, start) in pairs]  # type: ignore[arg-type]
 
 
 def test_static_pass_gives_the_encoders_vectors_and_tokens(tiny_encoder, texts):
@@ -164,8 +166,9 @@ def test_static_outputs_are_copied_before_the_next_batch(tiny_encoder, texts):
 def test_static_pass_honours_pool_starts(tiny_encoder):
     runner, _cache = _static_runner(tiny_encoder)
     rows = tiny_encoder.tokenize(["a query with a prefix", "another one"])
+    model = tiny_encoder.model
     plain = BatchRunner(
-        lambda ids, mask, _p: tiny_encoder.model(input_ids=ids, attention_mask=mask).last_hidden_state,
+        lambda ids, mask, _p: model(input_ids=ids, attention_mask=mask).last_hidden_state,
         tiny_encoder.head,
         device=torch.device("cpu"),
         pad_id=int(tiny_encoder.tokenizer.pad_token_id),

@@ -128,9 +128,9 @@ def test_runner_launch_through_the_batcher_matches_the_encoder(tiny_encoder, tex
     from t5_vectors.encoder._runner import BatchRunner as Runner
 
     runner = Runner(
-        lambda ids, mask, _padded: tiny_encoder.model(
-            input_ids=ids, attention_mask=mask
-        ).last_hidden_state,
+        lambda ids, mask, _padded: (
+            tiny_encoder.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        ),
         tiny_encoder.head,
         device=torch.device("cpu"),
         pad_id=tiny_encoder.tokenizer.pad_token_id,

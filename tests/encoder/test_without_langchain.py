@@ -118,3 +118,32 @@ except SystemExit as exit:
     assert "sentence-transformers encode([q])" in out  # the baseline without LangChain
     assert "### Lone queries" in out
     assert "| langchain-huggingface |" not in out
+
+
+def test_gpu_check_script_smoke_run_without_langchain(tmp_path):
+    """scripts/gpu_check.py on CPU with a tiny checkpoint: every section runs, nothing blocked."""
+    script = ROOT / "scripts" / "gpu_check.py"
+    out = tmp_path / "out"
+    argv = [
+        str(script),
+        "--device=cpu",
+        "--tiny",
+        "--docs=64",
+        "--cos-docs=16",
+        f"--workdir={tmp_path / 'work'}",
+        f"--out={out}",
+    ]
+    code = f"""
+import runpy
+sys.argv = {argv!r}
+try:
+    runpy.run_path({str(script)!r}, run_name="__main__")
+except SystemExit as exit:
+    assert not exit.code, exit.code
+"""
+    done, seen = _run(code, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert seen == {"attempts": [], "loaded": []}
+    results = json.loads((out / "check.json").read_text())
+    assert set(results["sections"].values()) == {"ok"}
+    assert "### 7. Tokenizer throughput" in (out / "check.md").read_text()
