@@ -11,11 +11,12 @@ cached under ``--workdir``):
   system's achieved model FLOP/s by the ceiling of the dtype it computes in.
 * **Model FLOPs** -- per text ``2 * non_embedding_params * n + 4 * layers * n^2 * d_model`` (+ the
   Dense head), with ``n`` the *unpadded* token count, so padding a system does counts against it.
-* **Corpus** -- ``--docs`` distinct paragraphs of real English (CPython's ``pydoc_data.topics``,
-  about 1,800 in all), sampled with ``--seed``; lengths run from a few words to the 256-token
-  truncation limit. Default 256 on CPU (T5-base fp32 on 2 cores does a few hundred tokens/s; the
-  default run, two timed passes per system, takes about 10 minutes there), every paragraph on
-  CUDA.
+* **Corpus** -- ``--docs`` paragraphs of real English (CPython's ``pydoc_data.topics``, about
+  1,800 distinct ones), sampled with ``--seed``; lengths run from a few words to the 256-token
+  truncation limit. Past the distinct ones the shuffled pool repeats, each copy numbered. Default
+  256 on CPU (T5-base fp32 on 2 cores does a few hundred tokens/s; the default run, two timed
+  passes per system, takes about 10 minutes there), 24,000 on CUDA (a GPU pass over 1,800 short
+  paragraphs is too short to time).
 * **Table 1, corpus throughput** -- every system is loaded and warmed up on a few texts, then each
   embeds the whole corpus in ``--repeats`` full timed passes, round-robin across the systems so
   they share the machine's slow and fast stretches, and the fastest pass is kept: docs/s,
@@ -24,20 +25,34 @@ cached under ``--workdir``):
   Systems: ``t5-vectors`` (``T5Encoder.encode``, dtype "auto" where it is not float32,
   "float32", and the explicit "int8" on CPU); sentence-transformers (``encode(batch_size=32)``,
   fp32 = the reference; plus bf16 on CPUs with native bf16, fp16 and bf16 on CUDA);
-  ``langchain-huggingface`` (``HuggingFaceEmbeddings.embed_documents``); and the naive loop
+  ``langchain-huggingface`` (``HuggingFaceEmbeddings.embed_documents``, where installed); and
+  the naive loop
   (transformers ``T5EncoderModel``, one text at a time, mean pool + Dense + normalize), timed on
   the first ``--naive-docs`` texts only.
 * **Table 2, concurrent queries** -- ``--query-threads`` threads (32) each make
   ``--queries-per-thread`` single ``embed_query(text)`` calls with short corpus texts:
   ``T5Embeddings(encoder=enc)`` against ``HuggingFaceEmbeddings``; queries/s and p50/p99 latency,
-  the forward passes the burst took and their mean texts (``T5Encoder.stats()``), and the CPU
-  time the process used during the burst (queries per CPU-second).
+  the forward passes the burst took, how many were replayed CUDA graphs, and their mean texts
+  (``T5Encoder.stats()``), and the CPU time the process used during the burst (queries per
+  CPU-second).
+* **Table 3, lone queries** -- ``--lone-queries`` single calls one after another from one thread
+  after ``T5Encoder.warmup()``: p50/p99 latency (on CUDA also with ``cuda_graphs=False``).
+* **Attention kernel (CUDA)** -- which SDPA kernel t5-vectors' bulk pass ran, from the
+  ``torch.profiler`` kernel names (the memory-efficient, cuDNN, flash or math backend).
+
+Without LangChain (a GPU machine with only torch, transformers and sentence-transformers) the
+script still runs: tables 2 and 3 call ``T5Encoder.encode([q], kind="query")`` and
+sentence-transformers' ``encode([q])`` (what ``T5Embeddings`` and ``HuggingFaceEmbeddings`` run),
+and the langchain-huggingface row of table 1 is left out. ``t5_vectors`` is imported from this
+source tree (``_common`` puts it on ``sys.path``). ``--tiny`` swaps in a tiny checkpoint for a
+smoke run whose figures mean nothing.
 
 Run it with ``make bench`` (= ``python benchmarks/encode.py``) or, e.g.::
 
     .venv/bin/python benchmarks/encode.py --device cuda --out bench_out/results.md
     .venv/bin/python benchmarks/encode.py --docs 32 --repeats 1 --skip t5-vectors,queries
     .venv/bin/python benchmarks/encode.py --docs 512 --threads 2 --skip naive
+    python3 benchmarks/encode.py --device cuda --queries-per-thread 16 --lone-queries 200
 
 Tables go to stdout (and are appended to ``--out``); progress goes to stderr. The weights are
 random, so cosines measure numerical agreement, not embedding quality; the fp32 reference is
@@ -879,6 +894,11 @@ def query_t5_vectors(
         log(f"  warmup(): {captured} CUDA graphs captured")
         for text in bench.warmup_texts[:3]:
             embed(text)
+        before = encoder.stats()
+        lone_run = QueryRun(label, dtype, lone(embed, lone_texts(bench), bench.device))
+        passes = encoder.stats() - before
+        lone_run.forward_passes, lone_run.texts = passes.forward_passes, passes.texts
+        lone_run.graph_replays = passes.graph_replays
         burst_run = None
         if burst:
             before = encoder.stats()
@@ -887,11 +907,6 @@ def query_t5_vectors(
             burst_run = QueryRun(label, dtype, stats)
             burst_run.forward_passes, burst_run.texts = passes.forward_passes, passes.texts
             burst_run.graph_replays = passes.graph_replays
-        before = encoder.stats()
-        lone_run = QueryRun(label, dtype, lone(embed, lone_texts(bench), bench.device))
-        passes = encoder.stats() - before
-        lone_run.forward_passes, lone_run.texts = passes.forward_passes, passes.texts
-        lone_run.graph_replays = passes.graph_replays
     finally:
         encoder.close()
     return burst_run, lone_run
@@ -901,13 +916,15 @@ def query_baseline(bench: Bench, plan: list[list[str]]) -> tuple[QueryRun, Query
     embed, label = baseline_query_function(bench)
     for text in bench.warmup_texts[:3]:
         embed(text)
+    # Lone queries first: after a burst, the 32 callers' own CPU thread pools (each thread that
+    # runs torch ops gets one) can linger and slow a later single caller several-fold.
+    lone_run = QueryRun(label, "float32", lone(embed, lone_texts(bench), bench.device))
+    lone_run.baseline = True
+    lone_run.forward_passes = lone_run.texts = bench.args.lone_queries
     stats = hammer(embed, plan, bench.device)
     # embed_query runs sentence-transformers' encode([text]): one forward pass per call.
     burst_run = QueryRun(label, "float32", stats, baseline=True)
     burst_run.forward_passes = burst_run.texts = stats.calls - stats.failures
-    lone_run = QueryRun(label, "float32", lone(embed, lone_texts(bench), bench.device))
-    lone_run.baseline = True
-    lone_run.forward_passes = lone_run.texts = bench.args.lone_queries
     return burst_run, lone_run
 
 
@@ -928,7 +945,7 @@ def run_queries(bench: Bench) -> tuple[list[QueryRun], list[QueryRun]]:
             )
     runners.append(("baseline", lambda: query_baseline(bench, plan)))
     for name, runner in runners:
-        log(f"tables 2-3: {name}, {len(plan)} threads x {len(plan[0])} calls, then lone queries")
+        log(f"tables 2-3: {name}, lone queries, then {len(plan)} threads x {len(plan[0])} calls")
         try:
             burst_run, lone_run = runner()
         except Exception as exc:
