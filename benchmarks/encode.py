@@ -916,8 +916,8 @@ def query_baseline(bench: Bench, plan: list[list[str]]) -> tuple[QueryRun, Query
     embed, label = baseline_query_function(bench)
     for text in bench.warmup_texts[:3]:
         embed(text)
-    # Lone queries first: after a burst, the 32 callers' own CPU thread pools (each thread that
-    # runs torch ops gets one) can linger and slow a later single caller several-fold.
+    # Lone queries first, so that they do not run in the wake of the burst: in one CPU run
+    # (load average 19) lone calls after the burst took about 1 s each, 10x a forward pass.
     lone_run = QueryRun(label, "float32", lone(embed, lone_texts(bench), bench.device))
     lone_run.baseline = True
     lone_run.forward_passes = lone_run.texts = bench.args.lone_queries
