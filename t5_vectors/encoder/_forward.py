@@ -331,7 +331,8 @@ def install_fast_forward(model: Any) -> FastT5Forward | None:
     """Run *model* through a :class:`FastT5Forward` from now on; ``None`` if it is not supported.
 
     The instance's ``forward`` is replaced (the class is untouched): ``input_ids`` with an
-    optional ``attention_mask`` take the fast path and return a ``BaseModelOutput``; any other
+    optional ``attention_mask`` (and the fast path's own ``padded`` hint, see
+    :meth:`FastT5Forward.forward`) take the fast path and return a ``BaseModelOutput``; any other
     argument goes to the original forward.
     """
     if not supports_fast_forward(model):
@@ -344,12 +345,14 @@ def install_fast_forward(model: Any) -> FastT5Forward | None:
     def forward(
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
+        padded: bool | None = None,
         **kwargs: Any,
     ) -> Any:
         if input_ids is None or any(value is not None for value in kwargs.values()):
             return original(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-        mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
-        return BaseModelOutput(last_hidden_state=fast(input_ids, mask))
+        if attention_mask is None:
+            attention_mask, padded = torch.ones_like(input_ids, dtype=torch.bool), False
+        return BaseModelOutput(last_hidden_state=fast(input_ids, attention_mask, padded=padded))
 
     model.forward = forward
     return fast

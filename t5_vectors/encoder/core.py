@@ -314,7 +314,9 @@ class T5Encoder:
 
         Its ``forward`` runs the encoder's fast path (:mod:`t5_vectors.encoder._forward`), which
         keeps fused copies of the attention and gated input weights: changing the model's
-        weights in place after loading does not reach them.
+        weights in place after loading does not reach them. The encoder's forward passes call
+        it, except those replayed as CUDA graphs (small batches on CUDA), which run what was
+        captured.
         """
         return self._model
 
@@ -534,11 +536,14 @@ def _check_kind(kind: str) -> None:
 
 
 def _forward_function(model: Any, fast: FastT5Forward | None) -> Forward:
-    """The runner's forward: the fused pass (told about padding), else transformers' own."""
+    """The runner's forward: ``model(...)``, so that whatever wraps ``model.forward`` sees every
+    eager pass (CUDA-graph replays run what was captured); the fused pass is told about padding.
+    """
     if fast is not None:
 
         def fused(input_ids: torch.Tensor, mask: torch.Tensor, padded: bool) -> torch.Tensor:
-            return fast(input_ids, mask, padded=padded)  # type: ignore[no-any-return]
+            output = model(input_ids=input_ids, attention_mask=mask, padded=padded)
+            return output.last_hidden_state  # type: ignore[no-any-return]
 
         return fused
 
