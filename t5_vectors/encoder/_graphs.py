@@ -199,6 +199,8 @@ class GraphCache:
     def _get(self, shape: Shape) -> StaticPass:
         key = self._current_key()
         if key != self._weights_key:
+            if self.capture and self._passes:
+                torch.cuda.synchronize(self.device)  # no replay may still run on what is freed
             self._passes.clear()  # the head changed under the graphs: capture again
             self._weights_key = key
         static = self._passes.get(shape)
