@@ -2,7 +2,12 @@
 
 Nothing here times an embedding system; :mod:`encode` does that. These helpers build (or reuse)
 the benchmark checkpoint, sample the offline corpus, measure the matmul ceiling of the device,
-count model FLOPs from unpadded token counts, compare vectors by cosine, and render Markdown.
+count model FLOPs from unpadded token counts, compare vectors by cosine, name the attention
+kernels a CUDA pass ran, and render Markdown.
+
+Importing this module puts the repository root on ``sys.path``, so the benchmarks run
+``t5_vectors`` from this source tree, installed or not (a GPU machine with only torch,
+transformers and sentence-transformers needs nothing else).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import os
 import platform
 import random
 import re
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +28,10 @@ from typing import Any
 
 import numpy as np
 import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(1, str(REPO_ROOT))  # after the script's own folder
 
 # --------------------------------------------------------------------------------------------
 # Checkpoint
@@ -41,26 +51,38 @@ CHECKPOINT_SPEC: dict[str, Any] = {
     # as many tokens long as with a real T5 vocabulary (~1.5 tokens per word, not ~4).
     "vocab_size": 8000,
 }
+#: A tiny checkpoint of the same layout, for smoke runs of the scripts (``--tiny``): its
+#: figures measure nothing.
+TINY_SPEC: dict[str, Any] = {
+    **CHECKPOINT_SPEC,
+    "d_model": 64,
+    "num_layers": 2,
+    "num_heads": 4,
+    "d_ff": 128,
+    "dense_out": 32,
+    "max_seq_length": 64,
+    "vocab_size": 1000,
+}
 _SPEC_FILE = "bench_checkpoint.json"
 _REQUIRED_FILES = ("modules.json", "model.safetensors", "config.json", "2_Dense/config.json")
 
 
-def build_checkpoint(workdir: Path) -> tuple[Path, bool]:
+def build_checkpoint(workdir: Path, *, tiny: bool = False) -> tuple[Path, bool]:
     """Return the benchmark checkpoint under *workdir*, building it unless a matching one exists.
 
-    The second element is ``True`` when an existing folder was reused.
+    The second element is ``True`` when an existing folder was reused. *tiny* builds
+    :data:`TINY_SPEC` instead of the T5-base-shaped :data:`CHECKPOINT_SPEC`.
     """
-    path = workdir / "st5-base-random"
+    spec = TINY_SPEC if tiny else CHECKPOINT_SPEC
+    path = workdir / ("st5-tiny-random" if tiny else "st5-base-random")
     spec_path = path / _SPEC_FILE
     complete = all((path / name).exists() for name in (*_REQUIRED_FILES, _SPEC_FILE))
-    if complete and json.loads(spec_path.read_text()) == CHECKPOINT_SPEC:
+    if complete and json.loads(spec_path.read_text()) == spec:
         return path, True
     from t5_vectors.testing import build_sentence_transformers_checkpoint
 
-    build_sentence_transformers_checkpoint(
-        path, tokenizer_sentences=corpus_paragraphs(), **CHECKPOINT_SPEC
-    )
-    spec_path.write_text(json.dumps(CHECKPOINT_SPEC, indent=2))
+    build_sentence_transformers_checkpoint(path, tokenizer_sentences=corpus_paragraphs(), **spec)
+    spec_path.write_text(json.dumps(spec, indent=2))
     return path, False
 
 
@@ -147,11 +169,22 @@ def corpus_paragraphs() -> list[str]:
     return paragraphs
 
 
-def sample_corpus(n_docs: int, seed: int) -> list[str]:
-    """A deterministic random sample of *n_docs* paragraphs (fewer if the pool is smaller)."""
+def sample_corpus(n_docs: int, seed: int, *, repeat: bool = False) -> list[str]:
+    """A deterministic random sample of *n_docs* paragraphs.
+
+    Fewer if the pool is smaller, unless *repeat*: then the shuffled pool is cycled, each
+    later copy of a paragraph prefixed with its copy number (``"(2) "``), so that a GPU gets a
+    corpus long enough to time (the pool has about 1,800 paragraphs).
+    """
     pool = corpus_paragraphs()
     rng = random.Random(seed)
-    return rng.sample(pool, min(n_docs, len(pool)))
+    if not repeat or n_docs <= len(pool):
+        return rng.sample(pool, min(n_docs, len(pool)))
+    order = rng.sample(pool, len(pool))
+    return [
+        order[i % len(pool)] if i < len(pool) else f"({i // len(pool) + 1}) {order[i % len(pool)]}"
+        for i in range(n_docs)
+    ]
 
 
 def token_counts(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[int]:
@@ -187,6 +220,43 @@ def resolve_device(name: str) -> str:
 def synchronize(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
+
+
+def attention_kernels(run: Callable[[], Any]) -> list[tuple[str, int]]:
+    """The CUDA kernels that *run* launched whose names say attention, with their counts.
+
+    Profiled with ``torch.profiler``; names of the memory-efficient kernel hold ``fmha`` or
+    ``efficient``, flash ``flash``, cuDNN ``cudnn``; the math fallback shows no such kernel,
+    only matmuls and a softmax (:func:`attention_backend` says which).
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = torch.cuda.is_available()
+    with profile(activities=[ProfilerActivity.CUDA if cuda else ProfilerActivity.CPU]) as prof:
+        run()
+        if cuda:
+            torch.cuda.synchronize()
+    keys = ("fmha", "attention", "attn", "flash", "softmax", "sdpa", "cudnn")
+    counts: dict[str, int] = {}
+    for event in prof.events():
+        if "CUDA" not in str(getattr(event, "device_type", "")):
+            continue
+        name = str(event.name)
+        if any(key in name.lower() for key in keys):
+            counts[name] = counts.get(name, 0) + 1
+    return sorted(counts.items(), key=lambda item: -item[1])
+
+
+def attention_backend(kernels: Sequence[tuple[str, int]]) -> str:
+    """``"cudnn"``, ``"flash"``, ``"memory-efficient"`` or ``"math"`` from kernel names."""
+    names = " ".join(name.lower() for name, _count in kernels)
+    if "cudnn" in names:
+        return "cudnn"
+    if "flash" in names:
+        return "flash"
+    if "fmha" in names or "efficient" in names or "mem_eff" in names:
+        return "memory-efficient"
+    return "math" if "softmax" in names else "none seen"
 
 
 def free_memory(device: str) -> None:

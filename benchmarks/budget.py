@@ -4,7 +4,8 @@ Encodes the same corpus (the encode benchmark's checkpoint and paragraphs) with 
 ``token_budget`` values, in round-robin passes, and prints the fastest pass of each. The CPU
 defaults of :class:`t5_vectors.T5Encoder` (1,024 tokens, 64 rows) come from this table.
 
-Run: ``python benchmarks/budget.py [--device cpu] [--budgets 1024,2048,4096,8192]``.
+Run: ``python benchmarks/budget.py [--device cpu] [--budgets 1024,2048,4096,8192]``; on a GPU
+``--device cuda`` defaults to budgets 16,384-131,072 over 24,000 paragraphs (the corpus repeated).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from _common import (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
-    parser.add_argument("--budgets", default="1024,2048,4096,8192")
-    parser.add_argument("--docs", type=int, default=128)
+    parser.add_argument("--budgets", default=None, help="default: 1024-8192 CPU, 16384-131072 GPU")
+    parser.add_argument("--docs", type=int, default=None, help="default: 128 CPU, 24000 GPU")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=Path("bench_out"))
     args = parser.parse_args()
@@ -39,9 +40,11 @@ def main() -> None:
     from t5_vectors import T5Encoder
 
     device = resolve_device(args.device)
+    cuda = device.startswith("cuda")
     path, _ = build_checkpoint(args.workdir)
-    texts = sample_corpus(args.docs, seed=0)
-    budgets = [int(b) for b in args.budgets.split(",")]
+    texts = sample_corpus(args.docs or (24_000 if cuda else 128), seed=0, repeat=True)
+    default = "16384,32768,65536,131072" if cuda else "1024,2048,4096,8192"
+    budgets = [int(b) for b in (args.budgets or default).split(",")]
     encoders = {}
     for budget in budgets:
         encoder = T5Encoder.from_pretrained(

@@ -11,11 +11,12 @@ cached under ``--workdir``):
   system's achieved model FLOP/s by the ceiling of the dtype it computes in.
 * **Model FLOPs** -- per text ``2 * non_embedding_params * n + 4 * layers * n^2 * d_model`` (+ the
   Dense head), with ``n`` the *unpadded* token count, so padding a system does counts against it.
-* **Corpus** -- ``--docs`` distinct paragraphs of real English (CPython's ``pydoc_data.topics``,
-  about 1,800 in all), sampled with ``--seed``; lengths run from a few words to the 256-token
-  truncation limit. Default 256 on CPU (T5-base fp32 on 2 cores does a few hundred tokens/s; the
-  default run, two timed passes per system, takes about 10 minutes there), every paragraph on
-  CUDA.
+* **Corpus** -- ``--docs`` paragraphs of real English (CPython's ``pydoc_data.topics``, about
+  1,800 distinct ones), sampled with ``--seed``; lengths run from a few words to the 256-token
+  truncation limit. Past the distinct ones the shuffled pool repeats, each copy numbered. Default
+  256 on CPU (T5-base fp32 on 2 cores does a few hundred tokens/s; the default run, two timed
+  passes per system, takes about 10 minutes there), 24,000 on CUDA (a GPU pass over 1,800 short
+  paragraphs is too short to time).
 * **Table 1, corpus throughput** -- every system is loaded and warmed up on a few texts, then each
   embeds the whole corpus in ``--repeats`` full timed passes, round-robin across the systems so
   they share the machine's slow and fast stretches, and the fastest pass is kept: docs/s,
@@ -24,20 +25,34 @@ cached under ``--workdir``):
   Systems: ``t5-vectors`` (``T5Encoder.encode``, dtype "auto" where it is not float32,
   "float32", and the explicit "int8" on CPU); sentence-transformers (``encode(batch_size=32)``,
   fp32 = the reference; plus bf16 on CPUs with native bf16, fp16 and bf16 on CUDA);
-  ``langchain-huggingface`` (``HuggingFaceEmbeddings.embed_documents``); and the naive loop
+  ``langchain-huggingface`` (``HuggingFaceEmbeddings.embed_documents``, where installed); and
+  the naive loop
   (transformers ``T5EncoderModel``, one text at a time, mean pool + Dense + normalize), timed on
   the first ``--naive-docs`` texts only.
 * **Table 2, concurrent queries** -- ``--query-threads`` threads (32) each make
   ``--queries-per-thread`` single ``embed_query(text)`` calls with short corpus texts:
   ``T5Embeddings(encoder=enc)`` against ``HuggingFaceEmbeddings``; queries/s and p50/p99 latency,
-  the forward passes the burst took and their mean texts (``T5Encoder.stats()``), and the CPU
-  time the process used during the burst (queries per CPU-second).
+  the forward passes the burst took, how many were replayed CUDA graphs, and their mean texts
+  (``T5Encoder.stats()``), and the CPU time the process used during the burst (queries per
+  CPU-second).
+* **Table 3, lone queries** -- ``--lone-queries`` single calls one after another from one thread
+  after ``T5Encoder.warmup()``: p50/p99 latency (on CUDA also with ``cuda_graphs=False``).
+* **Attention kernel (CUDA)** -- which SDPA kernel t5-vectors' bulk pass ran, from the
+  ``torch.profiler`` kernel names (the memory-efficient, cuDNN, flash or math backend).
+
+Without LangChain (a GPU machine with only torch, transformers and sentence-transformers) the
+script still runs: tables 2 and 3 call ``T5Encoder.encode([q], kind="query")`` and
+sentence-transformers' ``encode([q])`` (what ``T5Embeddings`` and ``HuggingFaceEmbeddings`` run),
+and the langchain-huggingface row of table 1 is left out. ``t5_vectors`` is imported from this
+source tree (``_common`` puts it on ``sys.path``). ``--tiny`` swaps in a tiny checkpoint for a
+smoke run whose figures mean nothing.
 
 Run it with ``make bench`` (= ``python benchmarks/encode.py``) or, e.g.::
 
     .venv/bin/python benchmarks/encode.py --device cuda --out bench_out/results.md
     .venv/bin/python benchmarks/encode.py --docs 32 --repeats 1 --skip t5-vectors,queries
     .venv/bin/python benchmarks/encode.py --docs 512 --threads 2 --skip naive
+    python3 benchmarks/encode.py --device cuda --queries-per-thread 16 --lone-queries 200
 
 Tables go to stdout (and are appended to ``--out``); progress goes to stderr. The weights are
 random, so cosines measure numerical agreement, not embedding quality; the fp32 reference is
@@ -47,6 +62,7 @@ checked for inf/NaN and for collapse (all texts pointing the same way) and the r
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -65,12 +81,16 @@ import numpy as np
 import torch
 from _common import (
     CHECKPOINT_SPEC,
+    TINY_SPEC,
     Ceiling,
     LatencyStats,
     ModelShape,
+    attention_backend,
+    attention_kernels,
     build_checkpoint,
     centered_cosine_to_reference,
     corpus_flops,
+    corpus_paragraphs,
     cosine_to_reference,
     dtype_name,
     environment_lines,
@@ -97,6 +117,7 @@ SYSTEMS = ("t5-vectors", "sentence-transformers", "langchain-huggingface", "naiv
 ST_BATCH_SIZE = 32
 WARMUP_TEXTS = 8
 DEFAULT_CPU_DOCS = 256
+DEFAULT_CUDA_DOCS = 24_000
 UNSTEADY_RATIO = 1.25
 _START = time.perf_counter()
 
@@ -117,7 +138,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--docs",
         type=int,
         default=None,
-        help="corpus size in paragraphs (default: 256 on CPU, every distinct paragraph on CUDA)",
+        help=f"corpus size in paragraphs (default: {DEFAULT_CPU_DOCS} on CPU, "
+        f"{DEFAULT_CUDA_DOCS:,} on CUDA); past the ~1,800 distinct ones they repeat, numbered",
     )
     parser.add_argument("--seed", type=int, default=0, help="corpus sampling seed")
     parser.add_argument("--workdir", type=Path, default=Path("bench_out"))
@@ -141,6 +163,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--query-max-tokens", type=int, default=48, help="corpus texts this short serve as queries"
     )
     parser.add_argument(
+        "--lone-queries",
+        type=int,
+        default=64,
+        help="single queries timed one after another, one caller (table 3)",
+    )
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="a tiny checkpoint instead of the T5-base-shaped one: a smoke run, its figures "
+        "measure nothing",
+    )
+    parser.add_argument(
         "--matmul-size", type=int, default=None, help="square matmul size (2048 CPU, 8192 CUDA)"
     )
     parser.add_argument(
@@ -152,7 +186,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     unknown = args.skip - set(SYSTEMS)
     if unknown:
         parser.error(f"--skip: unknown system(s) {sorted(unknown)}; choose from {SYSTEMS}")
-    for name in ("docs", "repeats", "threads", "naive_docs", "query_threads", "queries_per_thread"):
+    positive = ("docs", "repeats", "threads", "naive_docs", "query_threads", "queries_per_thread")
+    for name in (*positive, "lone_queries"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')}: expected a positive integer, found {value}")
@@ -163,7 +198,7 @@ def apply_device_defaults(args: argparse.Namespace, device: str) -> None:
     """Fill the defaults that depend on the device (a GPU pass over 256 texts is too short)."""
     cuda = device.startswith("cuda")
     if args.docs is None:
-        args.docs = 10**9 if cuda else DEFAULT_CPU_DOCS
+        args.docs = DEFAULT_CUDA_DOCS if cuda else DEFAULT_CPU_DOCS
     if args.repeats is None:
         args.repeats = 5 if cuda else 2
 
@@ -215,6 +250,7 @@ class Bench:
 
     device: str
     path: Path
+    spec: dict[str, Any]
     shape: ModelShape
     max_seq_length: int
     texts: list[str]
@@ -248,16 +284,15 @@ class Bench:
 def prepare(args: argparse.Namespace, device: str, report: Report) -> Bench:
     from transformers import AutoTokenizer
 
-    path, reused = build_checkpoint(args.workdir)
+    path, reused = build_checkpoint(args.workdir, tiny=args.tiny)
     log(f"checkpoint {'reused' if reused else 'built'} at {path}")
+    spec = TINY_SPEC if args.tiny else CHECKPOINT_SPEC
     shape = read_model_shape(path)
-    max_len = int(CHECKPOINT_SPEC["max_seq_length"])
+    max_len = int(spec["max_seq_length"])
     tokenizer = AutoTokenizer.from_pretrained(str(path))
-    texts = sample_corpus(args.docs, args.seed)
-    if len(texts) < args.docs < 10**9:
-        log(f"--docs {args.docs}: the corpus has only {len(texts)} distinct paragraphs; using all")
+    texts = sample_corpus(args.docs, args.seed, repeat=True)
     counts = token_counts(tokenizer, texts, max_len)
-    bench = Bench(device, path, shape, max_len, texts, counts, {}, tokenizer, args)
+    bench = Bench(device, path, spec, shape, max_len, texts, counts, {}, tokenizer, args)
     report_setup(bench, report)
     bench.ceiling_start = bench.measure_ceiling()
     return bench
@@ -272,15 +307,22 @@ def report_setup(bench: Bench, report: Report) -> None:
     report.emit()
     for line in environment_lines(bench.device):
         report.emit(line)
+    spec = bench.spec
     report.emit(
         f"- checkpoint: `{bench.path}` -- sentence-t5-base layout, random weights "
-        f"(d_model {shape.d_model}, {shape.num_layers} layers, {CHECKPOINT_SPEC['num_heads']} "
-        f"heads, d_ff {CHECKPOINT_SPEC['d_ff']}, ReLU v1_0, mean pool + Dense "
-        f"{CHECKPOINT_SPEC['dense_out']} + Normalize); "
+        f"(d_model {shape.d_model}, {shape.num_layers} layers, {spec['num_heads']} "
+        f"heads, d_ff {spec['d_ff']}, ReLU v1_0, mean pool + Dense "
+        f"{spec['dense_out']} + Normalize); "
         f"{shape.non_embedding_params / 1e6:.1f} M non-embedding encoder params"
+        + (" -- **--tiny: a smoke run, no figure below means anything**" if bench.args.tiny else "")
     )
+    distinct = min(len(bench.texts), len(corpus_paragraphs()))
+    repeated = ""
+    if distinct < len(bench.texts):
+        repeated = f", {distinct} distinct, repeated and numbered"
     report.emit(
-        f"- corpus: {len(bench.texts)} paragraphs of `pydoc_data.topics` (seed {bench.args.seed}); "
+        f"- corpus: {len(bench.texts)} paragraphs of `pydoc_data.topics`{repeated} "
+        f"(seed {bench.args.seed}); "
         f"tokens per text (model tokenizer, truncated at {bench.max_seq_length}): "
         f"{length_summary(counts)}; {sum(counts):,} tokens in all; {truncated} texts truncated"
     )
@@ -495,7 +537,11 @@ def encode_plan(bench: Bench) -> list[System]:
             loader = lambda d=low: load_sentence_transformers(bench, d)  # noqa: E731
             plan.append(System(st, dtype_name(low), n, loader))
     if "langchain-huggingface" not in skip:
-        plan.append(System("langchain-huggingface", "float32", n, lambda: load_langchain(bench)))
+        if module_available("langchain_huggingface"):
+            loader = lambda: load_langchain(bench)  # noqa: E731
+            plan.append(System("langchain-huggingface", "float32", n, loader))
+        else:
+            log("langchain-huggingface is not installed: its table-1 row is left out")
     if "naive" not in skip:
         docs = min(bench.args.naive_docs, n)
         plan.append(System("naive loop", "float32", docs, lambda: load_naive(bench)))
@@ -765,64 +811,162 @@ class QueryRun:
     error: str | None = None
     forward_passes: int | None = None  # of the burst, when the system counts them
     texts: int | None = None
+    graph_replays: int | None = None  # of those passes, replayed CUDA graphs (t5-vectors)
+    baseline: bool = False  # the row the others are compared with
 
 
-def query_t5_vectors(bench: Bench, plan: list[list[str]]) -> QueryRun:
-    from t5_vectors import T5Embeddings, T5Encoder
-
-    encoder = T5Encoder.from_pretrained(str(bench.path), device=bench.device, dtype="auto")
-    embeddings = T5Embeddings(encoder=encoder)
+def module_available(name: str) -> bool:
+    """Whether *name* imports here: LangChain packages are optional (a GPU machine may have only
+    torch, transformers and sentence-transformers)."""
     try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
+
+
+def t5_query_function(encoder: Any) -> tuple[Callable[[str], Any], str]:
+    """``T5Embeddings.embed_query`` where LangChain is installed, else what it runs:
+    ``T5Encoder.encode([text], kind="query")`` as a list."""
+    if module_available("langchain_core"):
+        from t5_vectors import T5Embeddings
+
+        return T5Embeddings(encoder=encoder).embed_query, "t5-vectors T5Embeddings"
+    return (
+        lambda text: encoder.encode([text], kind="query")[0].tolist()
+    ), "t5-vectors T5Encoder.encode([q])"
+
+
+def baseline_query_function(bench: Bench) -> tuple[Callable[[str], Any], str]:
+    """``HuggingFaceEmbeddings.embed_query`` where installed, else what it runs:
+    sentence-transformers ``encode([text])`` as a list (fp32, one forward pass per call)."""
+    if module_available("langchain_huggingface"):
+        from langchain_huggingface import HuggingFaceEmbeddings
+
+        embeddings = HuggingFaceEmbeddings(
+            model_name=str(bench.path), model_kwargs={"device": bench.device}
+        )
+        return embeddings.embed_query, "langchain-huggingface"
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(bench.path), device=bench.device)
+    return (
+        lambda text: model.encode([text], convert_to_numpy=True)[0].tolist()
+    ), "sentence-transformers encode([q])"
+
+
+def lone(embed_query: Callable[[str], Any], texts: list[str], device: str) -> LatencyStats:
+    """One caller, one query at a time: each call's latency (the result is on the host)."""
+    latencies = []
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    for text in texts:
+        call = time.perf_counter()
+        embed_query(text)
+        latencies.append(time.perf_counter() - call)
+    synchronize(device)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    return LatencyStats(len(texts), 0, wall, latencies, cpu_seconds=cpu)
+
+
+def lone_texts(bench: Bench) -> list[str]:
+    flat = [text for texts in query_texts(bench) for text in texts]
+    return [flat[i % len(flat)] for i in range(bench.args.lone_queries)]
+
+
+def query_t5_vectors(
+    bench: Bench, plan: list[list[str]], *, cuda_graphs: bool | None = None, burst: bool = True
+) -> tuple[QueryRun | None, QueryRun]:
+    """t5-vectors' burst (table 2) and lone-query (table 3) runs, after ``warmup()``."""
+    from t5_vectors import T5Encoder
+
+    encoder = T5Encoder.from_pretrained(
+        str(bench.path), device=bench.device, dtype="auto", cuda_graphs=cuda_graphs
+    )
+    embed, label = t5_query_function(encoder)
+    if encoder.config.cuda_graphs:
+        label += ", CUDA graphs"
+    elif bench.device.startswith("cuda"):
+        label += ", no CUDA graphs"
+    dtype = encoder_dtype(encoder, "auto")
+    try:
+        captured = encoder.warmup()
+        log(f"  warmup(): {captured} CUDA graphs captured")
         for text in bench.warmup_texts[:3]:
-            embeddings.embed_query(text)
+            embed(text)
         before = encoder.stats()
-        stats = hammer(embeddings.embed_query, plan, bench.device)
-        burst = encoder.stats() - before
+        lone_run = QueryRun(label, dtype, lone(embed, lone_texts(bench), bench.device))
+        passes = encoder.stats() - before
+        lone_run.forward_passes, lone_run.texts = passes.forward_passes, passes.texts
+        lone_run.graph_replays = passes.graph_replays
+        burst_run = None
+        if burst:
+            before = encoder.stats()
+            stats = hammer(embed, plan, bench.device)
+            passes = encoder.stats() - before
+            burst_run = QueryRun(label, dtype, stats)
+            burst_run.forward_passes, burst_run.texts = passes.forward_passes, passes.texts
+            burst_run.graph_replays = passes.graph_replays
     finally:
         encoder.close()
-    run = QueryRun("t5-vectors T5Embeddings", encoder_dtype(encoder, "auto"), stats)
-    run.forward_passes, run.texts = burst.forward_passes, burst.texts
-    return run
+    return burst_run, lone_run
 
 
-def query_langchain(bench: Bench, plan: list[list[str]]) -> QueryRun:
-    from langchain_huggingface import HuggingFaceEmbeddings
-
-    embeddings = HuggingFaceEmbeddings(
-        model_name=str(bench.path), model_kwargs={"device": bench.device}
-    )
+def query_baseline(bench: Bench, plan: list[list[str]]) -> tuple[QueryRun, QueryRun]:
+    embed, label = baseline_query_function(bench)
     for text in bench.warmup_texts[:3]:
-        embeddings.embed_query(text)
-    stats = hammer(embeddings.embed_query, plan, bench.device)
+        embed(text)
+    # Lone queries first, so that they do not run in the wake of the burst: in one CPU run
+    # (load average 19) lone calls after the burst took about 1 s each, 10x a forward pass.
+    lone_run = QueryRun(label, "float32", lone(embed, lone_texts(bench), bench.device))
+    lone_run.baseline = True
+    lone_run.forward_passes = lone_run.texts = bench.args.lone_queries
+    stats = hammer(embed, plan, bench.device)
     # embed_query runs sentence-transformers' encode([text]): one forward pass per call.
-    run = QueryRun("langchain-huggingface", "float32", stats)
-    run.forward_passes = run.texts = stats.calls - stats.failures
-    return run
+    burst_run = QueryRun(label, "float32", stats, baseline=True)
+    burst_run.forward_passes = burst_run.texts = stats.calls - stats.failures
+    return burst_run, lone_run
 
 
-def run_queries(bench: Bench) -> list[QueryRun]:
+def run_queries(bench: Bench) -> tuple[list[QueryRun], list[QueryRun]]:
+    """Table 2 (concurrent burst) and table 3 (lone queries), t5-vectors first."""
     plan = query_texts(bench)
-    runners: list[tuple[str, Callable[[Bench, list[list[str]]], QueryRun]]] = [
-        ("langchain-huggingface", query_langchain),
-    ]
+    bursts: list[QueryRun] = []
+    lones: list[QueryRun] = []
+    runners: list[tuple[str, Callable[[], tuple[QueryRun | None, QueryRun]]]] = []
     if "t5-vectors" not in bench.args.skip:
-        runners.insert(0, ("t5-vectors", query_t5_vectors))
-    runs = []
+        runners.append(("t5-vectors", lambda: query_t5_vectors(bench, plan)))
+        if bench.device.startswith("cuda"):  # the same without graphs: what they change
+            runners.append(
+                (
+                    "t5-vectors without CUDA graphs",
+                    lambda: query_t5_vectors(bench, plan, cuda_graphs=False, burst=False),
+                )
+            )
+    runners.append(("baseline", lambda: query_baseline(bench, plan)))
     for name, runner in runners:
-        log(f"table 2: {name}, {len(plan)} threads x {len(plan[0])} embed_query calls")
+        log(f"tables 2-3: {name}, lone queries, then {len(plan)} threads x {len(plan[0])} calls")
         try:
-            runs.append(runner(bench, plan))
+            burst_run, lone_run = runner()
         except Exception as exc:
             log(f"  {name} failed: {type(exc).__name__}: {exc}")
-            runs.append(QueryRun(name, "n/a", error=f"{type(exc).__name__}: {exc}"))
-        free_memory(bench.device)
-    return runs
+            failed = QueryRun(name, "n/a", error=f"{type(exc).__name__}: {exc}")
+            failed.baseline = name == "baseline"
+            bursts.append(failed)
+            lones.append(failed)
+            continue
+        finally:
+            free_memory(bench.device)
+        if burst_run is not None:
+            bursts.append(burst_run)
+        lones.append(lone_run)
+    return bursts, lones
 
 
 def report_queries(bench: Bench, runs: list[QueryRun], report: Report) -> None:
     plan = query_texts(bench)
     lengths = token_counts_for(bench, [text for texts in plan for text in texts])
-    baseline = next((r for r in runs if r.system == "langchain-huggingface" and r.stats), None)
+    baseline = next((r for r in runs if r.baseline and r.stats), None)
     headers = [
         "system",
         "dtype",
@@ -833,6 +977,7 @@ def report_queries(bench: Bench, runs: list[QueryRun], report: Report) -> None:
         "p99 ms",
         "speed-up",
         "forward passes",
+        "graph replays",
         "texts / pass",
         "CPU s",
         "queries / CPU s",
@@ -843,7 +988,7 @@ def report_queries(bench: Bench, runs: list[QueryRun], report: Report) -> None:
     rows = []
     for run in runs:
         if run.stats is None:
-            rows.append([run.system, run.dtype, f"failed: {run.error}", *["n/a"] * 11])
+            rows.append([run.system, run.dtype, f"failed: {run.error}", *["n/a"] * 12])
             continue
         passes = str(run.forward_passes) if run.forward_passes is not None else "n/a"
         per_pass = (
@@ -866,6 +1011,7 @@ def report_queries(bench: Bench, runs: list[QueryRun], report: Report) -> None:
                 f"{run.stats.latency_ms(99):.1f}",
                 fmt_speedup(speedup),
                 passes,
+                str(run.graph_replays) if run.graph_replays is not None else "n/a",
                 per_pass,
                 f"{run.stats.cpu_seconds:.1f}" if run.stats.cpu_seconds is not None else "n/a",
                 fmt_rate(run.stats.per_cpu_second),
@@ -883,13 +1029,16 @@ def report_queries(bench: Bench, runs: list[QueryRun], report: Report) -> None:
         f"queries are corpus texts of <= {bench.args.query_max_tokens} tokens "
         f"({length_summary(lengths)} tokens); queries/s = successful calls / wall time of the "
         "burst; latency per call as each thread saw it; speed-up = queries/s ratio to "
-        "langchain-huggingface; forward passes = passes the burst took (t5-vectors: counted by "
-        "`T5Encoder.stats()`; langchain-huggingface runs one per call), texts / pass = their mean "
-        "batch; CPU s = CPU time of the whole process during the burst (all threads), so "
-        "queries / CPU s is the work per unit of CPU, independent of the share of a busy "
-        "machine the process got (32 caller threads doing their own forward passes get more "
-        "of an oversubscribed CPU than one worker thread); share of ceiling = the burst's model "
-        "FLOPs (each query's unpadded tokens, as in table 1) / wall time / the matmul ceiling "
+        f"{baseline.system if baseline else 'the baseline'} (where langchain-huggingface is not "
+        "installed, sentence-transformers' encode([q]), which its embed_query runs); forward "
+        "passes = passes the burst took (t5-vectors: counted by `T5Encoder.stats()`, graph "
+        "replays = those replayed as CUDA graphs; the baseline runs one per call), texts / pass "
+        "= their mean batch; CPU s = CPU time of the whole process during the burst (all "
+        "threads), so queries / CPU s is the work per unit of CPU, independent of the share "
+        "of a busy machine the process got (32 caller threads doing their own forward "
+        "passes get more of an oversubscribed CPU than one worker thread); share of ceiling "
+        "= the burst's model FLOPs (each query's unpadded tokens, as in table 1) / wall time "
+        "/ the matmul ceiling "
         "of the row's dtype."
     )
     if baseline is not None:
@@ -897,11 +1046,77 @@ def report_queries(bench: Bench, runs: list[QueryRun], report: Report) -> None:
         if share > 0:
             report.emit()
             report.emit(
-                f"Bound: langchain-huggingface ran this burst at {fmt_share(share)} of the "
+                f"Bound: {baseline.system} ran this burst at {fmt_share(share)} of the "
                 f"{baseline.dtype} matmul ceiling, so no {baseline.dtype} system can be more than "
                 f"{1 / share:.1f}x faster on this machine (it would run at 100% of the ceiling); "
                 "a larger speed-up needs a faster dtype (bf16 where the CPU has it) or fewer FLOPs."
             )
+    report.emit()
+
+
+def report_lone(bench: Bench, runs: list[QueryRun], report: Report) -> None:
+    baseline = next((r for r in runs if r.baseline and r.stats), None)
+    headers = ["system", "dtype", "calls", "p50 ms", "p99 ms", "mean ms", "max ms"]
+    headers += ["p50 speed-up", "forward passes", "graph replays", "CPU s"]
+    rows = []
+    for run in runs:
+        if run.stats is None:
+            rows.append([run.system, run.dtype, f"failed: {run.error}", *["n/a"] * 8])
+            continue
+        stats = run.stats
+        speedup = (
+            baseline.stats.latency_ms(50) / stats.latency_ms(50)
+            if baseline and baseline.stats
+            else float("nan")
+        )
+        rows.append(
+            [
+                run.system,
+                run.dtype,
+                str(stats.calls),
+                f"{stats.latency_ms(50):.2f}",
+                f"{stats.latency_ms(99):.2f}",
+                f"{1e3 * float(np.mean(stats.latencies)):.2f}",
+                f"{1e3 * max(stats.latencies):.2f}",
+                fmt_speedup(speedup),
+                str(run.forward_passes) if run.forward_passes is not None else "n/a",
+                str(run.graph_replays) if run.graph_replays is not None else "n/a",
+                f"{stats.cpu_seconds:.1f}" if stats.cpu_seconds is not None else "n/a",
+            ]
+        )
+    report.emit(f"### Lone queries (one caller, {bench.args.lone_queries} single calls in a row)")
+    report.emit()
+    report.emit(markdown_table(headers, rows))
+    report.emit()
+    report.emit(
+        "the same short corpus texts as table 2, embedded one at a time by one thread after a "
+        "warm-up (t5-vectors: `T5Encoder.warmup()`, which captures its CUDA graphs on a GPU); "
+        "latency per call includes tokenizing and the copy back to the host; p50 speed-up = the "
+        "baseline's p50 / the row's p50."
+    )
+    report.emit()
+
+
+def report_attention(bench: Bench, report: Report) -> None:
+    """Which SDPA kernel t5-vectors' bulk pass ran on CUDA (from the profiler's kernel names)."""
+    from t5_vectors import T5Encoder
+
+    encoder = T5Encoder.from_pretrained(str(bench.path), device=bench.device, dtype="auto")
+    try:
+        texts = bench.texts[:256]
+        encoder.encode(texts)  # warm-up
+        kernels = attention_kernels(lambda: encoder.encode(texts))
+    finally:
+        encoder.close()
+        free_memory(bench.device)
+    report.emit("### Attention kernel (t5-vectors, bulk pass on CUDA)")
+    report.emit()
+    report.emit(
+        f"- backend: **{attention_backend(kernels)}** (torch.profiler kernel names while "
+        f"encoding {len(texts)} corpus texts, dtype {encoder_dtype(encoder, 'auto')})"
+    )
+    for name, count in kernels[:8]:
+        report.emit(f"- `{name[:160]}` x {count}")
     report.emit()
 
 
@@ -935,8 +1150,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.ceiling_end = bench.measure_ceiling()
     report_ceiling(bench, report)
     report_encode(bench, runs, report)
+    if device.startswith("cuda") and "t5-vectors" not in args.skip:
+        try:
+            report_attention(bench, report)
+        except Exception as exc:  # a profiler that does not run here must not cost the tables
+            log(f"attention kernel probe failed: {type(exc).__name__}: {exc}")
     if "queries" not in args.skip:
-        report_queries(bench, run_queries(bench), report)
+        bursts, lones = run_queries(bench)
+        report_queries(bench, bursts, report)
+        report_lone(bench, lones, report)
     report.save()
     log(f"done in {time.perf_counter() - _START:.0f}s")
     return 0

@@ -5,7 +5,8 @@ use (PEP 562), so the light modules of this package (``sparse``, ``texts``, ``to
 imported without torch, as ``t5-vectors info`` does. Private: ``_checkpoint`` (finding and
 telling a checkpoint's layout), ``_loading`` (its parts), ``_forward`` (the inference forward
 pass), ``_batching`` (token-budget batches, the micro-batcher), ``_runner`` (one batch's forward
-pass) and ``_streaming`` (a large call queued chunk by chunk).
+pass), ``_graphs`` (small batches replayed as CUDA graphs) and ``_streaming`` (a large call queued
+chunk by chunk).
 """
 
 from __future__ import annotations

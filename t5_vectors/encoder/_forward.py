@@ -11,12 +11,26 @@ math as transformers' ``T5Stack``, minus what an encoder at inference never need
 * **No work on padding (CPU)**: norms, projections and the feed-forward run on the real
   tokens only, gathered into one matrix; only attention sees the padded layout. A burst of
   single queries of mixed lengths, padded to the longest, is where this matters most.
+* **Residuals inside the matmuls**: ``hidden + o(x)`` and ``hidden + wo(x)`` are one ``addmm``
+  each (BLAS adds the residual as it writes the product), and ReLU runs in place.
+* **Attention through** ``F.scaled_dot_product_attention`` with T5's additive bias as its
+  ``attn_mask`` (``scale=1``: T5 does not scale scores). On CUDA that bias rules out the flash
+  kernel; the memory-efficient (or cuDNN) kernel takes it, as benchmarks/encode.py reports.
+* **No host synchronisation off CPU**: on a GPU nothing in the pass reads a device value on the
+  host (no ``.item()``, ``nonzero`` or boolean indexing), so the worker can queue the next batch
+  while this one runs, and the pass can be captured as a CUDA graph
+  (:mod:`t5_vectors.encoder._graphs`). Whether a batch has padding is told by the caller, who
+  knows the lengths on the host (``padded=``); when it is not told, a CPU pass looks at the mask
+  and a GPU pass folds the mask in anyway.
 * **No dropout, cache, decoder or fp16-clamp branches**, and no per-layer Python dispatch through
   ``nn.Module.__call__`` hooks.
 
-Numerics follow T5LayerNorm exactly: the RMS is taken in float32 and the result is cast back to
-the weights' dtype (bfloat16 stays bfloat16 between layers). float16 is not run here (T5 keeps
-``wo`` in float32 for it); :func:`supports_fast_forward` says which models are.
+Numerics follow T5LayerNorm exactly on CPU: the RMS is taken in float32 and the result is cast
+back to the weights' dtype before the weight multiplies it (bfloat16 stays bfloat16 between
+layers). Off CPU, bfloat16 norms run as one fused ``F.rms_norm`` (float32 inside, the weight
+applied before the single cast back): the same math with one rounding fewer, where the exact
+form costs six passes over the activations (:attr:`FastT5Forward.fused_norm`). float16 is not
+run here (T5 keeps ``wo`` in float32 for it); :func:`supports_fast_forward` says which models are.
 
 :func:`install_fast_forward` makes it the model's own ``forward`` (on that instance), so the
 encoder, ``encoder.model(...)`` and anything that wraps ``model.forward`` all run one forward
@@ -48,9 +62,12 @@ _BIAS_CACHE_BYTES = 64 * 2**20
 
 
 def _activation(name: str) -> Any:
-    """The feed-forward activation of a T5 config (``dense_act_fn``) as a function."""
+    """The feed-forward activation of a T5 config (``dense_act_fn``) as a function.
+
+    ReLU runs in place (its input is a fresh matmul output that nothing else reads).
+    """
     if name == "relu":
-        return F.relu
+        return torch.relu_
     if name in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
         return lambda x: F.gelu(x, approximate="tanh")
     if name == "gelu":
@@ -101,13 +118,26 @@ def _fused_linear(*parts: nn.Linear) -> nn.Linear:
     return fused
 
 
-def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """T5LayerNorm: scale by the float32 RMS, cast to the weight's dtype, multiply by weight."""
-    if x.dtype == torch.float32:
+def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float, *, fused: bool) -> torch.Tensor:
+    """T5LayerNorm: scale by the float32 RMS, cast to the weight's dtype, multiply by weight.
+
+    With *fused* (or in float32, where both are the same), one ``F.rms_norm``: float32 inside,
+    the weight applied before the one cast back (one rounding fewer than T5's order).
+    """
+    if fused or x.dtype == torch.float32:
         return F.rms_norm(x, (x.shape[-1],), weight, eps)
     x32 = x.float()
     scaled = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)
     return weight * scaled.to(weight.dtype)
+
+
+def _add_linear(hidden: torch.Tensor, x: torch.Tensor, linear: nn.Module) -> torch.Tensor:
+    """``hidden + linear(x)``: one ``addmm`` for a plain linear layer (2-D *hidden*)."""
+    if isinstance(linear, nn.Linear) and linear.bias is None:
+        weight: torch.Tensor = linear.weight
+        return torch.addmm(hidden, x, weight.t())
+    out: torch.Tensor = hidden + linear(x)  # int8 (dynamically quantized) layers
+    return out
 
 
 class FastT5Forward(nn.Module):
@@ -146,6 +176,9 @@ class FastT5Forward(nn.Module):
         self._bias_cache: OrderedDict[tuple[int, str], torch.Tensor] = OrderedDict()
         self._bias_lock = threading.Lock()
         self.quantized = False
+        #: Norms as one fused ``F.rms_norm`` in bfloat16 (see the module docstring): ``None``
+        #: (default) fuses off CPU only; ``True`` / ``False`` force it either way.
+        self.fused_norm: bool | None = None
 
     # ------------------------------------------------------------------------ position bias
     def position_bias(self, length: int, device: torch.device) -> torch.Tensor:
@@ -174,14 +207,20 @@ class FastT5Forward(nn.Module):
                 total -= dropped.numel() * dropped.element_size()
         return bias
 
-    def attention_bias(self, attention_mask: torch.Tensor) -> torch.Tensor:
+    def attention_bias(
+        self, attention_mask: torch.Tensor, *, padded: bool | None = None
+    ) -> torch.Tensor:
         """Position bias plus the padding mask, ``(batch, heads, n, n)`` (or ``(1, ...)``).
 
         Padded key positions get the dtype's lowest value, as transformers' mask does.
+        *padded* says whether any position is masked; ``None`` looks at the mask on CPU and
+        assumes padding elsewhere (reading the mask there would wait for the device).
         """
         batch, length = attention_mask.shape
         bias = self.position_bias(length, attention_mask.device)
-        if bool(attention_mask.all()):
+        if padded is None:
+            padded = attention_mask.device.type != "cpu" or not bool(attention_mask.all())
+        if not padded:
             return bias
         masked = torch.zeros((batch, 1, 1, length), dtype=self.dtype, device=bias.device)
         masked.masked_fill_(~attention_mask.bool()[:, None, None, :], torch.finfo(self.dtype).min)
@@ -211,19 +250,30 @@ class FastT5Forward(nn.Module):
         self.quantized = True
 
     # ----------------------------------------------------------------------------- forward
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        *,
+        padded: bool | None = None,
+    ) -> torch.Tensor:
         """``last_hidden_state`` for *input_ids* ``(batch, n)`` under a bool or 0/1 mask.
 
-        On CPU, when padding is more than :attr:`unpad_below` of the batch, the per-token work
-        (norms, projections, feed-forward) runs on the real tokens only, gathered into one
-        ``(tokens, d_model)`` matrix; attention runs on the padded layout. Padded positions of
-        the result are then zero (transformers leaves values there that nothing should read).
+        *padded* tells whether any position is masked (see :meth:`attention_bias`); pass
+        ``False`` only when none is. On CPU, when padding is more than :attr:`unpad_below` of
+        the batch, the per-token work (norms, projections, feed-forward) runs on the real
+        tokens only, gathered into one ``(tokens, d_model)`` matrix; attention runs on the
+        padded layout. Padded positions of the result are then zero (transformers leaves
+        values there that nothing should read). Off CPU the pass never synchronises with the
+        host (see the module docstring).
         """
         mask = attention_mask.bool()
-        bias = self.attention_bias(mask)
+        bias = self.attention_bias(mask, padded=padded)
         batch, length = input_ids.shape
+        cpu = input_ids.device.type == "cpu"
+        fused = not cpu if self.fused_norm is None else self.fused_norm
         real: torch.Tensor | None = None
-        if input_ids.device.type == "cpu" and batch > 1:
+        if cpu and batch > 1 and padded is not False:
             flat_mask = mask.reshape(-1)
             count = int(flat_mask.sum())
             if count < self.unpad_below * flat_mask.numel():
@@ -234,16 +284,17 @@ class FastT5Forward(nn.Module):
             hidden = self.embed(input_ids.reshape(-1)[real])
         for layer in self.layers:
             assert isinstance(layer, _Layer)
-            hidden = hidden + layer.o(self._attend(layer, hidden, bias, real, batch, length))
-            normed = _rms_norm(hidden, layer.ff_norm, layer.ff_eps)
+            context = self._attend(layer, hidden, bias, real, batch, length, fused)
+            hidden = _add_linear(hidden, context, layer.o)
+            normed = _rms_norm(hidden, layer.ff_norm, layer.ff_eps, fused=fused)
             inner = layer.wi(normed)
             if self.gated:
                 gate, linear = inner.chunk(2, dim=-1)
                 inner = self.act(gate) * linear
             else:
                 inner = self.act(inner)
-            hidden = hidden + layer.wo(inner)
-        hidden = _rms_norm(hidden, self.final_norm, self.final_eps)
+            hidden = _add_linear(hidden, inner, layer.wo)
+        hidden = _rms_norm(hidden, self.final_norm, self.final_eps, fused=fused)
         if real is None:
             return hidden.view(batch, length, -1)
         out = hidden.new_zeros((batch * length, hidden.shape[-1]))
@@ -261,9 +312,10 @@ class FastT5Forward(nn.Module):
         real: torch.Tensor | None,
         batch: int,
         length: int,
+        fused: bool,
     ) -> torch.Tensor:
         """Self-attention of one layer; *hidden* is ``(batch * n, d)`` or the real rows only."""
-        normed = _rms_norm(hidden, layer.attn_norm, layer.attn_eps)
+        normed = _rms_norm(hidden, layer.attn_norm, layer.attn_eps, fused=fused)
         qkv = layer.qkv(normed)
         if real is not None:
             padded = qkv.new_zeros((batch * length, qkv.shape[-1]))
@@ -279,7 +331,8 @@ def install_fast_forward(model: Any) -> FastT5Forward | None:
     """Run *model* through a :class:`FastT5Forward` from now on; ``None`` if it is not supported.
 
     The instance's ``forward`` is replaced (the class is untouched): ``input_ids`` with an
-    optional ``attention_mask`` take the fast path and return a ``BaseModelOutput``; any other
+    optional ``attention_mask`` (and the fast path's own ``padded`` hint, see
+    :meth:`FastT5Forward.forward`) take the fast path and return a ``BaseModelOutput``; any other
     argument goes to the original forward.
     """
     if not supports_fast_forward(model):
@@ -292,12 +345,14 @@ def install_fast_forward(model: Any) -> FastT5Forward | None:
     def forward(
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
+        padded: bool | None = None,
         **kwargs: Any,
     ) -> Any:
         if input_ids is None or any(value is not None for value in kwargs.values()):
             return original(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-        mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
-        return BaseModelOutput(last_hidden_state=fast(input_ids, mask))
+        if attention_mask is None:
+            attention_mask, padded = torch.ones_like(input_ids, dtype=torch.bool), False
+        return BaseModelOutput(last_hidden_state=fast(input_ids, attention_mask, padded=padded))
 
     model.forward = forward
     return fast

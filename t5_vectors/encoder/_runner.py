@@ -13,11 +13,19 @@ overlap them:
   to wait for on CPU) and hands out numpy arrays.
 
 While the device runs batch *n*, the worker thread stages and queues batch *n + 1*; the host work
-(padding, Python, tokenizing the next chunk in another thread) hides behind the device's.
+(padding, Python, tokenizing the next chunk in another thread) hides behind the device's. That
+holds because nothing between staging and the event waits for the device: the forward pass is
+told on the host whether the batch has padding (``padded``), and pooling reads no device value
+on the host.
+
+With a :class:`~t5_vectors.encoder._graphs.GraphCache` (CUDA, small batches), a batch that fits
+a bucket is staged straight into the bucket's shape and replayed as a CUDA graph; larger
+batches run eagerly as above.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,25 +34,44 @@ import numpy as np
 import torch
 
 from t5_vectors.encoder._batching import BatchItem, BatchOutput
+from t5_vectors.encoder._graphs import GraphCache
 from t5_vectors.encoder.pooling import EmbeddingHead
 
-__all__ = ["BatchRunner", "Launched", "stage_batch"]
+__all__ = ["BatchRunner", "Forward", "Launched", "stage_batch"]
 
-Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: ``(input_ids, bool mask, padded) -> last_hidden_state``; *padded*: any position masked.
+Forward = Callable[[torch.Tensor, torch.Tensor, bool], torch.Tensor]
 
 
 def stage_batch(
-    rows: Sequence[Sequence[int]], *, pad_id: int, multiple: int = 1, pin: bool = False
+    rows: Sequence[Sequence[int]],
+    *,
+    pad_id: int,
+    multiple: int = 1,
+    pin: bool = False,
+    shape: tuple[int, int] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Padded ``(ids, mask)`` host tensors for *rows* (right-padded with *pad_id*).
 
     The width is the longest row rounded up to *multiple*; *pin* puts both tensors in
     page-locked memory (CUDA only) so they can be copied to the device asynchronously.
+    *shape* ``(batch, width)`` stages into a CUDA-graph bucket instead: the width is the
+    bucket's, and rows past ``len(rows)`` are filler texts of one pad token (mask ``True`` at
+    position 0 only), so every row has a real token.
     """
     longest = max(len(row) for row in rows)
-    width = -(-longest // multiple) * multiple
-    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
-    lengths = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
+    if shape is None:
+        width = -(-longest // multiple) * multiple
+        count = len(rows)
+    else:
+        count, width = shape
+        if count < len(rows) or width < longest:
+            raise ValueError(
+                f"stage_batch: {len(rows)} rows of up to {longest} tokens do not fit {shape}"
+            )
+    ids = np.full((count, width), pad_id, dtype=np.int64)
+    lengths = np.ones(count, dtype=np.int64)
+    lengths[: len(rows)] = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
     for index, row in enumerate(rows):
         ids[index, : len(row)] = row
     mask = np.arange(width)[None, :] < lengths[:, None]
@@ -79,19 +106,27 @@ class BatchRunner:
     """Runs forward passes for a micro-batcher (see the module docstring).
 
     Args:
-        forward: ``(input_ids, bool mask) -> last_hidden_state``.
+        forward: ``(input_ids, bool mask, padded) -> last_hidden_state`` (see :data:`Forward`).
         head: the pooling head (runs in float32).
         device: where *forward* runs.
         pad_id: the tokenizer's padding id.
+        graphs: replayed passes for small batches (CUDA graphs), or ``None``.
     """
 
     def __init__(
-        self, forward: Forward, head: EmbeddingHead, *, device: torch.device, pad_id: int
+        self,
+        forward: Forward,
+        head: EmbeddingHead,
+        *,
+        device: torch.device,
+        pad_id: int,
+        graphs: GraphCache | None = None,
     ) -> None:
         self.forward = forward
         self.head = head
         self.device = device
         self.pad_id = pad_id
+        self.graphs = graphs
         self.cuda = device.type == "cuda"
         # Widths rounded to 8 on GPUs (tensor-core tiles); exact widths on CPU.
         self.multiple = 8 if self.cuda else 1
@@ -103,41 +138,56 @@ class BatchRunner:
 
     def launch(self, batch: list[BatchItem], need_pooled: bool, need_tokens: bool) -> Launched:
         """Stage *batch*, queue its forward pass and the copies back; see the module docstring."""
+        rows = [item.ids for item in batch]
+        lengths = [len(row) for row in rows]
+        shape = self.graphs.bucket(len(rows), max(lengths)) if self.graphs is not None else None
         ids, mask = stage_batch(
-            [item.ids for item in batch], pad_id=self.pad_id, multiple=self.multiple, pin=self.cuda
+            rows, pad_id=self.pad_id, multiple=self.multiple, pin=self.cuda, shape=shape
         )
-        lengths = [len(item.ids) for item in batch]
-        if not self.cuda:
-            with torch.inference_mode():
-                hidden = self.forward(ids.to(self.device), mask.to(self.device))
-                pooled = None
-                if need_pooled:
-                    pooled = self.head(hidden, _pool_mask(mask, batch)).float().cpu()
-                tokens = hidden.float().cpu() if need_tokens else None
-            return Launched(pooled, tokens, lengths)
-        with torch.inference_mode(), torch.cuda.stream(self._stream):
-            ids_d = ids.to(self.device, non_blocking=True)
-            mask_d = mask.to(self.device, non_blocking=True)
-            pool_mask = _pool_mask(mask, batch)
-            pool_mask_d = (
-                mask_d
-                if pool_mask is mask
-                else pool_mask.pin_memory().to(self.device, non_blocking=True)
+        pool_mask = _pool_mask(mask, batch)
+        if self.cuda and pool_mask is not mask:
+            pool_mask = pool_mask.pin_memory()  # a copy from pageable memory would synchronise
+        stream = torch.cuda.stream(self._stream) if self.cuda else contextlib.nullcontext()
+        hidden: torch.Tensor
+        pooled: torch.Tensor | None
+        with torch.inference_mode(), stream:
+            if shape is not None:
+                assert self.graphs is not None
+                hidden, pooled = self.graphs.run(shape, ids, mask, pool_mask)
+            else:
+                ids_d, mask_d = self._to_device(ids), self._to_device(mask)
+                pool_mask_d = mask_d if pool_mask is mask else self._to_device(pool_mask)
+                hidden = self.forward(ids_d, mask_d, min(lengths) < ids.shape[1])
+                pooled = self.head(hidden, pool_mask_d) if need_pooled else None
+            count = len(batch)
+            pooled_host = (
+                self._to_host(pooled[:count]) if need_pooled and pooled is not None else None
             )
-            hidden = self.forward(ids_d, mask_d)
-            pooled_host = None
-            if need_pooled:
-                pooled = self.head(hidden, pool_mask_d).float()
-                pooled_host = torch.empty(pooled.shape, dtype=torch.float32, pin_memory=True)
-                pooled_host.copy_(pooled, non_blocking=True)
-            hidden_host = None
-            if need_tokens:
-                hidden_f = hidden.float()
-                hidden_host = torch.empty(hidden_f.shape, dtype=torch.float32, pin_memory=True)
-                hidden_host.copy_(hidden_f, non_blocking=True)
-            event = torch.cuda.Event()  # type: ignore[no-untyped-call]
-            event.record(self._stream)
+            hidden_host = self._to_host(hidden[:count]) if need_tokens else None
+            event = None
+            if self.cuda:
+                event = torch.cuda.Event()  # type: ignore[no-untyped-call]
+                event.record(self._stream)
         return Launched(pooled_host, hidden_host, lengths, event)
+
+    def _to_device(self, host: torch.Tensor) -> torch.Tensor:
+        """A staged host tensor on the device (asynchronous from pinned memory on CUDA)."""
+        if not self.cuda:
+            return host.to(self.device)
+        return host.to(self.device, non_blocking=True)
+
+    def _to_host(self, values: torch.Tensor) -> torch.Tensor:
+        """A float32 host copy of *values* (queued into pinned memory on CUDA).
+
+        Always a copy: *values* may be a CUDA graph's (or a static pass's) output buffer,
+        which the next batch overwrites.
+        """
+        if not self.cuda:
+            return values.to(device="cpu", dtype=torch.float32, copy=True)
+        values = values.float()
+        host = torch.empty(values.shape, dtype=torch.float32, pin_memory=True)
+        host.copy_(values, non_blocking=True)
+        return host
 
 
 def _pool_mask(mask: torch.Tensor, batch: list[BatchItem]) -> torch.Tensor:

@@ -35,6 +35,8 @@ class EncoderConfig:
         tokenize_chunk: a call with more texts than this is tokenized in chunks by a
             background thread, so forward passes start on the first chunk while the rest are
             tokenized.
+        cuda_graphs: replay small batches as captured CUDA graphs (CUDA only; see
+            :mod:`t5_vectors.encoder._graphs`).
     """
 
     pooling: tuple[str, ...] = ("mean",)
@@ -48,6 +50,7 @@ class EncoderConfig:
     max_batch_size: int = 64
     max_wait_ms: float = 0.0
     tokenize_chunk: int = 4096
+    cuda_graphs: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pooling", normalize_pooling_modes(self.pooling))
@@ -74,6 +77,10 @@ class EncoderConfig:
             )
         if not isinstance(self.normalize, bool):
             raise InvalidInputError(f"normalize: expected True or False, found {self.normalize!r}.")
+        if not isinstance(self.cuda_graphs, bool):
+            raise InvalidInputError(
+                f"cuda_graphs: expected True, False or None, found {self.cuda_graphs!r}."
+            )
 
 
 @dataclass(frozen=True)
@@ -83,10 +90,16 @@ class EncoderStats:
     Attributes:
         forward_passes: forward passes run (failed ones included).
         texts: texts in those passes.
+        graph_replays: of those passes, the ones replayed as CUDA graphs.
     """
 
     forward_passes: int
     texts: int
+    graph_replays: int = 0
 
     def __sub__(self, other: EncoderStats) -> EncoderStats:
-        return EncoderStats(self.forward_passes - other.forward_passes, self.texts - other.texts)
+        return EncoderStats(
+            self.forward_passes - other.forward_passes,
+            self.texts - other.texts,
+            self.graph_replays - other.graph_replays,
+        )

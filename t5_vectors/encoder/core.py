@@ -25,9 +25,10 @@ from t5_vectors.encoder._checkpoint import (
     write_own_checkpoint,
 )
 from t5_vectors.encoder._digest import checkpoint_digest
-from t5_vectors.encoder._forward import install_fast_forward
+from t5_vectors.encoder._forward import FastT5Forward, install_fast_forward
+from t5_vectors.encoder._graphs import GraphCache
 from t5_vectors.encoder._loading import compute_dtype, default_budget, load_parts, tokenizer_limit
-from t5_vectors.encoder._runner import BatchRunner
+from t5_vectors.encoder._runner import BatchRunner, Forward
 from t5_vectors.encoder._streaming import StreamedCall
 from t5_vectors.encoder.config import EncoderConfig, EncoderStats, TruncationWarning
 from t5_vectors.encoder.pooling import EmbeddingHead
@@ -50,7 +51,8 @@ class T5Encoder:
     One instance is meant to serve a whole process: it is thread-safe, and concurrent calls from
     threads and asyncio tasks are coalesced into shared forward passes by a micro-batcher. Texts
     are length-sorted and cut into batches under a padded-token budget; a text's vector does not
-    depend on what it was batched with.
+    depend on what it was batched with. On CUDA, small batches (single queries, bursts of up to
+    32) replay captured CUDA graphs (``cuda_graphs``; :meth:`warmup` captures them up front).
 
     Setup:
         .. code-block:: bash
@@ -120,7 +122,8 @@ class T5Encoder:
                 )
             fast.quantize_int8()
             self.dtype = torch.qint8
-        forward = _hf_forward(self._model)
+        graphs = self._graph_cache(fast, head, config, tokenizer)
+        forward = _forward_function(self._model, fast)
         self._text_tokenizer = TextTokenizer(tokenizer, max_length=config.max_length)
         self._pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
         self._prefix_lengths = {
@@ -130,7 +133,8 @@ class T5Encoder:
         self._warned_truncation = False
         # The worker thread holds the runner (model and head), never the encoder, so an encoder
         # that is dropped without close() is still garbage-collected, and its worker stops.
-        runner = BatchRunner(forward, head, device=self.device, pad_id=self._pad_id)
+        runner = BatchRunner(forward, head, device=self.device, pad_id=self._pad_id, graphs=graphs)
+        self._graphs = graphs
         self._batcher = MicroBatcher(
             runner.run,
             dim=head.dim,
@@ -140,6 +144,21 @@ class T5Encoder:
             launch=runner.launch if runner.cuda else None,
         )
         weakref.finalize(self, self._batcher.close)
+
+    def _graph_cache(
+        self, fast: FastT5Forward | None, head: EmbeddingHead, config: EncoderConfig, tokenizer: Any
+    ) -> GraphCache | None:
+        """The CUDA-graph buckets when ``config.cuda_graphs`` asks for them (CUDA only)."""
+        if not config.cuda_graphs:
+            return None
+        if self.device.type != "cuda" or fast is None or fast.quantized:
+            raise InvalidInputError(
+                "cuda_graphs: expected a CUDA device and a T5 encoder in float32 or bfloat16, "
+                f"found {type(self._model).__name__} in {self.dtype} on {self.device}. Pass "
+                "cuda_graphs=False, or leave it unset to use graphs wherever they apply."
+            )
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        return GraphCache(fast, head, self.device, pad_id=int(pad_id))
 
     # --------------------------------------------------------------------------------- loading
     @classmethod
@@ -159,6 +178,7 @@ class T5Encoder:
         max_batch_size: int | None = None,
         max_wait_ms: float | None = None,
         tokenize_chunk: int | None = None,
+        cuda_graphs: bool | None = None,
         revision: str | None = None,
         token: str | bool | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
@@ -186,6 +206,10 @@ class T5Encoder:
                 no wait is longer than forward passes have been taking).
             tokenize_chunk: calls with more texts are tokenized in chunks of this many by a
                 background thread while the first chunks are encoded (default 4096).
+            cuda_graphs: replay small batches (up to 32 texts of up to 128 tokens) as CUDA
+                graphs, captured per bucket on first use or by :meth:`warmup`; ``None``
+                (default) uses them on CUDA for float32 and bfloat16, never on CPU. ``True``
+                elsewhere raises ``InvalidInputError``.
             revision: hub revision (branch, tag or commit).
             token: hub token for private repos (never logged).
             cache_dir: hub cache folder.
@@ -221,6 +245,11 @@ class T5Encoder:
             max_batch_size=batch_size if max_batch_size is None else max_batch_size,
             max_wait_ms=wait_ms if max_wait_ms is None else max_wait_ms,
             tokenize_chunk=4096 if tokenize_chunk is None else tokenize_chunk,
+            cuda_graphs=(
+                torch_device.type == "cuda" and torch_dtype in (torch.float32, torch.bfloat16)
+                if cuda_graphs is None
+                else cuda_graphs
+            ),
         )
         head.normalize = config.normalize
         encoder = cls(
@@ -300,7 +329,9 @@ class T5Encoder:
 
         Its ``forward`` runs the encoder's fast path (:mod:`t5_vectors.encoder._forward`), which
         keeps fused copies of the attention and gated input weights: changing the model's
-        weights in place after loading does not reach them.
+        weights in place after loading does not reach them. The encoder's forward passes call
+        it, except those replayed as CUDA graphs (small batches on CUDA), which run what was
+        captured.
         """
         return self._model
 
@@ -372,9 +403,25 @@ class T5Encoder:
         """Forward passes run so far and the texts they held (counters only grow).
 
         The difference of two snapshots shows how a burst of concurrent calls was coalesced:
-        ``texts / forward_passes`` is the mean batch.
+        ``texts / forward_passes`` is the mean batch; ``graph_replays`` counts the passes that
+        were replayed CUDA graphs.
         """
-        return EncoderStats(forward_passes=self._batcher.batches_run, texts=self._batcher.texts_run)
+        return EncoderStats(
+            forward_passes=self._batcher.batches_run,
+            texts=self._batcher.texts_run,
+            graph_replays=self._graphs.replays if self._graphs is not None else 0,
+        )
+
+    def warmup(self) -> int:
+        """Prepare for serving: capture every CUDA-graph bucket now, and run a forward pass.
+
+        Without it each bucket is captured by the first batch that needs it (tens of
+        milliseconds, once). Safe to call while other threads encode. Returns how many graphs
+        were captured by this call (0 on CPU, where graphs are never used, or when all were).
+        """
+        captured = self._graphs.capture_all() if self._graphs is not None else 0
+        self.encode(["warm-up"], kind="query")
+        return captured
 
     def close(self) -> None:
         """Stop the worker thread; calls still waiting fail with ``EncoderClosedError``."""
@@ -503,10 +550,19 @@ def _check_kind(kind: str) -> None:
         raise InvalidInputError(f"kind: expected 'document' or 'query', found {kind!r}.")
 
 
-def _hf_forward(model: Any) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """``last_hidden_state`` through ``model(...)`` (the fast forward once it is installed)."""
+def _forward_function(model: Any, fast: FastT5Forward | None) -> Forward:
+    """The runner's forward: ``model(...)``, so that whatever wraps ``model.forward`` sees every
+    eager pass (CUDA-graph replays run what was captured); the fused pass is told about padding.
+    """
+    if fast is not None:
 
-    def forward(input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        def fused(input_ids: torch.Tensor, mask: torch.Tensor, padded: bool) -> torch.Tensor:
+            output = model(input_ids=input_ids, attention_mask=mask, padded=padded)
+            return output.last_hidden_state  # type: ignore[no-any-return]
+
+        return fused
+
+    def original(input_ids: torch.Tensor, mask: torch.Tensor, padded: bool) -> torch.Tensor:
         return model(input_ids=input_ids, attention_mask=mask.long()).last_hidden_state  # type: ignore[no-any-return]
 
-    return forward
+    return original

@@ -93,7 +93,7 @@ def _runner() -> tuple[BatchRunner, torch.nn.Embedding]:
     table = torch.nn.Embedding(50, 4)
     torch.nn.init.normal_(table.weight, generator=torch.Generator().manual_seed(0))
 
-    def forward(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(ids: torch.Tensor, mask: torch.Tensor, _padded: bool) -> torch.Tensor:
         return table(ids) * mask[..., None]
 
     head = EmbeddingHead(Pooler("mean", 4), [], normalize=False)
@@ -128,7 +128,9 @@ def test_runner_launch_through_the_batcher_matches_the_encoder(tiny_encoder, tex
     from t5_vectors.encoder._runner import BatchRunner as Runner
 
     runner = Runner(
-        lambda ids, mask: tiny_encoder.model(input_ids=ids, attention_mask=mask).last_hidden_state,
+        lambda ids, mask, _padded: (
+            tiny_encoder.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        ),
         tiny_encoder.head,
         device=torch.device("cpu"),
         pad_id=tiny_encoder.tokenizer.pad_token_id,
