@@ -230,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
     }
     from t5_vectors.serve import ServerConfig, Service, bind, create_app
     from t5_vectors.serve import run as run_server
-    from t5_vectors.serve.lifecycle import url_of
+    from t5_vectors.serve.lifecycle import listen, url_of
 
     try:
         ServerConfig(**limits)  # every limit checked before the port and the model
@@ -249,6 +249,10 @@ def run(args: argparse.Namespace) -> int:
                 describe=served.describe,
             )
             app = create_app(service)
+            try:
+                listen(sock)
+            except InvalidInputError as error:
+                raise InvalidInputError(_as_flag(str(error))) from error
             _announce(args, url_of(sock), service, limits["api_key"] is not None)
             status = run_server(app, service, sock, log_level=args.log_level)
     finally:

@@ -126,7 +126,11 @@ def validation_message(errors: Sequence[Mapping[str, Any]]) -> tuple[str, str | 
             parts.append(f"{where}: expected a value, found none")
             continue
         found = _shown(item.get("input"))
-        parts.append(f"{where}: {item.get('msg', 'invalid')}, found {found}")
+        if kind == "extra_forbidden":
+            parts.append(f"{where}: expected one of this request's fields, found an unknown one")
+            continue
+        expected = str(item.get("msg", "invalid")).replace("Input should be ", "expected ", 1)
+        parts.append(f"{where}: {expected}, found {found}")
     more = len(errors) - 5
     text = "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
     return f"{text}. See the request schema at /docs.", first

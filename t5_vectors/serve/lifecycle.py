@@ -37,14 +37,20 @@ except ImportError as err:
 
 from t5_vectors.serve.service import Service
 
-__all__ = ["bind", "run", "url_of"]
+__all__ = ["BACKLOG", "bind", "listen", "run", "url_of"]
 
 INTERRUPTED = 130
+BACKLOG = 2048
+"""Connections the kernel queues before the server accepts them."""
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on *host*:*port* (``port=0``: any free port).
+    """A TCP socket bound to *host*:*port* (``port=0``: any free port), not yet listening.
+
+    Binding first reserves the port against a server already listening there, so a port in use
+    is reported before the model loads; :func:`listen` opens it once the server is ready, so
+    until then connections are refused rather than left waiting.
 
     Raises:
         InvalidInputError: the host does not resolve, or the port is taken or not allowed.
@@ -64,14 +70,30 @@ def bind(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(2048)
     except OSError as error:
         sock.close()
-        raise InvalidInputError(
-            f"port: expected a free port on {host}, found {port} unavailable "
-            f"({error.strerror or error}). Pick another port, or stop what holds it."
-        ) from error
+        raise _unavailable(host, port, error) from error
     return sock
+
+
+def listen(sock: socket.socket) -> None:
+    """Start accepting connections on a bound socket (they queue until the server runs).
+
+    Raises:
+        InvalidInputError: another server started listening on the port meanwhile.
+    """
+    try:
+        sock.listen(BACKLOG)
+    except OSError as error:
+        host, port = sock.getsockname()[:2]
+        raise _unavailable(host, port, error) from error
+
+
+def _unavailable(host: str, port: int, error: OSError) -> InvalidInputError:
+    return InvalidInputError(
+        f"port: expected a free port on {host}, found {port} unavailable "
+        f"({error.strerror or error}). Pick another port, or stop what holds it."
+    )
 
 
 def url_of(sock: socket.socket) -> str:

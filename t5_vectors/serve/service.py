@@ -27,12 +27,15 @@ if TYPE_CHECKING:
     from t5_vectors import QdrantIndex, T5Encoder
     from t5_vectors.serve.schemas import DocumentIn, SearchRequest
 
-__all__ = ["Describe", "Service"]
+__all__ = ["MAX_SAMPLE", "Describe", "Service", "model_label"]
 
 Describe = Callable[[str, int], dict[str, Any]]
 """``describe(collection, sample)``: what ``t5-vectors info`` says about a collection."""
 
 Kind = Literal["query", "document"]
+
+MAX_SAMPLE = 10_000
+"""Points ``GET /collections/{name}?sample=N`` may read to measure bytes per chunk."""
 
 _INLINE_CHARS = 20_000
 """Texts shorter than this in total are token-counted on the event loop, longer on a thread."""
@@ -283,9 +286,11 @@ class Service:
                 "server serves one collection.",
                 param="name",
             )
-        if sample < 0:
+        if not 0 <= sample <= MAX_SAMPLE:
             raise ApiError(
-                422, f"sample: expected a number of points >= 0, found {sample}.", param="sample"
+                422,
+                f"sample: expected 0 to {MAX_SAMPLE} points to measure, found {sample}.",
+                param="sample",
             )
         if self._describe is None:
             return {"name": name, "points": await self.index.acount()}

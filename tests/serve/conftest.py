@@ -84,6 +84,7 @@ def start_server(
         service = Service(encoder, index, config)
         app = create_app(service)
         sock = bind("127.0.0.1", 0)
+        sock.listen()  # connections queue until uvicorn's loop accepts them
         server = uvicorn.Server(
             uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
         )

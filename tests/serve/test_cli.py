@@ -152,6 +152,7 @@ def test_a_port_in_use_is_one_line(tmp_path, capsys):
     from t5_vectors.serve import bind
 
     taken = bind("127.0.0.1", 0)
+    taken.listen()
     try:
         port = str(taken.getsockname()[1])
         status, err = _run(

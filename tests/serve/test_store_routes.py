@@ -109,6 +109,9 @@ def test_delete_by_ids_and_by_filter(start_server):
         for body in ({}, {"ids": ["x"], "filter": {"n": 1}}, {"filter": {}}, {"ids": []}):
             refused = http.request("DELETE", "/documents", json=body)
             assert refused.status_code == 422, body
+        conflict = [{"id": "x", "page_content": "one"}, {"id": "x", "page_content": "two"}]
+        refused = http.post("/documents", json={"documents": conflict})
+        assert refused.status_code == 422, refused.text
         surrogate = b'{"documents": [{"page_content": "x", "metadata": {"a": "\\ud800"}}]}'
         refused = http.post(
             "/documents", content=surrogate, headers={"content-type": "application/json"}
