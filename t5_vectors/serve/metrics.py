@@ -7,8 +7,8 @@ Series (all prefixed ``t5_vectors_``):
 * ``http_request_duration_seconds{route}``: a latency histogram per route, from the first byte
   read to the last byte sent.
 * ``admission_in_flight``, ``admission_limit``, ``admission_rejected_total``: the admission
-  queue (:mod:`t5_vectors.serve.admission`): requests in the server now, the bound, and those
-  refused with 429.
+  queue (:mod:`t5_vectors.serve.admission`): its depth (requests in the server now, served or
+  waiting in the encoder's micro-batcher), its bound, and the requests refused with 429.
 * ``encoder_forward_passes_total``, ``encoder_texts_total``: the encoder's forward passes and
   the texts they held (:meth:`T5Encoder.stats`); their rates' ratio is the mean texts per pass,
   the micro-batcher's coalescing. ``encoder_texts_per_pass`` is that mean since start.
@@ -107,7 +107,8 @@ class Metrics:
             yield f"{name}_count{{{label}}} {histogram.count}"
         admission = self.admission
         yield from _single(
-            "admission_in_flight", "gauge", "Requests admitted and not yet answered.",
+            "admission_in_flight", "gauge",
+            "Requests admitted and not yet answered: the admission queue's depth.",
             admission.in_flight,
         )  # fmt: skip
         yield from _single(
