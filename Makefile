@@ -25,7 +25,7 @@ $(STAMPS)/install: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(STAMPS)/install-dev: $(STAMPS)/install pyproject.toml
-	$(BIN)/pip install --group dev -e ".[ray]"
+	$(BIN)/pip install --group dev -e ".[ray,serve]"
 	$(BIN)/pip freeze --exclude-editable | $(BIN)/python -c "$$DEV_CHANGES" $(STAMPS)/runtime-versions.txt
 	touch $@
 
@@ -41,8 +41,8 @@ export DEV_CHANGES
 ## install: the package and its runtime dependencies, CPU torch pinned
 install: $(STAMPS)/install
 
-## install-dev: install + the dev group (tests, peers, linters) and the ray extra; prints the
-## runtime packages the dev group changed (see README)
+## install-dev: install + the dev group (tests, peers, linters) and the ray and serve extras;
+## prints the runtime packages the dev group changed (see README)
 install-dev: $(STAMPS)/install-dev
 
 ## test: the offline unit test suite
@@ -61,7 +61,7 @@ lint: $(STAMPS)/install-dev
 	$(BIN)/mypy
 
 $(STAMPS)/install-bench: $(STAMPS)/install-dev pyproject.toml
-	$(BIN)/pip install --group bench -e ".[ray]"
+	$(BIN)/pip install --group bench -e ".[ray,serve]"
 	touch $@
 
 ## bench: the encode, ingest and command-line benchmarks (tables on stdout; docs/benchmarks.md).

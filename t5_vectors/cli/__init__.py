@@ -1,8 +1,9 @@
 """The ``t5-vectors`` command line (also ``python -m t5_vectors``).
 
 Commands, one private module each: ``embed`` (texts to vectors, ``_embed``), ``ingest`` (files
-and folders into a collection, ``_ingest``), ``search``, ``info``, ``delete`` and ``copy`` (a
-collection to another target), with ``_common`` (options, opening a store, error lines) and
+and folders into a collection, ``_ingest``), ``search``, ``info``, ``delete``, ``copy`` (a
+collection to another target), ``serve`` (HTTP: OpenAI and TEI embeddings, search, writes) and
+``mcp`` (MCP tools over stdio), with ``_common`` (options, opening a store, error lines) and
 ``_layout`` (the vector and search-mode flags against a collection's layout). The API is
 :func:`main`.
 Errors a user can cause print one line and exit with status 2, anything unexpected exits with 1;
@@ -19,7 +20,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from t5_vectors.cli import _copy, _delete, _embed, _info, _ingest, _search
+from t5_vectors.cli import _copy, _delete, _embed, _info, _ingest, _mcp, _search, _serve
 from t5_vectors.cli._common import DEFAULT_MODEL, report_error, show_warning
 
 __all__ = ["DEFAULT_MODEL", "main"]
@@ -42,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (_embed, _ingest, _search, _info, _delete, _copy):
+    for command in (_embed, _ingest, _search, _info, _delete, _copy, _serve, _mcp):
         command.add_parser(commands)
     return parser
 

@@ -226,8 +226,19 @@ def get(index: QdrantIndex, ids: Sequence[DocumentId]) -> Steps[list[Document]]:
     return lookup.match((yield _reads("retrieve", index.collection_name, lookup.point_ids)))
 
 
-def delete(index: QdrantIndex, ids: Sequence[DocumentId] | None) -> Steps[None]:
-    """Delete the documents with these ids; ``None`` deletes all."""
+def delete(
+    index: QdrantIndex, ids: Sequence[DocumentId] | None, filter: FilterLike | None
+) -> Steps[None]:
+    """Delete the documents with these ids, those matching *filter*, or (neither) all."""
+    if filter is not None:
+        where = to_filter(filter)
+        if ids is not None:
+            raise InvalidInputError(
+                "delete: expected ids or a filter, found both. Delete by one, then the other."
+            )
+        yield _ENSURED
+        yield _reads("delete", index.collection_name, filter=where or {"must": []})
+        return
     targets = [DELETE_ALL] if ids is None else IdLookup.of(ids).delete_targets()
     yield _ENSURED
     for point_ids, where in targets:

@@ -464,13 +464,18 @@ class QdrantIndex:
         """Async :meth:`get`."""
         return await self._arun(_ops.get(self, ids))  # type: ignore[no-any-return]
 
-    def delete(self, ids: Sequence[DocumentId] | None = None) -> None:
-        """Delete the documents with these ids (missing ones are ignored); ``None`` deletes all."""
-        self._run(_ops.delete(self, ids))
+    def delete(
+        self, ids: Sequence[DocumentId] | None = None, *, filter: FilterLike | None = None
+    ) -> None:
+        """Delete the documents with these ids (missing ones are ignored), or those matching
+        *filter* (as in :meth:`search`); with neither, every document."""
+        self._run(_ops.delete(self, ids, filter))
 
-    async def adelete(self, ids: Sequence[DocumentId] | None = None) -> None:
+    async def adelete(
+        self, ids: Sequence[DocumentId] | None = None, *, filter: FilterLike | None = None
+    ) -> None:
         """Async :meth:`delete`."""
-        await self._arun(_ops.delete(self, ids))
+        await self._arun(_ops.delete(self, ids, filter))
 
     def count(self, filter: FilterLike | None = None) -> int:
         """Exact number of points (matching *filter*)."""

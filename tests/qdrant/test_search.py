@@ -291,6 +291,17 @@ def test_delete_by_id_ignores_missing_and_none_deletes_all(library):
     assert library.count() == 0
 
 
+async def test_delete_by_filter(library):
+    library.delete(filter={"source": "a.md"})
+    assert sorted(d.id for d, _ in library.search("alpha", k=10)) == ["3", "4", "5"]
+    await library.adelete(filter={"page": {"$gte": 1}})
+    assert sorted(d.id for d, _ in library.search("alpha", k=10)) == ["5"]
+    with pytest.raises(InvalidInputError, match="expected ids or a filter, found both"):
+        library.delete(["5"], filter={"draft": True})
+    library.delete(filter={"draft": True})
+    assert library.count() == 0
+
+
 def test_ids_written_by_other_tools_are_reachable(make_index, client):
     index = make_index(collection_name="mixed")
     index.add(["ours"], ids=["5"])
