@@ -187,6 +187,7 @@ def phase_ingest(args: argparse.Namespace) -> dict[str, Any]:
         "durable_s": end - written,
         "build_s": sum(builds),
         "builds": len(builds),
+        "build_each_s": [round(b, 2) for b in builds],
         "folder_mb": folder_mb(folder),
         "peak_rss_mb": peak_rss_mb(),
         "load": load,
