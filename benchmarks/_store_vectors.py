@@ -47,14 +47,27 @@ SPEC = {
 """The vector model: T5-base width, 1 layer, random weights (see the module docstring)."""
 
 
+def _roots() -> list[Path]:
+    """The standard library, then every ``site-packages`` folder on ``sys.path`` in its order.
+
+    ``sys.path`` rather than ``sysconfig``'s ``purelib`` alone: a virtual environment layered on
+    another (a ``.pth`` naming the other's ``site-packages``) reads the packages of both.
+    """
+    roots = [Path(sysconfig.get_paths()["stdlib"])]
+    roots += [Path(entry) for entry in sys.path if Path(entry).name == "site-packages"]
+    unique: list[Path] = []
+    for root in roots:
+        if root.is_dir() and root.resolve() not in {r.resolve() for r in unique}:
+            unique.append(root)
+    return unique
+
+
 def _sources() -> list[Path]:
-    paths = sysconfig.get_paths()
     files: list[Path] = []
-    for key in ("stdlib", "purelib"):
-        root = Path(paths[key])
+    for number, root in enumerate(_roots()):
         for path in sorted(root.rglob("*.py")):
             parts = path.relative_to(root).parts
-            if key == "stdlib" and "site-packages" in parts:
+            if number == 0 and "site-packages" in parts:
                 continue
             if any(p in ("test", "tests", "testing", "idle_test") for p in parts):
                 continue

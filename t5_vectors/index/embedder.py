@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from t5_vectors.encoder import T5Encoder
+from t5_vectors.encoder.guard import is_t5_encoder
 from t5_vectors.encoder.texts import check_text
 from t5_vectors.errors import EncodingError, InvalidInputError
 
+if TYPE_CHECKING:
+    from t5_vectors.encoder import T5Encoder
+
 __all__ = ["Embedder", "EmbeddingLike"]
 
-EmbeddingLike = T5Encoder | Embeddings
+EmbeddingLike: TypeAlias = "T5Encoder | Embeddings"
 """What ``QdrantIndex`` and ``T5QdrantVectorStore`` accept as their embedding model."""
 
 _PROBE_TEXT = "t5-vectors dimension probe"
@@ -36,8 +39,8 @@ class Embedder:
     """
 
     def __init__(self, embedding: EmbeddingLike) -> None:
-        encoder = embedding if isinstance(embedding, T5Encoder) else None
-        if encoder is None and isinstance(getattr(embedding, "encoder", None), T5Encoder):
+        encoder = embedding if is_t5_encoder(embedding) else None
+        if encoder is None and is_t5_encoder(getattr(embedding, "encoder", None)):
             encoder = embedding.encoder  # type: ignore[union-attr]  # T5Embeddings
         if encoder is None and not isinstance(embedding, Embeddings):
             raise InvalidInputError(

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from t5_vectors.encoder import T5Encoder
+from t5_vectors.encoder.guard import is_t5_encoder
 from t5_vectors.encoder.texts import check_text
 from t5_vectors.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from t5_vectors.encoder import T5Encoder
 
 __all__ = ["T5Embeddings"]
 
@@ -63,13 +66,17 @@ class T5Embeddings(Embeddings):
                 "T5Embeddings: expected either encoder=... or model_name=... with encoder "
                 "options, found both. Configure the shared encoder when you create it."
             )
-        if encoder is not None and not isinstance(encoder, T5Encoder):
+        if encoder is not None and not is_t5_encoder(encoder):
             raise InvalidInputError(
                 f"encoder: expected a T5Encoder, found {type(encoder).__name__}."
             )
-        self.encoder: T5Encoder = encoder or T5Encoder.from_pretrained(
-            model_name if model_name is not None else DEFAULT_MODEL, **encoder_options
-        )
+        if encoder is None:
+            from t5_vectors.encoder import T5Encoder  # torch: only when a model is loaded
+
+            encoder = T5Encoder.from_pretrained(
+                model_name if model_name is not None else DEFAULT_MODEL, **encoder_options
+            )
+        self.encoder: T5Encoder = encoder
         self.model_name = self.encoder.name_or_path
 
     @property

@@ -9,7 +9,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 
-from t5_vectors.encoder import T5Encoder
+from t5_vectors.encoder.guard import is_t5_encoder
 from t5_vectors.encoder.texts import check_text
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.index.embedder import EmbeddingLike
@@ -178,7 +178,7 @@ class T5QdrantVectorStore(VectorStore):
         _check_mode(self.index, self.retrieval_mode)
         source = self.index.embedding
         self._embeddings: Embeddings = (
-            T5Embeddings(encoder=source) if isinstance(source, T5Encoder) else source
+            T5Embeddings(encoder=source) if is_t5_encoder(source) else source
         )
 
     def __repr__(self) -> str:
