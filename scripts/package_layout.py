@@ -36,14 +36,17 @@ def layout() -> str:
         if not modules:
             continue
         name = folder.relative_to(ROOT).as_posix() + "/"
-        lines.append(f"{name:<28} {_summary(folder / '__init__.py')}" if (folder / "__init__.py").exists() else name)
+        init = folder / "__init__.py"
+        lines.append(_fit(f"{name:<28} {_summary(init)}" if init.exists() else name))
         for module in modules:
-            if module.name == "__init__.py":
-                continue
-            text = f"  {module.name:<26} {_summary(module)}"
-            lines.append(text if len(text) <= WIDTH else text[: WIDTH - 3] + "...")
+            if module.name != "__init__.py":
+                lines.append(_fit(f"  {module.name:<26} {_summary(module)}"))
     lines.append("```")
     return "\n".join(lines)
+
+
+def _fit(line: str) -> str:
+    return line if len(line) <= WIDTH else line[: WIDTH - 3] + "..."
 
 
 def _replace(document: str, block: str) -> str:

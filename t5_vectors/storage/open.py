@@ -35,28 +35,24 @@ import atexit
 import contextlib
 import ipaddress
 import os
+import sys
 import threading
 import warnings
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union, cast
 from urllib.parse import urlsplit
-
-from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from t5_vectors.errors import InsecureConnectionWarning, InvalidInputError
 from t5_vectors.storage.base import AsyncBackend, Backend, Capabilities, Filter
-from t5_vectors.storage.client.backend import (
-    AsyncClientBackend,
-    ClientBackend,
-    async_client_backend,
-    client_backend,
-)
-from t5_vectors.storage.client.errors import translate
-from t5_vectors.storage.client.local import repair_interrupted_first_open
 from t5_vectors.storage.threaded import threaded
+
+if TYPE_CHECKING:
+    from qdrant_client import AsyncQdrantClient, QdrantClient, models
+
+    from t5_vectors.storage.client.backend import AsyncClientBackend, ClientBackend
 
 __all__ = [
     "DEFAULT_PATH",
@@ -70,6 +66,31 @@ __all__ = [
 
 DEFAULT_PATH = "./t5_vectors_data"
 """Where embedded Qdrant stores collections when no client, location, url or path is given."""
+
+
+def _client_module() -> Any:
+    """qdrant-client, imported when a location needs it (Qdrant Edge never does)."""
+    import qdrant_client
+
+    return qdrant_client
+
+
+def _is_client(value: object, name: str = "QdrantClient") -> bool:
+    """Whether *value* is qdrant-client's *name* (no import: one must exist to be given)."""
+    module = sys.modules.get("qdrant_client")
+    return module is not None and isinstance(value, getattr(module, name))
+
+
+def _adapters() -> Any:
+    """The qdrant-client backend module, imported with qdrant-client when first needed."""
+    from t5_vectors.storage.client import backend
+
+    return backend
+
+
+def _is_adapter(value: object, name: str) -> bool:
+    module = sys.modules.get("t5_vectors.storage.client.backend")
+    return module is not None and isinstance(value, getattr(module, name))
 
 
 def _is_local(options: Mapping[str, Any]) -> bool:
@@ -91,10 +112,13 @@ def _edge_backend(path: Path) -> Backend:
 
 def _local_client(options: Mapping[str, Any]) -> QdrantClient:
     """A qdrant-client over *options*; a folder open in another process is a typed error."""
+    from t5_vectors.storage.client.errors import translate
+
     try:
-        return QdrantClient(**options)
+        client: QdrantClient = _client_module().QdrantClient(**options)
     except RuntimeError as error:
         raise translate(error, str(options.get("path"))) from error
+    return client
 
 
 _SECRET_OPTIONS = frozenset({"api_key", "auth_token_provider"})
@@ -198,12 +222,12 @@ class Storage:
         edge: bool = False,
     ) -> None:
         given = {key: value for key, value in (options or {}).items() if value is not None}
-        if client is not None and not isinstance(client, QdrantClient):
+        if client is not None and not _is_client(client):
             raise InvalidInputError(
                 f"client: expected a qdrant_client.QdrantClient, found {type(client).__name__}. "
                 "Pass an AsyncQdrantClient as async_client=."
             )
-        if async_client is not None and not isinstance(async_client, AsyncQdrantClient):
+        if async_client is not None and not _is_client(async_client, "AsyncQdrantClient"):
             raise InvalidInputError(
                 "async_client: expected a qdrant_client.AsyncQdrantClient, found "
                 f"{type(async_client).__name__}."
@@ -238,19 +262,21 @@ class Storage:
                     self._backend = _edge_backend(path)
             if self._backend is None:
                 if path is not None:
+                    from t5_vectors.storage.client.local import repair_interrupted_first_open
+
                     repair_interrupted_first_open(path)
                     given["path"] = os.fspath(path)
                 self._client = _local_client(given)
-        if backend is not None and isinstance(backend, ClientBackend):
-            self._client = backend.client
-        if self._backend is not None and not isinstance(self._backend, ClientBackend):
+        if backend is not None and _is_adapter(backend, "ClientBackend"):
+            self._client = cast("ClientBackend", backend).client
+        if self._backend is not None and not _is_adapter(self._backend, "ClientBackend"):
             if backend is None:
                 self._owned.append(self._backend)
             self.options: dict[str, Any] = RedactedOptions({"path": self._backend.location})
             self.kind = self._backend.kind
         else:
             if self._backend is None and self._client is not None:
-                self._backend = client_backend(self._client, owned=client is None)
+                self._backend = _adapters().client_backend(self._client, owned=client is None)
                 self._owned.append(self._backend)
             reference = self._client if self._client is not None else async_client
             assert reference is not None
@@ -263,7 +289,7 @@ class Storage:
                 else "local-mode"
             )
         if async_client is not None:
-            self._abackend = async_client_backend(async_client)
+            self._abackend = _adapters().async_client_backend(async_client)
         self.location = (
             self._backend.location
             if self._backend is not None
@@ -324,8 +350,8 @@ class Storage:
                 )
             with self._twin_lock:
                 if self._backend is None:
-                    self._client = QdrantClient(**self._twin_options())
-                    backend = client_backend(self._client, owned=True)
+                    self._client = _client_module().QdrantClient(**self._twin_options())
+                    backend = _adapters().client_backend(self._client, owned=True)
                     self._owned.append(backend)
                     self._backend = backend
         return self._backend
@@ -340,8 +366,10 @@ class Storage:
                         assert self._backend is not None  # else an async client was given
                         self._abackend = threaded(self._backend)
                     else:
-                        self._async_client = AsyncQdrantClient(**self._twin_options())
-                        abackend = async_client_backend(self._async_client, owned=True)
+                        self._async_client = _client_module().AsyncQdrantClient(
+                            **self._twin_options()
+                        )
+                        abackend = _adapters().async_client_backend(self._async_client, owned=True)
                         self._owned.append(abackend)
                         self._abackend = abackend
         return self._abackend
@@ -356,19 +384,21 @@ class Storage:
     def client(self) -> QdrantClient:
         """The sync ``QdrantClient`` (qdrant-client targets only; nothing inside uses it)."""
         backend = self.backend
-        if not isinstance(backend, ClientBackend):
+        if not _is_adapter(backend, "ClientBackend"):
             raise InvalidInputError(
                 f"expected a qdrant-client target for .client, found Qdrant Edge at "
                 f"{backend.location!r}. Use the QdrantIndex methods, or open a Qdrant server "
                 "(url=...) to use qdrant-client directly."
             )
-        return backend.client
+        return cast("ClientBackend", backend).client
 
     @property
     def async_client(self) -> AsyncQdrantClient | None:
         """The ``AsyncQdrantClient``; ``None`` when async calls run in a worker thread."""
         abackend = self.abackend
-        return abackend.client if isinstance(abackend, AsyncClientBackend) else None
+        if not _is_adapter(abackend, "AsyncClientBackend"):
+            return None
+        return cast("AsyncClientBackend", abackend).client
 
     def _twin_options(self) -> dict[str, Any]:
         # The first client already checked the server version; do not block on it again.
@@ -395,15 +425,15 @@ class Storage:
     def close(self) -> None:
         """Close the sync backends this connection opened (async ones need :meth:`aclose`)."""
         for owned in list(self._owned):
-            if isinstance(owned, ClientBackend) or not isinstance(owned, AsyncClientBackend):
+            if not _is_adapter(owned, "AsyncClientBackend"):
                 owned.close()
                 self._owned.remove(owned)
 
     async def aclose(self) -> None:
         """Close every backend this connection opened."""
         for owned in list(self._owned):
-            if isinstance(owned, AsyncClientBackend):
-                await owned.close()
+            if _is_adapter(owned, "AsyncClientBackend"):
+                await cast("AsyncClientBackend", owned).close()
             else:
                 owned.close()
             self._owned.remove(owned)
@@ -411,7 +441,7 @@ class Storage:
 
 def _close_all(owned: list[Backend | AsyncBackend]) -> None:
     for backend in list(owned):
-        if isinstance(backend, AsyncClientBackend):
+        if _is_adapter(backend, "AsyncClientBackend"):
             continue  # an async client needs its event loop; its connections close with it
         with contextlib.suppress(Exception):  # closing at exit must not raise
             backend.close()
@@ -444,8 +474,10 @@ class ServerOpener:
 
     def __call__(self) -> Backend:
         # The opener's maker already checked the server's version; workers need not ask again.
-        client = QdrantClient(**{**dict(self.options), "check_compatibility": False})
-        backend: Backend = client_backend(client, owned=True)
+        client = _client_module().QdrantClient(
+            **{**dict(self.options), "check_compatibility": False}
+        )
+        backend: Backend = _adapters().client_backend(client, owned=True)
         return backend
 
     def __repr__(self) -> str:  # never show an API key
@@ -453,8 +485,8 @@ class ServerOpener:
         return f"ServerOpener({location or self.options.get('host')!r})"
 
 
-StorageLike = Union[  # noqa: UP007
-    str, os.PathLike[str], QdrantClient, AsyncQdrantClient, Backend, Storage, None
+StorageLike = Union[
+    str, os.PathLike[str], "QdrantClient", "AsyncQdrantClient", Backend, Storage, None
 ]
 """What :func:`open_storage` opens."""
 
@@ -496,10 +528,10 @@ def open_storage(
                 "Storage, found some. Configure the storage when you open it."
             )
         return where
-    if isinstance(where, AsyncQdrantClient):
-        return Storage(async_client=where)
-    if isinstance(where, QdrantClient):
-        return Storage(client=where, async_client=async_client)
+    if _is_client(where, "AsyncQdrantClient"):
+        return Storage(async_client=where)  # type: ignore[arg-type]
+    if _is_client(where):
+        return Storage(client=cast("QdrantClient", where), async_client=async_client)
     if isinstance(where, Backend):
         return Storage(backend=where)
     if where is not None and not isinstance(where, (str, os.PathLike)):
@@ -508,7 +540,7 @@ def open_storage(
             f"qdrant_client.QdrantClient or AsyncQdrantClient, or a storage Backend, found "
             f"{type(where).__name__}."
         )
-    if async_client is not None and not isinstance(async_client, AsyncQdrantClient):
+    if async_client is not None and not _is_client(async_client, "AsyncQdrantClient"):
         raise InvalidInputError(
             "async_client: expected a qdrant_client.AsyncQdrantClient, found "
             f"{type(async_client).__name__}."

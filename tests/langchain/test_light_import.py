@@ -1,4 +1,5 @@
-"""Serving a collection with a non-T5 LangChain embedding never imports torch or transformers.
+"""Serving a collection with a non-T5 LangChain embedding imports neither torch nor
+transformers, and on Qdrant Edge not qdrant-client either.
 
 Checked in a fresh interpreter through ``sys.modules``: a process that builds, fills, searches
 and reopens a ``T5QdrantVectorStore`` on a ``path=`` folder (Qdrant Edge) with
@@ -47,6 +48,7 @@ print(json.dumps({
     "by_id": [d.id for d in by_id],
     "torch": "torch" in sys.modules,
     "transformers": "transformers" in sys.modules,
+    "qdrant_client": "qdrant_client" in sys.modules,
 }))
 """
 
@@ -71,6 +73,7 @@ def test_serving_with_a_langchain_embedding_imports_neither_torch_nor_transforme
     result = _serve(tmp_path, "return DeterministicFakeEmbedding(size=64)")
     assert result["torch"] is False
     assert result["transformers"] is False
+    assert result["qdrant_client"] is False  # Qdrant Edge needs no qdrant-client (~55 MB)
     # The store worked: exact texts come back first, after reopening too.
     assert result["first"] == _texts(7)[0]
     assert result["scored"][0] == _texts(3)[0]

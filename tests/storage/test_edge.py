@@ -168,6 +168,27 @@ def test_is_a_backend_and_opening_creates_nothing(tmp_path):
     assert not store.exists()
 
 
+def test_quantized_originals_stay_on_disk_by_default(tmp_path):
+    plain = Schema(dense={"": DenseVectorSpec(size=4), "t": DenseVectorSpec(size=4)})
+    with EdgeBackend(tmp_path / "a") as backend:  # int8 by default: originals on disk
+        backend.create("c", plain)
+        described = backend.describe("c")
+        assert described is not None
+        assert all(spec.on_disk for spec in described.dense.values())
+        backend.upsert(
+            "c", [Point(1, {"": np.ones(4, np.float32), "t": np.ones(4, np.float32)}, {})]
+        )
+        backend.build_index("c")
+        assert [
+            hit.id for hit in backend.query("c", QueryPlan(Nearest(np.ones(4, np.float32)), 1))
+        ] == [1]
+    with EdgeBackend(tmp_path / "b", quantization=None) as backend:  # nothing quantized: in RAM
+        backend.create("c", plain)
+        described = backend.describe("c")
+        assert described is not None
+        assert not any(spec.on_disk for spec in described.dense.values())
+
+
 def test_describe_returns_the_schema_as_created_after_reopening(tmp_path):
     schema = Schema(
         dense={
@@ -187,7 +208,7 @@ def test_describe_returns_the_schema_as_created_after_reopening(tmp_path):
         metadata={"model": "m", "probe": [0.5, 0.25]},
         on_disk_payload=True,
     )
-    with EdgeBackend(tmp_path) as backend:
+    with EdgeBackend(tmp_path, originals_on_disk=False) as backend:
         backend.create("a", schema)
         backend.create("b", Schema(dense={"v": DenseVectorSpec(size=3)}))
         assert backend.describe("a") == schema

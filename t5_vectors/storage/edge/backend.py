@@ -61,6 +61,7 @@ from t5_vectors.storage.edge.locks import FolderLock, ReadWriteLock, locked_mess
 __all__ = [
     "DEFAULT_HNSW",
     "DEFAULT_HNSW_EF",
+    "DEFAULT_HNSW_EF_SMALL",
     "DEFAULT_INDEX_AFTER",
     "DEFAULT_OVERSAMPLING",
     "DEFAULT_QUANTIZATION",
@@ -89,6 +90,16 @@ three builds gave 0.9800, 0.9770 and 0.9750 at 256, 0.9840, 0.9880 and 0.9810 at
 exact search scores 0.9930 there: near-ties with numpy's float32 ranking). 512 keeps recall@10
 at 0.98 or more at both sizes for every build measured; pass ``hnsw_ef`` per search to trade
 it for speed."""
+
+DEFAULT_HNSW_EF_SMALL = 256
+"""The search beam width where a query gives none, in a collection of at most
+:data:`SMALL_COLLECTION` points. Measured by ``benchmarks/store.py`` on Qdrant Edge alone at 20k
+real-text vectors (the defaults around it): recall@10 0.9912 at 256 against 0.9956 at 512, at
+941 against 574 searches/s from one thread; at 100k, 256 gave 0.9750-0.9800, below the 0.98
+that 512 keeps there."""
+
+SMALL_COLLECTION = 50_000
+"""Collections up to this many points search with :data:`DEFAULT_HNSW_EF_SMALL`."""
 
 DEFAULT_QUANTIZATION: Quantization | None = Quantization("scalar", quantile=0.99, always_ram=True)
 """Quantization where a schema gives none: int8 scalar (quantile 0.99, in RAM), searched with
@@ -134,6 +145,17 @@ _BAD_INPUT = (
 T = TypeVar("T")
 
 
+def _originals_on_disk(schema: Schema) -> Schema:
+    """*schema* with the originals of its quantized dense vectors kept on disk."""
+    dense = {
+        name: replace(spec, on_disk=True)
+        if (spec.quantization or schema.quantization) is not None
+        else spec
+        for name, spec in schema.dense.items()
+    }
+    return replace(schema, dense=dense)
+
+
 def _check_payload_kind(key: str, kind: str) -> None:
     if kind not in _PAYLOAD_KINDS:
         raise InvalidInputError(
@@ -153,6 +175,7 @@ class _Collection:
     lock: ReadWriteLock
     unindexed: int = 0
     pending: bool = False
+    points: int = 0  # at least the points stored (writes add, deletes do not subtract)
 
 
 class EdgeBackend:
@@ -189,11 +212,17 @@ class EdgeBackend:
         index_after: build the index inside ``upsert`` once this many points were written
             since the last build (``None``: only at :meth:`build_index` and :meth:`close`).
         hnsw_ef: the search beam width where a query gives none.
+        hnsw_ef_small: the same in a collection of at most :data:`SMALL_COLLECTION` points
+            (applies only while ``hnsw_ef`` is the default).
         hnsw: HNSW parameters for collections whose schema gives none.
         quantization: quantization for collections whose schema gives none.
         indexing_threshold_kb: Edge's optimizer threshold: segments with more KB of vectors
             get an HNSW index when the index is built (``None``: Edge's default).
         build_on_close: build pending indexes in :meth:`close`.
+        originals_on_disk: in a new collection, keep the original vectors of every quantized
+            vector on disk, memory-mapped and read on demand (searches walk the quantized copy
+            in RAM and read originals only to rescore their candidates): recorded in the
+            schema as ``on_disk``. ``False`` keeps them in RAM unless a schema asks otherwise.
     """
 
     kind: str = "edge"
@@ -205,11 +234,13 @@ class EdgeBackend:
         *,
         index_after: int | None = DEFAULT_INDEX_AFTER,
         hnsw_ef: int | None = DEFAULT_HNSW_EF,
+        hnsw_ef_small: int | None = DEFAULT_HNSW_EF_SMALL,
         hnsw: Hnsw = DEFAULT_HNSW,
         quantization: Quantization | None = DEFAULT_QUANTIZATION,
         oversampling: float | None = DEFAULT_OVERSAMPLING,
         indexing_threshold_kb: int | None = None,
         build_on_close: bool = True,
+        originals_on_disk: bool = True,
     ) -> None:
         self.path = Path(path)
         self.location = str(self.path)
@@ -221,11 +252,13 @@ class EdgeBackend:
         self._root = self.path / "edge"
         self._index_after = index_after
         self._hnsw_ef = hnsw_ef
+        self._hnsw_ef_small = hnsw_ef_small if hnsw_ef == DEFAULT_HNSW_EF else hnsw_ef
         self._oversampling = oversampling
         self._hnsw = hnsw
         self._quantization = quantization
         self._indexing_threshold_kb = indexing_threshold_kb
         self._build_on_close = build_on_close
+        self._originals_on_disk = originals_on_disk
         self._folder_lock = FolderLock(self.path, self._root / ".lock")
         self._collections: dict[str, _Collection] = {}
         self._guard = threading.RLock()
@@ -268,6 +301,8 @@ class EdgeBackend:
         folder = self._folder(collection)
         if schema.quantization is None and self._quantization is not None:
             schema = replace(schema, quantization=self._quantization)  # recorded as built
+        if self._originals_on_disk:
+            schema = _originals_on_disk(schema)
         config = self._config(schema)  # validate before anything is written
         for key, kind in schema.payload_indexes.items():
             _check_payload_kind(key, kind)
@@ -379,6 +414,7 @@ class EdgeBackend:
                 entry.pending = True
             self._engine(collection, lambda: entry.shard.update(operation))
             entry.unindexed += len(batch)
+            entry.points += len(batch)
             if self._index_after is not None and entry.unindexed >= self._index_after:
                 with contextlib.suppress(StorageFullError):  # the points are written; the
                     self._optimize(entry, None)  # build waits for build_index, which says so
@@ -451,8 +487,11 @@ class EdgeBackend:
     def query(self, collection: str, plan: QueryPlan) -> list[Hit]:
         """Run a query plan (nearest, prefetch and fusion, MMR, filters, thresholds)."""
         entry = self._open(collection)
+        small = entry.points <= SMALL_COLLECTION
         request = convert.edge_query_request(
-            plan, default_ef=self._hnsw_ef, oversampling=self._oversampling
+            plan,
+            default_ef=self._hnsw_ef_small if small else self._hnsw_ef,
+            oversampling=self._oversampling,
         )
         with entry.lock.read():
             raw = self._engine(collection, lambda: entry.shard.query(request))
@@ -548,6 +587,9 @@ class EdgeBackend:
                 total = self._engine(entry.name, entry.shard.info).points_count
             progress(0, total)
         self._engine(entry.name, entry.shard.optimize)
+        # Edge keeps each replaced segment on disk and mapped until a flush: without it a
+        # long ingest's memory grew by every build (100k points: peak RSS 3.5 against 2.2 GB)
+        self._engine(entry.name, entry.shard.flush)
         entry.unindexed = 0
         entry.pending = False
         (entry.folder / PENDING).unlink(missing_ok=True)
@@ -611,6 +653,7 @@ class EdgeBackend:
             entry = _Collection(collection, folder, schema, shard, ReadWriteLock())
             # written by a process that died (or closed with build_on_close=False) unindexed
             entry.pending = (folder / PENDING).exists()
+            entry.points = self._engine(collection, shard.info).points_count
             self._collections[collection] = entry
             return entry
 

@@ -119,7 +119,7 @@ def _dense(spec: DenseVectorSpec) -> qe.EdgeVectorParams:
     return qe.EdgeVectorParams(
         size=spec.size,
         distance=distance,
-        on_disk=spec.on_disk or None,
+        memory=qe.Memory.Cold if spec.on_disk else None,
         multivector_config=(
             qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim) if spec.multivector else None
         ),
