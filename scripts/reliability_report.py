@@ -145,6 +145,19 @@ def _versions() -> str:
     return ", ".join([f"Python {platform.python_version()}", *found])
 
 
+ENGINES = (("qdrant edge", "edge"), ("local mode", "local-mode"), ("memory",), ("server",))
+"""Engines by the words a case names them with: Qdrant Edge, the default, comes first in every
+table; cases that name no engine follow."""
+
+
+def _engine_rank(row: Row) -> int:
+    case = row.case.lower()
+    for rank, words in enumerate(ENGINES):
+        if any(case.startswith(w) or f"{w}," in case or f"{w}:" in case for w in words):
+            return rank
+    return len(ENGINES)
+
+
 def render(rows: list[Row], command: str, exit_code: int) -> str:
     """The markdown document."""
     passed = sum(row.result == "passed" for row in rows)
@@ -179,7 +192,7 @@ def render(rows: list[Row], command: str, exit_code: int) -> str:
             "| Case | Expected | What happened | Lost | Result |",
             "| --- | --- | --- | --- | --- |",
         ]
-        for row in (r for r in rows if r.area == area):
+        for row in sorted((r for r in rows if r.area == area), key=_engine_rank):
             cells = (row.case, row.expected, row.outcome, row.lost, row.result)
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"

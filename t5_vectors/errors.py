@@ -36,7 +36,7 @@ plain dataclasses defined here too, so this module depends on nothing else of th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 __all__ = [
     "BatchFailure",
@@ -258,17 +258,9 @@ class IngestReport:
         return self.written + self.skipped + self.failed
 
     def plus(self, other: IngestReport) -> IngestReport:
-        """Both reports added up: one stream fed through several ingest calls."""
+        """Both reports added up, field by field: one stream fed through several ingest calls."""
         return IngestReport(
-            written=self.written + other.written,
-            skipped=self.skipped + other.skipped,
-            failed=self.failed + other.failed,
-            batches=self.batches + other.batches,
-            seconds=self.seconds + other.seconds,
-            encode_seconds=self.encode_seconds + other.encode_seconds,
-            qdrant_seconds=self.qdrant_seconds + other.qdrant_seconds,
-            qdrant_wait_seconds=self.qdrant_wait_seconds + other.qdrant_wait_seconds,
-            failures=self.failures + other.failures,
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
         )
 
 

@@ -18,10 +18,10 @@ import contextlib
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from t5_vectors.errors import (
     CollectionConfigError,
@@ -37,6 +37,7 @@ from t5_vectors.errors import (
 
 if TYPE_CHECKING:
     from t5_vectors.encoder import T5Encoder
+    from t5_vectors.index import QdrantIndex
     from t5_vectors.plan.layout import CollectionLayout
     from t5_vectors.plan.model_record import ModelRecord
     from t5_vectors.storage.base import Schema
@@ -53,6 +54,7 @@ __all__ = [
     "load_encoder",
     "mismatch_message",
     "one_line",
+    "open_index",
     "open_target",
     "qdrant_step",
     "redact",
@@ -253,6 +255,30 @@ class Target:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def open_index(
+    args: argparse.Namespace,
+    encoder: T5Encoder,
+    target: Target,
+    options: Mapping[str, Any],
+    *,
+    create_if_missing: bool = True,
+) -> QdrantIndex:
+    """The ``QdrantIndex`` of ``--collection`` on *target*; another model is refused in the
+    command line's words (:func:`mismatch_message`)."""
+    from t5_vectors.index import QdrantIndex
+
+    try:
+        return QdrantIndex(
+            encoder,
+            collection_name=args.collection,
+            backend=target.connection.backend,
+            create_if_missing=create_if_missing,
+            **options,
+        )
+    except ModelMismatchError as error:
+        raise CommandError(mismatch_message(error, args.collection)) from error
 
 
 def embedded_path(args: argparse.Namespace) -> Path | None:

@@ -27,7 +27,7 @@ from t5_vectors.cli._common import (
     display_path,
     embedded_path,
     load_encoder,
-    mismatch_message,
+    open_index,
     open_target,
     qdrant_step,
 )
@@ -37,7 +37,7 @@ from t5_vectors.cli._layout import (
     describe_layout,
     ingest_options,
 )
-from t5_vectors.errors import InvalidInputError, ModelMismatchError
+from t5_vectors.errors import InvalidInputError
 from t5_vectors.files.discover import Discovery, discover
 from t5_vectors.files.read import read_file
 
@@ -249,17 +249,8 @@ def run(args: argparse.Namespace) -> int:
             target = open_target(args, must_exist=False)
         with qdrant_step(target.where):
             from t5_vectors.files.ingest import ingest_files
-            from t5_vectors.index import QdrantIndex
 
-            try:
-                index = QdrantIndex(
-                    encoder,
-                    collection_name=args.collection,
-                    backend=target.connection.backend,
-                    **options,
-                )
-            except ModelMismatchError as error:
-                raise CommandError(mismatch_message(error, args.collection)) from error
+            index = open_index(args, encoder, target, options)
             recognised = index.identity.recognised
             if recognised is not None and not args.quiet:
                 print(

@@ -33,12 +33,12 @@ from t5_vectors.cli._common import (
     add_qdrant_options,
     embedded_path,
     load_encoder,
-    mismatch_message,
+    open_index,
     open_target,
     qdrant_step,
 )
 from t5_vectors.cli._layout import add_layout_options, check_layout_flags, ingest_options
-from t5_vectors.errors import InvalidInputError, ModelMismatchError
+from t5_vectors.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from t5_vectors import QdrantIndex, T5Encoder
@@ -164,18 +164,7 @@ def open_served(args: argparse.Namespace) -> Iterator[Served]:
         if target is None:
             target = open_target(args, must_exist=False)
         with qdrant_step(target.where):
-            from t5_vectors import QdrantIndex
-
-            try:
-                index = QdrantIndex(
-                    encoder,
-                    collection_name=args.collection,
-                    backend=target.connection.backend,
-                    create_if_missing=not args.read_only,
-                    **options,
-                )
-            except ModelMismatchError as error:
-                raise CommandError(mismatch_message(error, args.collection)) from error
+            index = open_index(args, encoder, target, options, create_if_missing=not args.read_only)
         yield Served(target, encoder, index)
     finally:
         if encoder is not None:

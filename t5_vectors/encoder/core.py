@@ -57,6 +57,7 @@ class T5Encoder:
     Setup:
         .. code-block:: bash
 
+            pip install torch  # first, with a GPU: the CUDA build for it (CPU: torch==2.13.0)
             pip install t5-vectors
 
     Instantiate:

@@ -85,7 +85,8 @@ class QdrantIndex:
     Setup:
         .. code-block:: bash
 
-            pip install t5-vectors
+            pip install t5-vectors      # Qdrant Edge, the embedded engine, is included
+            docker compose up -d        # only for a Qdrant server (storage="http://...")
 
     Instantiate:
         .. code-block:: python

@@ -363,15 +363,7 @@ class T5QdrantVectorStore(VectorStore):
     # ---------------------------------------------------------------------------- constructors
     @classmethod
     def from_texts(
-        cls,
-        texts: list[str],
-        embedding: EmbeddingLike,
-        metadatas: list[dict[str, Any]] | None = None,
-        *,
-        ids: list[str] | None = None,
-        collection_name: str = DEFAULT_COLLECTION,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        **index_options: Any,
+        cls, texts: list[str], embedding: EmbeddingLike, metadatas: Metadatas = None, **kwargs: Any
     ) -> Self:
         """Create (or open) a collection and add *texts* to it.
 
@@ -379,31 +371,24 @@ class T5QdrantVectorStore(VectorStore):
             texts: the texts.
             embedding: a ``T5Embeddings``, a ``T5Encoder`` or any LangChain ``Embeddings``.
             metadatas: one metadata dict per text.
-            ids: one id per text (derived from source and text when absent).
-            collection_name: the collection.
-            batch_size: documents per upload.
-            **index_options: any other :class:`QdrantIndex` argument (``url``, ``path``,
-                ``client``, ``recreate``, ...).
+            **kwargs: ``ids`` (one per text; derived from source and text when absent),
+                ``collection_name``, ``batch_size`` (documents per upload) and any other
+                :class:`QdrantIndex` argument (``storage``, ``path``, ``url``, ``client``,
+                ``recreate``, ...).
         """
-        store = cls(embedding, collection_name=collection_name, **index_options)
-        store.add_texts(texts, metadatas, ids=ids, batch_size=batch_size)
+        add = _add_options(kwargs)
+        store = cls(embedding, **kwargs)
+        store.add_texts(texts, metadatas, **add)
         return store
 
     @classmethod
     async def afrom_texts(
-        cls,
-        texts: list[str],
-        embedding: EmbeddingLike,
-        metadatas: list[dict[str, Any]] | None = None,
-        *,
-        ids: list[str] | None = None,
-        collection_name: str = DEFAULT_COLLECTION,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        **index_options: Any,
+        cls, texts: list[str], embedding: EmbeddingLike, metadatas: Metadatas = None, **kwargs: Any
     ) -> Self:
         """Async :meth:`from_texts` (pass ``async_client=`` for a fully async path)."""
-        store = cls(embedding, collection_name=collection_name, **index_options)
-        await store.aadd_texts(texts, metadatas, ids=ids, batch_size=batch_size)
+        add = _add_options(kwargs)
+        store = cls(embedding, **kwargs)
+        await store.aadd_texts(texts, metadatas, **add)
         return store
 
     @classmethod
@@ -442,6 +427,11 @@ def _query(query: object) -> str:
         f"query: expected a str, found {type(query).__name__}. For a query vector use "
         "similarity_search_by_vector(embedding)."
     )
+
+
+def _add_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """What ``from_texts`` passes to ``add_texts`` (ids, batch size), taken out of *kwargs*."""
+    return {key: kwargs.pop(key) for key in ("ids", "batch_size") if key in kwargs}
 
 
 def _texts_args(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from t5_vectors.errors import BatchFailure, IngestError, IngestReport, StorageFullError
@@ -32,13 +32,8 @@ class Tally:
     on_failure: OnFailure
     retry: RetryPolicy
     progress: Any
-    written: int = 0
-    skipped: int = 0
-    failed: int = 0
+    counts: IngestReport = field(default_factory=IngestReport)
     batches: int = 0
-    encode_seconds: float = 0.0
-    qdrant_seconds: float = 0.0
-    qdrant_wait_seconds: float = 0.0
     failures: list[BatchFailure] = field(default_factory=list)
     fatal: tuple[BatchFailure, BaseException] | None = None
     started: float = field(default_factory=time.perf_counter)
@@ -54,10 +49,9 @@ class Tally:
         return self.fatal is not None and self.fatal[0].batch < batch
 
     def add(self, *, written: int = 0, skipped: int = 0, failed: int = 0) -> None:
+        more = IngestReport(written=written, skipped=skipped, failed=failed)
         with self.lock:
-            self.written += written
-            self.skipped += skipped
-            self.failed += failed
+            self.counts = self.counts.plus(more)
         self.progress.update(written + skipped + failed)
 
     def hold(self, documents: Sequence[PreparedDocument]) -> None:
@@ -80,13 +74,13 @@ class Tally:
 
     def elapsed(self, kind: Literal["encode", "qdrant", "wait", "lookup"], started: float) -> None:
         seconds = time.perf_counter() - started
+        more = IngestReport(
+            encode_seconds=seconds if kind == "encode" else 0.0,
+            qdrant_seconds=seconds if kind in ("qdrant", "lookup") else 0.0,
+            qdrant_wait_seconds=seconds if kind in ("wait", "lookup") else 0.0,
+        )
         with self.lock:
-            if kind == "encode":
-                self.encode_seconds += seconds
-            if kind in ("qdrant", "lookup"):
-                self.qdrant_seconds += seconds
-            if kind in ("wait", "lookup"):
-                self.qdrant_wait_seconds += seconds
+            self.counts = self.counts.plus(more)
 
     def fail(
         self, batch: int, span: tuple[int, int], size: int, stage: Stage, error: BaseException
@@ -103,15 +97,10 @@ class Tally:
         self.add(failed=size)
 
     def report(self) -> IngestReport:
-        return IngestReport(
-            written=self.written,
-            skipped=self.skipped,
-            failed=self.failed,
+        return replace(
+            self.counts,
             batches=self.batches,
             seconds=time.perf_counter() - self.started,
-            encode_seconds=self.encode_seconds,
-            qdrant_seconds=self.qdrant_seconds,
-            qdrant_wait_seconds=self.qdrant_wait_seconds,
             failures=tuple(self.failures),
         )
 

@@ -52,7 +52,7 @@ class T5Classifier:
     Setup:
         .. code-block:: bash
 
-            pip install t5-vectors
+            pip install t5-vectors  # the head trains with torch, on the encoder's device
 
     Instantiate:
         .. code-block:: python

@@ -271,9 +271,14 @@ OPERATIONS: dict[str, Operation] = {
 
 
 class _Adapter:
-    """What both drivers hold: the client, where it points and what it can do."""
+    """What both drivers hold: the client, where it points and what it can do.
 
-    def __init__(self, client: QdrantClient | AsyncQdrantClient, *, owned: bool) -> None:
+    Args:
+        client: the client.
+        owned: whether ``close`` closes it.
+    """
+
+    def __init__(self, client: QdrantClient | AsyncQdrantClient, *, owned: bool = False) -> None:
         self.client = client
         options = client.init_options
         self.kind = client_kind(options)
@@ -293,10 +298,6 @@ class ClientBackend(_Adapter, Backend):
 
     Its protocol methods are made from :data:`OPERATIONS` below; type checkers see them as
     the protocol's declarations (:func:`client_backend` creates one for typed code).
-
-    Args:
-        client: the client.
-        owned: whether :meth:`close` closes it.
     """
 
     client: QdrantClient
@@ -319,17 +320,10 @@ class ClientBackend(_Adapter, Backend):
 
 
 class AsyncClientBackend(_Adapter, AsyncBackend):
-    """:class:`~t5_vectors.storage.base.AsyncBackend` over an ``AsyncQdrantClient`` (servers).
-
-    Args:
-        client: the client.
-        owned: whether :meth:`close` closes it.
-    """
+    """:class:`~t5_vectors.storage.base.AsyncBackend` over an ``AsyncQdrantClient`` (servers),
+    made as :class:`ClientBackend` is."""
 
     client: AsyncQdrantClient
-
-    def __init__(self, client: AsyncQdrantClient, *, owned: bool = False) -> None:
-        super().__init__(client, owned=owned)
 
     async def _run(self, steps: Steps[Any]) -> Any:
         return await adrive(steps, {"client": self.client}, self._wrap)

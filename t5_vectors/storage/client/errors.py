@@ -76,25 +76,21 @@ def translate(error: BaseException, location: str) -> BaseException:
             path=location,
         )
     cause = _transport_cause(error)
-    if isinstance(cause, (httpx.TimeoutException, TimeoutError)) or (
-        _grpc_status(error) == "DEADLINE_EXCEEDED"
-    ):
-        return StorageTimeoutError(
-            f"Expected an answer from the Qdrant server at {location}, found none within the "
-            f"client's timeout ({_short(cause or error)}). Retry, raise the timeout "
-            "(client_options={'timeout': ...}), or check the server's load.",
-            location=location,
-        )
-    if isinstance(cause, (httpx.NetworkError, ConnectionError)) or (
-        _grpc_status(error) == "UNAVAILABLE"
-    ):
-        return StorageUnavailableError(
-            f"Expected a Qdrant server at {location}, found none reachable "
-            f"({_short(cause or error)}). Start it (docker compose up -d), check the URL, or "
-            "use embedded storage (path=...).",
-            location=location,
-        )
-    return error
+    status = _grpc_status(error)
+    kind: type[StorageTimeoutError | StorageUnavailableError]
+    if isinstance(cause, (httpx.TimeoutException, TimeoutError)) or status == "DEADLINE_EXCEEDED":
+        kind, found = StorageTimeoutError, "no answer within the client's timeout"
+        fix = "Retry, raise the timeout (client_options={'timeout': ...}), or check its load."
+    elif isinstance(cause, (httpx.NetworkError, ConnectionError)) or status == "UNAVAILABLE":
+        kind, found = StorageUnavailableError, "none reachable"
+        fix = "Start it (docker compose up -d), check the URL, or use embedded storage (path=...)."
+    else:
+        return error
+    return kind(
+        f"Expected a Qdrant server answering at {location}, found {found} "
+        f"({_short(cause or error)}). {fix}",
+        location=location,
+    )
 
 
 def _transport_cause(error: BaseException) -> BaseException | None:

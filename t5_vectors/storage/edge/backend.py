@@ -17,6 +17,15 @@ Indexes: new points land in an appendable segment that is searched exactly. The 
 ends, when the backend closes with unindexed points, and inside :meth:`EdgeBackend.upsert` once
 ``index_after`` points have been written since the last build. The ``index-pending`` marker
 makes a process that finds points left unindexed by a crashed one build the index on close.
+
+Memory: the original vectors of quantized vectors stay on disk, memory-mapped and read on demand
+(searches walk the int8 copy in RAM and read originals to rescore their candidates); each index
+build is followed by a flush, which lets Edge drop the segments the build replaced.
+
+Disk: every write, build, shard load and collection creation first checks the free space of the
+folder's disk (:mod:`t5_vectors.storage.edge.space`) and raises
+:class:`~t5_vectors.errors.StorageFullError` rather than let a memory-mapped write end the
+process with ``SIGBUS``.
 """
 
 from __future__ import annotations
@@ -81,15 +90,16 @@ is most of an embedded ingest's time, so ef_construct 100 halves it for 0.004 of
 """
 
 DEFAULT_HNSW_EF = 512
-"""The search beam width where a query gives none. Measured by ``benchmarks/store.py`` with the
-defaults around it (m 32 / ef_construct 100, int8, oversampling 2), recall@10 against exact
-search: on 20k documents, Edge alone, 0.9912 / 0.9938 / 0.9956 at 256 / 384 / 512 (941 / 715 /
-574 searches/s from one thread). On 100k, HNSW builds differ (the build is multi-threaded):
-three builds gave 0.9800, 0.9770 and 0.9750 at 256, 0.9840, 0.9880 and 0.9810 at 384, 0.9910,
-0.9910 and 0.9830 at 512, and one more 0.9780 at 384 through t5-vectors' own search (an
-exact search scores 0.9930 there: near-ties with numpy's float32 ranking). 512 keeps recall@10
-at 0.98 or more at both sizes for every build measured; pass ``hnsw_ef`` per search to trade
-it for speed."""
+"""The search beam width where a query gives none, in a collection of more than
+:data:`SMALL_COLLECTION` points (smaller ones use :data:`DEFAULT_HNSW_EF_SMALL`). Measured by
+``benchmarks/store.py`` with the defaults around it (m 32 / ef_construct 100, int8, oversampling
+2), recall@10 against exact search: on 20k documents, Edge alone, 0.9912 / 0.9938 / 0.9956 at
+256 / 384 / 512 (941 / 715 / 574 searches/s from one thread). On 100k, HNSW builds differ (the
+build is multi-threaded): three builds gave 0.9800, 0.9770 and 0.9750 at 256, 0.9840, 0.9880 and
+0.9810 at 384, 0.9910, 0.9910 and 0.9830 at 512, and one more 0.9780 at 384 through t5-vectors'
+own search (an exact search scores 0.9930 there: near-ties with numpy's float32 ranking). 512
+keeps recall@10 at 0.98 or more at both sizes for every build measured; pass ``hnsw_ef`` per
+search to trade it for speed."""
 
 DEFAULT_HNSW_EF_SMALL = 256
 """The search beam width where a query gives none, in a collection of at most

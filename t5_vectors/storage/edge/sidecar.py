@@ -13,6 +13,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,25 +27,11 @@ FORMAT = 1
 
 
 def _quantization(q: Quantization | None) -> dict[str, Any] | None:
-    if q is None:
-        return None
-    return {
-        "kind": q.kind,
-        "always_ram": q.always_ram,
-        "quantile": q.quantile,
-        "compression": q.compression,
-    }
+    return None if q is None else asdict(q)
 
 
 def _hnsw(h: Hnsw | None) -> dict[str, Any] | None:
-    if h is None:
-        return None
-    return {
-        "m": h.m,
-        "ef_construct": h.ef_construct,
-        "full_scan_threshold": h.full_scan_threshold,
-        "on_disk": h.on_disk,
-    }
+    return None if h is None else asdict(h)
 
 
 def schema_to_json(schema: Schema) -> dict[str, Any]:

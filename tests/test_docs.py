@@ -1,0 +1,56 @@
+"""The docs say what the code does: the package map is generated from the package, the README
+names every package and only files that exist, and its headline figures are the summary's."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+FIGURES = re.compile(r"<!-- figures:begin -->\n(.*?)<!-- figures:end -->", re.DOTALL)
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(f"\n{heading}\n")
+    end = text.find("\n## ", start + len(heading) + 2)
+    return text[start : end if end != -1 else None]
+
+
+def test_the_package_map_in_docs_architecture_is_current():
+    done = subprocess.run(
+        [sys.executable, "scripts/package_layout.py", "--check", "docs/architecture.md"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_readme_layout_names_every_package_and_nothing_else():
+    layout = _section(README, "## Layout")
+    packages = {
+        p.name for p in (ROOT / "t5_vectors").iterdir() if (p / "__init__.py").is_file()
+    } - {"qdrant"}  # the deprecated alias of index/, plan/ and storage/
+    named = set(re.findall(r"`(?:t5_vectors/)?([a-z_]+)/`", layout))
+    assert packages <= named, packages - named
+    assert named - {"t5_vectors", "edge", "client"} <= packages | {"edge", "client"}
+    assert all((ROOT / "t5_vectors" / "storage" / sub).is_dir() for sub in ("edge", "client"))
+
+
+def test_every_file_the_readme_links_exists():
+    links = re.findall(r"\]\(((?:docs|examples|tests|benchmarks|scripts)/[^)#]+)", README)
+    assert links
+    missing = [link for link in links if not (ROOT / link).exists()]
+    assert not missing, missing
+
+
+def test_the_readme_headline_figures_are_the_benchmark_summary():
+    summary = FIGURES.search((ROOT / "docs" / "benchmarks.md").read_text())
+    readme = FIGURES.search(README)
+    assert summary is not None
+    assert readme is not None
+    assert readme.group(1) == summary.group(1)
