@@ -18,17 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 from t5_vectors.cli._common import (
     DEFAULT_MODEL,
-    CommandError,
     add_model_options,
     add_qdrant_options,
     display_path,
     load_encoder,
-    mismatch_message,
+    open_index,
     open_target,
     qdrant_step,
 )
 from t5_vectors.cli._layout import FUSIONS, MODES, require_mode
-from t5_vectors.errors import InvalidInputError, ModelMismatchError
+from t5_vectors.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from t5_vectors.plan.search import ScoredDocuments
@@ -213,18 +212,9 @@ def run(args: argparse.Namespace) -> int:
             recorded = read_record(schema)
             encoder = load_encoder(args, recorded.model if recorded is not None else None)
             try:
-                from t5_vectors.index import QdrantIndex
-
-                try:
-                    index = QdrantIndex(
-                        encoder,
-                        collection_name=args.collection,
-                        backend=target.connection.backend,
-                        create_if_missing=False,
-                        **layout.index_options(),
-                    )
-                except ModelMismatchError as error:
-                    raise CommandError(mismatch_message(error, args.collection)) from error
+                index = open_index(
+                    args, encoder, target, layout.index_options(), create_if_missing=False
+                )
                 results = RETRIEVERS[_retriever_name(args)](index, args.query, args, filters)
             finally:
                 encoder.close()

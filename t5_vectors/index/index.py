@@ -182,6 +182,8 @@ class QdrantIndex:
         self._ready = False
         self._lock = threading.Lock()
         self._alock = asyncio.Lock()
+        self._sync_targets: dict[str, Any] | None = None
+        self._async_targets: dict[str, Any] | None = None
         if self.connection.has_sync:
             self.ensure_collection()
 
@@ -194,13 +196,20 @@ class QdrantIndex:
 
     # ------------------------------------------------------------------------------ drivers
     def _run(self, steps: Steps[Any]) -> Any:
-        return drive(steps, self._targets(True))
+        targets = self._sync_targets
+        if targets is None or targets["store"] is not self.connection.backend:
+            targets = self._sync_targets = self._targets(True)
+        return drive(steps, targets)
 
     async def _arun(self, steps: Steps[Any]) -> Any:
-        return await adrive(steps, self._targets(False))
+        targets = self._async_targets
+        if targets is None or targets["store"] is not self.connection.abackend:
+            targets = self._async_targets = self._targets(False)
+        return await adrive(steps, targets)
 
     def _targets(self, sync: bool) -> dict[str, Any]:
-        """What the operations call (:mod:`t5_vectors.index._ops`), sync or async."""
+        """What the operations call (:mod:`t5_vectors.index._ops`), sync or async (kept, and
+        made again only if the storage's backend changes)."""
         store: Any = self.connection.backend if sync else self.connection.abackend
         return {
             "store": store,
@@ -610,8 +619,14 @@ _SEARCH_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _known(options: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
-    unknown = sorted(set(options) - set(allowed))
+_SEARCH_KEYS = frozenset(SearchKwargs.__annotations__)
+_MMR_KEYS = frozenset(MmrKwargs.__annotations__)
+
+
+def _known(options: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
+    if options.keys() <= allowed:
+        return
+    unknown = sorted(set(options) - allowed)
     if unknown:
         raise TypeError(
             f"{where}() got unexpected keyword argument(s) {', '.join(map(repr, unknown))}; "
@@ -620,7 +635,7 @@ def _known(options: Mapping[str, Any], allowed: Iterable[str], where: str) -> No
 
 
 def _search(options: Mapping[str, Any]) -> tuple[SearchOptions, Retrieval]:
-    _known(options, SearchKwargs.__annotations__, "search")
+    _known(options, _SEARCH_KEYS, "search")
     given = {**_SEARCH_DEFAULTS, **options}
     params = with_search_options(given["search_params"], given["hnsw_ef"], given["exact"])
     search = SearchOptions(given["k"], given["filter"], given["score_threshold"], params)
@@ -635,7 +650,7 @@ def _search(options: Mapping[str, Any]) -> tuple[SearchOptions, Retrieval]:
 
 
 def _mmr(options: Mapping[str, Any]) -> SearchOptions:
-    _known(options, MmrKwargs.__annotations__, "mmr")
+    _known(options, _MMR_KEYS, "mmr")
     given = {**_SEARCH_DEFAULTS, "fetch_k": 20, "lambda_mult": 0.5, **options}
     params = with_search_options(given["search_params"], given["hnsw_ef"], given["exact"])
     return SearchOptions(

@@ -132,6 +132,8 @@ class SearchOptions:
 
 def _ties_by_id(hits: list[Hit]) -> list[Hit]:
     """*hits* in the engine's order, runs of equal scores ordered by point id."""
+    if all(hits[i].score != hits[i - 1].score for i in range(1, len(hits))):
+        return hits
     groups: list[int] = []
     for i, hit in enumerate(hits):
         same = i > 0 and hit.score == hits[i - 1].score

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal, Union
+from typing import TYPE_CHECKING, Literal, TypeVar, Union
 
 import numpy as np
 
@@ -56,6 +56,8 @@ __all__ = [
     "layout_options",
     "to_sparse_vector",
 ]
+
+T = TypeVar("T")
 
 TOKEN_VECTOR_NAME = "tokens"
 SPARSE_VECTOR_NAME = "langchain-sparse"
@@ -245,30 +247,27 @@ def to_sparse_vector(terms: SparseTerms) -> SparseVector:
     return SparseVector(tuple(terms.indices), tuple(float(v) for v in terms.values))
 
 
-def token_vectors_option(value: object) -> TokenVectors | None:
-    """``token_vectors=``: ``False``/``None``, ``True`` or a :class:`TokenVectors`."""
+def _option(name: str, kind: type[T], value: object) -> T | None:
+    """``{name}=``: ``False``/``None``, ``True`` (the defaults) or a *kind* instance."""
     if value is None or value is False:
         return None
     if value is True:
-        return TokenVectors()
-    if isinstance(value, TokenVectors):
+        return kind()
+    if isinstance(value, kind):
         return value
     raise InvalidInputError(
-        f"token_vectors: expected True, False or a TokenVectors(...), found {value!r}."
+        f"{name}: expected True, False or a {kind.__name__}(...), found {value!r}."
     )
+
+
+def token_vectors_option(value: object) -> TokenVectors | None:
+    """``token_vectors=``: ``False``/``None``, ``True`` or a :class:`TokenVectors`."""
+    return _option("token_vectors", TokenVectors, value)
 
 
 def sparse_vectors_option(value: object) -> SparseVectors | None:
     """``sparse_vectors=``: ``False``/``None``, ``True`` or a :class:`SparseVectors`."""
-    if value is None or value is False:
-        return None
-    if value is True:
-        return SparseVectors()
-    if isinstance(value, SparseVectors):
-        return value
-    raise InvalidInputError(
-        f"sparse_vectors: expected True, False or a SparseVectors(...), found {value!r}."
-    )
+    return _option("sparse_vectors", SparseVectors, value)
 
 
 def check_names(
