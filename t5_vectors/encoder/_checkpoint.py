@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -305,6 +305,11 @@ class OwnSettings:
     pool_prefix: bool
     query_prefix: str
     document_prefix: str
+
+    @classmethod
+    def of(cls, config: object) -> OwnSettings:
+        """The settings *config* (an ``EncoderConfig``) holds, read field by field."""
+        return cls(**{item.name: getattr(config, item.name) for item in fields(cls)})
 
 
 def write_own_checkpoint(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from t5_vectors._checks import check_positive_int
 from t5_vectors.encoder.pooling import normalize_pooling_modes
 from t5_vectors.errors import InvalidInputError
 
@@ -55,9 +56,7 @@ class EncoderConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "pooling", normalize_pooling_modes(self.pooling))
         for name in ("max_length", "token_budget", "max_batch_size", "tokenize_chunk"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidInputError(f"{name}: expected a positive int, found {value!r}.")
+            check_positive_int(name, getattr(self, name))
         if self.max_length < 2:
             raise InvalidInputError(
                 f"max_length: expected at least 2 (one token plus </s>), found {self.max_length}."

@@ -527,22 +527,12 @@ class T5Encoder:
         The folder loads back with :meth:`from_pretrained` to identical vectors; trained
         attention pooling is saved with it.
         """
-        config = self.config
-        settings = OwnSettings(
-            pooling=config.pooling,
-            normalize=config.normalize,
-            max_length=config.max_length,
-            lowercase=config.lowercase,
-            pool_prefix=config.pool_prefix,
-            query_prefix=config.query_prefix,
-            document_prefix=config.document_prefix,
-        )
         return write_own_checkpoint(
             Path(directory),
             model=self._model,
             tokenizer=self.tokenizer,
             head=self._head,
-            settings=settings,
+            settings=OwnSettings.of(self.config),
         )
 
 

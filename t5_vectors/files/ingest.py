@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from t5_vectors._checks import check_positive_int
 from t5_vectors.errors import IngestError, InvalidInputError
 from t5_vectors.files.chunking import ChunkSettings, TokenChunker, language_of
 from t5_vectors.files.discover import Discovery, discover
@@ -481,8 +482,7 @@ def ingest_files(
         IngestError: a batch could not be stored (stale chunks are then left alone).
         IngestInterrupted: Ctrl-C; says how many chunks are stored.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidInputError(f"batch_size: expected a positive int, found {batch_size!r}.")
+    check_positive_int("batch_size", batch_size)
     chunker = index_chunker(index, chunking)
     found = paths if isinstance(paths, Discovery) else discover(paths, glob=glob, exclude=exclude)
     bar = _bar(show_progress, len(found.files))

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from langchain_core.documents import Document
 
+from t5_vectors._checks import check_positive_int
 from t5_vectors._steps import Call, Steps
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.index.ingest import IngestReport, IngestRun, OnFailure
@@ -273,8 +274,7 @@ def close(index: QdrantIndex) -> Steps[None]:
 
 
 def _check_ingest_options(batch_size: object, on_failure: object) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidInputError(f"batch_size: expected a positive int, found {batch_size!r}.")
+    check_positive_int("batch_size", batch_size)
     if on_failure not in ("raise", "continue"):
         raise InvalidInputError(
             f"on_failure: expected 'raise' or 'continue', found {on_failure!r}."

@@ -16,6 +16,7 @@ import numpy as np
 from langchain_core.documents import Document
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
+from t5_vectors._checks import check_positive_int
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.plan.filters import FilterLike, to_filter
 from t5_vectors.plan.payload import document_from_payload
@@ -63,9 +64,9 @@ class SearchOptions:
     lambda_mult: float = 0.5
 
     def __post_init__(self) -> None:
-        _check_positive("k", self.k)
+        check_positive_int("k", self.k)
         if self.fetch_k is not None:
-            _check_positive("fetch_k", self.fetch_k)
+            check_positive_int("fetch_k", self.fetch_k)
         threshold = self.score_threshold
         if threshold is not None and (
             isinstance(threshold, bool) or not isinstance(threshold, (int, float))
@@ -215,8 +216,3 @@ def _dense(hit: Hit, vector_name: str | None) -> np.ndarray:
             f"point {hit.id}: expected a dense vector, found {type(vector).__name__}."
         )
     return vector
-
-
-def _check_positive(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"{name}: expected a positive int, found {value!r}.")

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar, Union
 
 import numpy as np
 
+from t5_vectors._checks import check_distinct
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.plan._mismatch import mismatch
 from t5_vectors.storage.base import (
@@ -279,14 +280,7 @@ def check_names(
         names.append(("token vectors", tokens.name))
     if sparse is not None:
         names.append(("sparse vectors", sparse.name))
-    seen: dict[str, str] = {}
-    for what, name in names:
-        if name in seen:
-            raise InvalidInputError(
-                f"{what}: expected a name of its own, found {name!r}, already used by "
-                f"{seen[name]}. Give it another name."
-            )
-        seen[name] = what
+    check_distinct(names)
 
 
 def layout_fingerprint(base: str, tokens: TokenVectors | None, sparse: SparseVectors | None) -> str:

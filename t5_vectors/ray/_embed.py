@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from t5_vectors._checks import check_distinct
 from t5_vectors.encoder import T5Encoder
 from t5_vectors.encoder.sparse import SparseEncoder
 from t5_vectors.errors import InvalidInputError, ModelMismatchError
@@ -208,11 +209,4 @@ def _check_columns(text_column: object, outputs: list[tuple[str, object]]) -> No
     for what, name in named:
         if not isinstance(name, str) or not name:
             raise InvalidInputError(f"{what}: expected a non-empty column name, found {name!r}.")
-    seen: dict[object, str] = {}
-    for what, name in named:
-        if name in seen:
-            raise InvalidInputError(
-                f"{what}: expected a column name of its own, found {name!r}, already used by "
-                f"{seen[name]}. Choose another name."
-            )
-        seen[name] = what
+    check_distinct(named, noun="column name")

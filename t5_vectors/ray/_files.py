@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import ray
 
-from t5_vectors.errors import InvalidInputError
+from t5_vectors._checks import check_positive_int
 from t5_vectors.files._sync import prune_deleted, remove_stale
 from t5_vectors.files.chunking import ChunkSettings
 from t5_vectors.files.discover import Discovery, discover
@@ -85,8 +85,7 @@ def ingest_files(
         InvalidInputError: bad options, or an index without a T5 encoder.
     """
     started = time.perf_counter()
-    if isinstance(block_rows, bool) or not isinstance(block_rows, int) or block_rows < 1:
-        raise InvalidInputError(f"block_rows: expected a positive int, found {block_rows!r}.")
+    check_positive_int("block_rows", block_rows)
     chunker = index_chunker(index, chunking)
     found = paths if isinstance(paths, Discovery) else discover(paths, glob=glob, exclude=exclude)
     records = FileRecords(index)

@@ -122,7 +122,7 @@ def ingest(
     columns = Columns(
         text=text_column,
         id=id_column,
-        metadata=tuple(metadata_columns) if metadata_columns is not None else None,
+        metadata=metadata_columns,
         vector=_VECTOR,
         tokens=_TOKENS,
         sparse=_SPARSE,

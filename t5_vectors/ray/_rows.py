@@ -8,7 +8,7 @@ the point's named vectors as the collection stores them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +60,7 @@ class Columns:
 
     text: str = "text"
     id: str | None = None
-    metadata: tuple[str, ...] | None = None
+    metadata: Sequence[str] | None = None  # a tuple once made
     vector: str = "vector"
     tokens: str = "tokens"
     sparse: str = "sparse"
@@ -74,14 +74,15 @@ class Columns:
                 f"id_column: expected a column name or None, found {self.id!r}."
             )
         if self.metadata is not None:
-            if isinstance(self.metadata, str) or not all(
-                isinstance(name, str) and name for name in self.metadata
-            ):
+            names = self.metadata
+            if not isinstance(names, str) and isinstance(names, Iterable):
+                names = tuple(names)  # a list or any other iterable, read once
+            if not isinstance(names, tuple) or not all(isinstance(n, str) and n for n in names):
                 raise InvalidInputError(
                     "metadata_columns: expected a list of column names or None, found "
                     f"{self.metadata!r}."
                 )
-            object.__setattr__(self, "metadata", tuple(self.metadata))
+            object.__setattr__(self, "metadata", names)
 
     def reserved(self) -> set[str]:
         """Columns that are never metadata."""

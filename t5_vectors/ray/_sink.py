@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ray.data import Datasink
 from ray.data.datasource.datasink import WriteResult
 
-from t5_vectors.errors import InvalidInputError
+from t5_vectors._checks import check_positive_int
 from t5_vectors.plan.payload import PreparedDocument
 from t5_vectors.ray._batches import num_rows
 from t5_vectors.ray._rows import Columns, to_points
@@ -95,12 +95,11 @@ class QdrantDatasink(Datasink[int]):
         batch_size: int = DEFAULT_WRITE_BATCH,
         open_backend: OpenBackend | None = None,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidInputError(f"batch_size: expected a positive int, found {batch_size!r}.")
+        check_positive_int("batch_size", batch_size)
         self.columns = Columns(
             text=text_column,
             id=id_column,
-            metadata=tuple(metadata_columns) if metadata_columns is not None else None,
+            metadata=metadata_columns,
             vector=vector_column,
             tokens=token_column,
             sparse=sparse_column,

@@ -18,7 +18,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from t5_vectors.errors import InvalidInputError
+from t5_vectors._checks import check_positive_int
 
 __all__ = ["Admission", "Overloaded", "Ticket"]
 
@@ -64,8 +64,7 @@ class Admission:
     """
 
     def __init__(self, limit: int) -> None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidInputError(f"limit: expected a positive int, found {limit!r}.")
+        check_positive_int("limit", limit)
         self.limit = limit
         self.in_flight = 0
         self.admitted = 0

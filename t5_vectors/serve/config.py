@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from t5_vectors._checks import check_positive_int
 from t5_vectors.errors import InvalidInputError
 
 __all__ = [
@@ -73,9 +74,7 @@ class ServerConfig:
 
     def __post_init__(self) -> None:
         for name in ("max_concurrent", "max_texts", "max_chars", "max_body_bytes", "max_k"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidInputError(f"{name}: expected a positive int, found {value!r}.")
+            check_positive_int(name, getattr(self, name))
         if not isinstance(self.drain_seconds, (int, float)) or not self.drain_seconds >= 0:
             raise InvalidInputError(
                 f"drain_seconds: expected a number of seconds >= 0, found {self.drain_seconds!r}."

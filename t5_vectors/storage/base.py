@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypedDict, Unpack, runtime_checkable
 
 import numpy as np
 
@@ -250,14 +250,11 @@ class Record:
     vectors: Mapping[str, VectorValue] | None = None
 
 
-@dataclass(frozen=True)
-class Hit:
-    """A point found by a query, with its score."""
+@dataclass(frozen=True, kw_only=True)
+class Hit(Record):
+    """A point found by a query: a :class:`Record` with its score."""
 
-    id: PointId
     score: float
-    payload: Mapping[str, Any] | None = None
-    vectors: Mapping[str, VectorValue] | None = None
 
 
 # --- queries ---------------------------------------------------------------------------------
@@ -331,6 +328,36 @@ class QueryPlan:
     with_vectors: bool | tuple[str, ...] = False
 
 
+# --- read options ----------------------------------------------------------------------------
+
+
+class Fields(TypedDict, total=False):
+    """What a read returns of each point besides its id.
+
+    Attributes:
+        with_payload: the payload (``True``, the default), none, or only the keys named.
+        with_vectors: the vectors (``False``, the default), all, or only the ones named.
+    """
+
+    with_payload: bool | tuple[str, ...]
+    with_vectors: bool | tuple[str, ...]
+
+
+class Page(Fields, total=False):
+    """One page of a scroll, in id order.
+
+    Attributes:
+        filter: only the points it matches (``None``: all).
+        limit: points on the page at most (default 256).
+        offset: the first id of the page (``None``: from the start); each page returns the
+            next one, ``None`` after the last.
+    """
+
+    filter: Filter | None
+    limit: int
+    offset: PointId | None
+
+
 # --- the protocol ----------------------------------------------------------------------------
 
 
@@ -358,22 +385,10 @@ class Backend(Protocol):
         self, collection: str, updates: Sequence[tuple[PointId, Mapping[str, Any]]]
     ) -> None: ...
     def retrieve(
-        self,
-        collection: str,
-        ids: Sequence[PointId],
-        *,
-        with_payload: bool | tuple[str, ...] = True,
-        with_vectors: bool | tuple[str, ...] = False,
+        self, collection: str, ids: Sequence[PointId], **fields: Unpack[Fields]
     ) -> list[Record]: ...
     def scroll(
-        self,
-        collection: str,
-        *,
-        filter: Filter | None = None,
-        limit: int = 256,
-        offset: PointId | None = None,
-        with_payload: bool | tuple[str, ...] = True,
-        with_vectors: bool | tuple[str, ...] = False,
+        self, collection: str, **page: Unpack[Page]
     ) -> tuple[list[Record], PointId | None]: ...
     def query(self, collection: str, plan: QueryPlan) -> list[Hit]: ...
     def count(self, collection: str, filter: Filter | None = None) -> int: ...
@@ -410,22 +425,10 @@ class AsyncBackend(Protocol):
         self, collection: str, updates: Sequence[tuple[PointId, Mapping[str, Any]]]
     ) -> None: ...
     async def retrieve(
-        self,
-        collection: str,
-        ids: Sequence[PointId],
-        *,
-        with_payload: bool | tuple[str, ...] = True,
-        with_vectors: bool | tuple[str, ...] = False,
+        self, collection: str, ids: Sequence[PointId], **fields: Unpack[Fields]
     ) -> list[Record]: ...
     async def scroll(
-        self,
-        collection: str,
-        *,
-        filter: Filter | None = None,
-        limit: int = 256,
-        offset: PointId | None = None,
-        with_payload: bool | tuple[str, ...] = True,
-        with_vectors: bool | tuple[str, ...] = False,
+        self, collection: str, **page: Unpack[Page]
     ) -> tuple[list[Record], PointId | None]: ...
     async def query(self, collection: str, plan: QueryPlan) -> list[Hit]: ...
     async def count(self, collection: str, filter: Filter | None = None) -> int: ...

@@ -42,12 +42,14 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union, cast
+from typing import TYPE_CHECKING, Any, TypeVar, Union, cast
 from urllib.parse import urlsplit
 
 from t5_vectors.errors import InsecureConnectionWarning, InvalidInputError
 from t5_vectors.storage.base import AsyncBackend, Backend, Capabilities, Filter
 from t5_vectors.storage.threaded import threaded
+
+_B = TypeVar("_B", Backend, AsyncBackend)
 
 if TYPE_CHECKING:
     from qdrant_client import AsyncQdrantClient, QdrantClient, models
@@ -276,8 +278,9 @@ class Storage:
             self.kind = self._backend.kind
         else:
             if self._backend is None and self._client is not None:
-                self._backend = _adapters().client_backend(self._client, owned=client is None)
-                self._owned.append(self._backend)
+                self._backend = self._own(
+                    _adapters().client_backend(self._client, owned=client is None)
+                )
             reference = self._client if self._client is not None else async_client
             assert reference is not None
             self.options = RedactedOptions(reference.init_options)
@@ -351,9 +354,7 @@ class Storage:
             with self._twin_lock:
                 if self._backend is None:
                     self._client = _client_module().QdrantClient(**self._twin_options())
-                    backend = _adapters().client_backend(self._client, owned=True)
-                    self._owned.append(backend)
-                    self._backend = backend
+                    self._backend = self._own(_adapters().client_backend(self._client, owned=True))
         return self._backend
 
     @property
@@ -369,10 +370,15 @@ class Storage:
                         self._async_client = _client_module().AsyncQdrantClient(
                             **self._twin_options()
                         )
-                        abackend = _adapters().async_client_backend(self._async_client, owned=True)
-                        self._owned.append(abackend)
-                        self._abackend = abackend
+                        self._abackend = self._own(
+                            _adapters().async_client_backend(self._async_client, owned=True)
+                        )
         return self._abackend
+
+    def _own(self, backend: _B) -> _B:
+        """*backend*, closed with this storage (the twin a server's other kind of call needs)."""
+        self._owned.append(backend)
+        return backend
 
     @property
     def native_async(self) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,8 +20,8 @@ from t5_vectors.transfer.features import (
     PooledFeatures,
     TokenFeatures,
     batches,
-    extract_features,
     iter_features,
+    join_features,
 )
 from t5_vectors.transfer.heads import ENCODER_POOLING, ClassificationHead, HeadConfig
 from t5_vectors.transfer.labels import (
@@ -256,17 +256,8 @@ class T5Classifier:
         if not items:
             return np.zeros((0, len(self.classes_)), dtype=np.float64)
         out: list[np.ndarray] = []
-        pool = head.pool if self.head_config.pools_tokens and not self._trains_pooling else None
         with _bar(len(items), progress, "Encoding") as bar, torch.no_grad():
-            for chunk in iter_features(
-                self.encoder,
-                items,
-                self.head_config,
-                kind=self.kind,
-                device=self.device,
-                pool=pool,
-                progress=bar,
-            ):
+            for chunk in self._chunks(items, head, bar):
                 for index in batches(torch.arange(len(chunk), device=self.device), batch_size):
                     logits = head(*chunk.take(index)).double()
                     out.append(torch.softmax(logits, dim=1).cpu().numpy())
@@ -341,15 +332,9 @@ class T5Classifier:
             persistence.check_encoder(saved, encoder)
         else:
             encoder = persistence.load_encoder(saved, "auto" if device is None else device, dtype)
-        config = saved.head_config
         clf = cls(
             encoder,
-            pooling=config.pooling,
-            hidden_sizes=config.hidden_sizes,
-            dropout=config.dropout,
-            activation=config.activation,
-            attention_hidden_size=config.attention_hidden_size,
-            standardize=config.standardize,
+            **saved.head_config.options(),
             kind="query" if saved.kind == "query" else "document",
             device=device,
         )
@@ -363,17 +348,21 @@ class T5Classifier:
         return self.head_config.trains_pooling
 
     def _features(self, texts: list[str], head: ClassificationHead, *, progress: bool) -> Features:
-        pool = head.pool if self.head_config.pools_tokens and not self._trains_pooling else None
         with _bar(len(texts), progress, "Encoding") as bar:
-            return extract_features(
-                self.encoder,
-                texts,
-                self.head_config,
-                kind=self.kind,
-                device=self.device,
-                pool=pool,
-                progress=bar,
-            )
+            return join_features(self._chunks(texts, head, bar))
+
+    def _chunks(self, texts: list[str], head: ClassificationHead, bar: Any) -> Iterator[Features]:
+        """The features of *texts* chunk by chunk, pooled by *head* unless it trains pooling."""
+        pool = head.pool if self.head_config.pools_tokens and not self._trains_pooling else None
+        return iter_features(
+            self.encoder,
+            texts,
+            self.head_config,
+            kind=self.kind,
+            device=self.device,
+            pool=pool,
+            progress=bar,
+        )
 
 
 def _pooled(head: ClassificationHead, features: Features) -> torch.Tensor:

@@ -14,7 +14,7 @@ tokens are left out of pooling when the encoder's ``pool_prefix`` is off, as the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -27,8 +27,8 @@ __all__ = [
     "PooledFeatures",
     "TokenFeatures",
     "batches",
-    "extract_features",
     "iter_features",
+    "join_features",
 ]
 
 Kind = Literal["document", "query"]
@@ -43,18 +43,28 @@ def batches(index: torch.Tensor, size: int) -> list[torch.Tensor]:
     return [index[first : first + size] for first in range(0, len(index), size)]
 
 
-class PooledFeatures:
+class _Cache:
+    """What both caches share: their length and device, read from a tensor with a row per text."""
+
+    def _per_text(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return int(self._per_text().shape[0])
+
+    @property
+    def device(self) -> torch.device:
+        return self._per_text().device
+
+
+class PooledFeatures(_Cache):
     """One pooled float32 vector per text, ``(n, dim)`` on a device."""
 
     def __init__(self, vectors: torch.Tensor) -> None:
         self.vectors = vectors.float()
 
-    def __len__(self) -> int:
-        return int(self.vectors.shape[0])
-
-    @property
-    def device(self) -> torch.device:
-        return self.vectors.device
+    def _per_text(self) -> torch.Tensor:
+        return self.vectors
 
     def take(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(vectors, None)`` of the texts at *index*."""
@@ -64,7 +74,7 @@ class PooledFeatures:
         return PooledFeatures(self.vectors[torch.as_tensor(index, device=self.device)])
 
 
-class TokenFeatures:
+class TokenFeatures(_Cache):
     """Token states of *n* texts, stored flat; :meth:`take` pads a batch of them.
 
     Args:
@@ -93,12 +103,8 @@ class TokenFeatures:
         self.tokens, self.lengths, self.offsets, self.starts = tokens, lengths, offsets, starts
         return self
 
-    def __len__(self) -> int:
-        return int(self.lengths.shape[0])
-
-    @property
-    def device(self) -> torch.device:
-        return self.tokens.device
+    def _per_text(self) -> torch.Tensor:
+        return self.lengths  # on the device of the flat store
 
     def take(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(hidden (b, L, d_model), mask (b, L))`` for the texts at *index*, zero-padded."""
@@ -171,22 +177,9 @@ def iter_features(
         yield features
 
 
-def extract_features(
-    encoder: Any,
-    texts: Sequence[str],
-    config: HeadConfig,
-    *,
-    kind: Kind,
-    device: torch.device,
-    pool: Pool | None,
-    progress: Any = None,
-) -> Features:
-    """All features of *texts* in one cache (see :func:`iter_features`)."""
-    parts = list(
-        iter_features(
-            encoder, texts, config, kind=kind, device=device, pool=pool, progress=progress
-        )
-    )
+def join_features(chunks: Iterable[Features]) -> Features:
+    """The chunks :func:`iter_features` yields, joined into one cache."""
+    parts = list(chunks)
     if len(parts) == 1:
         return parts[0]
     if isinstance(parts[0], PooledFeatures):
@@ -194,6 +187,7 @@ def extract_features(
             torch.cat([p.vectors for p in parts if isinstance(p, PooledFeatures)])
         )
     token_parts = [p for p in parts if isinstance(p, TokenFeatures)]
+    device = token_parts[0].device
     sizes = torch.tensor([len(p.tokens) for p in token_parts], device=device)
     shifts = torch.cat([torch.zeros(1, dtype=torch.long, device=device), sizes.cumsum(0)[:-1]])
     return TokenFeatures._from_parts(

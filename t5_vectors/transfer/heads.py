@@ -9,7 +9,7 @@ then a linear layer or a small MLP that gives one logit per class. It always run
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import torch
@@ -97,6 +97,10 @@ class HeadConfig:
         """Whether the pooling has weights trained with the head (``attention``)."""
         return "attention" in self.pooling
 
+    def options(self) -> dict[str, Any]:
+        """The settings as the keyword arguments of ``T5Classifier`` (and of this class)."""
+        return {item.name: getattr(self, item.name) for item in fields(self)}
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["pooling"] = list(self.pooling)
@@ -105,14 +109,9 @@ class HeadConfig:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> HeadConfig:
-        return cls(
-            pooling=tuple(data["pooling"]),
-            hidden_sizes=tuple(data["hidden_sizes"]),
-            dropout=data["dropout"],
-            activation=data["activation"],
-            attention_hidden_size=data["attention_hidden_size"],
-            standardize=data["standardize"],
-        )
+        """Read back :meth:`to_json`; a missing or unknown key raises ``TypeError``."""
+        sequences = {"pooling": tuple(data["pooling"]), "hidden_sizes": tuple(data["hidden_sizes"])}
+        return cls(**{**data, **sequences})
 
 
 class ClassificationHead(nn.Module):

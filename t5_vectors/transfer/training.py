@@ -156,68 +156,57 @@ def train_head(
         generator: a CPU generator that shuffles the batches.
         weights: per-class loss weights.
     """
-    device = y_train.device
-    cuda = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
-        torch.manual_seed(config.seed)
-        return _train(head, train, y_train, validation, config, generator, weights)
-
-
-def _train(
-    head: ClassificationHead,
-    train: Features,
-    y_train: torch.Tensor,
-    validation: tuple[Features, torch.Tensor] | None,
-    config: TrainingConfig,
-    generator: torch.Generator,
-    weights: torch.Tensor | None,
-) -> TrainingHistory:
     from tqdm.auto import tqdm
 
     device = y_train.device
-    optimiser = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    loss_fn = nn.CrossEntropyLoss(weight=weights)
-    history: list[EpochStats] = []
-    best_state: dict[str, torch.Tensor] | None = None
-    best_score = math.inf
-    best_epoch = 0
-    waited = 0
-    stopped_early = False
-    bar = tqdm(
-        range(1, config.epochs + 1), desc="Training", unit="epoch", disable=not config.progress
-    )
-    for epoch in bar:
-        head.train()
-        order = torch.randperm(len(train), generator=generator).to(device)
-        total = torch.zeros((), device=device)
-        for index in batches(order, config.batch_size):
-            loss = loss_fn(head(*train.take(index)), y_train[index])
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            total += loss.detach() * len(index)
-        stats = EpochStats(epoch=epoch, train_loss=float(total) / len(train))
-        if validation is None:
-            best_epoch = epoch
-        else:
-            val_loss, val_accuracy = evaluate(head, *validation, weights)
-            stats = EpochStats(epoch, stats.train_loss, val_loss, val_accuracy)
-            score = val_loss if config.monitor == "loss" else -val_accuracy
-            if score < best_score - config.tol:
-                best_score, best_epoch, waited = score, epoch, 0
-                best_state = {k: v.detach().clone() for k, v in head.state_dict().items()}
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):  # the seed leaves the caller's RNG alone
+        torch.manual_seed(config.seed)
+        optimiser = torch.optim.AdamW(
+            head.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        loss_fn = nn.CrossEntropyLoss(weight=weights)
+        history: list[EpochStats] = []
+        best_state: dict[str, torch.Tensor] | None = None
+        best_score = math.inf
+        best_epoch = 0
+        waited = 0
+        stopped_early = False
+        bar = tqdm(
+            range(1, config.epochs + 1), desc="Training", unit="epoch", disable=not config.progress
+        )
+        for epoch in bar:
+            head.train()
+            order = torch.randperm(len(train), generator=generator).to(device)
+            total = torch.zeros((), device=device)
+            for index in batches(order, config.batch_size):
+                loss = loss_fn(head(*train.take(index)), y_train[index])
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                total += loss.detach() * len(index)
+            stats = EpochStats(epoch=epoch, train_loss=float(total) / len(train))
+            if validation is None:
+                best_epoch = epoch
             else:
-                waited += 1
-        history.append(stats)
-        bar.set_postfix(_postfix(stats), refresh=False)
-        if config.patience is not None and waited >= config.patience:
-            stopped_early = epoch < config.epochs
-            break
-    bar.close()
-    if best_state is not None:
-        head.load_state_dict(best_state)
-    head.eval()
-    return TrainingHistory(tuple(history), best_epoch, stopped_early)
+                val_loss, val_accuracy = evaluate(head, *validation, weights)
+                stats = EpochStats(epoch, stats.train_loss, val_loss, val_accuracy)
+                score = val_loss if config.monitor == "loss" else -val_accuracy
+                if score < best_score - config.tol:
+                    best_score, best_epoch, waited = score, epoch, 0
+                    best_state = {k: v.detach().clone() for k, v in head.state_dict().items()}
+                else:
+                    waited += 1
+            history.append(stats)
+            bar.set_postfix(_postfix(stats), refresh=False)
+            if config.patience is not None and waited >= config.patience:
+                stopped_early = epoch < config.epochs
+                break
+        bar.close()
+        if best_state is not None:
+            head.load_state_dict(best_state)
+        head.eval()
+        return TrainingHistory(tuple(history), best_epoch, stopped_early)
 
 
 def _postfix(stats: EpochStats) -> dict[str, str]:
