@@ -16,6 +16,7 @@ needs when it runs), so ``--help`` and ``--version`` answer at once.
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 import warnings
 from collections.abc import Sequence
@@ -35,8 +36,64 @@ def _version() -> str:
     return f"t5-vectors {__version__}"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a misspelt option reported by the command it belongs to, before any other
+    error (a missing required flag, a value argparse would give to the wrong option), and with
+    the nearest option it knows: ``t5-vectors search: error: unrecognized argument --colection
+    (did you mean --collection?)``. Subcommand parsers are made of this class too."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        words = list(sys.argv[1:] if args is None else args)
+        self._check_option_words(words)
+        return super().parse_known_args(words, namespace)
+
+    def _check_option_words(self, words: list[str]) -> None:
+        known = list(self._option_string_actions)
+        for word in words:
+            if word == "--":
+                return
+            if not word.startswith("-") or word == "-" or self._negative_number(word):
+                if self._subparsers is not None:
+                    return  # the command: its own parser checks the words after it
+                continue
+            option = word.split("=", 1)[0]
+            if option in known or word[:2] in known:  # --flag, --flag=value, -kVALUE
+                continue
+            if " " in word:
+                continue  # argparse reads a word with a space as a positional ("-a text")
+            if option.startswith("--") and any(name.startswith(option) for name in known):
+                continue  # an abbreviation argparse resolves (or reports as ambiguous)
+            nearest = _nearest(option, known)
+            hint = f" (did you mean {nearest}?)" if nearest else f"; see {self.prog} --help"
+            self.error(f"unrecognized argument {option}{hint}")
+
+    def _negative_number(self, word: str) -> bool:
+        try:
+            float(word)
+        except ValueError:
+            return False
+        return True
+
+
+def _nearest(option: str, known: list[str]) -> str:
+    """The known options nearest to a misspelt one ("" if none is near): those that share its
+    first word first (``--chunk-size``: ``--chunk-tokens or --chunk-overlap``), else by spelling."""
+    first = option.lstrip("-").split("-")[0]
+    kin = [name for name in known if name.lstrip("-").split("-")[0] == first]
+    scored = sorted(
+        ((difflib.SequenceMatcher(None, option, name).ratio(), name) for name in kin or known),
+        reverse=True,
+    )
+    if not scored or (not kin and scored[0][0] < 0.6):
+        return ""
+    best = scored[0][0]
+    return " or ".join(name for score, name in scored[:2] if score >= best - 0.1)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="t5-vectors",
         description="T5 encoders as an embedding engine for LangChain and Qdrant.",
     )

@@ -265,3 +265,51 @@ def test_the_same_checkpoint_from_another_folder_rewrites_nothing(cli, docs, st5
     info = cli("info", "--collection", "docs", "--json")
     assert str(copy) in info.out
     assert cli("search", "water", "--collection", "docs", model=None).status == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["search", "x", "--colection", "docs"],
+            "t5-vectors search: error: unrecognized argument --colection "
+            "(did you mean --collection?)",
+        ),
+        (
+            ["search", "x", "--collection", "docs", "--k", "3"],
+            "t5-vectors search: error: unrecognized argument --k (did you mean -k?)",
+        ),
+        (
+            ["ingest", "docs", "--collection", "docs", "--chunk-size=100"],
+            "t5-vectors ingest: error: unrecognized argument --chunk-size "
+            "(did you mean --chunk-tokens or --chunk-overlap?)",
+        ),
+        (
+            ["ingest", "docs", "--collection", "docs", "--qdrant-paht", "store"],
+            "t5-vectors ingest: error: unrecognized argument --qdrant-paht "
+            "(did you mean --qdrant-path?)",
+        ),
+        (
+            ["--debg", "info"],
+            "t5-vectors: error: unrecognized argument --debg (did you mean --debug?)",
+        ),
+        (
+            ["search", "x", "--collection", "docs", "--zzz"],
+            "t5-vectors search: error: unrecognized argument --zzz; see t5-vectors search --help",
+        ),
+    ],
+)
+def test_a_misspelt_flag_is_named_with_the_nearest_one(capsys, tmp_path, argv, message):
+    """Before any other error (the missing --collection) and before anything is read or written."""
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    assert exit.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == message
+    assert not any(tmp_path.iterdir())
+
+
+def test_words_argparse_reads_as_values_are_not_taken_for_flags(cli, docs):
+    """Negative numbers, a word with a space, an abbreviation and -kN still parse as before."""
+    assert cli("ingest", str(docs), "--collection", "docs").status == 0
+    assert cli("search", "-1", "--collection", "docs", "-k2", model=None).status == 0
+    assert cli("search", "-a text", "--coll", "docs", model=None).status == 0
