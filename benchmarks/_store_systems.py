@@ -170,6 +170,7 @@ def timed_builds(system: str, store: Any) -> list[float]:
     if system not in ("t5-edge", "t5-local"):
         return builds
     backend = store.index.backend
+    backend = getattr(backend, "backend", backend)  # the folder's EdgeBackend behind its lease
     optimize: Callable[..., None] | None = getattr(backend, "_optimize", None)
     if optimize is not None:
 

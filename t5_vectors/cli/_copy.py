@@ -2,12 +2,15 @@
 
 ::
 
-    t5-vectors copy --collection docs --from-path ./t5_vectors_data --to-url http://db:6333
+    t5-vectors copy --collection docs --to-url http://db:6333
     t5-vectors copy --collection docs --from-url http://db:6333 --to-path ./backup
+    t5-vectors copy --collection docs --to-collection docs-v2
 
 The source and the destination are each a folder (``--from-path`` / ``--to-path``: a folder
 written by qdrant-client's local mode opens as it is, any other is Qdrant Edge) or a server
-(``--from-url`` / ``--to-url``, with ``--from-api-key-env`` / ``--to-api-key-env``). Ids,
+(``--from-url`` / ``--to-url``, with ``--from-api-key-env`` / ``--to-api-key-env``). The source
+is ``./t5_vectors_data`` unless given, as in every command; without ``--to-path`` or
+``--to-url`` the copy goes to ``--to-collection`` in the source's store. Ids,
 payloads, every named vector and the model record are copied as stored, page by page; running
 the same copy again is safe, and a different collection at the destination is refused before
 anything is written. No model is loaded.
@@ -19,6 +22,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from t5_vectors.cli._common import DEFAULT_PATH
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -36,14 +40,20 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     copy.add_argument(
         "--to-collection", metavar="NAME", help="its name at the destination (default: the same)"
     )
-    source = copy.add_mutually_exclusive_group(required=True)
-    source.add_argument("--from-path", metavar="DIR", help="source storage folder")
+    source = copy.add_mutually_exclusive_group()
+    source.add_argument(
+        "--from-path", metavar="DIR", help=f"source storage folder (default {DEFAULT_PATH})"
+    )
     source.add_argument("--from-url", metavar="URL", help="source Qdrant server")
     copy.add_argument(
         "--from-api-key-env", metavar="VAR", help="variable holding the source server's API key"
     )
-    destination = copy.add_mutually_exclusive_group(required=True)
-    destination.add_argument("--to-path", metavar="DIR", help="destination storage folder")
+    destination = copy.add_mutually_exclusive_group()
+    destination.add_argument(
+        "--to-path",
+        metavar="DIR",
+        help="destination storage folder (default: the source's store, with --to-collection)",
+    )
     destination.add_argument("--to-url", metavar="URL", help="destination Qdrant server")
     copy.add_argument(
         "--to-api-key-env",
@@ -85,8 +95,16 @@ def run(args: argparse.Namespace) -> int:
     """Copy; returns the exit status."""
     from t5_vectors.storage.copy import copy_collection
 
-    same_folder = bool(args.from_path and args.to_path) and (
-        Path(args.from_path).expanduser().resolve() == Path(args.to_path).expanduser().resolve()
+    from_path: str | None = args.from_path or (None if args.from_url else DEFAULT_PATH)
+    if not (args.to_path or args.to_url or args.to_collection):
+        raise InvalidInputError(
+            "copy: expected a destination, found none. Add --to-path DIR or --to-url URL "
+            "(another store), or --to-collection NAME (a copy inside the source's store)."
+        )
+    same_folder = not (args.to_path or args.to_url) or (
+        from_path is not None
+        and args.to_path is not None
+        and Path(from_path).expanduser().resolve() == Path(args.to_path).expanduser().resolve()
     )
     if same_folder and (args.to_collection or args.collection) == args.collection:
         raise InvalidInputError(
@@ -94,10 +112,10 @@ def run(args: argparse.Namespace) -> int:
             "collection itself."
         )
     source, source_name = _open(
-        "from", args.from_path, args.from_url, args.from_api_key_env, must_exist=True
+        "from", from_path, args.from_url, args.from_api_key_env, must_exist=True
     )
     try:
-        # One folder opens once (an embedded store serves one opener): copy inside it.
+        # One store opens once: a copy inside it reads and writes through one connection.
         destination, destination_name = (
             (source, source_name)
             if same_folder

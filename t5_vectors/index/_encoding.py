@@ -133,12 +133,12 @@ class PointEncoder:
     def _check_query_needs(self, tokens: bool, sparse: bool) -> None:
         if tokens and self.tokens is None:
             raise InvalidInputError(
-                "mode: 'maxsim' and 'rerank' expected an index with token vectors, found none. "
+                "mode: 'maxsim' and 'rerank' need an index with token vectors, found none. "
                 "Create the QdrantIndex with token_vectors=True (and re-ingest)."
             )
         if sparse and self.sparse is None:
             raise InvalidInputError(
-                "mode: 'sparse' and 'hybrid' expected an index with sparse vectors, found none. "
+                "mode: 'sparse' and 'hybrid' need an index with sparse vectors, found none. "
                 "Create the QdrantIndex with sparse_vectors=True (and re-ingest)."
             )
 

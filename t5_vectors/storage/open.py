@@ -106,10 +106,10 @@ def is_local_mode_folder(path: str | os.PathLike[str]) -> bool:
 
 
 def _edge_backend(path: Path) -> Backend:
-    """Qdrant Edge over *path*."""
-    from t5_vectors.storage.edge.backend import EdgeBackend
+    """Qdrant Edge over *path*: a lease on the backend every storage of this process shares."""
+    from t5_vectors.storage.edge.shared import lease
 
-    return EdgeBackend(path)
+    return lease(path)
 
 
 def _local_client(options: Mapping[str, Any]) -> QdrantClient:

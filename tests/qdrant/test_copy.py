@@ -182,7 +182,7 @@ def _cli(*argv: str) -> int:
 def test_cli_copy_between_folders(
     source: QdrantIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    source.close()  # the CLI opens the folder itself (an embedded store serves one opener)
+    source.close()  # the CLI opens the folder itself
     to = tmp_path / "copied"
     args = ("--collection", "docs", "--from-path", str(tmp_path / "source"), "--to-path", str(to))
     assert _cli(*args) == 0
@@ -203,3 +203,25 @@ def test_cli_copy_between_folders(
         _cli(*inside)
     with pytest.raises(InvalidInputError, match="--to-api-key-env: expected together"):
         _cli(*args, "--to-api-key-env", "SOME_VARIABLE")
+
+
+def test_cli_copy_reads_the_default_folder_and_copies_inside_a_store(
+    source: QdrantIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Like every command, copy reads ./t5_vectors_data unless told; --to-collection alone
+    copies inside the source's store; no destination at all is refused before anything opens."""
+    source.close()
+    (tmp_path / "source").rename(tmp_path / "t5_vectors_data")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidInputError, match="expected a destination, found none"):
+        _cli("--collection", "docs")
+    assert _cli("--collection", "docs", "--to-collection", "docs-v2") == 0
+    out = capsys.readouterr().out
+    assert "from 't5_vectors_data' to 't5_vectors_data' (created collection 'docs-v2')" in out
+    assert _cli("--collection", "docs", "--to-path", "backup") == 0
+    from t5_vectors.storage.open import open_storage
+
+    for folder, name in (("backup", "docs"), ("t5_vectors_data", "docs-v2")):
+        storage = open_storage(folder)
+        assert storage.count(name) == len(CORPUS)
+        storage.close()

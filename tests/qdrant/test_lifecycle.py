@@ -71,3 +71,26 @@ def _encoder(path: Path) -> Any:
     from t5_vectors import T5Encoder
 
     return T5Encoder.from_pretrained(str(path), device="cpu", dtype="float32")
+
+
+def test_two_collections_of_one_folder_in_one_process(tiny_encoder: Any, tmp_path: Path) -> None:
+    """As with Chroma's persist_directory: each index opens the folder, both work, either closes
+    first; the folder's Edge backend (and its lock) is shared until the last one closes."""
+    from langchain_core.documents import Document
+
+    from t5_vectors.langchain import T5QdrantVectorStore
+
+    notes = QdrantIndex(tiny_encoder, collection_name="notes", path=tmp_path)
+    store = T5QdrantVectorStore.from_texts(
+        ["ferns like humidity"], tiny_encoder, collection_name="plants", path=str(tmp_path)
+    )
+    notes.add([Document(page_content="water weekly", id="n1")])
+    assert [d.page_content for d in store.similarity_search("ferns", k=1)] == [
+        "ferns like humidity"
+    ]
+    notes.close()
+    store.add_texts(["cacti like sun"])  # the store's lease still holds the folder open
+    store.index.close()
+    with QdrantIndex(tiny_encoder, collection_name="notes", path=tmp_path) as again:
+        assert [d.id for d in again.get(["n1"])] == ["n1"]
+        assert again.connection.count("plants") == 2
