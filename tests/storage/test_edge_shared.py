@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 
 import numpy as np
@@ -14,6 +12,7 @@ from t5_vectors.storage.base import DenseVectorSpec, Nearest, Point, QueryPlan, 
 from t5_vectors.storage.edge.backend import EdgeBackend
 from t5_vectors.storage.edge.shared import EdgeLease, open_leases
 from t5_vectors.storage.open import open_storage
+from tests.storage.test_edge_concurrency import _second_process
 
 DIM = 8
 SCHEMA = Schema(dense={"": DenseVectorSpec(size=DIM)})
@@ -25,26 +24,9 @@ def _points(ids: range) -> list[Point]:
 
 
 def _holder_can_open(folder) -> str:
-    """What a second process gets when it opens *folder*: ``opened`` or ``locked``."""
-    code = (
-        "import sys\n"
-        "from t5_vectors.errors import StorageLockedError\n"
-        "from t5_vectors.storage.edge.backend import EdgeBackend\n"
-        "try:\n"
-        "    EdgeBackend(sys.argv[1]).close()\n"
-        "except StorageLockedError:\n"
-        "    print('locked')\n"
-        "else:\n"
-        "    print('opened')\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return done.stdout.strip()
+    """What a second process gets when it opens *folder* (with a collection ``c``)."""
+    first = _second_process(folder)[0]
+    return "locked" if first.startswith("StorageLockedError") else first
 
 
 def test_two_storages_on_one_folder_share_one_backend_until_the_last_closes(tmp_path):
@@ -55,18 +37,18 @@ def test_two_storages_on_one_folder_share_one_backend_until_the_last_closes(tmp_
     assert isinstance(second.backend, EdgeLease)
     assert first.backend.backend is second.backend.backend
     assert open_leases(folder) == 2
-    first.backend.create("a", SCHEMA)
+    first.backend.create("c", SCHEMA)
     second.backend.create("b", SCHEMA)
-    first.backend.upsert("a", _points(range(0, 10)))
+    first.backend.upsert("c", _points(range(0, 10)))
     second.backend.upsert("b", _points(range(100, 105)))
-    assert (first.backend.count("b"), second.backend.count("a")) == (5, 10)
+    assert (first.backend.count("b"), second.backend.count("c")) == (5, 10)
     assert _holder_can_open(folder) == "locked"  # still one process per folder
 
     first.close()
     assert open_leases(folder) == 1
     with pytest.raises(InvalidInputError, match="found it closed"):
-        first.backend.count("a")
-    hits = second.backend.query("a", QueryPlan(Nearest(_points(range(0, 1))[0].vectors[""]), 1))
+        first.backend.count("c")
+    hits = second.backend.query("c", QueryPlan(Nearest(_points(range(0, 1))[0].vectors[""]), 1))
     assert hits[0].id == 0  # the other lease still reads what the first wrote
     with pytest.raises(StorageLockedError):
         EdgeBackend(folder)  # a backend made directly is not shared
@@ -75,7 +57,7 @@ def test_two_storages_on_one_folder_share_one_backend_until_the_last_closes(tmp_
     assert open_leases(folder) == 0
     assert _holder_can_open(folder) == "opened"  # the last lease unlocked the folder
     with EdgeBackend(folder) as reopened:  # and built and flushed what was written
-        assert (reopened.count("a"), reopened.count("b")) == (10, 5)
+        assert (reopened.count("c"), reopened.count("b")) == (10, 5)
 
 
 def test_closing_a_lease_twice_gives_back_one_share(tmp_path):
