@@ -54,7 +54,7 @@ class _Parser(argparse.ArgumentParser):
         for word in words:
             if word == "--":
                 return
-            if not word.startswith("-") or word == "-" or self._negative_number(word):
+            if not word.startswith("-") or word == "-" or _is_number(word):
                 if self._subparsers is not None:
                     return  # the command: its own parser checks the words after it
                 continue
@@ -69,12 +69,14 @@ class _Parser(argparse.ArgumentParser):
             hint = f" (did you mean {nearest}?)" if nearest else f"; see {self.prog} --help"
             self.error(f"unrecognized argument {option}{hint}")
 
-    def _negative_number(self, word: str) -> bool:
-        try:
-            float(word)
-        except ValueError:
-            return False
-        return True
+
+def _is_number(word: str) -> bool:
+    """Whether *word* is a number (``-1``, ``-0.5``): a value, not a flag."""
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
 
 
 def _nearest(option: str, known: list[str]) -> str:

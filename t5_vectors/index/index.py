@@ -624,9 +624,7 @@ _MMR_KEYS = frozenset(MmrKwargs.__annotations__)
 
 
 def _known(options: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
-    if options.keys() <= allowed:
-        return
-    unknown = sorted(set(options) - allowed)
+    unknown = sorted(options.keys() - allowed)
     if unknown:
         raise TypeError(
             f"{where}() got unexpected keyword argument(s) {', '.join(map(repr, unknown))}; "

@@ -109,7 +109,8 @@ class HeadConfig:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> HeadConfig:
-        """Read back :meth:`to_json`; a missing or unknown key raises ``TypeError``."""
+        """Read back :meth:`to_json`; a missing key raises ``KeyError`` or ``TypeError``, an
+        unknown one ``TypeError`` (the loader reports either as a folder from another version)."""
         sequences = {"pooling": tuple(data["pooling"]), "hidden_sizes": tuple(data["hidden_sizes"])}
         return cls(**{**data, **sequences})
 

@@ -299,8 +299,12 @@ def test_the_same_checkpoint_from_another_folder_rewrites_nothing(cli, docs, st5
         ),
     ],
 )
-def test_a_misspelt_flag_is_named_with_the_nearest_one(capsys, tmp_path, argv, message):
-    """Before any other error (the missing --collection) and before anything is read or written."""
+def test_a_misspelt_flag_is_named_with_the_nearest_one(
+    capsys, tmp_path, monkeypatch, argv, message
+):
+    """Before any other error (the missing --collection) and before anything is read or written
+    (the default store ./t5_vectors_data would appear in the working folder)."""
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit:
         main(argv)
     assert exit.value.code == 2

@@ -132,6 +132,15 @@ SHARD = "shard"
 PENDING = "index-pending"
 """A marker file: points were written since the last index build (survives a crash)."""
 
+
+def closed_error(location: str) -> InvalidInputError:
+    """The error of a call on a closed backend (or a closed lease on one) of *location*."""
+    return InvalidInputError(
+        f"embedded store {location}: expected an open backend, found it closed; "
+        "fix: open the folder again"
+    )
+
+
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,254}$")
 _PAYLOAD_KINDS = {
     "keyword": qe.PayloadSchemaType.Keyword,
@@ -616,10 +625,7 @@ class EdgeBackend:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise InvalidInputError(
-                f"embedded store {self.location}: expected an open backend, found it closed; "
-                "fix: open the folder again"
-            )
+            raise closed_error(self.location)
 
     def _folder(self, collection: str) -> Path:
         if not isinstance(collection, str) or not _NAME.match(collection):

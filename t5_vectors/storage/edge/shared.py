@@ -17,9 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from t5_vectors.errors import InvalidInputError
 from t5_vectors.storage.base import CALLS, Backend
-from t5_vectors.storage.edge.backend import EdgeBackend
+from t5_vectors.storage.edge.backend import EdgeBackend, closed_error
 
 __all__ = ["EdgeLease", "lease", "open_leases"]
 
@@ -58,11 +57,6 @@ class EdgeLease(Backend):
     def __repr__(self) -> str:
         return f"EdgeLease({self.location!r})"
 
-    @property
-    def path(self) -> Path:
-        """The data folder."""
-        return self.backend.path
-
     def close(self) -> None:
         """Give the share back; the last one closes the backend (builds, flush, unlock)."""
         folder = self._folder
@@ -79,10 +73,7 @@ class EdgeLease(Backend):
 
     def _shared(self) -> EdgeBackend:
         if self._closed:
-            raise InvalidInputError(
-                f"embedded store {self.location}: expected an open backend, found it closed; "
-                "fix: open the folder again"
-            )
+            raise closed_error(self.location)
         return self.backend
 
 
