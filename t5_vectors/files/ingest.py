@@ -581,7 +581,7 @@ class FileRecords:
     index's policy."""
 
     def __init__(self, index: QdrantIndex) -> None:
-        from t5_vectors.storage.retrying import retrying
+        from t5_vectors.storage.retry import retrying
 
         self.backend = retrying(index.backend, index.retry)
         self.collection = index.collection_name

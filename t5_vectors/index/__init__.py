@@ -13,7 +13,7 @@ embedded folders, qdrant-client for servers, ``:memory:`` and folders local mode
 
 Modules: :mod:`~t5_vectors.index.index` (``QdrantIndex``),
 :mod:`~t5_vectors.plan.collection` (settings, the schema they create, checks),
-:mod:`~t5_vectors.plan.report` (the ingest report and error), :mod:`~t5_vectors.plan.retry`,
+:mod:`~t5_vectors.plan.report` (the ingest report and error), :mod:`~t5_vectors.storage.retry`,
 :mod:`~t5_vectors.plan.ids` and :mod:`~t5_vectors.plan.payload` (the stored data
 contract), :mod:`~t5_vectors.storage.open` (which backend opens); token multivectors and
 sparse vectors: :mod:`~t5_vectors.plan.vectors` (layout), :mod:`~t5_vectors.plan.retrieval`
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from t5_vectors.plan.payload import CONTENT_KEY, HASH_KEY, ID_KEY, METADATA_KEY
     from t5_vectors.plan.report import BatchFailure, IngestError, IngestReport
     from t5_vectors.plan.retrieval import Retrieval
-    from t5_vectors.plan.retry import RetryPolicy
+    from t5_vectors.storage.retry import RetryPolicy
     from t5_vectors.plan.vectors import SparseVectors, TokenVectors
     from t5_vectors.storage.open import DEFAULT_PATH
 
@@ -64,7 +64,7 @@ _SOURCES = {
     "IngestError": "t5_vectors.plan.report",
     "IngestReport": "t5_vectors.plan.report",
     "Retrieval": "t5_vectors.plan.retrieval",
-    "RetryPolicy": "t5_vectors.plan.retry",
+    "RetryPolicy": "t5_vectors.storage.retry",
     "StorageReport": "t5_vectors.plan.footprint",
     "SparseVectors": "t5_vectors.plan.vectors",
     "TokenVectors": "t5_vectors.plan.vectors",

@@ -15,9 +15,10 @@ import numpy as np
 from t5_vectors.encoder.sparse import SparseEncoder, SparseTerms
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.index.embedder import Embedder
+from t5_vectors.plan.retrieval import QueryVectors
 from t5_vectors.plan.vectors import SparseVectors, TokenVectors
 
-__all__ = ["EncodedBatch", "PointEncoder", "QueryVectors"]
+__all__ = ["EncodedBatch", "PointEncoder"]
 
 
 @dataclass(frozen=True)
@@ -33,15 +34,6 @@ class EncodedBatch:
     dense: np.ndarray
     tokens: list[list[list[float]]] | None = None
     sparse: list[SparseTerms] | None = None
-
-
-@dataclass(frozen=True)
-class QueryVectors:
-    """What one query is searched with (each part only when the mode needs it)."""
-
-    dense: np.ndarray | None = None
-    tokens: list[list[float]] | None = None
-    sparse: SparseTerms | None = None
 
 
 class PointEncoder:

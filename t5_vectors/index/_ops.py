@@ -4,7 +4,7 @@ Each operation is a generator (:mod:`t5_vectors._steps`) that decides in plain c
 the calls it needs to targets that both drivers provide under the same names:
 
 * ``"store"``: the storage backend (``Backend`` / ``AsyncBackend``);
-* ``"reads"``: the same, its idempotent calls retried (:mod:`t5_vectors.storage.retrying`);
+* ``"reads"``: the same, its idempotent calls retried (:mod:`t5_vectors.storage.retry`);
 * ``"embed"``: the point encoder (``documents`` / ``query``; ``adocuments`` / ``aquery``);
 * ``"self"``: the index itself (``ensure_collection``; ``aensure_collection``);
 * ``"pipeline"``: the ingestion pipeline (``run_ingest`` / ``arun_ingest``).

@@ -37,13 +37,13 @@ from t5_vectors.plan.footprint import DEFAULT_SAMPLE, StorageReport
 from t5_vectors.plan.ids import DocumentId
 from t5_vectors.plan.model_record import ModelIdentity
 from t5_vectors.plan.retrieval import Retrieval
-from t5_vectors.plan.retry import RetryPolicy
+from t5_vectors.storage.retry import RetryPolicy
 from t5_vectors.plan.search import ScoredDocuments, SearchOptions, with_search_options
 from t5_vectors.plan.vectors import layout_fingerprint
 from t5_vectors.storage.base import AsyncBackend, Backend, Progress
 from t5_vectors.storage.copy import CopyReport, copy_collection
 from t5_vectors.storage.open import Storage, StorageLike, open_storage
-from t5_vectors.storage.retrying import aretrying, retrying
+from t5_vectors.storage.retry import aretrying, retrying
 
 if TYPE_CHECKING:
     from qdrant_client import AsyncQdrantClient, QdrantClient

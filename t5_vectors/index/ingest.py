@@ -19,7 +19,7 @@ generators (:func:`_batch_steps`, :func:`_upload_steps`) that yield the I/O they
 sync pipeline (a reader and an uploader thread) and the async one (a reader and an upload task)
 are two small drivers of that one core.
 
-Storage calls are retried on transient failures (:mod:`t5_vectors.plan.retry`). When a batch
+Storage calls are retried on transient failures (:mod:`t5_vectors.storage.retry`). When a batch
 fails for good, ingestion stops (``on_failure="raise"``, the default) with an
 :class:`IngestError` naming the batch and how much was written, or records the failure and goes
 on (``on_failure="continue"``). Either way :class:`IngestReport` counts every document read as
@@ -50,7 +50,7 @@ from typing import Any, Protocol
 from t5_vectors._steps import arun_steps, run_steps
 from t5_vectors.plan.payload import PreparedDocument
 from t5_vectors.plan.report import BatchFailure, IngestError, IngestReport, OnFailure, Tally
-from t5_vectors.plan.retry import RetryPolicy
+from t5_vectors.storage.retry import RetryPolicy
 
 __all__ = [
     "AsyncSink",

@@ -9,5 +9,5 @@ existing one), :mod:`~t5_vectors.plan.model_record` (the model recorded with a c
 and :mod:`~t5_vectors.plan.retrieval` (search options and the query plan of each mode),
 :mod:`~t5_vectors.plan.points` (id lookups and deletes), :mod:`~t5_vectors.plan.report` (the
 ingest report), :mod:`~t5_vectors.plan.footprint` (bytes per chunk) and
-:mod:`~t5_vectors.plan.retry` (the retry policy).
+:mod:`~t5_vectors.storage.retry` (the retry policy).
 """

@@ -26,8 +26,9 @@ When an existing collection is opened, the model given is compared with the reco
 * a fingerprint recorded before checkpoints were named by content names the folder or hub id
   instead. When it differs from the given model's only in that name, and the probe vectors
   agree (below), the given model is that same checkpoint in another place: the index adopts the
-  recorded fingerprint (:attr:`ModelIdentity.fingerprint`), so nothing stored is encoded or
-  written again, and :attr:`ModelIdentity.recognised` says which recorded model it was;
+  recorded fingerprint (:attr:`t5_vectors.index.identity.ModelIdentity.fingerprint`), so
+  nothing stored is encoded or written again, and ``ModelIdentity.recognised`` says which
+  recorded model it was;
 * a different fingerprint with a recorded probe: the given model embeds :data:`PROBE_TEXTS` and
   is the same model when every vector has cosine >= :data:`PROBE_MIN_COSINE` with the recorded
   one (the same checkpoint in another precision, or with settings that change no vector);
@@ -43,24 +44,21 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from t5_vectors.errors import ModelMismatchError
 from t5_vectors.storage.base import Schema
-
-if TYPE_CHECKING:  # the encoder package imports torch; reading a record never needs it
-    from t5_vectors.index.embedder import Embedder
 
 __all__ = [
     "PROBE_MIN_COSINE",
     "PROBE_TEXTS",
     "RECORD_KEY",
-    "ModelIdentity",
     "ModelRecord",
     "read_record",
     "relocated",
+    "renamed_only",
+    "row_cosines",
 ]
 
 RECORD_KEY = "t5_vectors"
@@ -160,77 +158,7 @@ def _decode_probe(value: object, dim: int) -> np.ndarray | None:
     return np.frombuffer(data, dtype="<f2").astype(np.float32).reshape(len(PROBE_TEXTS), dim)
 
 
-class ModelIdentity:
-    """The model a ``QdrantIndex`` embeds with, as recorded and checked against collections.
-
-    Args:
-        embedder: the index's embedder.
-        model: the name to record; defaults to the encoder's ``name_or_path`` (or the
-            embeddings' model name).
-    """
-
-    def __init__(self, embedder: Embedder, model: str | None = None) -> None:
-        self._embedder = embedder
-        if model is None:
-            encoder = embedder.encoder
-            model = encoder.name_or_path if encoder is not None else embedder.name
-        self.model = model
-        self._adopted: str | None = None
-        self.recognised: str | None = None
-        """The recorded model name this model was recognised as, when the names differ."""
-
-    @property
-    def fingerprint(self) -> str:
-        """The fingerprint content hashes use: the model's own, or the one it adopted."""
-        return self._adopted or self._embedder.fingerprint
-
-    def record(self, distance: str) -> ModelRecord:
-        """The record of a new collection (T5 encoders embed the probe texts once)."""
-        encoder = self._embedder.encoder
-        probe = self._probe() if encoder is not None else None
-        return ModelRecord(
-            model=self.model,
-            fingerprint=self._embedder.fingerprint,
-            dim=self._embedder.dim,
-            distance=distance,
-            probe=probe,
-        )
-
-    def check(self, schema: Schema, collection_name: str) -> None:
-        """Raise :class:`ModelMismatchError` unless the collection's record is this model.
-
-        Collections without a record pass (their size and distance are checked elsewhere).
-        """
-        recorded = read_record(schema)
-        self._adopted = None
-        self.recognised = recorded.model if recorded and recorded.model != self.model else None
-        if recorded is None or recorded.fingerprint == self._embedder.fingerprint:
-            return
-        if recorded.probe is not None and recorded.dim == self._embedder.dim:
-            cosines = _row_cosines(recorded.probe, self._probe())
-            if float(cosines.min()) >= PROBE_MIN_COSINE:
-                if _renamed_only(recorded.fingerprint, self._embedder.fingerprint):
-                    self._adopted = recorded.fingerprint
-                return
-            why = f"its vectors of probe texts differ: cosine {float(cosines.min()):.3f}"
-        else:
-            why = "a different model fingerprint"
-        raise ModelMismatchError(
-            f"Qdrant collection {collection_name!r} was built with another embedding model.\n"
-            f"  expected: the model the collection records, {recorded.model}\n"
-            f"  found:    {self.model} ({why})\n"
-            f"  fix:      embed with {recorded.model} (t5-vectors: --model {recorded.model}; "
-            "Python: T5Encoder.from_pretrained(...) of it), use another collection name, or "
-            "recreate the collection (recreate=True; deletes its points)",
-            recorded=recorded.model,
-            given=self.model,
-        )
-
-    def _probe(self) -> np.ndarray:
-        return np.asarray(self._embedder.documents(list(PROBE_TEXTS)), dtype=np.float32)
-
-
-def _renamed_only(recorded: str, given: str) -> bool:
+def renamed_only(recorded: str, given: str) -> bool:
     """Whether *recorded* is a fingerprint that names the checkpoint by place (from before
     checkpoints were named by content) and differs from *given* in that name only."""
     old, new = recorded.split("|"), given.split("|")
@@ -243,7 +171,7 @@ def _renamed_only(recorded: str, given: str) -> bool:
     )
 
 
-def _row_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def row_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     dot = (a * b).sum(axis=1)
     norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     return np.asarray(dot / np.maximum(norms, 1e-12), dtype=np.float64)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from t5_vectors.errors import BatchFailure, IngestError, IngestReport, StorageFullError
 from t5_vectors.plan.payload import PreparedDocument
-from t5_vectors.plan.retry import RetryPolicy, is_transient
+from t5_vectors.storage.retry import RetryPolicy, is_transient
 
 __all__ = ["BatchFailure", "IngestError", "IngestReport", "OnFailure", "Stage", "Tally"]
 

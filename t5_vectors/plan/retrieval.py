@@ -26,16 +26,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from t5_vectors.encoder.sparse import SparseTerms
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.index._encoding import QueryVectors
 from t5_vectors.plan.modes import FUSIONS, MODES, Fusion, Mode
 from t5_vectors.plan.search import SearchOptions
 from t5_vectors.plan.vectors import to_sparse_vector
 from t5_vectors.storage.base import Fuse, Nearest, Prefetch, QueryPlan
 
-__all__ = ["FUSIONS", "MODES", "Fusion", "Mode", "Retrieval"]
+__all__ = ["FUSIONS", "MODES", "Fusion", "Mode", "QueryVectors", "Retrieval"]
 
 _MIN_PREFETCH = 20
+
+
+@dataclass(frozen=True)
+class QueryVectors:
+    """What one query is searched with (each part only when the mode needs it)."""
+
+    dense: np.ndarray | None = None
+    tokens: list[list[float]] | None = None
+    sparse: SparseTerms | None = None
 
 
 @dataclass(frozen=True)

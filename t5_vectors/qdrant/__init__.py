@@ -29,7 +29,7 @@ MOVED = {
     "connection": "t5_vectors.storage.open",
     "ids": "t5_vectors.plan.ids",
     "payload": "t5_vectors.plan.payload",
-    "retry": "t5_vectors.plan.retry",
+    "retry": "t5_vectors.storage.retry",
     "retrieval": "t5_vectors.plan.retrieval",
     "vectors": "t5_vectors.plan.vectors",
     "layout": "t5_vectors.plan.layout",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.plan.retry import RetryPolicy
+from t5_vectors.storage.retry import RetryPolicy
 from t5_vectors.ray._rows import Layout
 from t5_vectors.storage.base import Backend
 

@@ -7,6 +7,6 @@ the backends are :mod:`~t5_vectors.storage.edge` (Qdrant Edge, embedded, in proc
 :mod:`~t5_vectors.storage.client` (qdrant-client: servers, clusters, ``:memory:`` and folders
 written by its local mode). :mod:`~t5_vectors.storage.errors` says which failures are transient,
 :mod:`~t5_vectors.storage.inputs` translates qdrant-client objects a user passes in,
-:mod:`~t5_vectors.storage.retrying` and :mod:`~t5_vectors.storage.threaded` wrap any backend,
+:mod:`~t5_vectors.storage.retry` and :mod:`~t5_vectors.storage.threaded` wrap any backend,
 and :mod:`~t5_vectors.storage.copy` moves a collection between two.
 """

@@ -447,5 +447,5 @@ CALLS: tuple[str, ...] = tuple(
     name for name, value in vars(Backend).items() if callable(value) and not name.startswith("_")
 )
 """The names of the protocol's calls, in declaration order (adapters that wrap every call,
-such as :mod:`~t5_vectors.storage.threaded` and :mod:`~t5_vectors.storage.retrying`, are built
+such as :mod:`~t5_vectors.storage.threaded` and :mod:`~t5_vectors.storage.retry`, are built
 from it)."""

@@ -1,9 +1,16 @@
-"""Retrying transient storage failures with exponential backoff (tenacity).
+"""Retrying transient storage failures with exponential backoff (tenacity), and backends that do.
 
 Which failures are transient is the storage layer's call (:mod:`t5_vectors.storage.errors`:
 connection errors and timeouts, HTTP 408/429/5xx but 501/505, the gRPC codes that mean "try
 again"), as is how long a server asked to wait (a 429's ``Retry-After`` is honoured). This
 module imports no engine.
+
+:class:`RetryPolicy` says how often and how long to retry and runs a call under it.
+:func:`retrying` / :func:`aretrying` wrap a backend so that every call that gives the same result
+when sent twice (reads, deletes, payload updates, and upserts: every point has a deterministic
+id) is retried under a policy. Creating and dropping collections pass through: they are not
+retried blindly. Both wrappers are made from the protocol's list of calls
+(:data:`~t5_vectors.storage.base.CALLS`).
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tenacity import (
     AsyncRetrying,
@@ -25,9 +32,10 @@ from tenacity import (
 )
 
 from t5_vectors.errors import InvalidInputError
+from t5_vectors.storage.base import CALLS, AsyncBackend, Backend
 from t5_vectors.storage.errors import is_transient, retry_after
 
-__all__ = ["RetryPolicy", "is_transient"]
+__all__ = ["IDEMPOTENT", "RetryPolicy", "aretrying", "is_transient", "retrying"]
 
 logger = logging.getLogger("t5_vectors")
 
@@ -123,3 +131,84 @@ class RetryPolicy:
             return await function()
 
         return await AsyncRetrying(**options)(attempt)  # type: ignore[arg-type]
+
+
+IDEMPOTENT = frozenset(
+    {
+        "list_collections",
+        "describe",
+        "stats",
+        "retrieve",
+        "scroll",
+        "query",
+        "count",
+        "delete",
+        "set_payload",
+        "set_metadata",
+        "upsert",
+    }
+)
+"""The calls retried: sending one twice gives the result of sending it once."""
+
+
+class _Retrying:
+    def __init__(self, backend: Any, policy: RetryPolicy) -> None:
+        self.backend = backend
+        self.policy = policy
+        self.kind: str = backend.kind
+        self.location: str = backend.location
+        self.capabilities = backend.capabilities
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.backend!r})"
+
+
+class RetryingBackend(_Retrying, Backend):
+    """*backend* with its idempotent calls retried under *policy*."""
+
+    def __init__(self, backend: Backend, policy: RetryPolicy) -> None:
+        super().__init__(backend, policy)
+
+
+class AsyncRetryingBackend(_Retrying, AsyncBackend):
+    """Async :class:`RetryingBackend`."""
+
+    def __init__(self, backend: AsyncBackend, policy: RetryPolicy) -> None:
+        super().__init__(backend, policy)
+
+
+def _sync(name: str) -> Callable[..., Any]:
+    def call(self: RetryingBackend, *args: Any, **kwargs: Any) -> Any:
+        method = getattr(self.backend, name)
+        if name not in IDEMPOTENT:
+            return method(*args, **kwargs)
+        return self.policy.call(lambda: method(*args, **kwargs))
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+def _async(name: str) -> Callable[..., Any]:
+    async def call(self: AsyncRetryingBackend, *args: Any, **kwargs: Any) -> Any:
+        method = getattr(self.backend, name)
+        if name not in IDEMPOTENT:
+            return await method(*args, **kwargs)
+        return await self.policy.acall(lambda: method(*args, **kwargs))
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+for _name in CALLS:
+    setattr(RetryingBackend, _name, _sync(_name))
+    setattr(AsyncRetryingBackend, _name, _async(_name))
+
+
+def retrying(backend: Backend, policy: RetryPolicy) -> RetryingBackend:
+    """*backend* with its idempotent calls retried under *policy*."""
+    return RetryingBackend(backend, policy)  # type: ignore[abstract]  # methods set above
+
+
+def aretrying(backend: AsyncBackend, policy: RetryPolicy) -> AsyncRetryingBackend:
+    """*backend* (async) with its idempotent calls retried under *policy*."""
+    return AsyncRetryingBackend(backend, policy)  # type: ignore[abstract]  # methods set above
