@@ -12,117 +12,34 @@ Public API::
     store = T5QdrantVectorStore(index=index)                # LangChain VectorStore
     clf = T5Classifier(encoder).fit(texts, labels)          # head on frozen features
 
-Names are imported on first use (PEP 562), so ``import t5_vectors`` loads none of torch,
-transformers, Qdrant or LangChain, and the command line starts at once.
+This module is the one place the public names are declared: the errors of
+:mod:`t5_vectors.errors` (a light module, imported at once) and the names below, each imported
+from its module on first use (PEP 562, :mod:`t5_vectors._lazy`), so ``import t5_vectors`` loads
+none of torch, transformers, Qdrant or LangChain, and the command line starts at once.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from t5_vectors._lazy import lazy_exports
+from t5_vectors import errors as _errors
+from t5_vectors._lazy import attach
+from t5_vectors._version import __version__ as __version__
+from t5_vectors.errors import *  # noqa: F403  (the errors are public names of the package)
 
 if TYPE_CHECKING:
-    from t5_vectors.encoder import EncoderConfig, T5Encoder, TruncationWarning
-    from t5_vectors.errors import (
-        CollectionConfigError,
-        EncoderClosedError,
-        EncoderMismatchError,
-        EncodingError,
-        IngestError,
-        InsecureConnectionWarning,
-        InvalidInputError,
-        LabelError,
-        ModelLoadError,
-        ModelMismatchError,
-        ModelNotFoundError,
-        NotFittedError,
-        NotT5CheckpointError,
-        SourceFileError,
-        StorageError,
-        StorageFullError,
-        StorageLockedError,
-        StorageTimeoutError,
-        StorageUnavailableError,
-        T5VectorsError,
-        UnsafeCheckpointError,
-    )
-    from t5_vectors.index import CollectionSpec, IngestReport, QdrantIndex, RetryPolicy
-    from t5_vectors.langchain import T5Embeddings, T5QdrantVectorStore
-    from t5_vectors.transfer import T5Classifier
+    from t5_vectors.encoder.core import EncoderConfig as EncoderConfig
+    from t5_vectors.encoder.core import T5Encoder as T5Encoder
+    from t5_vectors.encoder.core import TruncationWarning as TruncationWarning
+    from t5_vectors.index.index import QdrantIndex as QdrantIndex
+    from t5_vectors.langchain.embeddings import T5Embeddings as T5Embeddings
+    from t5_vectors.langchain.vectorstore import T5QdrantVectorStore as T5QdrantVectorStore
+    from t5_vectors.plan.collection import CollectionSpec as CollectionSpec
+    from t5_vectors.plan.vectors import SparseVectors as SparseVectors
+    from t5_vectors.plan.vectors import TokenVectors as TokenVectors
+    from t5_vectors.storage.open import Storage as Storage
+    from t5_vectors.storage.open import open_storage as open_storage
+    from t5_vectors.storage.retry import RetryPolicy as RetryPolicy
+    from t5_vectors.transfer.classifier import T5Classifier as T5Classifier
 
-__version__ = "0.1.0"
-
-_ERRORS = "t5_vectors.errors"
-_LAZY: dict[str, str] = {
-    "CollectionConfigError": _ERRORS,
-    "CollectionSpec": "t5_vectors.index",
-    "EncoderClosedError": _ERRORS,
-    "EncoderConfig": "t5_vectors.encoder",
-    "EncoderMismatchError": _ERRORS,
-    "EncodingError": _ERRORS,
-    "IngestError": _ERRORS,
-    "IngestReport": "t5_vectors.index",
-    "InsecureConnectionWarning": _ERRORS,
-    "InvalidInputError": _ERRORS,
-    "LabelError": _ERRORS,
-    "ModelLoadError": _ERRORS,
-    "ModelMismatchError": _ERRORS,
-    "ModelNotFoundError": _ERRORS,
-    "NotFittedError": _ERRORS,
-    "NotT5CheckpointError": _ERRORS,
-    "QdrantIndex": "t5_vectors.index",
-    "RetryPolicy": "t5_vectors.index",
-    "SourceFileError": _ERRORS,
-    "StorageError": _ERRORS,
-    "StorageFullError": _ERRORS,
-    "StorageLockedError": _ERRORS,
-    "StorageTimeoutError": _ERRORS,
-    "StorageUnavailableError": _ERRORS,
-    "T5Classifier": "t5_vectors.transfer",
-    "T5Embeddings": "t5_vectors.langchain",
-    "T5Encoder": "t5_vectors.encoder",
-    "T5QdrantVectorStore": "t5_vectors.langchain",
-    "T5VectorsError": _ERRORS,
-    "TruncationWarning": "t5_vectors.encoder",
-    "UnsafeCheckpointError": _ERRORS,
-}
-"""Each public name and the module it is imported from on first use."""
-
-__all__ = [
-    "CollectionConfigError",
-    "CollectionSpec",
-    "EncoderClosedError",
-    "EncoderConfig",
-    "EncoderMismatchError",
-    "EncodingError",
-    "IngestError",
-    "IngestReport",
-    "InsecureConnectionWarning",
-    "InvalidInputError",
-    "LabelError",
-    "ModelLoadError",
-    "ModelMismatchError",
-    "ModelNotFoundError",
-    "NotFittedError",
-    "NotT5CheckpointError",
-    "QdrantIndex",
-    "RetryPolicy",
-    "SourceFileError",
-    "StorageError",
-    "StorageFullError",
-    "StorageLockedError",
-    "StorageTimeoutError",
-    "StorageUnavailableError",
-    "T5Classifier",
-    "T5Embeddings",
-    "T5Encoder",
-    "T5QdrantVectorStore",
-    "T5VectorsError",
-    "TruncationWarning",
-    "UnsafeCheckpointError",
-    "__version__",
-]
-
-
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)
+__getattr__, __dir__, __all__ = attach(__name__, __file__, _errors.__all__)

@@ -25,7 +25,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "t5_vectors"
 ENGINES = ("qdrant_client", "qdrant_edge")
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("_checks", "_lazy", "_version", "errors"),
+    ("_lazy", "_version", "errors"),
+    ("_checks",),
     ("encoder", "testing"),
     ("storage",),
     ("plan",),
@@ -33,7 +34,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("files", "langchain", "transfer"),
     ("__init__",),
     ("ray", "serve"),
-    ("cli", "__main__"),
+    ("cli",),
+    ("__main__",),
 )
 """The packages (and top-level modules) of ``t5_vectors``, bottom layer first. ``__init__`` is
 the package's own facade (``from t5_vectors import QdrantIndex``)."""

@@ -31,7 +31,7 @@ INTERRUPTED = 130
 
 
 def _version() -> str:
-    from t5_vectors import __version__
+    from t5_vectors._version import __version__
 
     return f"t5-vectors {__version__}"
 

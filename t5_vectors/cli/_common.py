@@ -18,10 +18,10 @@ import contextlib
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from t5_vectors.errors import (
     CollectionConfigError,
@@ -36,12 +36,14 @@ from t5_vectors.errors import (
 )
 
 if TYPE_CHECKING:
-    from t5_vectors.encoder import T5Encoder
-    from t5_vectors.index import QdrantIndex
+    from t5_vectors.encoder.core import T5Encoder
+    from t5_vectors.index.collection import Collection
+    from t5_vectors.index.index import QdrantIndex
+    from t5_vectors.plan.collection import CollectionSpec
     from t5_vectors.plan.layout import CollectionLayout
     from t5_vectors.plan.model_record import ModelRecord
     from t5_vectors.storage.base import Schema
-    from t5_vectors.storage.open import Connection
+    from t5_vectors.storage.open import Storage
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -134,7 +136,7 @@ def load_encoder(args: argparse.Namespace, recorded: str | None = None) -> T5Enc
     """
     name = _model_name(args, recorded)
     try:
-        from t5_vectors.encoder import T5Encoder
+        from t5_vectors.encoder.core import T5Encoder
 
         return T5Encoder.from_pretrained(
             name,
@@ -210,25 +212,31 @@ def mismatch_message(error: ModelMismatchError, collection: str) -> str:
 
 @dataclass
 class Target:
-    """An open Qdrant connection and how to name it in messages.
+    """Open storage and how to name it in messages.
 
     Attributes:
-        connection: the clients.
+        storage: the storage (from :func:`~t5_vectors.storage.open.open_storage`).
         where: ``"embedded Qdrant at PATH"`` or ``"Qdrant at URL"``.
         local: whether it is embedded Qdrant.
     """
 
-    connection: Connection
+    storage: Storage
     where: str
     local: bool
 
+    def collection(self, name: str) -> Collection:
+        """Collection *name* here, for calls that need no model."""
+        from t5_vectors.index.collection import Collection
+
+        return Collection(self.storage, name)
+
     def collection_names(self) -> list[str]:
         """The names of the collections stored here, sorted."""
-        return sorted(self.connection.backend.list_collections())
+        return sorted(self.storage.backend.list_collections())
 
     def collection_info(self, name: str) -> Schema:
         """The collection's schema, or :class:`CollectionConfigError` naming those that exist."""
-        schema = self.connection.backend.describe(name)
+        schema = self.collection(name).describe()
         if schema is None:
             names = self.collection_names()
             found = f"only {', '.join(map(repr, names))}" if names else "no collections"
@@ -243,39 +251,39 @@ class Target:
         """The vectors collection *name* stores (``None`` if it does not exist)."""
         from t5_vectors.plan.layout import collection_layout
 
-        schema = self.connection.backend.describe(name)
+        schema = self.collection(name).describe()
         return None if schema is None else collection_layout(schema, name)
 
     def record(self, name: str) -> ModelRecord | None:
         """The model recorded with collection *name* (``None`` if absent or no record)."""
         from t5_vectors.plan.model_record import read_record
 
-        schema = self.connection.backend.describe(name)
+        schema = self.collection(name).describe()
         return None if schema is None else read_record(schema)
 
     def close(self) -> None:
-        self.connection.close()
+        self.storage.close()
 
 
 def open_index(
     args: argparse.Namespace,
     encoder: T5Encoder,
     target: Target,
-    options: Mapping[str, Any],
+    spec: CollectionSpec,
     *,
     create_if_missing: bool = True,
 ) -> QdrantIndex:
-    """The ``QdrantIndex`` of ``--collection`` on *target*; another model is refused in the
-    command line's words (:func:`mismatch_message`)."""
-    from t5_vectors.index import QdrantIndex
+    """The ``QdrantIndex`` of ``--collection`` on *target*'s storage (which the command closes);
+    another model is refused in the command line's words (:func:`mismatch_message`)."""
+    from t5_vectors.index.index import QdrantIndex
 
     try:
         return QdrantIndex(
             encoder,
             collection_name=args.collection,
-            backend=target.connection.backend,
+            storage=target.storage,
+            spec=spec,
             create_if_missing=create_if_missing,
-            **options,
         )
     except ModelMismatchError as error:
         raise CommandError(mismatch_message(error, args.collection)) from error
@@ -318,17 +326,17 @@ def open_target(args: argparse.Namespace, *, must_exist: bool) -> Target:
 
         try:
             if path is None:
-                connection = open_storage(args.qdrant_url, api_key=_api_key(args.api_key_env))
+                storage = open_storage(args.qdrant_url, api_key=_api_key(args.api_key_env))
             else:
-                connection = open_storage(path)
-            connection.backend.list_collections()
+                storage = open_storage(path)
+            storage.backend.list_collections()
         except StorageLockedError as error:
             raise CommandError(
                 f"Expected {where} to be free, found it open in another process (embedded "
                 "Qdrant allows one process at a time). Wait for it to finish, or run a "
                 "Qdrant server (docker compose up -d) and use --qdrant-url."
             ) from error
-    return Target(connection, where, local)
+    return Target(storage, where, local)
 
 
 @contextlib.contextmanager

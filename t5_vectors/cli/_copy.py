@@ -26,7 +26,7 @@ from t5_vectors.cli._common import DEFAULT_PATH
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 
 if TYPE_CHECKING:
-    from t5_vectors.storage.open import Connection
+    from t5_vectors.storage.open import Storage
 
 __all__ = ["add_parser", "run"]
 
@@ -66,7 +66,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _open(
     side: str, path: str | None, url: str | None, key_env: str | None, *, must_exist: bool
-) -> tuple[Connection, str]:
+) -> tuple[Storage, str]:
     from t5_vectors.cli._common import _api_key
     from t5_vectors.storage.open import open_storage
 

@@ -74,23 +74,23 @@ def run(args: argparse.Namespace) -> int:
     try:
         with qdrant_step(target.where):
             target.collection_info(args.collection)
-            connection = target.connection
+            collection = target.collection(args.collection)
             if not args.source:
-                points = connection.count(args.collection)
+                points = collection.count()
                 if not _confirmed(args, points, target.where):
                     print(f"Kept collection {args.collection!r}: nothing deleted.")
                     return 1
-                connection.delete_collection(args.collection)
+                collection.drop()
                 print(
                     f"Deleted collection {args.collection!r} ({points} points) from {target.where}."
                 )
                 return 0
-            from t5_vectors.files._sync import chunk_sources, delete_points
+            from t5_vectors.files._sync import chunk_sources
 
             wanted = [(given, Path(given).expanduser().absolute()) for given in args.source]
             doomed = [
                 point
-                for point, source in chunk_sources(connection.backend, args.collection)
+                for point, source in chunk_sources(collection)
                 if source is not None and _selected(source, wanted)
             ]
             if not doomed:
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
                     "found none. Sources are stored as absolute paths: check the path "
                     "(t5-vectors search --json shows them), or the collection."
                 )
-            delete_points(connection.backend, args.collection, doomed)
+            collection.delete(doomed)
     finally:
         target.close()
     sources = ", ".join(display_path(str(absolute)) for _, absolute in wanted)

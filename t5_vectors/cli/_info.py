@@ -3,7 +3,8 @@
 The layout (what each point stores: dense, token vectors with their datatype, sparse) and the
 search modes it serves come from :func:`t5_vectors.plan.layout.collection_layout`. Bytes per
 chunk are measured on up to ``--sample`` stored points without loading the model
-(:func:`t5_vectors.plan.layout.measure_storage`; token vectors make that read the largest).
+(:meth:`t5_vectors.index.collection.Collection.footprint`; token vectors make that read the
+largest).
 """
 
 from __future__ import annotations
@@ -93,14 +94,14 @@ def _storage(report: StorageReport) -> dict[str, Any]:
 
 def describe(target: Target, name: str, sample: int = DEFAULT_SAMPLE) -> dict[str, Any]:
     """What ``info`` shows about collection *name* (bytes per chunk on *sample* points)."""
-    from t5_vectors.plan.layout import collection_layout, measure_storage
+    from t5_vectors.plan.layout import collection_layout
     from t5_vectors.plan.model_record import read_record
 
     schema = target.collection_info(name)
     record = read_record(schema)
     described: dict[str, Any] = {
         "name": name,
-        "points": target.connection.count(name),
+        "points": target.collection(name).count(),
         "vectors": _vectors(schema),
         "layout": None,
         "storage": None,
@@ -114,7 +115,7 @@ def describe(target: Target, name: str, sample: int = DEFAULT_SAMPLE) -> dict[st
         return described
     described["layout"] = _layout(layout)
     if sample > 0 and described["points"] > 0:
-        report = measure_storage(target.connection.backend, name, layout, sample)
+        report = target.collection(name).footprint(layout.spec(), layout.dim, sample)
         described["storage"] = _storage(report)
     return described
 

@@ -42,7 +42,7 @@ from t5_vectors.files.discover import Discovery, discover
 from t5_vectors.files.read import read_file
 
 if TYPE_CHECKING:
-    from t5_vectors.encoder import T5Encoder
+    from t5_vectors.encoder.core import T5Encoder
     from t5_vectors.files.chunking import ChunkSettings
     from t5_vectors.files.ingest import FilesReport
     from t5_vectors.index.index import QdrantIndex

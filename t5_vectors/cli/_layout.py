@@ -11,11 +11,12 @@ the ``ingest`` flag that would.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 
 if TYPE_CHECKING:
+    from t5_vectors.plan.collection import CollectionSpec
     from t5_vectors.plan.layout import CollectionLayout
 
 __all__ = [
@@ -94,8 +95,8 @@ def describe_layout(layout: CollectionLayout) -> str:
 
 def ingest_options(
     args: argparse.Namespace, layout: CollectionLayout | None, collection: str
-) -> dict[str, Any]:
-    """``QdrantIndex`` keyword arguments for ``ingest`` into *collection*.
+) -> CollectionSpec:
+    """The collection spec for ``ingest`` into *collection*.
 
     Args:
         args: ``--token-vectors``, ``--token-dtype`` and ``--sparse``.
@@ -106,15 +107,15 @@ def ingest_options(
         CollectionConfigError: the flags ask for vectors the existing collection lacks, or it
             holds vectors t5-vectors cannot fill.
     """
-    if layout is None:
-        from t5_vectors.plan.vectors import SparseVectors, TokenVectors
+    from t5_vectors.plan.collection import CollectionSpec
 
-        return {
-            "token_vectors": TokenVectors(datatype=args.token_dtype or "float32")
-            if args.token_vectors
-            else False,
-            "sparse_vectors": SparseVectors() if args.sparse else False,
-        }
+    if layout is None:
+        from t5_vectors.plan.vectors import TokenVectors
+
+        tokens = (
+            TokenVectors(datatype=args.token_dtype or "float32") if args.token_vectors else None
+        )
+        return CollectionSpec(token_vectors=tokens, sparse_vectors=bool(args.sparse))
     fix = (
         f"ingest into a new collection (--collection OTHER), or remove this one first "
         f"(t5-vectors delete --collection {collection}) and ingest again"
@@ -144,7 +145,7 @@ def ingest_options(
             f"--sparse: expected collection {collection!r} to store sparse vectors, found "
             f"{found} (Qdrant cannot add vectors to an existing collection). To fix, {fix}."
         )
-    return layout.index_options()
+    return layout.spec()
 
 
 def require_mode(layout: CollectionLayout, mode: str, collection: str) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from t5_vectors.cli._common import (
@@ -28,11 +27,12 @@ from t5_vectors.cli._common import (
 )
 from t5_vectors.cli._layout import FUSIONS, MODES, require_mode
 from t5_vectors.errors import InvalidInputError
+from t5_vectors.plan.filters import parse_key_values
 
 if TYPE_CHECKING:
     from t5_vectors.plan.search import ScoredDocuments
 
-__all__ = ["RETRIEVERS", "add_parser", "parse_filters", "run"]
+__all__ = ["RETRIEVERS", "add_parser", "run"]
 
 SNIPPET_CHARS = 240
 
@@ -150,56 +150,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     search.set_defaults(run=run)
 
 
-def parse_filters(items: list[str]) -> dict[str, Any] | None:
-    """``["key=value", ...]`` as a metadata filter dict (see :mod:`t5_vectors.plan.filters`).
-
-    Values are read as JSON when they parse (``3``, ``true``, ``null``), else as text. A key given
-    more than once matches any of its values. ``source`` values also match their absolute path.
-    """
-    values: dict[str, list[Any]] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise InvalidInputError(
-                f"--filter: expected KEY=VALUE (for example source=docs/a.md or chunk=0), found "
-                f"{item!r}."
-            )
-        value = _value(raw)
-        values.setdefault(key, []).append(value)
-        if key == "source" and isinstance(value, str) and not Path(value).is_absolute():
-            values[key].append(str(Path(value).expanduser().absolute()))
-    if not values:
-        return None
-    from t5_vectors.plan.filters import to_filter
-
-    filters = {key: found[0] if len(found) == 1 else found for key, found in values.items()}
-    for key, value in filters.items():  # refused here, in the flag's words, before any work
-        try:
-            to_filter({key: value}, where="--filter")
-        except InvalidInputError as error:
-            raise InvalidInputError(
-                f"--filter: expected KEY=VALUE with a metadata key (for example "
-                f"source=docs/a.md or chunk=0; a key may hold spaces and dots nest, but it may "
-                f"not start with '$' or hold '\"'), found {key!r}."
-            ) from error
-    return filters
-
-
-def _value(raw: str) -> Any:
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return raw
-    return value if isinstance(value, (int, float, bool)) or value is None else raw
-
-
 def run(args: argparse.Namespace) -> int:
     """Search; returns the exit status."""
     if args.k < 1:
         raise InvalidInputError(f"-k: expected a positive number of results, found {args.k}.")
     _check_retrieval_flags(args)
-    filters = parse_filters(args.filter)
+    filters = parse_key_values(args.filter)
     target = open_target(args, must_exist=True)
     try:
         with qdrant_step(target.where):
@@ -212,9 +168,7 @@ def run(args: argparse.Namespace) -> int:
             recorded = read_record(schema)
             encoder = load_encoder(args, recorded.model if recorded is not None else None)
             try:
-                index = open_index(
-                    args, encoder, target, layout.index_options(), create_if_missing=False
-                )
+                index = open_index(args, encoder, target, layout.spec(), create_if_missing=False)
                 results = RETRIEVERS[_retriever_name(args)](index, args.query, args, filters)
             finally:
                 encoder.close()

@@ -17,46 +17,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from t5_vectors._lazy import lazy_exports
+from t5_vectors._lazy import attach
 
 # Cheap (standard library only), and imported now so that the function ``discover`` is what
 # ``t5_vectors.files.discover`` names once the package is loaded, not the module of that name.
-from t5_vectors.files.discover import Discovery, discover
-from t5_vectors.files.read import FileText, html_to_text, read_file
+from t5_vectors.files.discover import Discovery as Discovery
+from t5_vectors.files.discover import discover as discover
+from t5_vectors.files.read import FileText as FileText
+from t5_vectors.files.read import html_to_text as html_to_text
+from t5_vectors.files.read import read_file as read_file
 
 if TYPE_CHECKING:
-    from t5_vectors.files.chunking import (
-        DEFAULT_CHUNK_TOKENS,
-        Chunk,
-        ChunkSettings,
-        TokenChunker,
-    )
-    from t5_vectors.files.ingest import FilesReport, chunk_id, ingest_files
-
-_LAZY: dict[str, str] = {
-    "DEFAULT_CHUNK_TOKENS": "t5_vectors.files.chunking",
-    "Chunk": "t5_vectors.files.chunking",
-    "ChunkSettings": "t5_vectors.files.chunking",
-    "FilesReport": "t5_vectors.files.ingest",
-    "TokenChunker": "t5_vectors.files.chunking",
-    "chunk_id": "t5_vectors.files.ingest",
-    "ingest_files": "t5_vectors.files.ingest",
-}
-
-__all__ = [
-    "DEFAULT_CHUNK_TOKENS",
-    "Chunk",
-    "ChunkSettings",
-    "Discovery",
-    "FileText",
-    "FilesReport",
-    "TokenChunker",
-    "chunk_id",
-    "discover",
-    "html_to_text",
-    "ingest_files",
-    "read_file",
-]
+    from t5_vectors.files.chunking import DEFAULT_CHUNK_TOKENS as DEFAULT_CHUNK_TOKENS
+    from t5_vectors.files.chunking import Chunk as Chunk
+    from t5_vectors.files.chunking import ChunkSettings as ChunkSettings
+    from t5_vectors.files.chunking import TokenChunker as TokenChunker
+    from t5_vectors.files.ingest import FilesReport as FilesReport
+    from t5_vectors.files.ingest import chunk_id as chunk_id
+    from t5_vectors.files.ingest import ingest_files as ingest_files
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)
+__getattr__, __dir__, __all__ = attach(__name__, __file__)

@@ -13,30 +13,27 @@ chunk count) on each file's first chunk, under the top-level payload key ``file`
 (:data:`~t5_vectors.plan.payload.FILE_KEY`), so that a re-run reads an unchanged file but does
 not split it again.
 
-All of them go through the storage seam (:class:`~t5_vectors.storage.base.Backend`). The stale
-scan is fast on every engine: where the engine has payload indexes (Qdrant Edge, servers) the
-source key ``metadata.source`` is indexed and the scan reads only the chunks of the sources
-ingested, a batch of sources per filtered scroll; qdrant-client's local mode, which evaluates
-filters in Python point by point, is read in one pass instead of one pass per batch of sources.
-:func:`remove_stale` and :func:`prune_deleted` take an optional ``progress(done, total)``
-callback, so a caller can show the scan.
+All of them go through the index's :class:`~t5_vectors.index.collection.Collection` (retried
+calls, no model). The stale scan is fast on every engine: where the storage has payload indexes
+(Qdrant Edge, servers) the source key ``metadata.source`` is indexed and the scan reads only the
+chunks of the sources ingested, a batch of sources per filtered scan; qdrant-client's local mode,
+which evaluates filters in Python point by point, is read in one pass instead of one pass per
+batch of sources. :func:`remove_stale` and :func:`prune_deleted` take an optional
+``progress(done, total)`` callback, so a caller can show the scan.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
 
+from t5_vectors.index.collection import Collection
 from t5_vectors.plan.collection import SOURCE_KEY
 from t5_vectors.plan.payload import FILE_KEY, METADATA_KEY
-from t5_vectors.storage.base import Backend, Filter, PointId, Progress
-from t5_vectors.storage.client.backend import as_backend
+from t5_vectors.storage.base import Filter, PointId, Progress
 
 __all__ = [
-    "SOURCE_KEY",
     "chunk_sources",
-    "delete_points",
     "prune_deleted",
     "record_files",
     "remove_stale",
@@ -44,46 +41,29 @@ __all__ = [
     "stored_files",
 ]
 
-_SCROLL = 1024
 _MATCH_BATCH = 256
-_NO_PAYLOAD_INDEX = ("local-mode", "memory")
 
 
 def chunk_sources(
-    backend: Backend | Any,
-    collection: str,
-    query_filter: Filter | None = None,
-    progress: Progress | None = None,
+    collection: Collection, query_filter: Filter | None = None, progress: Progress | None = None
 ) -> Iterator[tuple[PointId, str | None]]:
     """``(point id, metadata.source)`` of every point (matching *query_filter*).
 
     Args:
-        backend: the storage backend (a ``QdrantClient`` is wrapped in one).
         collection: the collection.
         query_filter: a filter in Qdrant's JSON form.
-        progress: called with ``(points read, None)`` after each page.
+        progress: called with ``(points read, None)`` every page.
     """
-    store = as_backend(backend)
-    offset: PointId | None = None
     read = 0
-    while True:
-        records, offset = store.scroll(
-            collection,
-            filter=query_filter,
-            limit=_SCROLL,
-            offset=offset,
-            with_payload=(SOURCE_KEY,),
-            with_vectors=False,
-        )
-        for record in records:
-            metadata = (record.payload or {}).get(METADATA_KEY)
-            source = metadata.get("source") if isinstance(metadata, Mapping) else None
-            yield record.id, source if isinstance(source, str) else None
-        read += len(records)
-        if progress is not None:
+    for record in collection.scan(query_filter, with_payload=(SOURCE_KEY,)):
+        metadata = (record.payload or {}).get(METADATA_KEY)
+        source = metadata.get("source") if isinstance(metadata, Mapping) else None
+        yield record.id, source if isinstance(source, str) else None
+        read += 1
+        if progress is not None and read % 1024 == 0:
             progress(read, None)
-        if offset is None:
-            return
+    if progress is not None:
+        progress(read, None)
 
 
 def source_filter(sources: Sequence[str]) -> Filter:
@@ -91,17 +71,8 @@ def source_filter(sources: Sequence[str]) -> Filter:
     return {"must": [{"key": SOURCE_KEY, "match": {"any": list(sources)}}]}
 
 
-def delete_points(backend: Backend | Any, collection: str, ids: Sequence[PointId]) -> int:
-    """Delete points by id, in batches; returns how many."""
-    store = as_backend(backend)
-    for start in range(0, len(ids), _SCROLL):
-        store.delete(collection, ids=list(ids[start : start + _SCROLL]))
-    return len(ids)
-
-
 def remove_stale(
-    backend: Backend | Any,
-    collection: str,
+    collection: Collection,
     expected: Mapping[str, set[str]],
     *,
     progress: Progress | None = None,
@@ -110,11 +81,10 @@ def remove_stale(
     """Delete the points of each source that are not among its expected point ids.
 
     Args:
-        backend: the storage backend (a ``QdrantClient`` is wrapped in one).
         collection: the collection.
         expected: ``{source: {point ids of its current chunks}}`` (a source with no chunks,
             such as an emptied file, maps to an empty set).
-        progress: ``progress(done, total)``: sources checked of all sources (engines with
+        progress: ``progress(done, total)``: sources checked of all sources (storage with
             payload indexes), or points read of all points (local mode).
         seen: filled with the ids (``str``) of the expected points found stored, so that a
             caller can tell which expected points are missing.
@@ -122,7 +92,6 @@ def remove_stale(
     Returns:
         how many points were deleted.
     """
-    store = as_backend(backend)
     if not expected:
         return 0
     stale: list[PointId] = []
@@ -135,30 +104,29 @@ def remove_stale(
         elif seen is not None:
             seen.add(str(point))
 
-    if store.kind in _NO_PAYLOAD_INDEX:
-        total = store.count(collection)
-        report = _points_progress(progress, total)
-        for point, source in chunk_sources(store, collection, None, report):
+    if not collection.storage.capabilities.payload_indexes:  # one pass over every point
+        report = _points_progress(progress, collection.count())
+        for point, source in chunk_sources(collection, None, report):
             keep(point, source)
     else:
-        _index_sources(store, collection)
+        _index_sources(collection)
         sources = sorted(expected)
         for start in range(0, len(sources), _MATCH_BATCH):
             batch = sources[start : start + _MATCH_BATCH]
-            for point, source in chunk_sources(store, collection, source_filter(batch)):
+            for point, source in chunk_sources(collection, source_filter(batch)):
                 keep(point, source)
             if progress is not None:
                 progress(min(start + _MATCH_BATCH, len(sources)), len(sources))
-    return delete_points(store, collection, stale)
+    collection.delete(stale)
+    return len(stale)
 
 
 def stored_files(
-    backend: Backend | Any, collection: str, files: Sequence[tuple[str, PointId, str]]
+    collection: Collection, files: Sequence[tuple[str, PointId, str]]
 ) -> dict[str, int]:
     """The chunk count of each file stored whole with the same digest.
 
     Args:
-        backend: the storage backend (a retrying one retries the read).
         collection: the collection.
         files: ``(source, point id of its chunk 0, digest)`` for each file.
 
@@ -167,8 +135,7 @@ def stored_files(
     """
     if not files:
         return {}
-    store = as_backend(backend)
-    records = store.retrieve(collection, [first for _, first, _ in files], with_payload=(FILE_KEY,))
+    records = collection.retrieve([first for _, first, _ in files], with_payload=(FILE_KEY,))
     found = {str(record.id): (record.payload or {}).get(FILE_KEY) for record in records}
     unchanged: dict[str, int] = {}
     for source, first, digest in files:
@@ -181,25 +148,20 @@ def stored_files(
     return unchanged
 
 
-def record_files(
-    backend: Backend | Any, collection: str, files: Sequence[tuple[PointId, str, int]]
-) -> None:
+def record_files(collection: Collection, files: Sequence[tuple[PointId, str, int]]) -> None:
     """Record on chunk 0 of each file its digest and chunk count (all its chunks are stored).
 
     Args:
-        backend: the storage backend (a retrying one retries the write, which is idempotent).
         collection: the collection.
         files: ``(point id of its chunk 0, digest, chunks)`` for each file.
     """
-    store = as_backend(backend)
-    updates = [(first, {FILE_KEY: {"digest": digest, "chunks": n}}) for first, digest, n in files]
-    for start in range(0, len(updates), _SCROLL):
-        store.set_payload(collection, updates[start : start + _SCROLL])
+    collection.set_payload(
+        [(first, {FILE_KEY: {"digest": digest, "chunks": n}}) for first, digest, n in files]
+    )
 
 
 def prune_deleted(
-    backend: Backend | Any,
-    collection: str,
+    collection: Collection,
     covers: Callable[[str], bool],
     exists: Callable[[str], bool] = os.path.exists,
     *,
@@ -208,7 +170,6 @@ def prune_deleted(
     """Delete the points of files that no longer exist, among the sources *covers* accepts.
 
     Args:
-        backend: the storage backend (a ``QdrantClient`` is wrapped in one).
         collection: the collection.
         covers: whether a source lies in what was ingested (folders given, files given).
         exists: whether a source file still exists.
@@ -217,18 +178,18 @@ def prune_deleted(
     Returns:
         how many points were deleted.
     """
-    store = as_backend(backend)
-    report = _points_progress(progress, store.count(collection) if progress else None)
+    report = _points_progress(progress, collection.count() if progress else None)
     gone: dict[str, bool] = {}
     doomed: list[PointId] = []
-    for point, source in chunk_sources(store, collection, None, report):
+    for point, source in chunk_sources(collection, None, report):
         if source is None or not covers(source):
             continue
         if source not in gone:
             gone[source] = not exists(source)
         if gone[source]:
             doomed.append(point)
-    return delete_points(store, collection, doomed)
+    collection.delete(doomed)
+    return len(doomed)
 
 
 def _points_progress(progress: Progress | None, total: int | None) -> Progress | None:
@@ -242,8 +203,8 @@ def _points_progress(progress: Progress | None, total: int | None) -> Progress |
     return points
 
 
-def _index_sources(store: Backend, collection: str) -> None:
+def _index_sources(collection: Collection) -> None:
     """Index ``metadata.source`` where the engine can (collections older than the index)."""
-    schema = store.describe(collection)
+    schema = collection.describe()
     if schema is not None and SOURCE_KEY not in schema.payload_indexes:
-        store.create_payload_index(collection, SOURCE_KEY, "keyword")
+        collection.create_payload_index(SOURCE_KEY, "keyword")

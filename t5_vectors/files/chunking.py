@@ -21,7 +21,7 @@ from t5_vectors.errors import InvalidInputError
 if TYPE_CHECKING:
     from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
 
-    from t5_vectors.encoder import T5Encoder
+    from t5_vectors.encoder.core import T5Encoder
 
 __all__ = ["DEFAULT_CHUNK_TOKENS", "Chunk", "ChunkSettings", "TokenChunker", "language_of"]
 

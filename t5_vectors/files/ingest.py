@@ -6,7 +6,7 @@
     from t5_vectors.files import ingest_files
 
     encoder = T5Encoder.from_pretrained("sentence-transformers/sentence-t5-base")
-    with QdrantIndex(encoder, collection_name="docs", path="./t5_vectors_data") as index:
+    with QdrantIndex(encoder, collection_name="docs", storage="./t5_vectors_data") as index:
         report = ingest_files(index, ["docs/"], glob=["*.md"])
         print(report.written, report.skipped, report.stale_removed)
 
@@ -19,8 +19,10 @@ With ``prune=True`` the chunks of files deleted from disk (inside the folders gi
 removed too; without it they stay.
 
 Progress is reported through a callback (:class:`Progress`, one call per phase change and per
-group of chunks stored), and the chunks are handed to :meth:`QdrantIndex.ingest` in groups of a
-few batches, so what the callback counts as *stored* is what Qdrant holds. Interrupting the
+group of chunks stored), and the chunks are handed to the stage that encodes and writes them
+(:class:`ChunkStage`: :class:`LocalStage`, :meth:`QdrantIndex.ingest` in this process, or
+Ray's) in groups, so what the callback counts as *stored* is what Qdrant holds. The stage is the
+only part that differs between a local ingest and a Ray one. Interrupting the
 ingestion (Ctrl-C) raises :class:`IngestInterrupted`, a ``KeyboardInterrupt`` that says how many
 chunks were stored; running the same ingestion again resumes.
 
@@ -37,25 +39,27 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from t5_vectors._checks import check_positive_int
-from t5_vectors.errors import IngestError, InvalidInputError
+from t5_vectors.errors import IngestError, IngestReport, InvalidInputError
+from t5_vectors.files import _sync
 from t5_vectors.files.chunking import ChunkSettings, TokenChunker, language_of
 from t5_vectors.files.discover import Discovery, discover
 from t5_vectors.files.read import FileText, read_file
+from t5_vectors.index.index import QdrantIndex
+from t5_vectors.index.ingest import DEFAULT_BATCH_SIZE
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
     from langchain_text_splitters import Language
 
-    from t5_vectors.index.index import QdrantIndex
-    from t5_vectors.plan.report import IngestReport
-
 __all__ = [
     "GROUP_BATCHES",
+    "ChunkStage",
     "FilesReport",
     "IngestInterrupted",
+    "LocalStage",
     "Phase",
     "Progress",
     "chunk_id",
@@ -63,7 +67,7 @@ __all__ = [
 ]
 
 GROUP_BATCHES = 4
-"""Batches handed to :meth:`QdrantIndex.ingest` per call: progress is counted per group."""
+"""Batches of chunks in each group the local stage stores: progress is counted per group."""
 
 Phase = Literal["ingest", "stale", "prune", "index"]
 """``ingest``: reading, chunking, looking up, encoding and writing (one stream); ``stale``:
@@ -135,7 +139,7 @@ class FilesReport:
     stale_removed: int = 0
     pruned: int = 0
     seconds: float = 0.0
-    ingest: IngestReport = field(default_factory=lambda: _empty_report())
+    ingest: IngestReport = field(default_factory=IngestReport)
 
     @property
     def chunks_per_second(self) -> float:
@@ -156,12 +160,6 @@ class IngestInterrupted(KeyboardInterrupt):
             "stored; run the same ingestion again to resume"
         )
         self.progress = progress
-
-
-def _empty_report() -> IngestReport:
-    from t5_vectors.plan.report import IngestReport
-
-    return IngestReport()
 
 
 StoredFiles = Callable[[Sequence[tuple[str, str, str]]], Mapping[str, int]]
@@ -419,7 +417,7 @@ class _Run:
         """The reports of the groups stored (and *more*), over the run's wall time."""
         from dataclasses import replace
 
-        summed = _empty_report()
+        summed = IngestReport()
         for report in (*self.reports, *more):
             summed = summed.plus(report)
         return replace(summed, seconds=time.perf_counter() - self.started)
@@ -448,6 +446,36 @@ def _stored_now(index: QdrantIndex, group: Sequence[Document]) -> int:
     return sum(1 for doc in stored if texts.get(doc.id) == doc.page_content)
 
 
+class ChunkStage(Protocol):
+    """Where the file pipeline has its chunks encoded and written: the one stage that differs
+    between ingesting in this process (:class:`LocalStage`) and on a Ray cluster
+    (:class:`t5_vectors.ray.RayStage`). Everything else (discovery, reading, chunking, the
+    per-file records, stale chunks, pruning, the index build, progress, interruption) is
+    :func:`ingest_files`, the same for both."""
+
+    def group_size(self, batch_size: int) -> int:
+        """Chunks handed to :meth:`store` at a time (progress is counted per group)."""
+        ...
+
+    def store(
+        self, index: QdrantIndex, chunks: Sequence[Document], batch_size: int
+    ) -> IngestReport:
+        """Encode and write *chunks* into *index*'s collection, without building its index."""
+        ...
+
+
+class LocalStage:
+    """Encode with the index's own encoder and write through :meth:`QdrantIndex.ingest`."""
+
+    def group_size(self, batch_size: int) -> int:
+        return batch_size * GROUP_BATCHES
+
+    def store(
+        self, index: QdrantIndex, chunks: Sequence[Document], batch_size: int
+    ) -> IngestReport:
+        return index.ingest(chunks, batch_size=batch_size, build_index=False)
+
+
 def ingest_files(
     index: QdrantIndex,
     paths: Sequence[str | os.PathLike[str]] | Discovery,
@@ -456,9 +484,10 @@ def ingest_files(
     exclude: Sequence[str] = (),
     chunking: ChunkSettings | None = None,
     prune: bool = False,
-    batch_size: int = 64,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     show_progress: bool = False,
     progress: ProgressCallback | None = None,
+    stage: ChunkStage | None = None,
 ) -> FilesReport:
     """Ingest the text files under *paths* into *index* as token-measured chunks.
 
@@ -471,10 +500,12 @@ def ingest_files(
         exclude: drop files matching one of these patterns.
         chunking: chunk size and overlap in tokens.
         prune: also remove the chunks of files that no longer exist in the folders given.
-        batch_size: chunks per ingestion batch.
+        batch_size: chunks per ingestion batch (looked up, encoded and written together).
         show_progress: show a progress bar over files, with chunks stored and read.
         progress: called with a :class:`Progress` as each group of chunks is stored and as
             each phase starts and advances.
+        stage: where chunks are encoded and written (default :class:`LocalStage`: this
+            process; ``t5_vectors.ray.RayStage()``: Ray actors).
 
     Raises:
         SourceFileError: a path is missing or unreadable (before anything is written).
@@ -485,34 +516,33 @@ def ingest_files(
     check_positive_int("batch_size", batch_size)
     chunker = index_chunker(index, chunking)
     found = paths if isinstance(paths, Discovery) else discover(paths, glob=glob, exclude=exclude)
-    bar = _bar(show_progress, len(found.files))
+    bar = _Bar(len(found.files)) if show_progress else None
     run = _Run(len(found.files), _both(progress, bar.show if bar is not None else None))
-    store = FileRecords(index)
+    records = FileRecords(index)
     reader = ChunkReader(
         found.files,
         chunker,
-        lookup=store.lookup,
+        lookup=records.lookup,
         signature=index.fingerprint,
         on_window=lambda: run.read_ahead(reader, pending=bool(run.group)),
     )
+    stream = _Stream(index, reader, run, records, stage or LocalStage(), batch_size)
+    stale = pruned = 0
     try:
         index.record_model_location()
         run.tell()
-        _stream(index, reader, reader.documents(), run, store, batch_size)
+        stream.store(reader.documents())
         seen: set[str] = set()
         stale = _remove_stale(index, reader.expected, run, seen)
         incomplete = reader.incomplete(seen)
         if incomplete:  # recorded whole, yet a chunk is gone (deleted by id): store them again
             run.phase = "ingest"
             run.tell()
-            _stream(index, reader, reader.documents(incomplete), run, store, batch_size)
-        pruned = 0
+            stream.store(reader.documents(incomplete))
         if prune:
             run.phase = "prune"
             run.tell()
-            from t5_vectors.files._sync import prune_deleted
-
-            pruned = prune_deleted(index.backend, index.collection_name, found.covers)
+            pruned = _sync.prune_deleted(index.collection, found.covers)
         if run.total().written or stale or pruned:
             run.phase = "index"
             run.tell()
@@ -529,34 +559,43 @@ def ingest_files(
     return reader.report(run.total(), stale=stale, pruned=pruned, started=run.started)
 
 
-def _stream(
-    index: QdrantIndex,
-    reader: ChunkReader,
-    documents: Iterator[Document],
-    run: _Run,
-    store: FileRecords,
-    batch_size: int,
-) -> None:
-    """Store *documents* in groups of :data:`GROUP_BATCHES` batches, then record the files
-    whose chunks are all stored."""
-    while True:
-        run.group = []
-        for document in documents:
-            run.group.append(document)
-            if len(run.group) >= batch_size * GROUP_BATCHES:
-                break
-        if not run.group:
-            store.record(reader.take_finished())
-            run.files_done = reader.passed
-            return
-        passed, read = reader.passed, reader.chunks
-        finished = reader.take_finished()  # every chunk of these is in this group or before
-        try:
-            report = index.ingest(run.group, batch_size=batch_size, build_index=False)
-        except IngestError as error:
-            raise _shifted(error, run, run.group) from error
-        store.record(finished)
-        run.stored_group(report, passed, read)
+class _Stream:
+    """Hands chunks to the stage a group at a time, then records the files stored whole."""
+
+    def __init__(
+        self,
+        index: QdrantIndex,
+        reader: ChunkReader,
+        run: _Run,
+        records: FileRecords,
+        stage: ChunkStage,
+        batch_size: int,
+    ) -> None:
+        self.index, self.reader, self.run, self.records = index, reader, run, records
+        self.stage, self.batch_size = stage, batch_size
+        self.group_size = stage.group_size(batch_size)
+
+    def store(self, documents: Iterator[Document]) -> None:
+        """Store *documents* in groups, recording the files whose chunks are all stored."""
+        reader, run = self.reader, self.run
+        while True:
+            run.group = []
+            for document in documents:
+                run.group.append(document)
+                if len(run.group) >= self.group_size:
+                    break
+            if not run.group:
+                self.records.record(reader.take_finished())
+                run.files_done = reader.passed
+                return
+            passed, read = reader.passed, reader.chunks
+            finished = reader.take_finished()  # every chunk of these is in this group or before
+            try:
+                report = self.stage.store(self.index, run.group, self.batch_size)
+            except IngestError as error:
+                raise _shifted(error, run, run.group) from error
+            self.records.record(finished)
+            run.stored_group(report, passed, read)
 
 
 def index_chunker(index: QdrantIndex, chunking: ChunkSettings | None) -> TokenChunker:
@@ -577,31 +616,22 @@ def index_chunker(index: QdrantIndex, chunking: ChunkSettings | None) -> TokenCh
 
 class FileRecords:
     """The per-file records on chunk 0 of *index*'s collection: ``lookup`` (for
-    :class:`ChunkReader`) and ``record`` (once the files' chunks are stored), retried by the
-    index's policy."""
+    :class:`ChunkReader`) and ``record`` (once the files' chunks are stored), through the
+    index's collection (retried)."""
 
     def __init__(self, index: QdrantIndex) -> None:
-        from t5_vectors.storage.retry import retrying
-
-        self.backend = retrying(index.backend, index.retry)
-        self.collection = index.collection_name
+        self.collection = index.collection
 
     def lookup(self, files: Sequence[tuple[str, str, str]]) -> Mapping[str, int]:
-        from t5_vectors.files._sync import stored_files
-
-        return stored_files(self.backend, self.collection, files)
+        return _sync.stored_files(self.collection, files)
 
     def record(self, files: Sequence[tuple[str, str, int]]) -> None:
-        from t5_vectors.files._sync import record_files
-
-        record_files(self.backend, self.collection, files)
+        _sync.record_files(self.collection, files)
 
 
 def _remove_stale(
     index: QdrantIndex, expected: dict[str, set[str]], run: _Run, seen: set[str]
 ) -> int:
-    from t5_vectors.files._sync import remove_stale
-
     run.phase, run.sources = "stale", len(expected)
     run.tell()
 
@@ -611,9 +641,7 @@ def _remove_stale(
             run.sources_checked = done * run.sources // total
         run.tell()
 
-    removed = remove_stale(
-        index.backend, index.collection_name, expected, progress=advance, seen=seen
-    )
+    removed = _sync.remove_stale(index.collection, expected, progress=advance, seen=seen)
     run.sources_checked = run.sources
     run.tell()
     return removed
@@ -676,7 +704,3 @@ class _Bar:
 
     def close(self) -> None:
         self.tqdm.close()
-
-
-def _bar(show: bool, files: int) -> _Bar | None:
-    return _Bar(files) if show else None

@@ -1,78 +1,66 @@
 """`QdrantIndex`: a Qdrant collection fed and searched through one embedding model.
 
-The facade only validates and drives: what each method does is written once, in
-:mod:`t5_vectors.index._ops`, and run with sync targets by ``search`` and with async ones by
-``asearch`` (and so on for every pair).
+Each method is written once, in plain sync code that calls the collection
+(:class:`~t5_vectors.index.collection.Collection`), the point encoder and the ingest pipeline;
+its async twin (``asearch`` for ``search``, ...) is generated from it by
+``scripts/generate_async.py`` at the end of the class, and awaits the same calls' twins.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Iterable, Iterator, Sequence, Sized
+from dataclasses import replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Unpack
 
 import numpy as np
 from langchain_core.documents import Document
 
-from t5_vectors._steps import Steps, adrive, drive
-from t5_vectors.errors import InvalidInputError
-from t5_vectors.index import _ops
+from t5_vectors.errors import IngestReport, InvalidInputError
 from t5_vectors.index._encoding import PointEncoder
-from t5_vectors.index._handle import CollectionHandle
-from t5_vectors.index.embedder import Embedder, EmbeddingLike
-from t5_vectors.index.ingest import IngestReport, OnFailure, arun_ingest, run_ingest
-from t5_vectors.index.options import (
-    IndexOptions,
-    MmrKwargs,
-    SearchKwargs,
-    layout_spec,
-    split_options,
-    storage_arguments,
+from t5_vectors.index.collection import Collection
+from t5_vectors.index.embedder import EmbeddingLike, embedder_of
+from t5_vectors.index.identity import ModelIdentity
+from t5_vectors.index.ingest import (
+    DEFAULT_BATCH_SIZE,
+    IngestRun,
+    OnFailure,
+    arun_ingest,
+    run_ingest,
 )
-from t5_vectors.plan.collection import CollectionSpec
-from t5_vectors.plan.filters import FilterLike
+from t5_vectors.index.options import MmrKwargs, SearchKwargs, mmr_options, search_options
+from t5_vectors.plan.collection import (
+    CollectionSpec,
+    check_may_create,
+    missing_indexes,
+    new_schema,
+)
+from t5_vectors.plan.filters import FilterLike, to_filter
 from t5_vectors.plan.footprint import DEFAULT_SAMPLE, StorageReport
 from t5_vectors.plan.ids import DocumentId
-from t5_vectors.plan.model_record import ModelIdentity
+from t5_vectors.plan.model_record import relocated
+from t5_vectors.plan.payload import aprepare_stream, prepare_list, prepare_stream
+from t5_vectors.plan.points import DELETE_ALL, DeleteTarget, IdLookup
 from t5_vectors.plan.retrieval import Retrieval
-from t5_vectors.storage.retry import RetryPolicy
-from t5_vectors.plan.search import ScoredDocuments, SearchOptions, with_search_options
+from t5_vectors.plan.search import ScoredDocuments, SearchOptions
 from t5_vectors.plan.vectors import layout_fingerprint
 from t5_vectors.storage.base import AsyncBackend, Backend, Progress
 from t5_vectors.storage.copy import CopyReport, copy_collection
 from t5_vectors.storage.open import Storage, StorageLike, open_storage
-from t5_vectors.storage.retry import aretrying, retrying
+from t5_vectors.storage.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from qdrant_client import AsyncQdrantClient, QdrantClient
 
-__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_COLLECTION", "QdrantIndex"]
+__all__ = ["DEFAULT_COLLECTION", "QdrantIndex", "progress_bar"]
 
 DEFAULT_COLLECTION = "t5_vectors"
-DEFAULT_BATCH_SIZE = 256
 
 QueryLike = str | Sequence[float] | np.ndarray
 """A query text (embedded as a query) or a query vector of the model's size."""
-
-
-class _Async:
-    """An object whose method ``x`` is its ``ax``: the async name of each call an op makes."""
-
-    def __init__(self, target: object) -> None:
-        self._target = target
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._target, f"a{name}")
-
-
-class _Pipeline:
-    run = staticmethod(run_ingest)
-
-
-class _AsyncPipeline:
-    run = staticmethod(arun_ingest)
 
 
 class QdrantIndex:
@@ -91,12 +79,15 @@ class QdrantIndex:
     Instantiate:
         .. code-block:: python
 
-            from t5_vectors import QdrantIndex, T5Encoder
+            from t5_vectors import CollectionSpec, QdrantIndex, T5Encoder
 
             encoder = T5Encoder.from_pretrained("sentence-transformers/sentence-t5-base")
             index = QdrantIndex(encoder, collection_name="docs", storage="./qdrant_data")
             # storage= a folder (embedded), "http://localhost:6333", ":memory:",
-            # QdrantClient(...) or AsyncQdrantClient(...); or the shorthands path=, url=, ...
+            # QdrantClient(...), AsyncQdrantClient(...), or open_storage(url, api_key=...)
+            hybrid = QdrantIndex(
+                encoder, collection_name="hybrid", spec=CollectionSpec(sparse_vectors=True)
+            )
 
     Ingest:
         .. code-block:: python
@@ -119,30 +110,29 @@ class QdrantIndex:
     Args:
         embedding: a ``T5Encoder``, a ``T5Embeddings`` or any LangChain ``Embeddings``.
         collection_name: the collection.
-        storage: where it lives (:func:`~t5_vectors.storage.open.open_storage`): a folder for
-            embedded storage (a folder qdrant-client's local mode wrote, as langchain-qdrant's
-            ``path=`` does, opens as it is; any other is Qdrant Edge), a server URL,
-            ``":memory:"``, a ``QdrantClient`` or ``AsyncQdrantClient`` (not closed by
-            :meth:`close`; an async client given alone checks the collection on first use), a
-            storage :class:`~t5_vectors.storage.base.Backend` to share (``other.backend``),
-            or an open :class:`~t5_vectors.storage.open.Storage`. ``None``, with none of the
-            shorthands below, is embedded storage in ``./t5_vectors_data``; nothing is created
-            on disk until something is written.
+        storage: where it lives: an open :class:`~t5_vectors.storage.open.Storage` (not closed
+            by :meth:`close`; share one between indexes), or any location
+            :func:`~t5_vectors.storage.open.open_storage` opens (then closed by
+            :meth:`close`): a folder for embedded storage (Qdrant Edge; a folder
+            qdrant-client's local mode wrote, as langchain-qdrant's ``path=`` does, opens as
+            it is), a server URL, ``":memory:"``, a ``QdrantClient`` or ``AsyncQdrantClient``
+            (never closed here; an async client given alone checks the collection on first
+            use). ``None`` is embedded storage in ``./t5_vectors_data``; nothing is created
+            on disk until something is written. A server with an API key:
+            ``storage=open_storage(url, api_key=...)``.
         spec: how a new collection is laid out and what an existing one must match
             (:class:`~t5_vectors.plan.collection.CollectionSpec`: distance, vector name,
-            quantization, payload indexes, token and sparse vectors, shards).
+            quantization, payload indexes, token and sparse vectors, shards). Its
+            ``token_vectors`` and ``sparse_vectors`` take ``True``: store each chunk's token
+            vectors as a MaxSim multivector for ``mode="maxsim"`` / ``"rerank"``, or BM25
+            weights of its tokenizer pieces for ``mode="sparse"`` / ``"hybrid"`` (both need a
+            T5 model).
         recreate: drop the collection if it exists, then create it (deletes its points).
         create_if_missing: create the collection when it does not exist; with ``False`` a
             missing collection raises ``CollectionConfigError``.
         retry: how transient storage failures are retried.
-        **options: the flat keywords of :class:`~t5_vectors.index.options.IndexOptions`,
-            folded into ``storage`` (``path``, ``url``, ``location``, ``client``,
-            ``async_client``, ``backend``, ``api_key``, ``client_options``) or into ``spec``
-            (``distance``, ``vector_name``, ``on_disk``, ``quantization``, ``shard_number``,
-            ``replication_factor``, ``payload_indexes``, ``token_vectors`` and
-            ``sparse_vectors``, which also take ``True``: store each chunk's token vectors as
-            a MaxSim multivector for ``mode="maxsim"`` / ``"rerank"``, or BM25 weights of its
-            tokenizer pieces for ``mode="sparse"`` / ``"hybrid"``; both need a T5 model).
+        close_storage: whether :meth:`close` closes the storage (default: only a storage
+            this index opened itself, not an open ``Storage`` given to it).
     """
 
     def __init__(
@@ -150,12 +140,12 @@ class QdrantIndex:
         embedding: EmbeddingLike,
         *,
         collection_name: str = DEFAULT_COLLECTION,
-        storage: StorageLike = None,
+        storage: StorageLike | None = None,
         spec: CollectionSpec | None = None,
         recreate: bool = False,
         create_if_missing: bool = True,
         retry: RetryPolicy | None = None,
-        **options: Unpack[IndexOptions],
+        close_storage: bool | None = None,
     ) -> None:
         if not isinstance(collection_name, str) or not collection_name:
             raise InvalidInputError(
@@ -163,18 +153,25 @@ class QdrantIndex:
             )
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise InvalidInputError(f"retry: expected a RetryPolicy, found {retry!r}.")
-        storage_options, layout = split_options(options, "QdrantIndex")
-        where, keywords = storage_arguments(storage, storage_options)
-        self.embedder = Embedder(embedding)
+        if spec is not None and not isinstance(spec, CollectionSpec):
+            raise InvalidInputError(
+                f"spec: expected a CollectionSpec, found {type(spec).__name__}. Pass "
+                "spec=CollectionSpec(distance=..., token_vectors=True, ...)."
+            )
+        self.embedder = embedder_of(embedding)
         encoder = self.embedder.encoder
-        self.spec = layout_spec(spec, layout, encoder.d_model if encoder is not None else None)
-        self.points = PointEncoder(self.embedder, self.spec.token_vectors, self.spec.sparse_vectors)
+        self.spec = (spec or CollectionSpec()).sized(encoder.d_model if encoder else None)
+        self.points = PointEncoder(
+            self.embedder, self.spec.vector_name, self.spec.tokens, self.spec.sparse
+        )
         self.collection_name = collection_name
         self.retry = retry if retry is not None else RetryPolicy()
         self.identity = ModelIdentity(self.embedder)
-        self.connection: Storage = open_storage(where, **keywords)
-        self._handle = CollectionHandle(self.connection, collection_name, self.points)
-        self._vector_names = self._handle.names(self.spec.vector_name)
+        self._owns_storage = (
+            close_storage if close_storage is not None else not isinstance(storage, Storage)
+        )
+        self.connection: Storage = open_storage(storage)
+        self.collection = Collection(self.connection, collection_name, self.retry)
         self._written = False
         self._maybe_empty = True  # until a count finds points or this index writes
         self._recreate = recreate
@@ -182,43 +179,14 @@ class QdrantIndex:
         self._ready = False
         self._lock = threading.Lock()
         self._alock = asyncio.Lock()
-        self._sync_targets: dict[str, Any] | None = None
-        self._async_targets: dict[str, Any] | None = None
         if self.connection.has_sync:
             self.ensure_collection()
 
     def __repr__(self) -> str:
-        distance = self.spec.distance
         return (
             f"QdrantIndex(collection_name={self.collection_name!r}, "
-            f"embedding={self.embedder.name}, distance={distance!r})"
+            f"embedding={self.embedder.name}, distance={self.spec.distance!r})"
         )
-
-    # ------------------------------------------------------------------------------ drivers
-    def _run(self, steps: Steps[Any]) -> Any:
-        targets = self._sync_targets
-        if targets is None or targets["store"] is not self.connection.backend:
-            targets = self._sync_targets = self._targets(True)
-        return drive(steps, targets)
-
-    async def _arun(self, steps: Steps[Any]) -> Any:
-        targets = self._async_targets
-        if targets is None or targets["store"] is not self.connection.abackend:
-            targets = self._async_targets = self._targets(False)
-        return await adrive(steps, targets)
-
-    def _targets(self, sync: bool) -> dict[str, Any]:
-        """What the operations call (:mod:`t5_vectors.index._ops`), sync or async (kept, and
-        made again only if the storage's backend changes)."""
-        store: Any = self.connection.backend if sync else self.connection.abackend
-        return {
-            "store": store,
-            "reads": retrying(store, self.retry) if sync else aretrying(store, self.retry),
-            "embed": self.points if sync else _Async(self.points),
-            "embedder": self.embedder if sync else _Async(self.embedder),
-            "self": self if sync else _Async(self),
-            "pipeline": _Pipeline if sync else _AsyncPipeline,
-        }
 
     # ----------------------------------------------------------------------------- properties
     @property
@@ -234,8 +202,7 @@ class QdrantIndex:
     @property
     def fingerprint(self) -> str:
         """The model's fingerprint and the stored layout, part of every content hash."""
-        tokens, sparse = self.spec.token_vectors, self.spec.sparse_vectors
-        return layout_fingerprint(self.identity.fingerprint, tokens, sparse)
+        return layout_fingerprint(self.identity.fingerprint, self.spec.tokens, self.spec.sparse)
 
     @property
     def backend(self) -> Backend:
@@ -249,7 +216,7 @@ class QdrantIndex:
 
     @property
     def client(self) -> QdrantClient:
-        """The sync ``QdrantClient``: an escape hatch for qdrant-client targets only.
+        """The sync ``QdrantClient``: an escape hatch for qdrant-client storages only.
 
         Servers, ``:memory:`` and local-mode folders have one; a Qdrant Edge store raises
         :class:`~t5_vectors.errors.InvalidInputError`. t5-vectors itself never uses it.
@@ -260,7 +227,7 @@ class QdrantIndex:
     def async_client(self) -> AsyncQdrantClient | None:
         """The ``AsyncQdrantClient`` of a server (``None``: async calls run in a thread).
 
-        An escape hatch for qdrant-client targets only, as :attr:`client`.
+        An escape hatch for qdrant-client storages only, as :attr:`client`.
         """
         return self.connection.async_client
 
@@ -270,22 +237,29 @@ class QdrantIndex:
         if not self._ready:
             with self._lock:
                 if not self._ready:
-                    self._run(_ops.ensure(self))
+                    self._ensure()
 
-    async def aensure_collection(self) -> None:
-        """Async :meth:`ensure_collection`."""
-        if not self._ready:
-            async with self._alock:
-                if not self._ready:
-                    await self._arun(_ops.ensure(self))
+    def _ensure(self) -> None:
+        schema = self.collection.describe()
+        if schema is not None and self._recreate:
+            self.collection.drop()
+            schema = None
+        if schema is None:
+            check_may_create(self.collection_name, self._create_if_missing)
+            record = self.identity.record(self.spec.metric)
+            self.collection.create(new_schema(self.spec, self.dim, record))
+        else:
+            self.spec.check(schema, self.collection_name, self.dim, self.embedder.name)
+            self.identity.check(schema, self.collection_name)
+            for key, kind in missing_indexes(self.spec, schema).items():
+                self.collection.create_payload_index(key, kind)
+        self._ready, self._recreate = True, False
 
     def drop(self) -> None:
         """Delete the whole collection; the next call creates it again."""
-        self._run(_ops.drop(self))
-
-    async def adrop(self) -> None:
-        """Async :meth:`drop`."""
-        await self._arun(_ops.drop(self))
+        self.collection.drop()
+        self._ready = self._written = False
+        self._maybe_empty = True
 
     def build_index(self, progress: Progress | None = None) -> None:
         """Build the engine's index of what was written (Qdrant Edge: HNSW).
@@ -296,11 +270,9 @@ class QdrantIndex:
         Args:
             progress: ``progress(done, total)`` as the build advances.
         """
-        self._run(_ops.build_index(self, progress))
-
-    async def abuild_index(self, progress: Progress | None = None) -> None:
-        """Async :meth:`build_index` (on a worker thread for an in-process engine)."""
-        await self._arun(_ops.build_index(self, progress))
+        self.ensure_collection()
+        self.collection.build_index(progress)
+        self._written = False
 
     # ------------------------------------------------------------------------------ ingestion
     def ingest(
@@ -317,7 +289,7 @@ class QdrantIndex:
 
         Documents keep their ``Document.id``; those without one get an id from their
         ``metadata["source"]`` and text. Documents stored unchanged are neither encoded nor
-        written again.
+        written again. ``aingest`` also takes async iterables (``loader.alazy_load()``).
 
         Args:
             documents: any iterable of ``Document`` or ``str`` (``loader.lazy_load()``). Lists
@@ -336,44 +308,19 @@ class QdrantIndex:
         Returns:
             the counts of written, skipped (unchanged) and failed documents.
         """
-        if isinstance(documents, AsyncIterable):
-            raise InvalidInputError(
-                "documents: expected an iterable, found an async iterable. Pass it to aingest."
-            )
-        return self._run(  # type: ignore[no-any-return]
-            _ops.ingest(
-                self,
-                documents,
-                batch_size=batch_size,
-                show_progress=show_progress,
-                force=force,
-                on_failure=on_failure,
-                build=build_index,
-            )
-        )
-
-    async def aingest(
-        self,
-        documents: Iterable[Document | str] | AsyncIterable[Document | str],
-        *,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        show_progress: bool = False,
-        force: bool = False,
-        on_failure: OnFailure = "raise",
-        build_index: bool = True,
-    ) -> IngestReport:
-        """Async :meth:`ingest`; also takes async iterables (``loader.alazy_load()``)."""
-        return await self._arun(  # type: ignore[no-any-return]
-            _ops.ingest(
-                self,
-                documents,
-                batch_size=batch_size,
-                show_progress=show_progress,
-                force=force,
-                on_failure=on_failure,
-                build=build_index,
-            )
-        )
+        total = len(documents) if isinstance(documents, Sized) else None
+        run = IngestRun(batch_size, self.retry, on_failure, force, True, show_progress, total)
+        fingerprint = self.fingerprint
+        prepared = prepare_stream(documents, fingerprint)  # a list is validated in full here
+        self.ensure_collection()
+        if self.fingerprint != fingerprint:  # adopted the collection's (nothing consumed yet)
+            prepared = prepare_stream(documents, self.fingerprint)
+        run = replace(run, lookup=self._ready_to_write(force))
+        report = run_ingest(prepared, self.collection, self.points, run)
+        if report.written and build_index:
+            with progress_bar(show_progress, "index", "vector") as progress:
+                self.build_index(progress)
+        return report
 
     def add(
         self,
@@ -387,17 +334,15 @@ class QdrantIndex:
         Every document is validated before anything is written. A document's id comes from
         *ids*, else from ``Document.id``, else from its source and text.
         """
-        return self._run(_ops.add(self, documents, ids, batch_size))  # type: ignore[no-any-return]
-
-    async def aadd(
-        self,
-        documents: Sequence[Document | str],
-        *,
-        ids: Sequence[DocumentId | None] | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-    ) -> list[str]:
-        """Async :meth:`add`."""
-        return await self._arun(_ops.add(self, documents, ids, batch_size))  # type: ignore[no-any-return]
+        run = IngestRun(batch_size, self.retry)
+        fingerprint = self.fingerprint
+        prepared = prepare_list(documents, ids, fingerprint)
+        self.ensure_collection()
+        if self.fingerprint != fingerprint:  # adopted the collection's: hash with it
+            prepared = prepare_list(documents, ids, self.fingerprint)
+        run = replace(run, lookup=self._ready_to_write(False))
+        run_ingest(prepared, self.collection, self.points, run)
+        return [str(doc.document_id) for doc in prepared]
 
     def record_model_location(self) -> None:
         """Record where the model now is, when it was recognised as the recorded one elsewhere.
@@ -407,11 +352,31 @@ class QdrantIndex:
         written from, so ``t5-vectors search`` without ``--model`` finds it there. Ingesting
         and adding do it; the file ingest also does when every file is stored unchanged.
         """
-        self._run(_ops.record_model_location(self))
+        if self.identity.recognised is None:
+            return
+        schema = self.collection.describe()
+        if schema is not None:
+            self.collection.set_metadata(relocated(schema.metadata, self.identity.model))
+        self.identity.recognised = None
 
-    async def arecord_model_location(self) -> None:
-        """Async :meth:`record_model_location`."""
-        await self._arun(_ops.record_model_location(self))
+    def _ready_to_write(self, force: bool) -> bool:
+        """The record made current: whether the ingest must look stored hashes up."""
+        self.record_model_location()
+        lookup = not force and self._holds_points()
+        self._written = True
+        return lookup
+
+    def _holds_points(self) -> bool:
+        """Whether the collection holds any point (else an ingest has nothing to look up).
+
+        Counted once: the ingest asking is about to write, so later calls through this index
+        (many small ``add`` calls) look hashes up without a count first. Were the collection
+        emptied meanwhile, the lookups find nothing, which is still right.
+        """
+        if not self._maybe_empty:
+            return True
+        self._maybe_empty = False
+        return self.collection.count() > 0
 
     # --------------------------------------------------------------------------------- search
     def search(self, query: QueryLike, **options: Unpack[SearchKwargs]) -> ScoredDocuments:
@@ -439,11 +404,7 @@ class QdrantIndex:
                   rerank); default ``max(4 * k, 20)``.
                 * ``rrf_k``: the RRF constant (hybrid with rrf); default Qdrant's.
         """
-        return self._run(_ops.search(self, query, *_search(options)))  # type: ignore[no-any-return]
-
-    async def asearch(self, query: QueryLike, **options: Unpack[SearchKwargs]) -> ScoredDocuments:
-        """Async :meth:`search`."""
-        return await self._arun(_ops.search(self, query, *_search(options)))  # type: ignore[no-any-return]
+        return self._search(query, *search_options(options))
 
     def mmr(self, query: QueryLike, **options: Unpack[MmrKwargs]) -> ScoredDocuments:
         """Maximal marginal relevance: *k* of the *fetch_k* nearest, relevant yet diverse.
@@ -459,60 +420,76 @@ class QdrantIndex:
                 ``filter``, ``score_threshold`` (applied to the *fetch_k* candidates),
                 ``search_params``, ``hnsw_ef`` and ``exact`` as in :meth:`search`.
         """
-        return self._run(_ops.search(self, query, _mmr(options), Retrieval()))  # type: ignore[no-any-return]
+        return self._search(query, *mmr_options(options))
 
-    async def ammr(self, query: QueryLike, **options: Unpack[MmrKwargs]) -> ScoredDocuments:
-        """Async :meth:`mmr`."""
-        return await self._arun(_ops.search(self, query, _mmr(options), Retrieval()))  # type: ignore[no-any-return]
+    def _search(
+        self, query: QueryLike, options: SearchOptions, retrieval: Retrieval
+    ) -> ScoredDocuments:
+        self.ensure_collection()
+        names = self.points.names
+        if retrieval.mode == "dense":
+            vector = self.points.dense_query(query, self.dim)
+            hits = self.collection.query(options.plan(names[0], vector))
+            return options.results(vector, hits, names[0])
+        if not isinstance(query, str):
+            raise _text_needed(retrieval.mode, query)
+        vectors = self.points.query(
+            query,
+            dense=retrieval.needs_dense,
+            tokens=retrieval.needs_tokens,
+            sparse=retrieval.needs_sparse,
+        )
+        # A sparse-only query without a single known piece matches nothing.
+        if retrieval.mode == "sparse" and vectors.sparse is not None and not vectors.sparse:
+            return []
+        hits = self.collection.query(retrieval.plan(vectors, options, names))
+        return options.results(np.zeros(0, dtype=np.float32), hits, None)
 
     # ----------------------------------------------------------------------- ids and deletion
     def get(self, ids: Sequence[DocumentId]) -> list[Document]:
         """The stored documents with these ids, in the order asked; missing ids are left out."""
-        return self._run(_ops.get(self, ids))  # type: ignore[no-any-return]
-
-    async def aget(self, ids: Sequence[DocumentId]) -> list[Document]:
-        """Async :meth:`get`."""
-        return await self._arun(_ops.get(self, ids))  # type: ignore[no-any-return]
+        lookup = IdLookup.of(ids)
+        if not lookup.own:
+            return []
+        self.ensure_collection()
+        return lookup.match(self.collection.retrieve(lookup.point_ids))
 
     def delete(
         self, ids: Sequence[DocumentId] | None = None, *, filter: FilterLike | None = None
     ) -> None:
         """Delete the documents with these ids (missing ones are ignored), or those matching
         *filter* (as in :meth:`search`); with neither, every document."""
-        self._run(_ops.delete(self, ids, filter))
-
-    async def adelete(
-        self, ids: Sequence[DocumentId] | None = None, *, filter: FilterLike | None = None
-    ) -> None:
-        """Async :meth:`delete`."""
-        await self._arun(_ops.delete(self, ids, filter))
+        if filter is not None and ids is not None:
+            raise InvalidInputError(
+                "delete: expected ids or a filter, found both. Delete by one, then the other."
+            )
+        targets: list[DeleteTarget]
+        if filter is not None:
+            targets = [(None, to_filter(filter) or {"must": []})]
+        else:
+            targets = [DELETE_ALL] if ids is None else IdLookup.of(ids).delete_targets()
+        self.ensure_collection()
+        for point_ids, where in targets:
+            self.collection.delete(point_ids, where)
 
     def count(self, filter: FilterLike | None = None) -> int:
         """Exact number of points (matching *filter*)."""
-        return self._run(_ops.count(self, filter))  # type: ignore[no-any-return]
-
-    async def acount(self, filter: FilterLike | None = None) -> int:
-        """Async :meth:`count`."""
-        return await self._arun(_ops.count(self, filter))  # type: ignore[no-any-return]
+        where = to_filter(filter)
+        self.ensure_collection()
+        return self.collection.count(where)
 
     def storage(self, sample: int = DEFAULT_SAMPLE) -> StorageReport:
         """Bytes per chunk, measured on up to *sample* stored points (see
         :mod:`t5_vectors.plan.footprint`)."""
-        return self._run(_ops.storage(self, sample))  # type: ignore[no-any-return]
-
-    async def astorage(self, sample: int = DEFAULT_SAMPLE) -> StorageReport:
-        """Async :meth:`storage`."""
-        return await self._arun(_ops.storage(self, sample))  # type: ignore[no-any-return]
+        self.ensure_collection()
+        return self.collection.footprint(self.spec, self.dim, sample)
 
     def copy_to(
         self,
-        storage: StorageLike = None,
+        storage: StorageLike,
         *,
         collection_name: str | None = None,
-        api_key: str | None = None,
-        client_options: Mapping[str, Any] | None = None,
         show_progress: bool = False,
-        **where: Any,
     ) -> CopyReport:
         """Copy the collection to other storage without re-encoding (see :mod:`.storage.copy`).
 
@@ -522,68 +499,47 @@ class QdrantIndex:
         :class:`~t5_vectors.errors.CollectionConfigError` before anything is written.
 
         Args:
-            storage: the destination, anything :func:`~t5_vectors.storage.open.open_storage`
-                opens (a folder, a URL, ``":memory:"``, a ``QdrantClient``, a backend); or
-                one of the shorthands ``path=``, ``url=``, ``location=``, ``client=``,
-                ``backend=``. Clients and backends given are not closed.
+            storage: the destination: an open :class:`~t5_vectors.storage.open.Storage`, or
+                anything :func:`~t5_vectors.storage.open.open_storage` opens (a folder, a URL,
+                ``":memory:"``, a ``QdrantClient``); what this call opens, it closes.
             collection_name: the name at the destination (default: this collection's).
-            api_key: the destination server's API key.
-            client_options: other ``QdrantClient`` keyword arguments for the destination.
             show_progress: show a progress bar.
 
         Returns:
             the points copied, and whether the destination collection was created.
         """
-        storage_options, layout = split_options(where, "copy_to")
-        if layout or "async_client" in storage_options:
-            raise InvalidInputError(
-                f"copy_to: expected a destination, found {sorted({*layout, *storage_options})}."
-            )
-        if api_key is not None:
-            storage_options["api_key"] = api_key
-        if client_options:
-            storage_options["client_options"] = client_options
-        destination_where, keywords = storage_arguments(storage, storage_options)
-        if destination_where is None:
-            raise InvalidInputError(
-                "copy_to: expected a destination (storage=, or path=, url=, location=, client= "
-                "or backend=), found none."
-            )
         self.ensure_collection()
         if self._written:
             self.build_index()
-        destination = open_storage(destination_where, **keywords)
+        destination = open_storage(storage)
         try:
-            with _ops.copy_bar(show_progress, "copy", "point") as progress:
+            with progress_bar(show_progress, "copy", "point") as progress:
                 return copy_collection(
-                    retrying(self.connection.backend, self.retry),
+                    self.collection.backend,
                     self.collection_name,
                     destination.backend,
                     collection_name,
                     progress=progress,
                 )
         finally:
-            destination.close()
+            if destination is not storage:
+                destination.close()
 
     # ------------------------------------------------------------------------------ lifecycle
     def close(self) -> None:
         """Build the index of what was written, then close the storage this index opened.
 
-        Closing releases an embedded store for other processes. Storage left open is closed at
+        Closing releases an embedded store for other processes (a :class:`Storage` given to
+        the index stays open: it is its owner's to close). Storage left open is closed at
         interpreter exit. The storage is closed even when the build fails (a full disk raises
         :class:`~t5_vectors.errors.StorageFullError`; the index is built on a later close).
         """
         try:
-            self._run(_ops.close(self))
+            if self._written and self._ready:
+                self.build_index()
         finally:
-            self.connection.close()
-
-    async def aclose(self) -> None:
-        """Async :meth:`close`: also closes the async clients this index created."""
-        try:
-            await self._arun(_ops.close(self))
-        finally:
-            await self.connection.aclose()
+            if self._owns_storage:
+                self.connection.close()
 
     def __enter__(self) -> QdrantIndex:
         return self
@@ -608,54 +564,209 @@ class QdrantIndex:
     ) -> None:
         await self.aclose()
 
+    # --- async twins: generated by scripts/generate_async.py from the code above; do not edit ---
+    async def aensure_collection(self) -> None:
+        """Async :meth:`ensure_collection`."""
+        if not self._ready:
+            async with self._alock:
+                if not self._ready:
+                    await self._aensure()
 
-_SEARCH_DEFAULTS: dict[str, Any] = {
-    "k": 4,
-    "filter": None,
-    "score_threshold": None,
-    "search_params": None,
-    "hnsw_ef": None,
-    "exact": False,
-}
+    async def _aensure(self) -> None:
+        """Async :meth:`_ensure`."""
+        schema = await self.collection.adescribe()
+        if schema is not None and self._recreate:
+            await self.collection.adrop()
+            schema = None
+        if schema is None:
+            check_may_create(self.collection_name, self._create_if_missing)
+            record = await self.identity.arecord(self.spec.metric)
+            await self.collection.acreate(new_schema(self.spec, self.dim, record))
+        else:
+            self.spec.check(schema, self.collection_name, self.dim, self.embedder.name)
+            await self.identity.acheck(schema, self.collection_name)
+            for key, kind in missing_indexes(self.spec, schema).items():
+                await self.collection.acreate_payload_index(key, kind)
+        self._ready, self._recreate = (True, False)
 
+    async def adrop(self) -> None:
+        """Async :meth:`drop`."""
+        await self.collection.adrop()
+        self._ready = self._written = False
+        self._maybe_empty = True
 
-_SEARCH_KEYS = frozenset(SearchKwargs.__annotations__)
-_MMR_KEYS = frozenset(MmrKwargs.__annotations__)
+    async def abuild_index(self, progress: Progress | None = None) -> None:
+        """Async :meth:`build_index`."""
+        await self.aensure_collection()
+        await self.collection.abuild_index(progress)
+        self._written = False
 
+    async def aingest(
+        self,
+        documents: Iterable[Document | str] | AsyncIterable[Document | str],
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        show_progress: bool = False,
+        force: bool = False,
+        on_failure: OnFailure = "raise",
+        build_index: bool = True,
+    ) -> IngestReport:
+        """Async :meth:`ingest`."""
+        total = len(documents) if isinstance(documents, Sized) else None
+        run = IngestRun(batch_size, self.retry, on_failure, force, True, show_progress, total)
+        fingerprint = self.fingerprint
+        prepared = aprepare_stream(documents, fingerprint)
+        await self.aensure_collection()
+        if self.fingerprint != fingerprint:
+            prepared = aprepare_stream(documents, self.fingerprint)
+        run = replace(run, lookup=await self._aready_to_write(force))
+        report = await arun_ingest(prepared, self.collection, self.points, run)
+        if report.written and build_index:
+            with progress_bar(show_progress, "index", "vector") as progress:
+                await self.abuild_index(progress)
+        return report
 
-def _known(options: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
-    unknown = sorted(options.keys() - allowed)
-    if unknown:
-        raise TypeError(
-            f"{where}() got unexpected keyword argument(s) {', '.join(map(repr, unknown))}; "
-            f"it takes {', '.join(sorted(allowed))}."
+    async def aadd(
+        self,
+        documents: Sequence[Document | str],
+        *,
+        ids: Sequence[DocumentId | None] | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> list[str]:
+        """Async :meth:`add`."""
+        run = IngestRun(batch_size, self.retry)
+        fingerprint = self.fingerprint
+        prepared = prepare_list(documents, ids, fingerprint)
+        await self.aensure_collection()
+        if self.fingerprint != fingerprint:
+            prepared = prepare_list(documents, ids, self.fingerprint)
+        run = replace(run, lookup=await self._aready_to_write(False))
+        await arun_ingest(prepared, self.collection, self.points, run)
+        return [str(doc.document_id) for doc in prepared]
+
+    async def arecord_model_location(self) -> None:
+        """Async :meth:`record_model_location`."""
+        if self.identity.recognised is None:
+            return
+        schema = await self.collection.adescribe()
+        if schema is not None:
+            await self.collection.aset_metadata(relocated(schema.metadata, self.identity.model))
+        self.identity.recognised = None
+
+    async def _aready_to_write(self, force: bool) -> bool:
+        """Async :meth:`_ready_to_write`."""
+        await self.arecord_model_location()
+        lookup = not force and await self._aholds_points()
+        self._written = True
+        return lookup
+
+    async def _aholds_points(self) -> bool:
+        """Async :meth:`_holds_points`."""
+        if not self._maybe_empty:
+            return True
+        self._maybe_empty = False
+        return await self.collection.acount() > 0
+
+    async def asearch(self, query: QueryLike, **options: Unpack[SearchKwargs]) -> ScoredDocuments:
+        """Async :meth:`search`."""
+        return await self._asearch(query, *search_options(options))
+
+    async def ammr(self, query: QueryLike, **options: Unpack[MmrKwargs]) -> ScoredDocuments:
+        """Async :meth:`mmr`."""
+        return await self._asearch(query, *mmr_options(options))
+
+    async def _asearch(
+        self, query: QueryLike, options: SearchOptions, retrieval: Retrieval
+    ) -> ScoredDocuments:
+        """Async :meth:`_search`."""
+        await self.aensure_collection()
+        names = self.points.names
+        if retrieval.mode == "dense":
+            vector = await self.points.adense_query(query, self.dim)
+            hits = await self.collection.aquery(options.plan(names[0], vector))
+            return options.results(vector, hits, names[0])
+        if not isinstance(query, str):
+            raise _text_needed(retrieval.mode, query)
+        vectors = await self.points.aquery(
+            query,
+            dense=retrieval.needs_dense,
+            tokens=retrieval.needs_tokens,
+            sparse=retrieval.needs_sparse,
         )
+        if retrieval.mode == "sparse" and vectors.sparse is not None and (not vectors.sparse):
+            return []
+        hits = await self.collection.aquery(retrieval.plan(vectors, options, names))
+        return options.results(np.zeros(0, dtype=np.float32), hits, None)
+
+    async def aget(self, ids: Sequence[DocumentId]) -> list[Document]:
+        """Async :meth:`get`."""
+        lookup = IdLookup.of(ids)
+        if not lookup.own:
+            return []
+        await self.aensure_collection()
+        return lookup.match(await self.collection.aretrieve(lookup.point_ids))
+
+    async def adelete(
+        self, ids: Sequence[DocumentId] | None = None, *, filter: FilterLike | None = None
+    ) -> None:
+        """Async :meth:`delete`."""
+        if filter is not None and ids is not None:
+            raise InvalidInputError(
+                "delete: expected ids or a filter, found both. Delete by one, then the other."
+            )
+        targets: list[DeleteTarget]
+        if filter is not None:
+            targets = [(None, to_filter(filter) or {"must": []})]
+        else:
+            targets = [DELETE_ALL] if ids is None else IdLookup.of(ids).delete_targets()
+        await self.aensure_collection()
+        for point_ids, where in targets:
+            await self.collection.adelete(point_ids, where)
+
+    async def acount(self, filter: FilterLike | None = None) -> int:
+        """Async :meth:`count`."""
+        where = to_filter(filter)
+        await self.aensure_collection()
+        return await self.collection.acount(where)
+
+    async def astorage(self, sample: int = DEFAULT_SAMPLE) -> StorageReport:
+        """Async :meth:`storage`."""
+        await self.aensure_collection()
+        return await self.collection.afootprint(self.spec, self.dim, sample)
+
+    async def aclose(self) -> None:
+        """Async :meth:`close`."""
+        try:
+            if self._written and self._ready:
+                await self.abuild_index()
+        finally:
+            if self._owns_storage:
+                await self.connection.aclose()
+
+    # --- end of async twins ---
 
 
-def _search(options: Mapping[str, Any]) -> tuple[SearchOptions, Retrieval]:
-    _known(options, _SEARCH_KEYS, "search")
-    given = {**_SEARCH_DEFAULTS, **options}
-    params = with_search_options(given["search_params"], given["hnsw_ef"], given["exact"])
-    search = SearchOptions(given["k"], given["filter"], given["score_threshold"], params)
-    retrieval = Retrieval(
-        options.get("mode", "dense"),
-        options.get("fusion", "rrf"),
-        options.get("dense_limit"),
-        options.get("sparse_limit"),
-        options.get("rrf_k"),
+def _text_needed(mode: str, query: object) -> InvalidInputError:
+    return InvalidInputError(
+        f"query: mode {mode!r} expected a query text, found {type(query).__name__}. Pass the "
+        "text, or search a vector with mode='dense'."
     )
-    return search, retrieval
 
 
-def _mmr(options: Mapping[str, Any]) -> SearchOptions:
-    _known(options, _MMR_KEYS, "mmr")
-    given = {**_SEARCH_DEFAULTS, "fetch_k": 20, "lambda_mult": 0.5, **options}
-    params = with_search_options(given["search_params"], given["hnsw_ef"], given["exact"])
-    return SearchOptions(
-        given["k"],
-        given["filter"],
-        given["score_threshold"],
-        params,
-        given["fetch_k"],
-        given["lambda_mult"],
-    )
+@contextlib.contextmanager
+def progress_bar(show: bool, desc: str, unit: str) -> Iterator[Progress | None]:
+    """A tqdm bar fed by ``progress(done, total)`` (``None`` when not shown)."""
+    if not show:
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(desc=desc, unit=unit, leave=False) as bar:
+
+        def progress(done: int, total: int | None) -> None:
+            if total is not None and bar.total != total:
+                bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        yield progress

@@ -14,68 +14,68 @@ grow with the corpus):
    (embedded Qdrant serves one call at a time), batch *n + 1* encodes while batch *n* uploads,
    and writes stay in input order. About four batches are in memory at any time.
 
-The decisions (what to look up, skip, encode, hand over, count) are made once, in sans-I/O
-generators (:func:`_batch_steps`, :func:`_upload_steps`) that yield the I/O they need; the
-sync pipeline (a reader and an uploader thread) and the async one (a reader and an upload task)
-are two small drivers of that one core.
+:func:`run_ingest` is written once; :func:`arun_ingest` is its generated twin
+(``scripts/generate_async.py``), the uploader a thread (:class:`Uploader`) in one and a task
+(:class:`AsyncUploader`) in the other.
 
-Storage calls are retried on transient failures (:mod:`t5_vectors.storage.retry`). When a batch
-fails for good, ingestion stops (``on_failure="raise"``, the default) with an
-:class:`IngestError` naming the batch and how much was written, or records the failure and goes
-on (``on_failure="continue"``). Either way :class:`IngestReport` counts every document read as
-written, skipped or failed.
+Storage calls are retried on transient failures by the collection
+(:mod:`t5_vectors.storage.retry`). When a batch fails for good, ingestion stops
+(``on_failure="raise"``, the default) with an :class:`~t5_vectors.errors.IngestError` naming the
+batch and how much was written, or records the failure and goes on (``on_failure="continue"``).
+Either way the :class:`~t5_vectors.errors.IngestReport` counts every document read as written,
+skipped or failed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import queue
 import threading
 import time
 from collections.abc import (
-    AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
     Awaitable,
     Callable,
-    Generator,
     Iterable,
+    Iterator,
     Sequence,
 )
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import partial
 from itertools import islice
-from typing import Any, Protocol
+from typing import Literal
 
-from t5_vectors._steps import arun_steps, run_steps
+from t5_vectors._checks import check_positive_int
+from t5_vectors.errors import (
+    BatchFailure,
+    IngestError,
+    IngestReport,
+    InvalidInputError,
+    StorageFullError,
+)
+from t5_vectors.index._encoding import EncodedBatch, PointEncoder
+from t5_vectors.index.collection import Collection
 from t5_vectors.plan.payload import PreparedDocument
-from t5_vectors.plan.report import BatchFailure, IngestError, IngestReport, OnFailure, Tally
-from t5_vectors.storage.retry import RetryPolicy
+from t5_vectors.storage.retry import RetryPolicy, is_transient
 
-__all__ = [
-    "AsyncSink",
-    "BatchFailure",
-    "IngestError",
-    "IngestReport",
-    "IngestRun",
-    "OnFailure",
-    "Sink",
-    "arun_ingest",
-    "run_ingest",
-]
+__all__ = ["DEFAULT_BATCH_SIZE", "IngestRun", "OnFailure", "arun_ingest", "run_ingest"]
 
+DEFAULT_BATCH_SIZE = 256
+"""Documents (chunks, for files) per ingestion batch: looked up, encoded and written together."""
 
-Vectors = Any
-"""What a sink's ``embed`` returns for a batch; handed to its ``write`` unchanged."""
+OnFailure = Literal["raise", "continue"]
+Stage = Literal["reading documents", "checking stored hashes", "encoding", "uploading"]
 
 
 @dataclass(frozen=True)
 class IngestRun:
-    """How one ingestion runs.
+    """How one ingestion runs; validated on creation.
 
     Attributes:
         batch_size: documents per batch.
-        retry: how transient storage failures are retried.
+        retry: how transient storage failures are retried (for the report's messages; the
+            collection retries its own calls).
         on_failure: ``"raise"`` stops at the first batch that fails for good, ``"continue"``
             records it and goes on.
         force: encode and write even documents stored unchanged.
@@ -85,250 +85,214 @@ class IngestRun:
         total: how many documents the source holds, when known (for the bar).
     """
 
-    batch_size: int
-    retry: RetryPolicy
+    batch_size: int = DEFAULT_BATCH_SIZE
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     on_failure: OnFailure = "raise"
     force: bool = False
     lookup: bool = True
     show_progress: bool = False
     total: int | None = None
 
-
-class Sink(Protocol):
-    """Where a sync ingestion reads stored hashes, embeds and writes (``QdrantIndex``)."""
-
-    def stored_hashes(self, point_ids: Sequence[str]) -> dict[str, object]: ...
-    def embed(self, texts: Sequence[str]) -> Vectors: ...
-    def write(self, documents: Sequence[PreparedDocument], vectors: Vectors) -> None: ...
-
-
-class AsyncSink(Protocol):
-    """Async :class:`Sink`."""
-
-    async def astored_hashes(self, point_ids: Sequence[str]) -> dict[str, object]: ...
-    async def aembed(self, texts: Sequence[str]) -> Vectors: ...
-    async def awrite(self, documents: Sequence[PreparedDocument], vectors: Vectors) -> None: ...
+    def __post_init__(self) -> None:
+        check_positive_int("batch_size", self.batch_size)
+        if self.on_failure not in ("raise", "continue"):
+            raise InvalidInputError(
+                f"on_failure: expected 'raise' or 'continue', found {self.on_failure!r}."
+            )
 
 
 @dataclass
-class _Encoded:
+class Encoded:
+    """A batch encoded and on its way to the uploader."""
+
     batch: int
     first: int
     last: int
     documents: list[PreparedDocument]
-    vectors: Vectors
+    vectors: EncodedBatch
 
 
-def _changed(batch: list[PreparedDocument], latest: dict[str, object]) -> list[PreparedDocument]:
-    return [doc for doc in batch if latest.get(doc.point_id) != doc.content_hash]
+class Tally:
+    """Counters shared by the reader and the uploader (thread-safe)."""
+
+    def __init__(self, run: IngestRun) -> None:
+        from tqdm.auto import tqdm
+
+        self.run = run
+        self.progress = tqdm(
+            total=run.total, unit="doc", desc="ingest", disable=not run.show_progress
+        )
+        self.counts = IngestReport()
+        self.batches = 0
+        self.failures: list[BatchFailure] = []
+        self.fatal: tuple[BatchFailure, BaseException] | None = None
+        self.started = time.perf_counter()
+        self.lock = threading.Lock()
+        self.in_flight: dict[str, str] = {}
+
+    @property
+    def stopped(self) -> bool:
+        return self.fatal is not None
+
+    def skips(self, batch: int) -> bool:
+        """Whether an encoded batch must not be uploaded: an earlier batch failed for good."""
+        return self.fatal is not None and self.fatal[0].batch < batch
+
+    def add(self, *, written: int = 0, skipped: int = 0, failed: int = 0) -> None:
+        more = IngestReport(written=written, skipped=skipped, failed=failed)
+        with self.lock:
+            self.counts = self.counts.plus(more)
+        self.progress.update(written + skipped + failed)
+
+    def hold(self, documents: Sequence[PreparedDocument]) -> None:
+        """Mark *documents* as encoded but not yet written."""
+        with self.lock:
+            for doc in documents:
+                self.in_flight[doc.point_id] = doc.content_hash
+
+    def release(self, documents: Sequence[PreparedDocument]) -> None:
+        """*documents* were written (or given up on): Qdrant is the reference again."""
+        with self.lock:
+            for doc in documents:
+                if self.in_flight.get(doc.point_id) == doc.content_hash:
+                    del self.in_flight[doc.point_id]
+
+    def changed(
+        self, batch: list[PreparedDocument], stored: dict[str, object]
+    ) -> list[PreparedDocument]:
+        """The documents of *batch* whose hash differs from the latest version: one on its way
+        to Qdrant, else the *stored* one."""
+        with self.lock:
+            latest = {
+                d.point_id: self.in_flight.get(d.point_id, stored.get(d.point_id)) for d in batch
+            }
+        return [doc for doc in batch if latest[doc.point_id] != doc.content_hash]
+
+    def elapsed(self, kind: Literal["encode", "qdrant", "wait", "lookup"], started: float) -> None:
+        seconds = time.perf_counter() - started
+        more = IngestReport(
+            encode_seconds=seconds if kind == "encode" else 0.0,
+            qdrant_seconds=seconds if kind in ("qdrant", "lookup") else 0.0,
+            qdrant_wait_seconds=seconds if kind in ("wait", "lookup") else 0.0,
+        )
+        with self.lock:
+            self.counts = self.counts.plus(more)
+
+    def fail(
+        self, batch: int, span: tuple[int, int], size: int, stage: Stage, error: BaseException
+    ) -> None:
+        failure = BatchFailure(
+            batch, span[0], span[1], size, stage, f"{type(error).__name__}: {error}"
+        )
+        with self.lock:
+            self.failures.append(failure)
+            # A failed read leaves the iterable unusable: that always stops ingestion.
+            fatal = self.run.on_failure == "raise" or stage == "reading documents"
+            if fatal and self.fatal is None:
+                self.fatal = (failure, error)
+        self.add(failed=size)
+
+    def finish(self) -> IngestReport:
+        self.progress.close()
+        report = replace(
+            self.counts,
+            batches=self.batches,
+            seconds=time.perf_counter() - self.started,
+            failures=tuple(self.failures),
+        )
+        if self.fatal is not None:
+            failure, error = self.fatal
+            message = _message(failure, error, report, self.run.retry)
+            raise IngestError(message, report=report, failure=failure) from error
+        return report
 
 
-def _span(first: int, batch: list[PreparedDocument]) -> tuple[int, int]:
-    return first, first + len(batch) - 1
+class Uploader:
+    """The uploader thread: writes what :meth:`put` hands it, in order, one batch queued."""
 
+    def __init__(self, upload: Callable[[Encoded], None], tally: Tally) -> None:
+        self.tally = tally
+        self._pending: queue.Queue[Encoded | None] = queue.Queue(maxsize=1)
 
-def _dedupe(batch: list[PreparedDocument]) -> list[PreparedDocument]:
-    by_point = {doc.point_id: doc for doc in batch}
-    return list(by_point.values()) if len(by_point) < len(batch) else batch
+        def work() -> None:
+            while (item := self._pending.get()) is not None:
+                upload(item)
 
+        self._thread = threading.Thread(target=work, name="t5-vectors-upload", daemon=True)
+        self._thread.start()
 
-def _progress(show: bool, total: int | None) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="doc", desc="ingest", disable=not show)
-
-
-@dataclass(frozen=True)
-class _Lookup:
-    """I/O asked by the core: the stored hashes of these point ids (retried)."""
-
-    ids: list[str]
-
-
-@dataclass(frozen=True)
-class _HandOver:
-    """I/O asked by the core: hand the batch encoded before to the uploader."""
-
-
-@dataclass(frozen=True)
-class _Embed:
-    """I/O asked by the core: the vectors of these texts."""
-
-    texts: list[str]
-
-
-@dataclass(frozen=True)
-class _Write:
-    """I/O asked by the core: write this encoded batch (retried)."""
-
-    item: _Encoded
-
-
-_Op = _Lookup | _HandOver | _Embed | _Write
-_Steps = Generator[_Op, Any, _Encoded | None]
-
-
-def _batch_steps(
-    batch: list[PreparedDocument],
-    number: int,
-    first: int,
-    tally: Tally,
-    force: bool,
-    lookup: bool = True,
-) -> _Steps:
-    """One batch, sans I/O: look up stored hashes, hand over the batch before, encode.
-
-    Without *lookup* (the collection was empty when the run began) only the versions this
-    run still has on their way are compared, with no storage call. The lookup comes before
-    the hand-over so that it never queues behind that upload
-    (an embedded engine may serve one call at a time), and the upload runs while this batch
-    encodes. Returns the encoded batch, or ``None`` (nothing to write, or a failure recorded).
-    """
-    todo: list[PreparedDocument] | None = _dedupe(batch)
-    assert todo is not None
-    if not force and not lookup:  # nothing was stored before: only this run's versions count
-        todo = _changed(todo, tally.latest([doc.point_id for doc in todo], {}))
-    elif not force:
-        ids = [doc.point_id for doc in todo]
+    def put(self, item: Encoded) -> None:
         started = time.perf_counter()
+        self._pending.put(item)
+        self.tally.elapsed("wait", started)
+
+    def close(self) -> None:
+        """Wait for the uploads handed over (the last one included)."""
+        self._pending.put(None)
+        started = time.perf_counter()
+        self._thread.join()
+        self.tally.elapsed("wait", started)
+
+
+class AsyncUploader:
+    """The uploader task: :class:`Uploader` on the event loop."""
+
+    def __init__(self, upload: Callable[[Encoded], Awaitable[None]], tally: Tally) -> None:
+        self.tally = tally
+        self._pending: asyncio.Queue[Encoded | None] = asyncio.Queue(maxsize=1)
+
+        async def work() -> None:
+            while (item := await self._pending.get()) is not None:
+                await upload(item)
+
+        self._task = asyncio.create_task(work(), name="t5-vectors-upload")
+
+    async def put(self, item: Encoded) -> None:
+        started = time.perf_counter()
+        await self._pending.put(item)
+        self.tally.elapsed("wait", started)
+
+    async def close(self) -> None:
+        """Wait for the uploads handed over (the last one included)."""
+        if not self._task.done():
+            await self._pending.put(None)
+        started = time.perf_counter()
+        await self._task
+        self.tally.elapsed("wait", started)
+
+
+def batches(
+    source: Iterable[PreparedDocument], size: int
+) -> Iterator[tuple[list[PreparedDocument], BaseException | None]]:
+    """*source* in lists of *size*; a failed read ends it with the error (and what was read)."""
+    iterator = iter(source)
+    while True:
+        batch: list[PreparedDocument] = []
         try:
-            stored = yield _Lookup(ids)
+            batch.extend(islice(iterator, size))
         except Exception as error:
-            tally.fail(number, _span(first, batch), len(batch), "checking stored hashes", error)
-            todo = None
-        else:
-            todo = _changed(todo, tally.latest(ids, stored))
-        finally:
-            tally.elapsed("lookup", started)
-    if todo is not None:
-        tally.add(skipped=len(batch) - len(todo))
-    yield _HandOver()
-    if not todo:
-        return None
-    started = time.perf_counter()
-    try:
-        vectors = yield _Embed([doc.text for doc in todo])
-    except Exception as error:
-        tally.fail(number, _span(first, batch), len(todo), "encoding", error)
-        return None
-    finally:
-        tally.elapsed("encode", started)
-    tally.hold(todo)
-    return _Encoded(number, first, first + len(batch) - 1, todo, vectors)
+            yield batch, error
+            return
+        if not batch:
+            return
+        yield batch, None
 
 
-def _upload_steps(item: _Encoded, tally: Tally) -> _Steps:
-    """One upload, sans I/O: skipped after a fatal failure, else written and counted."""
-    if tally.skips(item.batch):
-        tally.add(failed=len(item.documents))
-    else:
-        started = time.perf_counter()
-        try:
-            yield _Write(item)
-        except Exception as error:
-            span = (item.first, item.last)
-            tally.fail(item.batch, span, len(item.documents), "uploading", error)
-        else:
-            tally.add(written=len(item.documents))
-        finally:
-            tally.elapsed("qdrant", started)
-    tally.release(item.documents)
-    return None
-
-
-def _drive(steps: _Steps, do: Callable[[_Op], Any]) -> _Encoded | None:
-    """Run *steps*, doing each I/O it asks with *do* (errors are thrown back into it)."""
-    return run_steps(steps, do)
-
-
-async def _adrive(steps: _Steps, do: Callable[[_Op], Awaitable[Any]]) -> _Encoded | None:
-    """Async :func:`_drive`."""
-    return await arun_steps(steps, do)
-
-
-def run_ingest(source: Iterable[PreparedDocument], sink: Sink, run: IngestRun) -> IngestReport:
-    """Ingest *source* into *sink* (see the module docstring); returns the report.
-
-    A reader (this thread) drives :func:`_batch_steps`; one uploader thread drives
-    :func:`_upload_steps` through a queue of one batch.
-    """
-    tally = Tally(run.on_failure, run.retry, _progress(run.show_progress, run.total))
-    retry, batch_size, force, lookup = run.retry, run.batch_size, run.force, run.lookup
-    pending: queue.Queue[_Encoded | None] = queue.Queue(maxsize=1)
-
-    def write(op: _Op) -> None:
-        assert isinstance(op, _Write)
-        retry.call(lambda: sink.write(op.item.documents, op.item.vectors))
-
-    def upload() -> None:
-        while (item := pending.get()) is not None:
-            _drive(_upload_steps(item, tally), write)
-
-    def hand_over(item: _Encoded | None) -> None:
-        started = time.perf_counter()
-        pending.put(item)
-        tally.elapsed("wait", started)
-
-    held: list[_Encoded] = []
-
-    def do(op: _Op) -> Any:
-        if isinstance(op, _Lookup):
-            ids = op.ids
-            return tally.retry.call(lambda: sink.stored_hashes(ids))
-        if isinstance(op, _HandOver):
-            if held:
-                hand_over(held.pop())
-            return None
-        assert isinstance(op, _Embed)
-        return sink.embed(op.texts)
-
-    uploader = threading.Thread(target=upload, name="t5-vectors-upload", daemon=True)
-    uploader.start()
-    try:
-        iterator = iter(source)
-        first = 0
-        while not tally.stopped:
-            batch: list[PreparedDocument] = []
-            try:
-                batch.extend(islice(iterator, batch_size))
-            except Exception as error:
-                span = (first, first + len(batch))
-                tally.fail(tally.batches, span, len(batch), "reading documents", error)
-                break
-            if not batch:
-                break
-            number, tally.batches = tally.batches, tally.batches + 1
-            encoded = _drive(_batch_steps(batch, number, first, tally, force, lookup), do)
-            if encoded is not None:
-                held.append(encoded)
-            first += len(batch)
-        if held:
-            hand_over(held.pop())
-    finally:
-        hand_over(None)
-        started = time.perf_counter()
-        uploader.join()  # the last upload is waited for
-        tally.elapsed("wait", started)
-    return tally.finish()
-
-
-async def _abatches(
+async def abatches(
     source: AsyncIterable[PreparedDocument] | Iterable[PreparedDocument], size: int
-) -> AsyncGenerator[tuple[list[PreparedDocument], BaseException | None], None]:
+) -> AsyncIterator[tuple[list[PreparedDocument], BaseException | None]]:
+    """Async :func:`batches`, over an async iterable too."""
+    if not isinstance(source, AsyncIterable):
+        for item in batches(source, size):
+            yield item
+        return
     batch: list[PreparedDocument] = []
     try:
-        if isinstance(source, AsyncIterable):
-            async for doc in source:
-                batch.append(doc)
-                if len(batch) == size:
-                    yield batch, None
-                    batch = []
-        else:
-            for doc in source:
-                batch.append(doc)
-                if len(batch) == size:
-                    yield batch, None
-                    batch = []
+        async for doc in source:
+            batch.append(doc)
+            if len(batch) == size:
+                yield batch, None
+                batch = []
     except Exception as error:
         yield batch, error
         return
@@ -336,83 +300,197 @@ async def _abatches(
         yield batch, None
 
 
-async def arun_ingest(
-    source: AsyncIterable[PreparedDocument] | Iterable[PreparedDocument],
-    sink: AsyncSink,
+def _dedupe(batch: list[PreparedDocument]) -> list[PreparedDocument]:
+    by_point = {doc.point_id: doc for doc in batch}
+    return list(by_point.values()) if len(by_point) < len(batch) else batch
+
+
+def run_ingest(
+    source: Iterable[PreparedDocument],
+    collection: Collection,
+    encoder: PointEncoder,
     run: IngestRun,
 ) -> IngestReport:
-    """Async :func:`run_ingest`: the same core, one upload task, encoding awaited natively."""
-    tally = Tally(run.on_failure, run.retry, _progress(run.show_progress, run.total))
-    retry, batch_size, force, lookup = run.retry, run.batch_size, run.force, run.lookup
-    pending: asyncio.Queue[_Encoded | None] = asyncio.Queue(maxsize=1)
+    """Ingest *source* into *collection*, encoded by *encoder* (see the module docstring).
 
-    async def write(op: _Op) -> None:
-        assert isinstance(op, _Write)
-        item = op.item
-        await retry.acall(lambda: sink.awrite(item.documents, item.vectors))
-
-    async def upload() -> None:
-        while (item := await pending.get()) is not None:
-            await _adrive(_upload_steps(item, tally), write)
-
-    uploader = asyncio.create_task(upload(), name="t5-vectors-upload")
+    This thread reads, looks up and encodes; one :class:`Uploader` thread writes.
+    """
+    tally = Tally(run)
+    uploads = Uploader(partial(_upload, collection=collection, encoder=encoder, tally=tally), tally)
+    held: Encoded | None = None
+    first = 0
     try:
-        async with contextlib.aclosing(_abatches(source, batch_size)) as batches:
-            await _aread(batches, pending, sink, tally, force, lookup)
-    except BaseException:
-        uploader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await uploader
-        raise
-    await _ahand_over(pending, None, tally)
-    started = time.perf_counter()
-    await uploader  # the last upload is waited for
-    tally.elapsed("wait", started)
+        for batch, error in batches(source, run.batch_size):
+            if error is not None:
+                span = (first, first + len(batch))
+                tally.fail(tally.batches, span, len(batch), "reading documents", error)
+                break
+            number = tally.batches
+            tally.batches += 1
+            span = (first, first + len(batch) - 1)
+            unique = _dedupe(batch)
+            todo: list[PreparedDocument] | None = unique
+            if not run.force and not run.lookup:  # nothing was stored: compare this run's
+                todo = tally.changed(unique, {})
+            elif not run.force:
+                started = time.perf_counter()
+                ids = [doc.point_id for doc in unique]
+                try:
+                    todo = tally.changed(unique, collection.hashes(ids))
+                except Exception as failure:
+                    tally.fail(number, span, len(batch), "checking stored hashes", failure)
+                    todo = None
+                tally.elapsed("lookup", started)
+            if todo is not None:
+                tally.add(skipped=len(batch) - len(todo))
+            if held is not None:  # after the lookup, so that it never queues behind an upload
+                uploads.put(held)
+                held = None
+            if todo:
+                started = time.perf_counter()
+                try:
+                    vectors = encoder.documents([doc.text for doc in todo])
+                except Exception as failure:
+                    tally.fail(number, span, len(todo), "encoding", failure)
+                else:
+                    tally.hold(todo)
+                    held = Encoded(number, span[0], span[1], todo, vectors)
+                tally.elapsed("encode", started)
+            first += len(batch)
+            if tally.stopped:
+                break
+        if held is not None:
+            uploads.put(held)
+    finally:
+        uploads.close()
     return tally.finish()
 
 
-async def _ahand_over(
-    pending: asyncio.Queue[_Encoded | None], item: _Encoded | None, tally: Tally
-) -> None:
-    started = time.perf_counter()
-    await pending.put(item)
-    tally.elapsed("wait", started)
+def _upload(item: Encoded, *, collection: Collection, encoder: PointEncoder, tally: Tally) -> None:
+    """One upload: skipped after a fatal failure, else written and counted."""
+    if tally.skips(item.batch):
+        tally.add(failed=len(item.documents))
+    else:
+        started = time.perf_counter()
+        try:
+            collection.upsert(encoder.points(item.documents, item.vectors))
+        except Exception as error:
+            span = (item.first, item.last)
+            tally.fail(item.batch, span, len(item.documents), "uploading", error)
+        else:
+            tally.add(written=len(item.documents))
+        tally.elapsed("qdrant", started)
+    tally.release(item.documents)
 
 
-async def _aread(
-    batches: AsyncIterator[tuple[list[PreparedDocument], BaseException | None]],
-    pending: asyncio.Queue[_Encoded | None],
-    sink: AsyncSink,
-    tally: Tally,
-    force: bool,
-    lookup: bool,
-) -> None:
-    held: list[_Encoded] = []
+def _message(
+    failure: BatchFailure, error: BaseException, report: IngestReport, retry: RetryPolicy
+) -> str:
+    attempts = retry.attempts if is_transient(error) else 1
+    if failure.stage == "reading documents":
+        where = f"reading document {failure.last} (batch {failure.batch}) raised"
+        fix = "fix the documents (or the loader), then run the same ingestion again"
+    else:
+        where = (
+            f"batch {failure.batch} (documents {failure.first}..{failure.last}) failed while "
+            f"{failure.stage}"
+        )
+        if failure.stage == "encoding":
+            fix = "fix the embedding model's error above, then run the same ingestion again"
+        elif isinstance(error, StorageFullError):
+            fix = f"free space on the disk under {error.path}, then run the same ingestion again"
+        elif is_transient(error):
+            fix = "check that Qdrant is reachable and healthy, then run the same ingestion again"
+        else:
+            fix = "Qdrant rejected the request; fix its cause above, then run the ingestion again"
+        where += f" after {attempts} attempt{'s' if attempts > 1 else ''}"
+    return (
+        f"Ingestion stopped: {where}: {failure.error}\n"
+        f"  written:  {report.written} documents before it ({report.skipped} skipped as "
+        f"unchanged, {report.failed} read but not written)\n"
+        f"  fix:      {fix}; documents already stored unchanged are skipped, so it resumes "
+        "where it stopped."
+    )
 
-    async def do(op: _Op) -> Any:
-        if isinstance(op, _Lookup):
-            ids = op.ids
-            fetch: Callable[[], Awaitable[dict[str, object]]] = lambda: sink.astored_hashes(ids)  # noqa: E731
-            return await tally.retry.acall(fetch)
-        if isinstance(op, _HandOver):
-            if held:
-                await _ahand_over(pending, held.pop(), tally)
-            return None
-        assert isinstance(op, _Embed)
-        return await sink.aembed(op.texts)
 
+# --- async twins: generated by scripts/generate_async.py from the code above; do not edit ---
+async def arun_ingest(
+    source: AsyncIterable[PreparedDocument] | Iterable[PreparedDocument],
+    collection: Collection,
+    encoder: PointEncoder,
+    run: IngestRun,
+) -> IngestReport:
+    """Async :func:`run_ingest`."""
+    tally = Tally(run)
+    uploads = AsyncUploader(
+        partial(_aupload, collection=collection, encoder=encoder, tally=tally), tally
+    )
+    held: Encoded | None = None
     first = 0
-    async for batch, error in batches:
-        if error is not None:
-            span = (first, first + len(batch))
-            tally.fail(tally.batches, span, len(batch), "reading documents", error)
-            break
-        number, tally.batches = tally.batches, tally.batches + 1
-        encoded = await _adrive(_batch_steps(batch, number, first, tally, force, lookup), do)
-        if encoded is not None:
-            held.append(encoded)
-        first += len(batch)
-        if tally.stopped:
-            break
-    if held:
-        await _ahand_over(pending, held.pop(), tally)
+    try:
+        async for batch, error in abatches(source, run.batch_size):
+            if error is not None:
+                span = (first, first + len(batch))
+                tally.fail(tally.batches, span, len(batch), "reading documents", error)
+                break
+            number = tally.batches
+            tally.batches += 1
+            span = (first, first + len(batch) - 1)
+            unique = _dedupe(batch)
+            todo: list[PreparedDocument] | None = unique
+            if not run.force and (not run.lookup):
+                todo = tally.changed(unique, {})
+            elif not run.force:
+                started = time.perf_counter()
+                ids = [doc.point_id for doc in unique]
+                try:
+                    todo = tally.changed(unique, await collection.ahashes(ids))
+                except Exception as failure:
+                    tally.fail(number, span, len(batch), "checking stored hashes", failure)
+                    todo = None
+                tally.elapsed("lookup", started)
+            if todo is not None:
+                tally.add(skipped=len(batch) - len(todo))
+            if held is not None:
+                await uploads.put(held)
+                held = None
+            if todo:
+                started = time.perf_counter()
+                try:
+                    vectors = await encoder.adocuments([doc.text for doc in todo])
+                except Exception as failure:
+                    tally.fail(number, span, len(todo), "encoding", failure)
+                else:
+                    tally.hold(todo)
+                    held = Encoded(number, span[0], span[1], todo, vectors)
+                tally.elapsed("encode", started)
+            first += len(batch)
+            if tally.stopped:
+                break
+        if held is not None:
+            await uploads.put(held)
+    finally:
+        await uploads.close()
+    return tally.finish()
+
+
+async def _aupload(
+    item: Encoded, *, collection: Collection, encoder: PointEncoder, tally: Tally
+) -> None:
+    """Async :func:`_upload`."""
+    if tally.skips(item.batch):
+        tally.add(failed=len(item.documents))
+    else:
+        started = time.perf_counter()
+        try:
+            await collection.aupsert(encoder.points(item.documents, item.vectors))
+        except Exception as error:
+            span = (item.first, item.last)
+            tally.fail(item.batch, span, len(item.documents), "uploading", error)
+        else:
+            tally.add(written=len(item.documents))
+        tally.elapsed("qdrant", started)
+    tally.release(item.documents)
+
+
+# --- end of async twins ---

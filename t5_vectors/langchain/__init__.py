@@ -1,8 +1,3 @@
-"""LangChain adapters: embeddings and the Qdrant vector store."""
-
-from __future__ import annotations
-
-from t5_vectors.langchain.embeddings import T5Embeddings
-from t5_vectors.langchain.vectorstore import T5QdrantVectorStore
-
-__all__ = ["T5Embeddings", "T5QdrantVectorStore"]
+"""LangChain integration: :class:`~t5_vectors.T5Embeddings` (:mod:`.embeddings`) and
+:class:`~t5_vectors.T5QdrantVectorStore` (:mod:`.vectorstore`); import both from
+:mod:`t5_vectors`."""

@@ -13,7 +13,7 @@ from t5_vectors.encoder.texts import check_text
 from t5_vectors.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from t5_vectors.encoder import T5Encoder
+    from t5_vectors.encoder.core import T5Encoder
 
 __all__ = ["T5Embeddings"]
 
@@ -71,7 +71,7 @@ class T5Embeddings(Embeddings):
                 f"encoder: expected a T5Encoder, found {type(encoder).__name__}."
             )
         if encoder is None:
-            from t5_vectors.encoder import T5Encoder  # torch: only when a model is loaded
+            from t5_vectors.encoder.core import T5Encoder  # torch: only when a model is loaded
 
             encoder = T5Encoder.from_pretrained(
                 model_name if model_name is not None else DEFAULT_MODEL, **encoder_options

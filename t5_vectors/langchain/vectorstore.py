@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
@@ -13,7 +13,9 @@ from t5_vectors.encoder.guard import is_t5_encoder
 from t5_vectors.encoder.texts import check_text
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.index.embedder import EmbeddingLike
-from t5_vectors.index.index import DEFAULT_BATCH_SIZE, DEFAULT_COLLECTION, QdrantIndex
+from t5_vectors.index.index import DEFAULT_COLLECTION, QdrantIndex
+from t5_vectors.index.ingest import DEFAULT_BATCH_SIZE
+from t5_vectors.langchain._options import VectorStoreOptions, open_index
 from t5_vectors.langchain.embeddings import T5Embeddings
 from t5_vectors.plan.filters import FilterLike
 from t5_vectors.plan.retrieval import Mode, Retrieval
@@ -137,9 +139,14 @@ class T5QdrantVectorStore(VectorStore):
             on the vectors they need (``sparse_vectors`` / ``token_vectors``) unless given.
             Per search, ``mode``, ``fusion``, ``dense_limit``, ``sparse_limit`` and ``rrf_k``
             override it (see :meth:`QdrantIndex.search`).
-        **index_options: any other :class:`QdrantIndex` argument: ``client``, ``async_client``,
-            ``location``, ``url``, ``path``, ``api_key``, ``distance``, ``vector_name``,
-            ``on_disk``, ``quantization``, ``payload_indexes``, ``recreate``, ...
+        **index_options: where to store and how (langchain-qdrant's keywords,
+            :class:`~t5_vectors.langchain._options.VectorStoreOptions`): one of ``storage``
+            (anything :func:`~t5_vectors.open_storage` opens, or an open ``Storage``),
+            ``path``, ``url``, ``location`` or ``client``, with ``async_client``, ``api_key``
+            and ``client_options``; the layout as ``spec`` or as the keywords ``distance``,
+            ``vector_name``, ``on_disk``, ``quantization``, ``payload_indexes``,
+            ``token_vectors``, ``sparse_vectors``, ...; and ``recreate``,
+            ``create_if_missing``, ``retry``.
     """
 
     def __init__(
@@ -149,7 +156,7 @@ class T5QdrantVectorStore(VectorStore):
         index: QdrantIndex | None = None,
         collection_name: str = DEFAULT_COLLECTION,
         retrieval_mode: Mode = "dense",
-        **index_options: Any,
+        **index_options: Unpack[VectorStoreOptions],
     ) -> None:
         self.retrieval_mode: Mode = Retrieval(retrieval_mode).mode
         if index is not None:
@@ -170,11 +177,12 @@ class T5QdrantVectorStore(VectorStore):
                     "found None. Pass T5Embeddings('sentence-transformers/sentence-t5-base')."
                 )
             retrieval = Retrieval(self.retrieval_mode)
-            if retrieval.needs_sparse:
-                index_options.setdefault("sparse_vectors", True)
-            if retrieval.needs_tokens:
-                index_options.setdefault("token_vectors", True)
-            self.index = QdrantIndex(embedding, collection_name=collection_name, **index_options)
+            options: dict[str, Any] = dict(index_options)
+            if retrieval.needs_sparse and options.get("spec") is None:
+                options.setdefault("sparse_vectors", True)
+            if retrieval.needs_tokens and options.get("spec") is None:
+                options.setdefault("token_vectors", True)
+            self.index = open_index(embedding, collection_name, options, "T5QdrantVectorStore")
         _check_mode(self.index, self.retrieval_mode)
         source = self.index.embedding
         self._embeddings: Embeddings = (
@@ -204,22 +212,12 @@ class T5QdrantVectorStore(VectorStore):
         """
         return self.index.add(**_texts_args("add_texts", texts, metadatas, ids, kwargs))
 
-    async def aadd_texts(
-        self, texts: Iterable[str], metadatas: Metadatas = None, *, ids: Ids = None, **kwargs: Any
-    ) -> list[str]:
-        """Async :meth:`add_texts`."""
-        return await self.index.aadd(**_texts_args("aadd_texts", texts, metadatas, ids, kwargs))
-
     def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
         """Add or update *documents* (``ids=`` win over ``Document.id``); returns their ids.
 
         ``ids`` (one per document) and ``batch_size`` may be passed as keywords.
         """
         return self.index.add(**_documents_args("add_documents", documents, kwargs))
-
-    async def aadd_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
-        """Async :meth:`add_documents`."""
-        return await self.index.aadd(**_documents_args("aadd_documents", documents, kwargs))
 
     # ------------------------------------------------------------------------ ids and deletion
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
@@ -228,19 +226,9 @@ class T5QdrantVectorStore(VectorStore):
         self.index.delete(ids)
         return True
 
-    async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
-        """Async :meth:`delete`."""
-        _no_extra("adelete", kwargs)
-        await self.index.adelete(ids)
-        return True
-
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """The documents with these ids (``Document.id`` set), in the order asked."""
         return self.index.get(ids)
-
-    async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
-        """Async :meth:`get_by_ids`."""
-        return await self.index.aget(ids)
 
     # -------------------------------------------------------------------------------- search
     def similarity_search(
@@ -258,23 +246,11 @@ class T5QdrantVectorStore(VectorStore):
         """
         return _docs(self.index.search(_query(query), **self._options(k, filter, kwargs)))
 
-    async def asimilarity_search(
-        self, query: str, k: int = 4, filter: FilterLike | None = None, **kwargs: Any
-    ) -> list[Document]:
-        """Async :meth:`similarity_search`."""
-        return _docs(await self.index.asearch(_query(query), **self._options(k, filter, kwargs)))
-
     def similarity_search_with_score(
         self, query: str, k: int = 4, filter: FilterLike | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """Like :meth:`similarity_search`, with Qdrant's score (higher is closer for cosine)."""
         return self.index.search(_query(query), **self._options(k, filter, kwargs))
-
-    async def asimilarity_search_with_score(
-        self, query: str, k: int = 4, filter: FilterLike | None = None, **kwargs: Any
-    ) -> list[tuple[Document, float]]:
-        """Async :meth:`similarity_search_with_score`."""
-        return await self.index.asearch(_query(query), **self._options(k, filter, kwargs))
 
     def similarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: FilterLike | None = None, **kwargs: Any
@@ -282,23 +258,11 @@ class T5QdrantVectorStore(VectorStore):
         """The *k* documents nearest to a query vector."""
         return _docs(self.index.search(embedding, **_options(k, filter, kwargs)))
 
-    async def asimilarity_search_by_vector(
-        self, embedding: list[float], k: int = 4, filter: FilterLike | None = None, **kwargs: Any
-    ) -> list[Document]:
-        """Async :meth:`similarity_search_by_vector`."""
-        return _docs(await self.index.asearch(embedding, **_options(k, filter, kwargs)))
-
     def similarity_search_with_score_by_vector(
         self, embedding: list[float], k: int = 4, filter: FilterLike | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """Like :meth:`similarity_search_by_vector`, with Qdrant's scores."""
         return self.index.search(embedding, **_options(k, filter, kwargs))
-
-    async def asimilarity_search_with_score_by_vector(
-        self, embedding: list[float], k: int = 4, filter: FilterLike | None = None, **kwargs: Any
-    ) -> list[tuple[Document, float]]:
-        """Async :meth:`similarity_search_with_score_by_vector`."""
-        return await self.index.asearch(embedding, **_options(k, filter, kwargs))
 
     def max_marginal_relevance_search(
         self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
@@ -315,26 +279,12 @@ class T5QdrantVectorStore(VectorStore):
         """
         return _docs(self.index.mmr(_query(query), **_mmr(k, fetch_k, lambda_mult, kwargs)))
 
-    async def amax_marginal_relevance_search(
-        self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
-    ) -> list[Document]:
-        """Async :meth:`max_marginal_relevance_search`."""
-        options = _mmr(k, fetch_k, lambda_mult, kwargs)
-        return _docs(await self.index.ammr(_query(query), **options))
-
     def max_marginal_relevance_search_by_vector(
         self, embedding: list[float], k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5,
         **kwargs: Any,
     ) -> list[Document]:  # fmt: skip
         """:meth:`max_marginal_relevance_search` for a query vector."""
         return _docs(self.index.mmr(embedding, **_mmr(k, fetch_k, lambda_mult, kwargs)))
-
-    async def amax_marginal_relevance_search_by_vector(
-        self, embedding: list[float], k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5,
-        **kwargs: Any,
-    ) -> list[Document]:  # fmt: skip
-        """Async :meth:`max_marginal_relevance_search_by_vector`."""
-        return _docs(await self.index.ammr(embedding, **_mmr(k, fetch_k, lambda_mult, kwargs)))
 
     def _options(self, k: int, filter: FilterLike | None, kwargs: dict[str, Any]) -> Any:
         return {"mode": self.retrieval_mode, **_options(k, filter, kwargs)}
@@ -382,16 +332,6 @@ class T5QdrantVectorStore(VectorStore):
         return store
 
     @classmethod
-    async def afrom_texts(
-        cls, texts: list[str], embedding: EmbeddingLike, metadatas: Metadatas = None, **kwargs: Any
-    ) -> Self:
-        """Async :meth:`from_texts` (pass ``async_client=`` for a fully async path)."""
-        add = _add_options(kwargs)
-        store = cls(embedding, **kwargs)
-        await store.aadd_texts(texts, metadatas, **add)
-        return store
-
-    @classmethod
     def from_existing_collection(
         cls, collection_name: str, embedding: EmbeddingLike, **index_options: Any
     ) -> Self:
@@ -400,6 +340,80 @@ class T5QdrantVectorStore(VectorStore):
         return cls(
             embedding, collection_name=collection_name, create_if_missing=False, **index_options
         )
+
+    # --- async twins: generated by scripts/generate_async.py from the code above; do not edit ---
+    async def aadd_texts(
+        self, texts: Iterable[str], metadatas: Metadatas = None, *, ids: Ids = None, **kwargs: Any
+    ) -> list[str]:
+        """Async :meth:`add_texts`."""
+        return await self.index.aadd(**_texts_args("add_texts", texts, metadatas, ids, kwargs))
+
+    async def aadd_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        """Async :meth:`add_documents`."""
+        return await self.index.aadd(**_documents_args("add_documents", documents, kwargs))
+
+    async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
+        """Async :meth:`delete`."""
+        _no_extra("delete", kwargs)
+        await self.index.adelete(ids)
+        return True
+
+    async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """Async :meth:`get_by_ids`."""
+        return await self.index.aget(ids)
+
+    async def asimilarity_search(
+        self, query: str, k: int = 4, filter: FilterLike | None = None, **kwargs: Any
+    ) -> list[Document]:
+        """Async :meth:`similarity_search`."""
+        return _docs(await self.index.asearch(_query(query), **self._options(k, filter, kwargs)))
+
+    async def asimilarity_search_with_score(
+        self, query: str, k: int = 4, filter: FilterLike | None = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Async :meth:`similarity_search_with_score`."""
+        return await self.index.asearch(_query(query), **self._options(k, filter, kwargs))
+
+    async def asimilarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, filter: FilterLike | None = None, **kwargs: Any
+    ) -> list[Document]:
+        """Async :meth:`similarity_search_by_vector`."""
+        return _docs(await self.index.asearch(embedding, **_options(k, filter, kwargs)))
+
+    async def asimilarity_search_with_score_by_vector(
+        self, embedding: list[float], k: int = 4, filter: FilterLike | None = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Async :meth:`similarity_search_with_score_by_vector`."""
+        return await self.index.asearch(embedding, **_options(k, filter, kwargs))
+
+    async def amax_marginal_relevance_search(
+        self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, **kwargs: Any
+    ) -> list[Document]:
+        """Async :meth:`max_marginal_relevance_search`."""
+        return _docs(await self.index.ammr(_query(query), **_mmr(k, fetch_k, lambda_mult, kwargs)))
+
+    async def amax_marginal_relevance_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """Async :meth:`max_marginal_relevance_search_by_vector`."""
+        return _docs(await self.index.ammr(embedding, **_mmr(k, fetch_k, lambda_mult, kwargs)))
+
+    @classmethod
+    async def afrom_texts(
+        cls, texts: list[str], embedding: EmbeddingLike, metadatas: Metadatas = None, **kwargs: Any
+    ) -> Self:
+        """Async :meth:`from_texts`."""
+        add = _add_options(kwargs)
+        store = cls(embedding, **kwargs)
+        await store.aadd_texts(texts, metadatas, **add)
+        return store
+
+    # --- end of async twins ---
 
 
 def _documents(texts: Iterable[str], metadatas: list[dict[str, Any]] | None) -> list[Document]:
@@ -486,15 +500,16 @@ def _check_mode(index: QdrantIndex, mode: str) -> None:
     retrieval = Retrieval(mode)  # type: ignore[arg-type]
     missing = (
         "sparse_vectors"
-        if retrieval.needs_sparse and index.spec.sparse_vectors is None
+        if retrieval.needs_sparse and index.spec.sparse is None
         else "token_vectors"
-        if retrieval.needs_tokens and index.spec.token_vectors is None
+        if retrieval.needs_tokens and index.spec.tokens is None
         else None
     )
     if missing is not None:
         raise InvalidInputError(
             f"retrieval_mode: {mode!r} expected an index with {missing}, found none. Create "
-            f"the QdrantIndex with {missing}=True, or pass the options instead of index=."
+            f"the QdrantIndex with spec=CollectionSpec({missing}=True), or pass the options "
+            "instead of index=."
         )
 
 

@@ -7,7 +7,7 @@ options), :mod:`~t5_vectors.plan.layout` (an existing collection's vectors read 
 existing one), :mod:`~t5_vectors.plan.model_record` (the model recorded with a collection),
 :mod:`~t5_vectors.plan.filters` (filters to Qdrant's JSON form), :mod:`~t5_vectors.plan.search`
 and :mod:`~t5_vectors.plan.retrieval` (search options and the query plan of each mode),
-:mod:`~t5_vectors.plan.points` (id lookups and deletes), :mod:`~t5_vectors.plan.report` (the
-ingest report), :mod:`~t5_vectors.plan.footprint` (bytes per chunk) and
-:mod:`~t5_vectors.storage.retry` (the retry policy).
+:mod:`~t5_vectors.plan.points` (id lookups and deletes) and :mod:`~t5_vectors.plan.footprint`
+(bytes per chunk, from points the index read). Plans import no engine and do no I/O: a test
+over the import graph holds it (tests/test_layers.py).
 """

@@ -10,13 +10,12 @@ anything is written.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, Union, cast
 
-from t5_vectors._steps import Call, Steps
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 from t5_vectors.plan._mismatch import mismatch
-from t5_vectors.plan.model_record import RECORD_KEY, ModelIdentity
+from t5_vectors.plan.model_record import RECORD_KEY, ModelRecord
 from t5_vectors.plan.payload import METADATA_KEY
 from t5_vectors.plan.vectors import (
     SPARSE_RECORD_KEY,
@@ -24,6 +23,8 @@ from t5_vectors.plan.vectors import (
     TokenVectors,
     check_layout,
     check_names,
+    sparse_vectors_option,
+    token_vectors_option,
 )
 from t5_vectors.storage.base import (
     DenseVectorSpec,
@@ -42,7 +43,9 @@ __all__ = [
     "CollectionSpec",
     "DistanceLike",
     "QuantizationLike",
-    "ensure_steps",
+    "check_may_create",
+    "missing_indexes",
+    "new_schema",
 ]
 
 SOURCE_KEY = f"{METADATA_KEY}.source"
@@ -98,8 +101,8 @@ class CollectionSpec:
     shard_number: int | None = None
     replication_factor: int | None = None
     payload_indexes: Mapping[str, str] | Sequence[str] = ()
-    token_vectors: TokenVectors | None = None
-    sparse_vectors: SparseVectors | None = None
+    token_vectors: TokenVectors | bool | None = None
+    sparse_vectors: SparseVectors | bool | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "distance", _distance(self.distance))
@@ -121,12 +124,31 @@ class CollectionSpec:
                     f"{name}: expected a positive int or None, found {value!r}."
                 )
         object.__setattr__(self, "payload_indexes", _payload_indexes(self.payload_indexes))
-        check_names(self.vector_name, self.token_vectors, self.sparse_vectors)
+        object.__setattr__(self, "token_vectors", token_vectors_option(self.token_vectors))
+        object.__setattr__(self, "sparse_vectors", sparse_vectors_option(self.sparse_vectors))
+        check_names(self.vector_name, self.tokens, self.sparse)
 
     @property
     def metric(self) -> Distance:
         """The distance: ``"cosine"``, ``"dot"``, ``"euclid"`` or ``"manhattan"``."""
         return cast(Distance, self.distance)
+
+    @property
+    def tokens(self) -> TokenVectors | None:
+        """The token multivector settings (``token_vectors=True`` made into them)."""
+        return cast(TokenVectors | None, self.token_vectors)
+
+    @property
+    def sparse(self) -> SparseVectors | None:
+        """The sparse vector settings (``sparse_vectors=True`` made into them)."""
+        return cast(SparseVectors | None, self.sparse_vectors)
+
+    def sized(self, d_model: int | None) -> CollectionSpec:
+        """This spec with its token vectors sized for a model of *d_model* hidden units."""
+        tokens = self.tokens
+        if tokens is None or d_model is None or tokens.size == d_model:
+            return self
+        return replace(self, token_vectors=replace(tokens, size=d_model))
 
     def schema(self, dim: int, metadata: Mapping[str, Any] | None = None) -> Schema:
         """The storage seam's :class:`Schema` of a new collection of *dim*-sized vectors."""
@@ -135,16 +157,15 @@ class CollectionSpec:
                 size=dim, distance=self.metric, on_disk=self.on_disk
             )
         }
-        if self.token_vectors is not None:
-            dense[self.token_vectors.name] = self.token_vectors.spec()
+        if self.tokens is not None:
+            dense[self.tokens.name] = self.tokens.spec()
         sparse = {}
-        if self.sparse_vectors is not None:
-            sparse[self.sparse_vectors.name] = self.sparse_vectors.spec()
-        assert self.quantization is None or isinstance(self.quantization, Quantization)
+        if self.sparse is not None:
+            sparse[self.sparse.name] = self.sparse.spec()
         return Schema(
             dense=dense,
             sparse=sparse,
-            quantization=self.quantization,
+            quantization=cast(Quantization | None, self.quantization),
             payload_indexes={SOURCE_KEY: "keyword", **self.payload_index_fields()},
             metadata=dict(metadata or {}),
             shard_number=self.shard_number,
@@ -207,7 +228,7 @@ class CollectionSpec:
                 " use another collection_name, or pass recreate=True to drop and recreate it "
                 "(deletes its points)",
             )
-        check_layout(schema, collection_name, self.token_vectors, self.sparse_vectors)
+        check_layout(schema, collection_name, self.tokens, self.sparse)
 
 
 def _distance(value: object) -> Distance:
@@ -268,67 +289,18 @@ def _payload_indexes(value: object) -> dict[str, PayloadIndexKind]:
     return indexes
 
 
-def ensure_steps(
-    name: str,
-    spec: CollectionSpec,
-    dim: int,
-    model: str,
-    *,
-    recreate: bool,
-    create_if_missing: bool,
-    identity: ModelIdentity | None = None,
-) -> Steps[None]:
-    """Create collection *name* from *spec*, or check the existing one against it.
-
-    An operation over the storage seam (:mod:`t5_vectors._steps`): each call goes to the
-    target ``"store"``, a :class:`~t5_vectors.storage.base.Backend` or its async twin.
-
-    Args:
-        name: the collection.
-        spec: how it should look.
-        dim: size of the embedding model's vectors.
-        model: the model's name, for messages.
-        recreate: drop an existing collection first.
-        create_if_missing: create a missing collection (else raise).
-        identity: the model to record in a new collection and to check an existing one's
-            record against (:mod:`t5_vectors.plan.model_record`).
-    """
-    schema = yield Call("store", "describe", (name,))
-    if schema is not None and recreate:
-        yield Call("store", "drop", (name,))
-        schema = None
-    if schema is None:
-        _check_may_create(name, create_if_missing)
-        yield Call("store", "create", (name, _new_schema(spec, dim, identity)))
-        return
-    _check_existing(schema, name, spec, dim, model, identity)
-    for key, kind in _missing_indexes(spec, schema).items():
-        yield Call("store", "create_payload_index", (name, key, kind))
-
-
-def _check_existing(
-    schema: Schema,
-    name: str,
-    spec: CollectionSpec,
-    dim: int,
-    model: str,
-    identity: ModelIdentity | None,
-) -> None:
-    spec.check(schema, name, dim, model)
-    if identity is not None:
-        identity.check(schema, name)
-
-
-def _new_schema(spec: CollectionSpec, dim: int, identity: ModelIdentity | None) -> Schema:
+def new_schema(spec: CollectionSpec, dim: int, record: ModelRecord | None) -> Schema:
+    """The schema of a new collection laid out by *spec*, carrying the model *record*."""
     metadata: dict[str, Any] = {}
-    if identity is not None:
-        metadata = identity.record(spec.metric).to_metadata()
-        if spec.sparse_vectors is not None:
-            metadata[RECORD_KEY][SPARSE_RECORD_KEY] = spec.sparse_vectors.record()
+    if record is not None:
+        metadata = record.to_metadata()
+        if spec.sparse is not None:
+            metadata[RECORD_KEY][SPARSE_RECORD_KEY] = spec.sparse.record()
     return spec.schema(dim, metadata)
 
 
-def _check_may_create(name: str, create_if_missing: bool) -> None:
+def check_may_create(name: str, create_if_missing: bool) -> None:
+    """Raise :class:`CollectionConfigError` when collection *name* may not be created."""
     if not create_if_missing:
         raise CollectionConfigError(
             f"Qdrant collection {name!r} does not exist.\n"
@@ -339,6 +311,7 @@ def _check_may_create(name: str, create_if_missing: bool) -> None:
         )
 
 
-def _missing_indexes(spec: CollectionSpec, schema: Schema) -> dict[str, PayloadIndexKind]:
+def missing_indexes(spec: CollectionSpec, schema: Schema) -> dict[str, PayloadIndexKind]:
+    """The payload indexes *spec* asks for that the collection of *schema* lacks."""
     wanted = spec.payload_index_fields()
     return {key: kind for key, kind in wanted.items() if key not in schema.payload_indexes}

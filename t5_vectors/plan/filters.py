@@ -32,9 +32,11 @@ condition matches nothing (the key may simply not be ingested yet).
 
 from __future__ import annotations
 
+import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from t5_vectors.encoder.texts import check_text
@@ -46,7 +48,7 @@ from t5_vectors.storage.inputs import engine_filter
 if TYPE_CHECKING:
     from qdrant_client import models
 
-__all__ = ["OPERATORS", "FilterLike", "to_filter"]
+__all__ = ["OPERATORS", "FilterLike", "parse_key_values", "to_filter"]
 
 FilterLike = Union["models.Filter", Mapping[str, Any]]
 """What ``filter=`` accepts."""
@@ -221,3 +223,45 @@ class _Collector:
             "a str, int, float, bool, None, list or dict",
             type(value).__name__,
         )
+
+
+def parse_key_values(items: Sequence[str], *, where: str = "--filter") -> dict[str, Any] | None:
+    """``["key=value", ...]`` (the command line's ``--filter``) as a metadata filter dict.
+
+    Values are read as JSON when they parse (``3``, ``true``, ``null``), else as text. A key given
+    more than once matches any of its values. ``source`` values also match their absolute path.
+    """
+    values: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InvalidInputError(
+                f"{where}: expected KEY=VALUE (for example source=docs/a.md or chunk=0), found "
+                f"{item!r}."
+            )
+        value = _scalar(raw)
+        values.setdefault(key, []).append(value)
+        if key == "source" and isinstance(value, str) and not Path(value).is_absolute():
+            values[key].append(str(Path(value).expanduser().absolute()))
+    if not values:
+        return None
+    filters = {key: found[0] if len(found) == 1 else found for key, found in values.items()}
+    for key, value in filters.items():  # refused here, in the flag's words, before any work
+        try:
+            to_filter({key: value}, where=where)
+        except InvalidInputError as error:
+            raise InvalidInputError(
+                f"{where}: expected KEY=VALUE with a metadata key (for example "
+                f"source=docs/a.md or chunk=0; a key may hold spaces and dots nest, but it may "
+                f"not start with '$' or hold '\"'), found {key!r}."
+            ) from error
+    return filters
+
+
+def _scalar(raw: str) -> Any:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw
+    return value if isinstance(value, (int, float, bool)) or value is None else raw

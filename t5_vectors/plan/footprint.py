@@ -1,7 +1,8 @@
 """What a chunk costs to store, measured on the points of a collection.
 
-:class:`StorageReport` reads a sample of stored points (their token counts and sparse sizes)
-and turns them into bytes per chunk with the layout's datatypes:
+:class:`StorageReport` turns a sample of stored points (their token counts and sparse sizes, read
+by :meth:`t5_vectors.index.collection.Collection.footprint`) into bytes per chunk with the
+layout's datatypes:
 
 * pooled vector: ``dim * 4`` (float32), plus the dense quantized copy when configured
   (int8 scalar: ``dim``; binary: ``dim / 8``; product x16: ``dim * 4 / 16``);
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from t5_vectors.plan.collection import CollectionSpec
-from t5_vectors.storage.base import Backend, Quantization, Record, SparseVector
+from t5_vectors.storage.base import Quantization, Record, SparseVector
 
 __all__ = ["StorageReport"]
 
@@ -63,21 +64,10 @@ class StorageReport:
         """Vector and payload bytes of a chunk."""
         return self.vector_bytes + self.payload_bytes
 
-    @classmethod
-    def read(
-        cls, backend: Backend, collection: str, spec: CollectionSpec, dim: int, sample: int
-    ) -> StorageReport:
-        """Measure up to *sample* points of *collection* (the first ones, in id order)."""
-        names = cls.vector_names(spec)
-        records, _ = backend.scroll(
-            collection, limit=sample, with_payload=True, with_vectors=names or False
-        )
-        return cls.measure(spec, dim, records)
-
     @staticmethod
     def vector_names(spec: CollectionSpec) -> tuple[str, ...]:
         """The vectors a measurement reads (token and sparse; the pooled size is known)."""
-        return tuple(v.name for v in (spec.token_vectors, spec.sparse_vectors) if v is not None)
+        return tuple(v.name for v in (spec.tokens, spec.sparse) if v is not None)
 
     @classmethod
     def measure(cls, spec: CollectionSpec, dim: int, points: list[Record]) -> StorageReport:
@@ -85,7 +75,7 @@ class StorageReport:
         n = len(points)
         if n == 0:
             return cls(points=0, dense_bytes=0.0)
-        tokens, sparse = spec.token_vectors, spec.sparse_vectors
+        tokens, sparse = spec.tokens, spec.sparse
         token_total = nnz_total = payload_total = 0
         for point in points:
             vectors: Mapping[str, Any] = point.vectors or {}
@@ -99,10 +89,10 @@ class StorageReport:
         token_count = token_total / n
         token_bytes = quantized = 0.0
         if tokens is not None:
-            assert tokens.size is not None
-            token_bytes = token_count * tokens.size * tokens.bytes_per_value
+            size = tokens.size or 0  # sized by the index before anything is stored
+            token_bytes = token_count * size * tokens.bytes_per_value
             if tokens.quantization is not None:
-                quantized = token_count * tokens.size
+                quantized = token_count * size
         nnz = nnz_total / n
         return cls(
             points=n,

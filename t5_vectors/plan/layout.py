@@ -8,10 +8,11 @@ options that match the token multivector and the sparse vector it has (``None`` 
 lacks). Opening the collection with them fills every vector it has on each write and serves
 every search mode it can::
 
-    from t5_vectors.index import QdrantIndex, collection_layout
+    from t5_vectors import QdrantIndex
+    from t5_vectors.plan.layout import collection_layout
 
     layout = collection_layout(index.backend.describe("docs"), "docs")
-    index = QdrantIndex(encoder, collection_name="docs", path="./data", **layout.index_options())
+    index = QdrantIndex(encoder, collection_name="docs", storage="./data", spec=layout.spec())
     if layout.serves("hybrid"):
         hits = index.search("zqxj", mode="hybrid")
 
@@ -47,7 +48,6 @@ from typing import Any
 
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 from t5_vectors.plan.collection import CollectionSpec
-from t5_vectors.plan.footprint import StorageReport
 from t5_vectors.plan.model_record import RECORD_KEY, read_record
 from t5_vectors.plan.modes import MODES
 from t5_vectors.plan.vectors import (
@@ -58,7 +58,6 @@ from t5_vectors.plan.vectors import (
     TokenVectors,
 )
 from t5_vectors.storage.base import (
-    Backend,
     DenseVectorSpec,
     Distance,
     Quantization,
@@ -67,7 +66,7 @@ from t5_vectors.storage.base import (
 )
 from t5_vectors.storage.inputs import engine_schema
 
-__all__ = ["CollectionLayout", "collection_layout", "measure_storage"]
+__all__ = ["CollectionLayout", "collection_layout"]
 
 _TOKEN_DATATYPES = ("float32", "float16")
 _TOKEN_MODES = ("maxsim", "rerank")
@@ -112,16 +111,6 @@ class CollectionLayout:
         if mode in _SPARSE_MODES:
             return self.sparse is not None
         return mode in MODES
-
-    def index_options(self) -> dict[str, Any]:
-        """``QdrantIndex`` keyword arguments that open the collection as it is."""
-        return {
-            "vector_name": self.vector_name,
-            "distance": self.distance,
-            "quantization": self.quantization,
-            "token_vectors": self.tokens if self.tokens is not None else False,
-            "sparse_vectors": self.sparse if self.sparse is not None else False,
-        }
 
     def spec(self) -> CollectionSpec:
         """The layout as a :class:`~.collection.CollectionSpec`."""
@@ -172,13 +161,6 @@ def collection_layout(schema: Schema | Any, collection: str = "") -> CollectionL
     )
 
 
-def measure_storage(
-    backend: Backend, collection: str, layout: CollectionLayout, sample: int
-) -> StorageReport:
-    """Bytes per chunk of *collection*, measured on up to *sample* points (no model needed)."""
-    return StorageReport.read(backend, collection, layout.spec(), layout.dim, sample)
-
-
 def _dense(
     named: Mapping[str, DenseVectorSpec], collection: str
 ) -> tuple[str | None, DenseVectorSpec]:
@@ -191,8 +173,8 @@ def _dense(
     found = f"named vectors {sorted(plain)}" if plain else "no single-vector (pooled) vector"
     raise CollectionConfigError(
         f"Qdrant collection {collection!r}: expected one pooled vector (unnamed, or the only "
-        f"named one), found {found}. Open it with QdrantIndex(vector_name=...) naming the one "
-        "to use."
+        f"named one), found {found}. Open it with spec=CollectionSpec(vector_name=...) naming "
+        "the one to use."
     )
 
 

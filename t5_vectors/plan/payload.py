@@ -225,6 +225,10 @@ def prepare_stream(
             f"documents: expected an iterable of Document or str, found one "
             f"{type(documents).__name__}. Wrap it in a list."
         )
+    if isinstance(documents, AsyncIterable):
+        raise InvalidInputError(
+            "documents: expected an iterable, found an async iterable. Pass it to aingest."
+        )
     if isinstance(documents, Sequence):  # validated in full before any write, prepared once
         return iter(prepare_list(documents, None, fingerprint, unique=False))
     return (
@@ -235,10 +239,19 @@ def prepare_stream(
     )
 
 
-async def aprepare_stream(
+def aprepare_stream(
+    documents: AsyncIterable[Document | str] | Iterable[Document | str], fingerprint: str
+) -> AsyncIterator[PreparedDocument] | Iterator[PreparedDocument]:
+    """:func:`prepare_stream` for ``aingest``: an async iterable (``loader.alazy_load()``) is
+    prepared as it streams, anything else as :func:`prepare_stream` does."""
+    if not isinstance(documents, AsyncIterable):
+        return prepare_stream(documents, fingerprint)
+    return _aprepare(documents, fingerprint)
+
+
+async def _aprepare(
     documents: AsyncIterable[Document | str], fingerprint: str
 ) -> AsyncIterator[PreparedDocument]:
-    """Async :func:`prepare_stream` over an async iterable (``loader.alazy_load()``)."""
     i = 0
     async for item in documents:
         where = f"documents[{i}]"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from t5_vectors._checks import check_distinct
-from t5_vectors.encoder import T5Encoder
+from t5_vectors.encoder.core import T5Encoder
 from t5_vectors.encoder.sparse import SparseEncoder
 from t5_vectors.errors import InvalidInputError, ModelMismatchError
 from t5_vectors.ray._batches import Batch, add_columns, column_names, column_values, num_rows

@@ -1,40 +1,89 @@
-"""``ingest_files``: files and folders into a ``QdrantIndex``, encoded on Ray.
+"""Files and folders into a ``QdrantIndex``, encoded on Ray: the file pipeline's Ray stage.
 
-The same files, chunks and ids as :func:`t5_vectors.files.ingest_files` (what the CLI's plain
-``ingest`` runs): the driver discovers and reads the files and splits them with the index's
-tokenizer through the very reader the plain ingest uses, so chunk ids (``<source>#<chunk>``) and
-metadata (``source``, ``chunk``, ``start_index``) are identical. Chunks go to the Ray object
-store in blocks of ``block_rows``; :func:`t5_vectors.ray.ingest` looks them up, encodes them on
-actors and writes them. Files stored whole with the same digest are read but neither split nor
-sent (the record on their first chunk, kept as the plain ingest keeps it); the files split here
-get their record once the Ray run has stored every chunk. Then, as in the plain ingest, a
-changed file's leftover chunks are deleted (and, with ``prune``, the chunks of deleted files) --
-only after its new chunks are written, so a crash in between never loses content.
+The file pipeline is :func:`t5_vectors.files.ingest_files`, for a local ingest and a Ray one
+alike: discovery, reading, token-measured chunking, the per-file records, stale chunks, pruning,
+the index build, progress and a resumable Ctrl-C. The one part that differs is where chunks are
+encoded and written, its :class:`~t5_vectors.files.ingest.ChunkStage`: :class:`RayStage` puts
+each group of chunks in the Ray object store in blocks of ``block_rows`` and runs
+:func:`t5_vectors.ray.ingest` on them (lookup, encoding on actors, writes by the workers to a
+server, or by the driver to embedded storage). :func:`ingest_files` is that pipeline with that
+stage.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import ray
 
 from t5_vectors._checks import check_positive_int
-from t5_vectors.files._sync import prune_deleted, remove_stale
+from t5_vectors.errors import IngestReport
+from t5_vectors.files import ingest as files
 from t5_vectors.files.chunking import ChunkSettings
-from t5_vectors.files.discover import Discovery, discover
-from t5_vectors.files.ingest import ChunkReader, FileRecords, FilesReport, index_chunker
-from t5_vectors.ray._ingest import ingest
+from t5_vectors.files.discover import Discovery
+from t5_vectors.index.ingest import DEFAULT_BATCH_SIZE
+from t5_vectors.ray._ingest import check_concurrency, ingest
 
 if TYPE_CHECKING:
+    from langchain_core.documents import Document
+
     from t5_vectors.index.index import QdrantIndex
 
-__all__ = ["ingest_files"]
+__all__ = ["RayStage", "ingest_files"]
 
 _COLUMNS = ("id", "text", "source", "chunk", "start_index")
 _BLOCK_ROWS = 1024
+_GROUP_BLOCKS = 32
+
+
+class RayStage:
+    """Encode and write each group of chunks with :func:`t5_vectors.ray.ingest` on Ray.
+
+    Args:
+        concurrency: encoder actors (``None``: Ray sizes the pool).
+        num_gpus: GPUs per encoder actor.
+        block_rows: chunks per block handed to Ray.
+        group_blocks: blocks per group (one Ray run; progress is counted per group).
+    """
+
+    def __init__(
+        self,
+        *,
+        concurrency: int | tuple[int, int] | None = None,
+        num_gpus: float | None = None,
+        block_rows: int = _BLOCK_ROWS,
+        group_blocks: int = _GROUP_BLOCKS,
+    ) -> None:
+        check_concurrency(concurrency, num_gpus)
+        check_positive_int("block_rows", block_rows)
+        check_positive_int("group_blocks", group_blocks)
+        self.concurrency = concurrency
+        self.num_gpus = num_gpus
+        self.block_rows = block_rows
+        self.group_blocks = group_blocks
+
+    def group_size(self, batch_size: int) -> int:
+        return self.block_rows * self.group_blocks
+
+    def store(
+        self, index: QdrantIndex, chunks: Sequence[Document], batch_size: int
+    ) -> IngestReport:
+        refs = [
+            _put(chunks[start : start + self.block_rows])
+            for start in range(0, len(chunks), self.block_rows)
+        ]
+        return ingest(
+            ray.data.from_arrow_refs(refs),
+            index,
+            id_column="id",
+            metadata_columns=list(_COLUMNS[2:]),
+            concurrency=self.concurrency,
+            num_gpus=self.num_gpus,
+            batch_size=batch_size,
+            build_index=False,  # built once by the pipeline, after the stale chunks are gone
+        )
 
 
 def ingest_files(
@@ -45,13 +94,14 @@ def ingest_files(
     exclude: Sequence[str] = (),
     chunking: ChunkSettings | None = None,
     prune: bool = False,
-    batch_size: int = 64,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     concurrency: int | tuple[int, int] | None = None,
     num_gpus: float | None = None,
     show_progress: bool = False,
+    progress: files.ProgressCallback | None = None,
     block_rows: int = _BLOCK_ROWS,
-) -> FilesReport:
-    """:func:`t5_vectors.files.ingest_files` with the encoding on Ray actors.
+) -> files.FilesReport:
+    """:func:`t5_vectors.files.ingest_files` with the chunks encoded on Ray actors.
 
     Call ``ray.init(...)`` first (or let Ray start a local cluster on first use).
 
@@ -64,7 +114,8 @@ def ingest_files(
 
             ray.init()  # RAY_ADDRESS, or a local cluster
             encoder = T5Encoder.from_pretrained("sentence-transformers/sentence-t5-base")
-            with QdrantIndex(encoder, collection_name="docs", url="http://qdrant:6333") as index:
+            server = "http://qdrant:6333"
+            with QdrantIndex(encoder, collection_name="docs", storage=server) as index:
                 report = ingest_files(index, ["docs/"], glob=["*.md"], concurrency=4)
 
     Args:
@@ -77,82 +128,39 @@ def ingest_files(
         batch_size: chunks per batch in each Ray stage.
         concurrency: encoder actors (``None``: Ray sizes the pool).
         num_gpus: GPUs per encoder actor.
-        show_progress: show a progress bar over the files as they are read.
+        show_progress: show a progress bar over the files, with chunks stored and read.
+        progress: called with a :class:`~t5_vectors.files.ingest.Progress` as each group of
+            chunks is stored and as each phase starts and advances.
         block_rows: chunks per block handed to Ray.
 
     Raises:
         SourceFileError: a path is missing or unreadable (before anything is written).
         InvalidInputError: bad options, or an index without a T5 encoder.
+        IngestInterrupted: Ctrl-C; says how many chunks are stored (run again to resume).
     """
-    started = time.perf_counter()
-    check_positive_int("block_rows", block_rows)
-    chunker = index_chunker(index, chunking)
-    found = paths if isinstance(paths, Discovery) else discover(paths, glob=glob, exclude=exclude)
-    records = FileRecords(index)
-    reader = ChunkReader(found.files, chunker, lookup=records.lookup, signature=index.fingerprint)
-    bar = _files_bar(len(found.files)) if show_progress else None
-    refs = []
-    try:
-        block: dict[str, list[object]] = {name: [] for name in _COLUMNS}
-        for document in reader.documents():
-            metadata = document.metadata
-            for name, value in zip(
-                _COLUMNS,
-                (document.id, document.page_content, *(metadata[key] for key in _COLUMNS[2:])),
-                strict=True,
-            ):
-                block[name].append(value)
-            if bar is not None and bar.n != reader.passed:
-                bar.update(reader.passed - bar.n)
-            if len(block["id"]) >= block_rows:
-                refs.append(_put(block))
-                block = {name: [] for name in _COLUMNS}
-        if block["id"]:
-            refs.append(_put(block))
-    finally:
-        if bar is not None:
-            bar.update(reader.passed - bar.n)
-            bar.close()
-    report = (
-        ingest(
-            ray.data.from_arrow_refs(refs),  # type: ignore[arg-type]
-            index,
-            id_column="id",
-            metadata_columns=list(_COLUMNS[2:]),
-            concurrency=concurrency,
-            num_gpus=num_gpus,
-            batch_size=batch_size,
-            build_index=False,  # built once below, after the stale chunks are gone
-        )
-        if refs
-        else None
+    stage = RayStage(concurrency=concurrency, num_gpus=num_gpus, block_rows=block_rows)
+    return files.ingest_files(
+        index,
+        paths,
+        glob=glob,
+        exclude=exclude,
+        chunking=chunking,
+        prune=prune,
+        batch_size=batch_size,
+        show_progress=show_progress,
+        progress=progress,
+        stage=stage,
     )
-    records.record(reader.take_finished())  # every chunk of these files is stored now
-    seen: set[str] = set()
-    stale = remove_stale(index.backend, index.collection_name, reader.expected, seen=seen)
-    incomplete = reader.incomplete(seen)
-    repaired = None
-    if incomplete:  # recorded whole, yet a chunk is gone (deleted by id): store them again here
-        repaired = index.ingest(list(reader.documents(incomplete)), build_index=False)
-        records.record(reader.take_finished())
-    pruned = prune_deleted(index.backend, index.collection_name, found.covers) if prune else 0
-    from t5_vectors.plan.report import IngestReport
-
-    ingested = report if report is not None else IngestReport()
-    if repaired is not None:
-        ingested = ingested.plus(repaired)
-    if ingested.written or stale or pruned:
-        index.build_index()  # once, as the plain file ingest does
-    return reader.report(ingested, stale=stale, pruned=pruned, started=started)
 
 
-def _files_bar(total: int) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="file", desc="reading", dynamic_ncols=True)
-
-
-def _put(block: dict[str, list[object]]) -> ray.ObjectRef:  # type: ignore[type-arg]
+def _put(chunks: Sequence[Document]) -> Any:
     import pyarrow as pa  # type: ignore[import-untyped]
 
-    return ray.put(pa.table(block))
+    columns: dict[str, list[object]] = {name: [] for name in _COLUMNS}
+    for chunk in chunks:
+        metadata = chunk.metadata
+        columns["id"].append(chunk.id)
+        columns["text"].append(chunk.page_content)
+        for name in _COLUMNS[2:]:
+            columns[name].append(metadata[name])
+    return ray.put(pa.table(columns))

@@ -32,24 +32,24 @@ import numpy as np
 import ray
 from ray.data import ActorPoolStrategy
 
-from t5_vectors.errors import InvalidInputError, T5VectorsError
-from t5_vectors.plan.payload import HASH_KEY, PreparedDocument
-from t5_vectors.plan.report import IngestReport
+from t5_vectors._checks import check_positive_int
+from t5_vectors.errors import IngestReport, InvalidInputError, T5VectorsError
+from t5_vectors.index.collection import Collection
+from t5_vectors.index.ingest import DEFAULT_BATCH_SIZE
+from t5_vectors.plan.payload import PreparedDocument
 from t5_vectors.ray._batches import Batch, num_rows
 from t5_vectors.ray._embed import _IndexEmbedBatches
-from t5_vectors.ray._rows import Columns, prepare_rows, to_points
+from t5_vectors.ray._rows import Columns, Layout, prepare_rows, to_points
 from t5_vectors.ray._sink import QdrantDatasink, dedupe_last
-from t5_vectors.ray._target import OpenBackend, Target, backend_of, shared
-from t5_vectors.storage.base import Backend
+from t5_vectors.ray._target import Target, layout_of, shared
+from t5_vectors.storage.open import StorageLike
 
 if TYPE_CHECKING:
     from ray.data import Dataset
 
     from t5_vectors.index.index import QdrantIndex
 
-__all__ = ["DEFAULT_BATCH_SIZE", "ingest"]
-
-DEFAULT_BATCH_SIZE = 256
+__all__ = ["check_concurrency", "ingest", "lookup", "user_error"]
 _VECTOR = "__t5v_vector"
 _TOKENS = "__t5v_tokens"
 _SPARSE = "__t5v_sparse"
@@ -64,9 +64,9 @@ def ingest(
     metadata_columns: Sequence[str] | None = None,
     concurrency: int | tuple[int, int] | None = None,
     num_gpus: float | None = None,
-    batch_size: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     force: bool = False,
-    open_backend: OpenBackend | None = None,
+    worker_storage: StorageLike | None = None,
     build_index: bool = True,
 ) -> IngestReport:
     """Embed *dataset* on Ray actors and store it in *index*'s collection.
@@ -85,7 +85,7 @@ def ingest(
 
             ray.init()  # or ray.init("ray://head:10001")
             encoder = T5Encoder.from_pretrained("sentence-transformers/sentence-t5-base")
-            index = QdrantIndex(encoder, collection_name="docs", url="http://qdrant:6333")
+            index = QdrantIndex(encoder, collection_name="docs", storage="http://qdrant:6333")
             ds = ray.data.read_parquet("s3://bucket/chunks/")  # id, text, source, ...
             report = ingest(ds, index, id_column="id", concurrency=8, num_gpus=1)
             print(report.written, report.skipped)
@@ -100,11 +100,13 @@ def ingest(
         concurrency: encoder actors (an int, or ``(min, max)`` for an autoscaling pool);
             ``None`` lets Ray size the pool.
         num_gpus: GPUs per encoder actor (``None``: CPU actors).
-        batch_size: rows per batch in every stage (default 256).
+        batch_size: rows per batch in every stage (looked up, encoded, written together).
         force: re-encode and rewrite rows stored unchanged.
-        open_backend: a picklable callable that opens the storage backend in a worker (a
-            server client configured otherwise than the driver's, a proxy); given, the workers
-            look up and write, whatever storage the index itself uses.
+        worker_storage: where the workers look up and write: anything
+            :func:`~t5_vectors.storage.open.open_storage` opens in a worker (a server URL, a
+            :class:`~t5_vectors.storage.open.ServerLocation` with its API key; picklable).
+            Given, the workers write there whatever storage the index itself uses; default:
+            the index's server, or the driver for embedded storage.
         build_index: build the engine's search index over what was written, at the end, as
             :meth:`QdrantIndex.ingest` does (``False``: the caller builds it once later).
 
@@ -130,7 +132,7 @@ def ingest(
     embed_options = _embed_options(index, text_column, num_gpus)
     index.ensure_collection()  # on the driver, before any worker reads or writes
     try:
-        if open_backend is not None or shared(index):
+        if worker_storage is not None or shared(index):
             report = _ingest_on_workers(
                 dataset,
                 index,
@@ -138,7 +140,7 @@ def ingest(
                 embed_options,
                 (size, concurrency, num_gpus),
                 force,
-                open_backend,
+                worker_storage,
                 started,
             )
         else:
@@ -176,12 +178,12 @@ def user_error(error: BaseException) -> T5VectorsError | None:
 
 # --------------------------------------------------------------------------------- look up
 def lookup(
-    backend: Backend, collection: str, batch: Batch, columns: Columns, fingerprint: str, force: bool
+    collection: Collection, batch: Batch, columns: Columns, fingerprint: str, force: bool
 ) -> tuple[np.ndarray, list[PreparedDocument]]:
     """Which rows of *batch* to encode and write, and the documents of all its rows.
 
     A row is kept when it is the last row of its id in the batch and (unless *force*) its
-    content hash differs from the stored one.
+    content hash differs from the stored one (read in one retried call).
     """
     if num_rows(batch) == 0:
         return np.zeros(0, dtype=bool), []
@@ -189,9 +191,7 @@ def lookup(
     keep = np.zeros(len(documents), dtype=bool)
     keep[dedupe_last(documents)] = True
     if not force and keep.any():
-        wanted = [documents[i].point_id for i in np.flatnonzero(keep)]
-        records = backend.retrieve(collection, wanted, with_payload=(HASH_KEY,))
-        stored = {str(record.id): (record.payload or {}).get(HASH_KEY) for record in records}
+        stored = collection.hashes([documents[i].point_id for i in np.flatnonzero(keep)])
         for i in np.flatnonzero(keep):
             if stored.get(documents[i].point_id) == documents[i].content_hash:
                 keep[i] = False
@@ -230,22 +230,11 @@ class _LookupBatches:
         self.columns = columns
         self.tally = tally
         self.force = force
-        self.backend = target.open()
+        self.collection = target.open()
 
     def __call__(self, batch: Batch) -> Batch:
-        target = self.target
-
-        def attempt() -> tuple[np.ndarray, list[PreparedDocument]]:
-            return lookup(
-                self.backend,
-                target.collection,
-                batch,
-                self.columns,
-                target.layout.fingerprint,
-                self.force,
-            )
-
-        keep, documents = target.retry.call(attempt)
+        fingerprint = self.target.layout.fingerprint
+        keep, documents = lookup(self.collection, batch, self.columns, fingerprint, self.force)
         digest = hashlib.sha256()
         for document in documents:
             digest.update(f"{document.point_id}:{document.content_hash}\n".encode())
@@ -327,7 +316,7 @@ def _ingest_on_workers(
     embed_options: dict[str, Any],
     resources: tuple[int, int | tuple[int, int] | None, float | None],
     force: bool,
-    open_backend: OpenBackend | None,
+    worker_storage: StorageLike | None,
     started: float,
 ) -> IngestReport:
     size, concurrency, num_gpus = resources
@@ -340,9 +329,9 @@ def _ingest_on_workers(
         token_column=columns.tokens,
         sparse_column=columns.sparse,
         batch_size=size,
-        open_backend=open_backend,
+        worker_storage=worker_storage,
     )
-    if not force and _nothing_stored_for(sink.target, index, open_backend):
+    if not force and _nothing_stored_for(sink.target, index, worker_storage):
         # Nothing to skip: no lookup stage; the sink counts the rows that reach it.
         _embed(dataset, embed_options, size, concurrency, num_gpus).write_datasink(
             sink, ray_remote_args={"num_cpus": 0.25}
@@ -393,24 +382,18 @@ def _ingest_from_driver(
     force: bool,
     started: float,
 ) -> IngestReport:
-    target = Target.of(index, open_backend=_InProcess())
-    backend = backend_of(index)
-    retry = target.retry
+    layout: Layout = layout_of(index)
+    collection = index.collection
     read = skipped = batches = 0
     lookup_seconds = 0.0
-    if force or _nothing_stored(backend, target):
+    if force or collection.count() == 0:
         # Nothing to skip: the rows stream straight to the encoders, and back to be written.
         source: Dataset | None = dataset
     else:
         refs = []
         for batch in dataset.iter_batches(batch_size=size, batch_format="pyarrow"):
             began = time.perf_counter()
-
-            def attempt(batch: Batch = batch) -> tuple[np.ndarray, list[PreparedDocument]]:
-                fingerprint = target.layout.fingerprint
-                return lookup(backend, target.collection, batch, columns, fingerprint, force)
-
-            keep, _ = retry.call(attempt)
+            keep, _ = lookup(collection, batch, columns, layout.fingerprint, force)
             lookup_seconds += time.perf_counter() - began
             batches += 1
             read += len(batch)
@@ -426,14 +409,14 @@ def _ingest_from_driver(
         for batch in encoded.iter_batches(batch_size=size, batch_format="pyarrow"):
             waited = time.perf_counter()
             encode_seconds += waited - began
-            documents, points = to_points(batch, columns, target.layout)
+            documents, points = to_points(batch, columns, layout)
             if source is dataset:  # not looked up: count the batches and collapse duplicates
                 batches += 1
                 read += len(documents)
                 unique = dedupe_last(documents)
                 skipped += len(documents) - len(unique)
                 points = [points[i] for i in unique]
-            retry.call(lambda points=points: backend.upsert(target.collection, points))  # type: ignore[misc]
+            collection.upsert(points)
             written += len(points)
             began = time.perf_counter()
             qdrant_seconds += began - waited
@@ -449,46 +432,35 @@ def _ingest_from_driver(
     )
 
 
-def _nothing_stored(backend: Backend, target: Target) -> bool:
-    """Whether the collection is empty (then no row can be stored unchanged)."""
-    return target.retry.call(lambda: backend.count(target.collection)) == 0
-
-
 def _nothing_stored_for(
-    target: Target, index: QdrantIndex, open_backend: OpenBackend | None
+    target: Target, index: QdrantIndex, worker_storage: StorageLike | None
 ) -> bool:
-    """:func:`_nothing_stored` for the workers' storage, asked from the driver.
+    """Whether the workers' collection is empty (then no row can be stored unchanged).
 
-    Through *open_backend* when given (the workers' view of the store may not be the index's
-    own client's), else through the index's own server client.
+    Through *worker_storage* when given (the workers' view of the store may not be the
+    index's own client's), else through the index's own server client.
     """
-    if open_backend is None:
-        return _nothing_stored(backend_of(index), target)
-    backend = target.open()
+    if worker_storage is None:
+        return index.collection.count() == 0
+    collection = target.open()
     try:
-        return _nothing_stored(backend, target)
+        return collection.count() == 0
     finally:
-        backend.close()
-
-
-class _InProcess:
-    """Marks a target written in this process (the driver); never opened elsewhere."""
-
-    def __call__(self) -> Backend:
-        raise RuntimeError("embedded storage is written by the driver, not opened in a worker")
+        collection.storage.close()
 
 
 def _metadata_columns(columns: Columns) -> list[str] | None:
     return list(columns.metadata) if columns.metadata is not None else None
 
 
-def _check_options(batch_size: object, concurrency: object, num_gpus: object) -> int:
-    if batch_size is None:
-        batch_size = DEFAULT_BATCH_SIZE
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidInputError(
-            f"batch_size: expected a positive int or None, found {batch_size!r}."
-        )
+def _check_options(batch_size: int, concurrency: object, num_gpus: object) -> int:
+    check_positive_int("batch_size", batch_size)
+    check_concurrency(concurrency, num_gpus)
+    return batch_size
+
+
+def check_concurrency(concurrency: object, num_gpus: object) -> None:
+    """Refuse an actor count (``int``, ``(min, max)`` or ``None``) or GPU share that is not one."""
     ok = concurrency is None or (
         isinstance(concurrency, int) and not isinstance(concurrency, bool) and concurrency >= 1
     )
@@ -509,4 +481,3 @@ def _check_options(batch_size: object, concurrency: object, num_gpus: object) ->
         raise InvalidInputError(
             f"num_gpus: expected a positive number of GPUs per actor or None, found {num_gpus!r}."
         )
-    return batch_size

@@ -9,10 +9,12 @@ from ray.data import Datasink
 from ray.data.datasource.datasink import WriteResult
 
 from t5_vectors._checks import check_positive_int
+from t5_vectors.index.collection import Collection
 from t5_vectors.plan.payload import PreparedDocument
 from t5_vectors.ray._batches import num_rows
 from t5_vectors.ray._rows import Columns, to_points
-from t5_vectors.ray._target import OpenBackend, Target
+from t5_vectors.ray._target import Target
+from t5_vectors.storage.open import StorageLike
 
 if TYPE_CHECKING:
     from t5_vectors.index.index import QdrantIndex
@@ -51,7 +53,7 @@ class QdrantDatasink(Datasink[int]):
             from t5_vectors.ray import QdrantDatasink, T5EmbedBatches
 
             model = "sentence-transformers/sentence-t5-base"
-            index = QdrantIndex(T5Encoder.from_pretrained(model), url="http://qdrant:6333")
+            index = QdrantIndex(T5Encoder.from_pretrained(model), storage="http://qdrant:6333")
             ds = ray.data.read_parquet("s3://bucket/chunks/")  # text, source, chunk
             ds = ds.map_batches(
                 T5EmbedBatches,
@@ -74,12 +76,13 @@ class QdrantDatasink(Datasink[int]):
         token_column: the token vectors (when the index stores them).
         sparse_column: the prefix of the sparse columns (when the index stores them).
         batch_size: points per upsert.
-        open_backend: a picklable callable that opens the storage backend in a worker
-            (default: a qdrant-client backend from the index's server options).
+        worker_storage: where each write task writes: anything
+            :func:`~t5_vectors.storage.open.open_storage` opens there (default: the index's
+            server, :meth:`~t5_vectors.storage.open.Storage.server_location`).
 
     Raises:
         InvalidInputError: the index is embedded storage (workers cannot reach it) and no
-            ``open_backend`` is given, or bad options.
+            ``worker_storage`` is given, or bad options.
     """
 
     def __init__(
@@ -93,7 +96,7 @@ class QdrantDatasink(Datasink[int]):
         token_column: str = "tokens",
         sparse_column: str = "sparse",
         batch_size: int = DEFAULT_WRITE_BATCH,
-        open_backend: OpenBackend | None = None,
+        worker_storage: StorageLike | None = None,
     ) -> None:
         check_positive_int("batch_size", batch_size)
         self.columns = Columns(
@@ -104,7 +107,7 @@ class QdrantDatasink(Datasink[int]):
             tokens=token_column,
             sparse=sparse_column,
         )
-        self.target = Target.of(index, open_backend)
+        self.target = Target.of(index, worker_storage)
         self.batch_size = batch_size
         self.written = 0
         self.rows = 0
@@ -116,7 +119,8 @@ class QdrantDatasink(Datasink[int]):
         return state
 
     def __repr__(self) -> str:
-        return f"QdrantDatasink(collection={self.target.collection!r}, open={self.target.open!r})"
+        target = self.target
+        return f"QdrantDatasink(collection={target.collection!r}, storage={target.location!r})"
 
     def get_name(self) -> str:
         return "Qdrant"
@@ -128,14 +132,14 @@ class QdrantDatasink(Datasink[int]):
 
     def write(self, blocks: Iterable[Any], ctx: Any) -> int:
         """In a write task: upsert the blocks; returns the points written."""
-        backend = self.target.open()
+        collection = self.target.open()
         try:
             return sum(
-                write_block(backend, self.target, self.columns, block, self.batch_size)
+                write_block(collection, self.target, self.columns, block, self.batch_size)
                 for block in blocks
             )
         finally:
-            backend.close()
+            collection.storage.close()
 
     def on_write_complete(self, write_result: WriteResult[int]) -> None:
         """On the driver: record how many rows reached the tasks, and how many points they wrote."""
@@ -143,16 +147,18 @@ class QdrantDatasink(Datasink[int]):
         self.written += sum(write_result.write_returns)
 
 
-def write_block(backend: Any, target: Target, columns: Columns, block: Any, batch_size: int) -> int:
-    """Upsert one block (a batch in any Ray format) in batches; returns the points written."""
+def write_block(
+    collection: Collection, target: Target, columns: Columns, block: Any, batch_size: int
+) -> int:
+    """Upsert one block (a batch in any Ray format) in batches (each retried by the
+    collection); returns the points written."""
     if num_rows(block) == 0:
         return 0
     documents, points = to_points(block, columns, target.layout)
     if len({document.point_id for document in documents}) < len(documents):
         points = [points[i] for i in dedupe_last(documents)]
     for start in range(0, len(points), batch_size):
-        chunk = points[start : start + batch_size]
-        target.retry.call(lambda chunk=chunk: backend.upsert(target.collection, chunk))  # type: ignore[misc]
+        collection.upsert(points[start : start + batch_size])
     return len(points)
 
 

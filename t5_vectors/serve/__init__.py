@@ -26,37 +26,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from t5_vectors._lazy import lazy_exports
+from t5_vectors._lazy import attach
 
 if TYPE_CHECKING:
-    from t5_vectors.serve.app import create_app
-    from t5_vectors.serve.config import ServerConfig
-    from t5_vectors.serve.errors import ApiError
-    from t5_vectors.serve.lifecycle import bind, run
-    from t5_vectors.serve.mcp_server import create_mcp_server, run_mcp
-    from t5_vectors.serve.service import Service
+    from t5_vectors.serve.app import create_app as create_app
+    from t5_vectors.serve.config import ServerConfig as ServerConfig
+    from t5_vectors.serve.errors import ApiError as ApiError
+    from t5_vectors.serve.lifecycle import bind as bind
+    from t5_vectors.serve.lifecycle import run as run
+    from t5_vectors.serve.mcp_server import create_mcp_server as create_mcp_server
+    from t5_vectors.serve.mcp_server import run_mcp as run_mcp
+    from t5_vectors.serve.service import Service as Service
 
-_LAZY: dict[str, str] = {
-    "ApiError": "t5_vectors.serve.errors",
-    "ServerConfig": "t5_vectors.serve.config",
-    "Service": "t5_vectors.serve.service",
-    "bind": "t5_vectors.serve.lifecycle",
-    "create_app": "t5_vectors.serve.app",
-    "create_mcp_server": "t5_vectors.serve.mcp_server",
-    "run": "t5_vectors.serve.lifecycle",
-    "run_mcp": "t5_vectors.serve.mcp_server",
-}
-"""Each public name and the module it is imported from on first use."""
 
-__all__ = [
-    "ApiError",
-    "ServerConfig",
-    "Service",
-    "bind",
-    "create_app",
-    "create_mcp_server",
-    "run",
-    "run_mcp",
-]
-
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)
+__getattr__, __dir__, __all__ = attach(__name__, __file__)

@@ -73,7 +73,7 @@ def create_app(service: Service) -> FastAPI:
     ``app.state.service``, ``app.state.admission`` and ``app.state.metrics`` hold the shared
     objects.
     """
-    from t5_vectors import __version__
+    from t5_vectors._version import __version__
 
     app = FastAPI(
         title="t5-vectors",

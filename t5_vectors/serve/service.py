@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from t5_vectors.errors import InvalidInputError
+from t5_vectors.plan.filters import parse_key_values
 from t5_vectors.serve.config import ServerConfig
 from t5_vectors.serve.errors import ApiError
 
@@ -152,13 +153,10 @@ class Service:
         if isinstance(value, str):
             value = [value]
         if isinstance(value, list) and all(isinstance(item, str) for item in value):
-            from t5_vectors.cli._search import parse_filters
-
             try:
-                return parse_filters(value)
+                return parse_key_values(value, where=param)
             except InvalidInputError as error:
-                message = str(error).replace("--filter:", f"{param}:", 1)
-                raise ApiError(422, message, param=param) from error
+                raise ApiError(422, str(error), param=param) from error
         raise ApiError(
             422,
             f'{param}: expected a JSON object of metadata values ({{"source": "a.md"}}) or '

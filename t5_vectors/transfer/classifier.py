@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from t5_vectors.encoder import T5Encoder
+from t5_vectors.encoder.core import T5Encoder
 from t5_vectors.encoder.precision import resolve_device
 from t5_vectors.encoder.texts import check_texts
 from t5_vectors.errors import InvalidInputError, LabelError, NotFittedError

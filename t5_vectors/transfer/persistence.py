@@ -181,7 +181,7 @@ def load_encoder(
 
     It runs in the recorded dtype unless *dtype* says otherwise.
     """
-    from t5_vectors.encoder import T5Encoder
+    from t5_vectors.encoder.core import T5Encoder
 
     info = saved.encoder
     if info.get("saved_copy"):

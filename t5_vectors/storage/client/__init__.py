@@ -5,15 +5,3 @@ Modules: :mod:`~t5_vectors.storage.client.backend` (:class:`ClientBackend`,
 qdrant-client's models and back) and :mod:`~t5_vectors.storage.client.local` (repair of a
 local-mode folder a kill interrupted).
 """
-
-from __future__ import annotations
-
-from t5_vectors.storage.client.backend import (
-    AsyncClientBackend,
-    ClientBackend,
-    as_backend,
-    client_kind,
-    client_location,
-)
-
-__all__ = ["AsyncClientBackend", "ClientBackend", "as_backend", "client_kind", "client_location"]

@@ -1,10 +1,9 @@
 """The qdrant-client backend: servers and clusters by URL, ``:memory:``, and local-mode folders.
 
-:class:`ClientBackend` adapts a ``QdrantClient`` to :class:`~t5_vectors.storage.base.Backend`,
-:class:`AsyncClientBackend` an ``AsyncQdrantClient`` to
-:class:`~t5_vectors.storage.base.AsyncBackend`. Each call is written once, as an operation
-(:mod:`t5_vectors._steps`) over the client's methods, which have the same names in both
-clients; the two classes only drive the operations, one calling, the other awaiting.
+:class:`ClientBackend` adapts a ``QdrantClient`` to :class:`~t5_vectors.storage.base.Backend`;
+:class:`AsyncClientBackend`, generated from it by ``scripts/generate_async.py``, adapts an
+``AsyncQdrantClient`` to :class:`~t5_vectors.storage.base.AsyncBackend` with the same code,
+each client call awaited (both clients have the same method names).
 
 qdrant-client's local mode (``:memory:`` and folders holding ``meta.json``) is not thread-safe:
 its calls are serialised with a lock, and payload indexes (which it ignores with a warning) are
@@ -15,15 +14,12 @@ open in another process); others pass as qdrant-client raised them.
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from functools import partial
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
-from t5_vectors._steps import Call, Operation, Steps, adrive, async_methods, drive, sync_methods
 from t5_vectors.storage.base import (
     AsyncBackend,
     Backend,
@@ -42,17 +38,9 @@ from t5_vectors.storage.base import (
 from t5_vectors.storage.client import models as convert
 from t5_vectors.storage.client.errors import translate
 
-__all__ = [
-    "AsyncClientBackend",
-    "ClientBackend",
-    "as_backend",
-    "async_client_backend",
-    "client_backend",
-    "client_capabilities",
-    "client_kind",
-    "client_location",
-]
+__all__ = ["AsyncClientBackend", "ClientBackend", "client_kind", "client_location"]
 
+T = TypeVar("T")
 Selection = bool | tuple[str, ...]
 
 
@@ -73,205 +61,8 @@ def client_location(options: Mapping[str, Any]) -> str:
     return "http://localhost:6333"
 
 
-def client_capabilities(kind: str, *, native_async: bool = False) -> Capabilities:
-    """What a qdrant-client target of *kind* can do."""
-    server = kind == "server"
-    return Capabilities(
-        payload_indexes=server,
-        native_async=native_async,
-        durable=kind != "memory",
-        shared=server,
-    )
-
-
-def _call(name: str, *args: Any, **kwargs: Any) -> Call:
-    return Call("client", name, args, kwargs)
-
-
-def _selector(
-    ids: Sequence[PointId] | None, filter: Filter | None
-) -> models.PointIdsList | models.FilterSelector:
-    if ids is not None and filter is None:
-        return models.PointIdsList(points=list(ids))
-    if filter is None:
-        raise ValueError("delete: expected ids or a filter, found neither")
-    combined = convert.model_filter(filter)
-    assert combined is not None
-    if ids is not None:
-        combined = models.Filter(must=[combined, models.HasIdCondition(has_id=list(ids))])
-    return models.FilterSelector(filter=combined)
-
-
-def _stats(info: models.CollectionInfo) -> CollectionStats:
-    status = getattr(info.status, "value", info.status)
-    return CollectionStats(
-        points=info.points_count or 0,
-        indexed_vectors=info.indexed_vectors_count or 0,
-        segments=info.segments_count,
-        status=str(status) if status is not None else None,
-    )
-
-
-# --- each call, once -----------------------------------------------------------------------
-
-
-def _list_collections(backend: _Adapter) -> Steps[list[str]]:
-    response = yield _call("get_collections")
-    return sorted(c.name for c in response.collections)
-
-
-def _describe(backend: _Adapter, collection: str) -> Steps[Schema | None]:
-    if not (yield _call("collection_exists", collection)):
-        return None
-    return convert.schema_from_info((yield _call("get_collection", collection)))
-
-
-def _collection_stats(backend: _Adapter, collection: str) -> Steps[CollectionStats]:
-    return _stats((yield _call("get_collection", collection)))
-
-
-def _create(backend: _Adapter, collection: str, schema: Schema) -> Steps[None]:
-    yield _call("create_collection", **convert.create_arguments(collection, schema))
-    for key, kind in schema.payload_indexes.items():
-        yield from _create_payload_index(backend, collection, key, kind)
-
-
-def _drop(backend: _Adapter, collection: str) -> Steps[bool]:
-    return bool((yield _call("delete_collection", collection)))
-
-
-def _set_metadata(backend: _Adapter, collection: str, metadata: Mapping[str, Any]) -> Steps[None]:
-    yield _call("update_collection", collection, metadata=dict(metadata))
-
-
-def _create_payload_index(
-    backend: _Adapter, collection: str, key: str, kind: PayloadIndexKind
-) -> Steps[None]:
-    if backend.capabilities.payload_indexes:  # local mode has none (and warns on each one)
-        field_schema = models.PayloadSchemaType(kind)
-        yield _call("create_payload_index", collection, key, field_schema=field_schema, wait=True)
-
-
-def _upsert(backend: _Adapter, collection: str, points: Sequence[Point]) -> Steps[None]:
-    if points:
-        yield _call("upsert", collection, points=convert.points_batch(points), wait=True)
-
-
-def _set_payload(
-    backend: _Adapter, collection: str, updates: Sequence[tuple[PointId, Mapping[str, Any]]]
-) -> Steps[None]:
-    if updates:
-        operations = convert.set_payload_operations(updates)
-        yield _call("batch_update_points", collection, operations, wait=True)
-
-
-def _retrieve(
-    backend: _Adapter,
-    collection: str,
-    ids: Sequence[PointId],
-    *,
-    with_payload: Selection = True,
-    with_vectors: Selection = False,
-) -> Steps[list[Record]]:
-    if not ids:
-        return []
-    records = yield _call(
-        "retrieve",
-        collection,
-        list(ids),
-        with_payload=convert.selection(with_payload),
-        with_vectors=convert.selection(with_vectors),
-    )
-    return [convert.record_from_model(record) for record in records]
-
-
-def _scroll(
-    backend: _Adapter,
-    collection: str,
-    *,
-    filter: Filter | None = None,
-    limit: int = 256,
-    offset: PointId | None = None,
-    with_payload: Selection = True,
-    with_vectors: Selection = False,
-) -> Steps[tuple[list[Record], PointId | None]]:
-    records, following = yield _call(
-        "scroll",
-        collection,
-        scroll_filter=convert.model_filter(filter),
-        limit=limit,
-        offset=offset,
-        with_payload=convert.selection(with_payload),
-        with_vectors=convert.selection(with_vectors),
-    )
-    after = None if following is None else convert.record_id(following)
-    return [convert.record_from_model(record) for record in records], after
-
-
-def _query(backend: _Adapter, collection: str, plan: QueryPlan) -> Steps[list[Hit]]:
-    arguments = convert.query_arguments(plan, with_params=backend.kind == "server")
-    response = yield _call("query_points", collection, **arguments)
-    return [convert.hit_from_model(point) for point in response.points]
-
-
-def _count(backend: _Adapter, collection: str, filter: Filter | None = None) -> Steps[int]:
-    where = convert.model_filter(filter)
-    result = yield _call("count", collection, count_filter=where, exact=True)
-    return int(result.count)
-
-
-def _delete(
-    backend: _Adapter,
-    collection: str,
-    *,
-    ids: Sequence[PointId] | None = None,
-    filter: Filter | None = None,
-) -> Steps[None]:
-    if ids is None or ids:
-        selector = _selector(ids, filter)
-        yield _call("delete", collection, points_selector=selector, wait=True)
-
-
-def _build_index(
-    backend: _Adapter, collection: str, *, progress: Progress | None = None
-) -> Steps[None]:
-    """Servers index in the background and local mode has no index: nothing to do."""
-    return
-    yield  # an operation with no call
-
-
-def _close(backend: _Adapter) -> Steps[None]:
-    if backend.owned:
-        backend.owned = False
-        yield _call("close")
-
-
-OPERATIONS: dict[str, Operation] = {
-    "list_collections": _list_collections,
-    "describe": _describe,
-    "stats": _collection_stats,
-    "create": _create,
-    "drop": _drop,
-    "set_metadata": _set_metadata,
-    "create_payload_index": _create_payload_index,
-    "upsert": _upsert,
-    "set_payload": _set_payload,
-    "retrieve": _retrieve,
-    "scroll": _scroll,
-    "query": _query,
-    "count": _count,
-    "delete": _delete,
-    "build_index": _build_index,
-    "close": _close,
-}
-"""Every call of the storage protocol, written once over qdrant-client's method names."""
-
-
-# --- the two drivers -----------------------------------------------------------------------
-
-
 class _Adapter:
-    """What both drivers hold: the client, where it points and what it can do.
+    """What both adapters hold: the client, where it points and what it can do.
 
     Args:
         client: the client.
@@ -279,77 +70,306 @@ class _Adapter:
     """
 
     def __init__(self, client: QdrantClient | AsyncQdrantClient, *, owned: bool = False) -> None:
-        self.client = client
         options = client.init_options
         self.kind = client_kind(options)
         self.location = client_location(options)
-        self.capabilities = client_capabilities(
-            self.kind, native_async=isinstance(client, AsyncQdrantClient)
+        server = self.kind == "server"
+        self.capabilities = Capabilities(
+            payload_indexes=server,
+            native_async=isinstance(client, AsyncQdrantClient),
+            durable=self.kind != "memory",
+            shared=server,
         )
         self.owned = owned
-        self._wrap = partial(translate, location=self.location)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(kind={self.kind!r}, location={self.location!r})"
 
 
 class ClientBackend(_Adapter, Backend):
-    """:class:`~t5_vectors.storage.base.Backend` over a ``QdrantClient``.
-
-    Its protocol methods are made from :data:`OPERATIONS` below; type checkers see them as
-    the protocol's declarations (:func:`client_backend` creates one for typed code).
-    """
-
-    client: QdrantClient
+    """:class:`~t5_vectors.storage.base.Backend` over a ``QdrantClient``."""
 
     def __init__(self, client: QdrantClient, *, owned: bool = False) -> None:
         super().__init__(client, owned=owned)
+        self.client = client
         self._lock = threading.RLock() if self.kind != "server" else None
 
-    @contextlib.contextmanager
-    def _guard(self) -> Iterator[None]:
-        if self._lock is None:
-            yield
-        else:
+    def _call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """*method* of the client, one call at a time in local mode, its errors typed."""
+        try:
+            if self._lock is None:
+                return method(*args, **kwargs)
             with self._lock:
-                yield
+                return method(*args, **kwargs)
+        except Exception as error:
+            raise translate(error, self.location) from error
 
-    def _run(self, steps: Steps[Any]) -> Any:
-        with self._guard():
-            return drive(steps, {"client": self.client}, self._wrap)
+    def list_collections(self) -> list[str]:
+        response = self._call(self.client.get_collections)
+        return sorted(c.name for c in response.collections)
+
+    def describe(self, collection: str) -> Schema | None:
+        if not self._call(self.client.collection_exists, collection):
+            return None
+        return convert.schema_from_info(self._call(self.client.get_collection, collection))
+
+    def stats(self, collection: str) -> CollectionStats:
+        info = self._call(self.client.get_collection, collection)
+        status = getattr(info.status, "value", info.status)
+        return CollectionStats(
+            points=info.points_count or 0,
+            indexed_vectors=info.indexed_vectors_count or 0,
+            segments=info.segments_count,
+            status=str(status) if status is not None else None,
+        )
+
+    def create(self, collection: str, schema: Schema) -> None:
+        arguments = convert.create_arguments(collection, schema)
+        self._call(self.client.create_collection, **arguments)
+        for key, kind in schema.payload_indexes.items():
+            self.create_payload_index(collection, key, kind)
+
+    def drop(self, collection: str) -> bool:
+        return bool(self._call(self.client.delete_collection, collection))
+
+    def set_metadata(self, collection: str, metadata: Mapping[str, Any]) -> None:
+        self._call(self.client.update_collection, collection, metadata=dict(metadata))
+
+    def create_payload_index(self, collection: str, key: str, kind: PayloadIndexKind) -> None:
+        if self.capabilities.payload_indexes:  # local mode has none (and warns on each one)
+            schema = models.PayloadSchemaType(kind)
+            self._call(
+                self.client.create_payload_index, collection, key, field_schema=schema, wait=True
+            )
+
+    def upsert(self, collection: str, points: Sequence[Point]) -> None:
+        if points:
+            batch = convert.points_batch(points)
+            self._call(self.client.upsert, collection, points=batch, wait=True)
+
+    def set_payload(
+        self, collection: str, updates: Sequence[tuple[PointId, Mapping[str, Any]]]
+    ) -> None:
+        if updates:
+            operations = convert.set_payload_operations(updates)
+            self._call(self.client.batch_update_points, collection, operations, wait=True)
+
+    def retrieve(
+        self,
+        collection: str,
+        ids: Sequence[PointId],
+        *,
+        with_payload: Selection = True,
+        with_vectors: Selection = False,
+    ) -> list[Record]:
+        if not ids:
+            return []
+        records = self._call(
+            self.client.retrieve,
+            collection,
+            list(ids),
+            with_payload=convert.selection(with_payload),
+            with_vectors=convert.selection(with_vectors),
+        )
+        return [convert.record_from_model(record) for record in records]
+
+    def scroll(
+        self,
+        collection: str,
+        *,
+        filter: Filter | None = None,
+        limit: int = 256,
+        offset: PointId | None = None,
+        with_payload: Selection = True,
+        with_vectors: Selection = False,
+    ) -> tuple[list[Record], PointId | None]:
+        records, following = self._call(
+            self.client.scroll,
+            collection,
+            scroll_filter=convert.model_filter(filter),
+            limit=limit,
+            offset=offset,
+            with_payload=convert.selection(with_payload),
+            with_vectors=convert.selection(with_vectors),
+        )
+        after = None if following is None else convert.record_id(following)
+        return [convert.record_from_model(record) for record in records], after
+
+    def query(self, collection: str, plan: QueryPlan) -> list[Hit]:
+        arguments = convert.query_arguments(plan, with_params=self.kind == "server")
+        response = self._call(self.client.query_points, collection, **arguments)
+        return [convert.hit_from_model(point) for point in response.points]
+
+    def count(self, collection: str, filter: Filter | None = None) -> int:
+        where = convert.model_filter(filter)
+        result = self._call(self.client.count, collection, count_filter=where, exact=True)
+        return int(result.count)
+
+    def delete(
+        self,
+        collection: str,
+        *,
+        ids: Sequence[PointId] | None = None,
+        filter: Filter | None = None,
+    ) -> None:
+        if ids is None or ids:
+            selector = convert.points_selector(ids, filter)
+            self._call(self.client.delete, collection, points_selector=selector, wait=True)
+
+    def build_index(self, collection: str, *, progress: Progress | None = None) -> None:
+        """Servers index in the background and local mode has no index: nothing to do."""
+
+    def close(self) -> None:
+        if self.owned:
+            self.owned = False
+            self._call(self.client.close)
 
 
+# --- async twins: generated by scripts/generate_async.py from the code above; do not edit ---
 class AsyncClientBackend(_Adapter, AsyncBackend):
-    """:class:`~t5_vectors.storage.base.AsyncBackend` over an ``AsyncQdrantClient`` (servers),
-    made as :class:`ClientBackend` is."""
+    """:class:`~t5_vectors.storage.base.AsyncBackend` over an ``AsyncQdrantClient``."""
 
-    client: AsyncQdrantClient
+    def __init__(self, client: AsyncQdrantClient, *, owned: bool = False) -> None:
+        super().__init__(client, owned=owned)
+        self.client = client
 
-    async def _run(self, steps: Steps[Any]) -> Any:
-        return await adrive(steps, {"client": self.client}, self._wrap)
+    async def _call(self, method: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """*method* of the client awaited, its errors typed."""
+        try:
+            return await method(*args, **kwargs)
+        except Exception as error:
+            raise translate(error, self.location) from error
+
+    async def list_collections(self) -> list[str]:
+        """Async :meth:`ClientBackend.list_collections`."""
+        response = await self._call(self.client.get_collections)
+        return sorted(c.name for c in response.collections)
+
+    async def describe(self, collection: str) -> Schema | None:
+        """Async :meth:`ClientBackend.describe`."""
+        if not await self._call(self.client.collection_exists, collection):
+            return None
+        return convert.schema_from_info(await self._call(self.client.get_collection, collection))
+
+    async def stats(self, collection: str) -> CollectionStats:
+        """Async :meth:`ClientBackend.stats`."""
+        info = await self._call(self.client.get_collection, collection)
+        status = getattr(info.status, "value", info.status)
+        return CollectionStats(
+            points=info.points_count or 0,
+            indexed_vectors=info.indexed_vectors_count or 0,
+            segments=info.segments_count,
+            status=str(status) if status is not None else None,
+        )
+
+    async def create(self, collection: str, schema: Schema) -> None:
+        """Async :meth:`ClientBackend.create`."""
+        arguments = convert.create_arguments(collection, schema)
+        await self._call(self.client.create_collection, **arguments)
+        for key, kind in schema.payload_indexes.items():
+            await self.create_payload_index(collection, key, kind)
+
+    async def drop(self, collection: str) -> bool:
+        """Async :meth:`ClientBackend.drop`."""
+        return bool(await self._call(self.client.delete_collection, collection))
+
+    async def set_metadata(self, collection: str, metadata: Mapping[str, Any]) -> None:
+        """Async :meth:`ClientBackend.set_metadata`."""
+        await self._call(self.client.update_collection, collection, metadata=dict(metadata))
+
+    async def create_payload_index(self, collection: str, key: str, kind: PayloadIndexKind) -> None:
+        """Async :meth:`ClientBackend.create_payload_index`."""
+        if self.capabilities.payload_indexes:
+            schema = models.PayloadSchemaType(kind)
+            await self._call(
+                self.client.create_payload_index, collection, key, field_schema=schema, wait=True
+            )
+
+    async def upsert(self, collection: str, points: Sequence[Point]) -> None:
+        """Async :meth:`ClientBackend.upsert`."""
+        if points:
+            batch = convert.points_batch(points)
+            await self._call(self.client.upsert, collection, points=batch, wait=True)
+
+    async def set_payload(
+        self, collection: str, updates: Sequence[tuple[PointId, Mapping[str, Any]]]
+    ) -> None:
+        """Async :meth:`ClientBackend.set_payload`."""
+        if updates:
+            operations = convert.set_payload_operations(updates)
+            await self._call(self.client.batch_update_points, collection, operations, wait=True)
+
+    async def retrieve(
+        self,
+        collection: str,
+        ids: Sequence[PointId],
+        *,
+        with_payload: Selection = True,
+        with_vectors: Selection = False,
+    ) -> list[Record]:
+        """Async :meth:`ClientBackend.retrieve`."""
+        if not ids:
+            return []
+        records = await self._call(
+            self.client.retrieve,
+            collection,
+            list(ids),
+            with_payload=convert.selection(with_payload),
+            with_vectors=convert.selection(with_vectors),
+        )
+        return [convert.record_from_model(record) for record in records]
+
+    async def scroll(
+        self,
+        collection: str,
+        *,
+        filter: Filter | None = None,
+        limit: int = 256,
+        offset: PointId | None = None,
+        with_payload: Selection = True,
+        with_vectors: Selection = False,
+    ) -> tuple[list[Record], PointId | None]:
+        """Async :meth:`ClientBackend.scroll`."""
+        records, following = await self._call(
+            self.client.scroll,
+            collection,
+            scroll_filter=convert.model_filter(filter),
+            limit=limit,
+            offset=offset,
+            with_payload=convert.selection(with_payload),
+            with_vectors=convert.selection(with_vectors),
+        )
+        after = None if following is None else convert.record_id(following)
+        return ([convert.record_from_model(record) for record in records], after)
+
+    async def query(self, collection: str, plan: QueryPlan) -> list[Hit]:
+        """Async :meth:`ClientBackend.query`."""
+        arguments = convert.query_arguments(plan, with_params=self.kind == "server")
+        response = await self._call(self.client.query_points, collection, **arguments)
+        return [convert.hit_from_model(point) for point in response.points]
+
+    async def count(self, collection: str, filter: Filter | None = None) -> int:
+        """Async :meth:`ClientBackend.count`."""
+        where = convert.model_filter(filter)
+        result = await self._call(self.client.count, collection, count_filter=where, exact=True)
+        return int(result.count)
+
+    async def delete(
+        self, collection: str, *, ids: Sequence[PointId] | None = None, filter: Filter | None = None
+    ) -> None:
+        """Async :meth:`ClientBackend.delete`."""
+        if ids is None or ids:
+            selector = convert.points_selector(ids, filter)
+            await self._call(self.client.delete, collection, points_selector=selector, wait=True)
+
+    async def build_index(self, collection: str, *, progress: Progress | None = None) -> None:
+        """Async :meth:`ClientBackend.build_index`."""
+
+    async def close(self) -> None:
+        """Async :meth:`ClientBackend.close`."""
+        if self.owned:
+            self.owned = False
+            await self._call(self.client.close)
 
 
-for _name, _method in sync_methods(OPERATIONS, ClientBackend._run).items():
-    setattr(ClientBackend, _name, _method)
-for _name, _method in async_methods(OPERATIONS, AsyncClientBackend._run).items():
-    setattr(AsyncClientBackend, _name, _method)
-
-
-def client_backend(client: QdrantClient, *, owned: bool = False) -> ClientBackend:
-    """The backend over *client* (closed by its ``close`` when *owned*)."""
-    return ClientBackend(client, owned=owned)  # type: ignore[abstract]  # methods set above
-
-
-def async_client_backend(client: AsyncQdrantClient, *, owned: bool = False) -> AsyncClientBackend:
-    """The async backend over *client* (closed by its ``close`` when *owned*)."""
-    return AsyncClientBackend(client, owned=owned)  # type: ignore[abstract]  # methods set above
-
-
-def as_backend(target: Backend | QdrantClient) -> Backend:
-    """*target* as a :class:`Backend`: a ``QdrantClient`` (not closed) is wrapped in one.
-
-    For callers written before the storage seam, which pass ``index.client``.
-    """
-    if isinstance(target, QdrantClient):
-        return client_backend(target)
-    return target
+# --- end of async twins ---

@@ -244,6 +244,20 @@ def model_filter(value: Filter | None) -> models.Filter | None:
     return models.Filter.model_validate(dict(value))
 
 
+def points_selector(
+    ids: Sequence[PointId] | None, filter: Filter | None
+) -> models.PointIdsList | models.FilterSelector:
+    """The points a delete selects: by id, by filter, or the listed ids the filter matches."""
+    if ids is not None and filter is None:
+        return models.PointIdsList(points=list(ids))
+    combined = model_filter(filter)
+    if combined is None:
+        raise ValueError("delete: expected ids or a filter, found neither")
+    if ids is not None:
+        combined = models.Filter(must=[combined, models.HasIdCondition(has_id=list(ids))])
+    return models.FilterSelector(filter=combined)
+
+
 def _model_vector(value: VectorValue) -> Any:
     if isinstance(value, SparseVector):
         return models.SparseVector(indices=list(value.indices), values=list(value.values))

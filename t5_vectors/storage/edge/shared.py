@@ -13,10 +13,11 @@ is a :class:`~t5_vectors.errors.StorageLockedError`, as in another process.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from t5_vectors.errors import InvalidInputError
 from t5_vectors.storage.base import CALLS, Backend
 from t5_vectors.storage.edge.backend import EdgeBackend, closed_error
 
@@ -31,6 +32,7 @@ class _Folder:
         # (a weakref finalizer) from inside the open.
         self.lock = threading.RLock()
         self.backend: EdgeBackend | None = None
+        self.options: dict[str, Any] = {}
         self.leases = 0
 
 
@@ -90,19 +92,32 @@ for _name in CALLS:
         setattr(EdgeLease, _name, _forward(_name))
 
 
-def lease(path: Path) -> EdgeLease:
+def lease(path: Path, options: Mapping[str, Any] | None = None) -> EdgeLease:
     """A lease on the Edge backend of *path*, opening it if no storage in this process has.
+
+    Args:
+        path: the folder.
+        options: :class:`EdgeBackend` keyword arguments, for the process's first opening of
+            the folder; a later lease must ask the same (or none).
 
     Raises:
         StorageLockedError: another process holds the folder.
-        InvalidInputError: *path* is a file.
+        InvalidInputError: *path* is a file, or other options than the open backend's.
     """
     key = path.resolve()  # one entry whatever the spelling of the path (./x, x/, a link)
+    wanted = dict(options or {})
     with _registry_lock:
         folder = _folders.setdefault(key, _Folder())
     with folder.lock:
         if folder.backend is None:
-            folder.backend = EdgeBackend(path)
+            folder.backend = EdgeBackend(path, **wanted)
+            folder.options = wanted
+        elif wanted and wanted != folder.options:
+            raise InvalidInputError(
+                f"edge_options: expected the options the open store at {str(path)!r} has "
+                f"({folder.options or 'the defaults'}), found {wanted}. Close every storage "
+                "of the folder first, or open it with the same options."
+            )
         folder.leases += 1
         return EdgeLease(folder.backend, folder)  # type: ignore[abstract]  # methods set above
 
