@@ -14,8 +14,10 @@ many chunks are stored.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from t5_vectors.cli._common import (
@@ -40,12 +42,12 @@ from t5_vectors.cli._layout import (
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.files.discover import Discovery, discover
 from t5_vectors.files.read import read_file
+from t5_vectors.plan.run import DEFAULT_BATCH_SIZE
 
 if TYPE_CHECKING:
     from t5_vectors.encoder.core import T5Encoder
     from t5_vectors.files.chunking import ChunkSettings
-    from t5_vectors.files.ingest import FilesReport
-    from t5_vectors.index.index import QdrantIndex
+    from t5_vectors.files.ingest import ChunkStage, FilesReport
     from t5_vectors.plan.layout import CollectionLayout
 
 DEFAULT_CHUNK_TOKENS = 256
@@ -99,7 +101,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="also remove chunks of files that no longer exist in the folders given",
     )
     add_layout_options(ingest)
-    ingest.add_argument("--batch-size", type=int, default=64, help="chunks per batch")
+    ingest.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"chunks looked up, encoded and written together (default {DEFAULT_BATCH_SIZE})",
+    )
     ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar (shown on terminals)")
     ingest.add_argument(
@@ -261,9 +268,7 @@ def run(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
             layout = target.layout(args.collection)
-            if args.ray is not None:
-                report = _ingest_on_ray(args, index, found, settings, show)
-            else:
+            with _stage(args) as stage:
                 report = ingest_files(
                     index,
                     found,
@@ -271,6 +276,7 @@ def run(args: argparse.Namespace) -> int:
                     prune=args.prune,
                     batch_size=args.batch_size,
                     show_progress=show,
+                    stage=stage,
                 )
     finally:
         if encoder is not None:
@@ -286,29 +292,20 @@ def run(args: argparse.Namespace) -> int:
     return 1 if report.unreadable or report.failed else 0
 
 
-def _ingest_on_ray(
-    args: argparse.Namespace,
-    index: QdrantIndex,
-    found: Discovery,
-    settings: ChunkSettings,
-    show: bool,
-) -> FilesReport:
-    """The same file ingest with the encoding on Ray actors (same chunks and ids)."""
+@contextlib.contextmanager
+def _stage(args: argparse.Namespace) -> Iterator[ChunkStage | None]:
+    """Where chunks are encoded and written: this process, or Ray actors with ``--ray`` (the
+    one part of the file pipeline that differs; same chunks, ids, records and resume)."""
+    if args.ray is None:
+        yield None
+        return
     import ray
 
-    from t5_vectors.ray import ingest_files as ray_ingest_files
+    from t5_vectors.ray import RayStage
 
     ray.init(address=_ray_address(args), log_to_driver=False)
     try:
-        return ray_ingest_files(
-            index,
-            found,
-            chunking=settings,
-            prune=args.prune,
-            batch_size=args.batch_size,
-            concurrency=args.ray_actors,
-            show_progress=show,
-        )
+        yield RayStage(concurrency=args.ray_actors)
     finally:
         ray.shutdown()
 

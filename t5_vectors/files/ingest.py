@@ -48,7 +48,7 @@ from t5_vectors.files.chunking import ChunkSettings, TokenChunker, language_of
 from t5_vectors.files.discover import Discovery, discover
 from t5_vectors.files.read import FileText, read_file
 from t5_vectors.index.index import QdrantIndex
-from t5_vectors.index.ingest import DEFAULT_BATCH_SIZE
+from t5_vectors.plan.run import DEFAULT_BATCH_SIZE
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document

@@ -24,13 +24,7 @@ from t5_vectors.index._encoding import PointEncoder
 from t5_vectors.index.collection import Collection
 from t5_vectors.index.embedder import EmbeddingLike, embedder_of
 from t5_vectors.index.identity import ModelIdentity
-from t5_vectors.index.ingest import (
-    DEFAULT_BATCH_SIZE,
-    IngestRun,
-    OnFailure,
-    arun_ingest,
-    run_ingest,
-)
+from t5_vectors.index.ingest import arun_ingest, run_ingest
 from t5_vectors.index.options import MmrKwargs, SearchKwargs, mmr_options, search_options
 from t5_vectors.plan.collection import (
     CollectionSpec,
@@ -45,6 +39,7 @@ from t5_vectors.plan.model_record import relocated
 from t5_vectors.plan.payload import aprepare_stream, prepare_list, prepare_stream
 from t5_vectors.plan.points import DELETE_ALL, DeleteTarget, IdLookup
 from t5_vectors.plan.retrieval import Retrieval
+from t5_vectors.plan.run import DEFAULT_BATCH_SIZE, IngestRun, OnFailure
 from t5_vectors.plan.search import ScoredDocuments, SearchOptions
 from t5_vectors.plan.vectors import layout_fingerprint
 from t5_vectors.storage.base import AsyncBackend, Backend, Progress
@@ -309,7 +304,7 @@ class QdrantIndex:
             the counts of written, skipped (unchanged) and failed documents.
         """
         total = len(documents) if isinstance(documents, Sized) else None
-        run = IngestRun(batch_size, self.retry, on_failure, force, True, show_progress, total)
+        run = IngestRun(batch_size, on_failure, force, True, show_progress, total)
         fingerprint = self.fingerprint
         prepared = prepare_stream(documents, fingerprint)  # a list is validated in full here
         self.ensure_collection()
@@ -334,7 +329,7 @@ class QdrantIndex:
         Every document is validated before anything is written. A document's id comes from
         *ids*, else from ``Document.id``, else from its source and text.
         """
-        run = IngestRun(batch_size, self.retry)
+        run = IngestRun(batch_size)
         fingerprint = self.fingerprint
         prepared = prepare_list(documents, ids, fingerprint)
         self.ensure_collection()
@@ -613,7 +608,7 @@ class QdrantIndex:
     ) -> IngestReport:
         """Async :meth:`ingest`."""
         total = len(documents) if isinstance(documents, Sized) else None
-        run = IngestRun(batch_size, self.retry, on_failure, force, True, show_progress, total)
+        run = IngestRun(batch_size, on_failure, force, True, show_progress, total)
         fingerprint = self.fingerprint
         prepared = aprepare_stream(documents, fingerprint)
         await self.aensure_collection()
@@ -634,7 +629,7 @@ class QdrantIndex:
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> list[str]:
         """Async :meth:`add`."""
-        run = IngestRun(batch_size, self.retry)
+        run = IngestRun(batch_size)
         fingerprint = self.fingerprint
         prepared = prepare_list(documents, ids, fingerprint)
         await self.aensure_collection()

@@ -18,10 +18,11 @@ grow with the corpus):
 (``scripts/generate_async.py``), the uploader a thread (:class:`Uploader`) in one and a task
 (:class:`AsyncUploader`) in the other.
 
-Storage calls are retried on transient failures by the collection
-(:mod:`t5_vectors.storage.retry`). When a batch fails for good, ingestion stops
-(``on_failure="raise"``, the default) with an :class:`~t5_vectors.errors.IngestError` naming the
-batch and how much was written, or records the failure and goes on (``on_failure="continue"``).
+How the run goes is its :class:`~t5_vectors.plan.run.IngestRun`. Storage calls are retried on
+transient failures by the collection (:mod:`t5_vectors.storage.retry`). When a batch fails for
+good, ingestion stops (``on_failure="raise"``, the default) with an
+:class:`~t5_vectors.errors.IngestError` naming the batch and how much was written, or records
+the failure and goes on (``on_failure="continue"``).
 Either way the :class:`~t5_vectors.errors.IngestReport` counts every document read as written,
 skipped or failed.
 """
@@ -41,64 +42,21 @@ from collections.abc import (
     Iterator,
     Sequence,
 )
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from itertools import islice
 from typing import Literal
 
-from t5_vectors._checks import check_positive_int
-from t5_vectors.errors import (
-    BatchFailure,
-    IngestError,
-    IngestReport,
-    InvalidInputError,
-    StorageFullError,
-)
+from t5_vectors.errors import BatchFailure, IngestError, IngestReport, StorageFullError
 from t5_vectors.index._encoding import EncodedBatch, PointEncoder
 from t5_vectors.index.collection import Collection
 from t5_vectors.plan.payload import PreparedDocument
+from t5_vectors.plan.run import IngestRun
 from t5_vectors.storage.retry import RetryPolicy, is_transient
 
-__all__ = ["DEFAULT_BATCH_SIZE", "IngestRun", "OnFailure", "arun_ingest", "run_ingest"]
+__all__ = ["arun_ingest", "run_ingest"]
 
-DEFAULT_BATCH_SIZE = 256
-"""Documents (chunks, for files) per ingestion batch: looked up, encoded and written together."""
-
-OnFailure = Literal["raise", "continue"]
 Stage = Literal["reading documents", "checking stored hashes", "encoding", "uploading"]
-
-
-@dataclass(frozen=True)
-class IngestRun:
-    """How one ingestion runs; validated on creation.
-
-    Attributes:
-        batch_size: documents per batch.
-        retry: how transient storage failures are retried (for the report's messages; the
-            collection retries its own calls).
-        on_failure: ``"raise"`` stops at the first batch that fails for good, ``"continue"``
-            records it and goes on.
-        force: encode and write even documents stored unchanged.
-        lookup: compare with stored content hashes (``False`` into a collection that was
-            empty when the run began: only versions on their way are compared).
-        show_progress: show a progress bar.
-        total: how many documents the source holds, when known (for the bar).
-    """
-
-    batch_size: int = DEFAULT_BATCH_SIZE
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    on_failure: OnFailure = "raise"
-    force: bool = False
-    lookup: bool = True
-    show_progress: bool = False
-    total: int | None = None
-
-    def __post_init__(self) -> None:
-        check_positive_int("batch_size", self.batch_size)
-        if self.on_failure not in ("raise", "continue"):
-            raise InvalidInputError(
-                f"on_failure: expected 'raise' or 'continue', found {self.on_failure!r}."
-            )
 
 
 @dataclass
@@ -115,10 +73,11 @@ class Encoded:
 class Tally:
     """Counters shared by the reader and the uploader (thread-safe)."""
 
-    def __init__(self, run: IngestRun) -> None:
+    def __init__(self, run: IngestRun, retry: RetryPolicy) -> None:
         from tqdm.auto import tqdm
 
         self.run = run
+        self.retry = retry
         self.progress = tqdm(
             total=run.total, unit="doc", desc="ingest", disable=not run.show_progress
         )
@@ -202,7 +161,7 @@ class Tally:
         )
         if self.fatal is not None:
             failure, error = self.fatal
-            message = _message(failure, error, report, self.run.retry)
+            message = _message(failure, error, report, self.retry)
             raise IngestError(message, report=report, failure=failure) from error
         return report
 
@@ -315,7 +274,7 @@ def run_ingest(
 
     This thread reads, looks up and encodes; one :class:`Uploader` thread writes.
     """
-    tally = Tally(run)
+    tally = Tally(run, collection.retry)
     uploads = Uploader(partial(_upload, collection=collection, encoder=encoder, tally=tally), tally)
     held: Encoded | None = None
     first = 0
@@ -421,7 +380,7 @@ async def arun_ingest(
     run: IngestRun,
 ) -> IngestReport:
     """Async :func:`run_ingest`."""
-    tally = Tally(run)
+    tally = Tally(run, collection.retry)
     uploads = AsyncUploader(
         partial(_aupload, collection=collection, encoder=encoder, tally=tally), tally
     )

@@ -14,11 +14,11 @@ from t5_vectors.encoder.texts import check_text
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.index.embedder import EmbeddingLike
 from t5_vectors.index.index import DEFAULT_COLLECTION, QdrantIndex
-from t5_vectors.index.ingest import DEFAULT_BATCH_SIZE
 from t5_vectors.langchain._options import VectorStoreOptions, open_index
 from t5_vectors.langchain.embeddings import T5Embeddings
 from t5_vectors.plan.filters import FilterLike
 from t5_vectors.plan.retrieval import Mode, Retrieval
+from t5_vectors.plan.run import DEFAULT_BATCH_SIZE
 
 __all__ = ["T5QdrantVectorStore"]
 

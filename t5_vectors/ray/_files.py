@@ -23,7 +23,7 @@ from t5_vectors.errors import IngestReport
 from t5_vectors.files import ingest as files
 from t5_vectors.files.chunking import ChunkSettings
 from t5_vectors.files.discover import Discovery
-from t5_vectors.index.ingest import DEFAULT_BATCH_SIZE
+from t5_vectors.plan.run import DEFAULT_BATCH_SIZE
 from t5_vectors.ray._ingest import check_concurrency, ingest
 
 if TYPE_CHECKING:

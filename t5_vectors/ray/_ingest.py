@@ -35,8 +35,8 @@ from ray.data import ActorPoolStrategy
 from t5_vectors._checks import check_positive_int
 from t5_vectors.errors import IngestReport, InvalidInputError, T5VectorsError
 from t5_vectors.index.collection import Collection
-from t5_vectors.index.ingest import DEFAULT_BATCH_SIZE
 from t5_vectors.plan.payload import PreparedDocument
+from t5_vectors.plan.run import DEFAULT_BATCH_SIZE
 from t5_vectors.ray._batches import Batch, num_rows
 from t5_vectors.ray._embed import _IndexEmbedBatches
 from t5_vectors.ray._rows import Columns, Layout, prepare_rows, to_points
