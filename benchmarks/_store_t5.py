@@ -159,7 +159,7 @@ def phase_files(args: argparse.Namespace) -> dict[str, Any]:
         from qdrant_client import QdrantClient
 
         QdrantClient(path=str(store)).close()  # a folder local mode wrote
-    index = QdrantIndex(encoder, path=str(store), collection_name=COLLECTION)
+    index = QdrantIndex(encoder, collection_name=COLLECTION, storage=str(store))
     report = ingest_files(index, [args.files])
     index.close()
     end = time.perf_counter()

@@ -138,8 +138,7 @@ class QdrantTimer:
 
 # ------------------------------------------------------------------------------------ table 1
 def ingest_t5(model: Path, docs: list[Any], storage: Path) -> dict[str, Any]:
-    from t5_vectors import T5Encoder
-    from t5_vectors.index import QdrantIndex
+    from t5_vectors import QdrantIndex, T5Encoder
 
     encoder = T5Encoder.from_pretrained(str(model), device="cpu", dtype="float32")
     encoder.encode([d.page_content for d in docs[:8]])  # warm-up, not timed
@@ -152,7 +151,7 @@ def ingest_t5(model: Path, docs: list[Any], storage: Path) -> dict[str, Any]:
         return encode(texts, **kwargs)
 
     encoder.encode = counting  # type: ignore[method-assign]
-    with QdrantIndex(encoder, path=storage, collection_name="bench") as index:
+    with QdrantIndex(encoder, collection_name="bench", storage=storage) as index:
         started = time.perf_counter()
         report = index.ingest(docs)
         wall = time.perf_counter() - started
@@ -272,8 +271,7 @@ def child_memory(system: str, n: int, model: Path, storage: Path) -> dict[str, f
         QdrantClient.retrieve = lambda *args, **kwargs: []  # type: ignore[method-assign]
     location = {"location": ":memory:"} if stubbed else {"path": str(storage)}
     if system.startswith("t5-vectors"):
-        from t5_vectors import T5Encoder
-        from t5_vectors.index import QdrantIndex
+        from t5_vectors import QdrantIndex, T5Encoder
 
         encoder = T5Encoder.from_pretrained(str(model), device="cpu", dtype="float32")
         encoder.encode(["warm-up text"] * 8)

@@ -52,6 +52,8 @@ from _common import (
     percentile,
 )
 
+from t5_vectors import CollectionSpec
+
 SMALL_MODEL: dict[str, Any] = {
     "d_model": 256,
     "num_layers": 4,
@@ -139,8 +141,7 @@ def main() -> None:
 
     import torch
 
-    from t5_vectors import T5Encoder
-    from t5_vectors.index import QdrantIndex, TokenVectors
+    from t5_vectors import QdrantIndex, T5Encoder, TokenVectors
 
     torch.manual_seed(0)
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -160,8 +161,9 @@ def main() -> None:
             encoder,
             collection_name=f"retrieval_{datatype}",
             recreate=True,
-            token_vectors=TokenVectors(datatype=datatype, **options),
-            sparse_vectors=True,
+            spec=CollectionSpec(
+                token_vectors=TokenVectors(datatype=datatype, **options), sparse_vectors=True
+            ),
             **connect,
         )
         log(f"ingesting {len(corpus)} chunks with {datatype} token vectors ...")

@@ -8,7 +8,7 @@ Same machine, model, corpus and storage in one run, side by side:
   T5-base shape of ``benchmarks/_common.py``), float32.
 * **Corpus** -- ``--docs`` chunks of real English (CPython's ``pydoc_data.topics`` paragraphs,
   cycled with a chunk number), each with an id, ``source`` and ``chunk``.
-* **Storage** -- a fresh embedded collection (``QdrantIndex(path=...)``) per run: the plain
+* **Storage** -- a fresh embedded collection (``QdrantIndex(storage=...)``) per run: the plain
   ingest writes it from its background uploader, the Ray ingest from the driver (embedded storage
   serves one process), so both pay the same writes.
 * **Rows** -- ``plain, T threads``: ``QdrantIndex.ingest`` in this process with
@@ -68,6 +68,8 @@ from _common import (
     markdown_table,
     usable_cpus,
 )
+
+from t5_vectors import CollectionSpec
 
 SMALL_MODEL: dict[str, Any] = {
     "d_model": 256,
@@ -130,7 +132,7 @@ def plain(
         )
         for r in data
     ]
-    with QdrantIndex(encoder, collection_name="scale", path=storage) as index:
+    with QdrantIndex(encoder, collection_name="scale", storage=storage) as index:
         started = time.perf_counter()
         report = index.ingest(documents)
         seconds = time.perf_counter() - started
@@ -196,7 +198,7 @@ def on_ray(
     torch.set_num_threads(1)
     device = "cuda" if num_gpus else "cpu"
     encoder = T5Encoder.from_pretrained(str(model), device=device, dtype="float32")
-    with QdrantIndex(encoder, collection_name="scale", path=storage) as index:
+    with QdrantIndex(encoder, collection_name="scale", storage=storage) as index:
         dataset = ray.data.from_items(data, override_num_blocks=max(4 * actors, 8))
         started = time.perf_counter()
         report = ingest(
@@ -230,9 +232,8 @@ def storage_table(workdir: Path, n_chunks: int) -> None:
     """Bytes per chunk per layout, measured on *n_chunks* 256-token chunks; scaled to 100M."""
     import json
 
-    from t5_vectors import QdrantIndex, T5Encoder
+    from t5_vectors import QdrantIndex, SparseVectors, T5Encoder, TokenVectors
     from t5_vectors.files import ChunkSettings, TokenChunker
-    from t5_vectors.index import SparseVectors, TokenVectors
     from t5_vectors.testing import build_sentence_transformers_checkpoint
 
     path = workdir / "scale-wide"
@@ -275,7 +276,11 @@ def storage_table(workdir: Path, n_chunks: int) -> None:
         with (
             tempfile.TemporaryDirectory(dir=workdir) as folder,
             QdrantIndex(
-                encoder, collection_name="s", path=Path(folder) / "s", on_disk=on_disk, **options
+                encoder,
+                collection_name="s",
+                storage=Path(folder) / "s",
+                spec=CollectionSpec(on_disk=on_disk),
+                **options,
             ) as index,
         ):
             index.ingest(chunks)

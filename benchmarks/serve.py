@@ -292,7 +292,7 @@ async def closed_runs(
 
     encoder = T5Encoder.from_pretrained(str(model), device=args.device, dtype=args.dtype)
     index = QdrantIndex(
-        encoder, collection_name=COLLECTION, path=stores[0], create_if_missing=False
+        encoder, collection_name=COLLECTION, create_if_missing=False, storage=stores[0]
     )
     server = Server(args, model, stores[1], max(args.clients))
     log(f"server at {server.url}, --max-concurrent {max(args.clients)}")
@@ -354,7 +354,7 @@ async def overload_runs(
 
     encoder = T5Encoder.from_pretrained(str(model), device=args.device, dtype=args.dtype)
     index = QdrantIndex(
-        encoder, collection_name=COLLECTION, path=stores[0], create_if_missing=False
+        encoder, collection_name=COLLECTION, create_if_missing=False, storage=stores[0]
     )
     try:
         search = in_process_calls(encoder, index, args.k)["search"]
@@ -427,7 +427,7 @@ def prepare(args: argparse.Namespace) -> tuple[Path, tuple[Path, Path], list[str
     shutil.rmtree(store, ignore_errors=True)
     encoder = T5Encoder.from_pretrained(str(model), device=args.device, dtype=args.dtype)
     started = time.perf_counter()
-    with QdrantIndex(encoder, collection_name=COLLECTION, path=store) as index:
+    with QdrantIndex(encoder, collection_name=COLLECTION, storage=store) as index:
         index.ingest(corpus)
     encoder.close()
     log(f"ingested {len(corpus)} paragraphs in {time.perf_counter() - started:.1f} s")

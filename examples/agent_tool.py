@@ -43,7 +43,7 @@ QUESTIONS = (
 
 def build_tool(encoder: T5Encoder, docs: str | Path, k: int) -> tuple[BaseTool, QdrantIndex]:
     """Index *docs* in memory and wrap its retriever as a tool (close the index when done)."""
-    index = QdrantIndex(encoder, collection_name="agent-example", location=":memory:")
+    index = QdrantIndex(encoder, collection_name="agent-example", storage=":memory:")
     ingest_files(index, [docs])
     retriever = T5QdrantVectorStore(index=index).as_retriever(search_kwargs={"k": k})
     tool = create_retriever_tool(

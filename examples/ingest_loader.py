@@ -64,10 +64,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     where.add_argument("--qdrant-url", default=None, help="a Qdrant server")
     args = parser.parse_args(argv)
 
-    connection = {"url": args.qdrant_url} if args.qdrant_url else {"path": args.qdrant_path}
+    storage = args.qdrant_url or args.qdrant_path  # None: embedded, ./t5_vectors_data
     with T5Encoder.from_pretrained(args.model) as encoder:
         chunker = TokenChunker(encoder)
-        with QdrantIndex(encoder, collection_name=args.collection, **connection) as index:
+        with QdrantIndex(encoder, collection_name=args.collection, storage=storage) as index:
             loader = NotesLoader(args.docs)
             reports = [
                 index.ingest(chunked(loader.lazy_load(), chunker), show_progress=True)

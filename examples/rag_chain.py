@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None, llm: BaseChatModel | None = None) ->
     args = parser.parse_args(argv)
 
     with T5Encoder.from_pretrained(args.model) as encoder:
-        index = QdrantIndex(encoder, collection_name="rag-example", location=":memory:")
+        index = QdrantIndex(encoder, collection_name="rag-example", storage=":memory:")
         ingest_files(index, [args.docs])
         retriever = T5QdrantVectorStore(index=index).as_retriever(search_kwargs={"k": args.k})
         chain = build_chain(retriever, llm or ParrotFakeChatModel())

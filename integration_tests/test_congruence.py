@@ -12,7 +12,7 @@ import pytest
 from langchain_core.documents import Document
 from qdrant_client import models
 
-from t5_vectors.index import QdrantIndex
+from t5_vectors import CollectionSpec, QdrantIndex
 from tests.qdrant.test_congruence import DOCUMENTS, QUERY, SEARCHES, open_index, ranking
 
 EMBEDDED = ["edge", "local-mode", "memory"]
@@ -69,7 +69,9 @@ FILTERS = [
 def _build(kind: str, distance: str, tiny_encoder, server, new_name, folder):
     name = new_name()
     embedded = open_index(kind, folder, tiny_encoder, collection_name=name, distance=distance)
-    remote = QdrantIndex(tiny_encoder, client=server, collection_name=name, distance=distance)
+    remote = QdrantIndex(
+        tiny_encoder, collection_name=name, storage=server, spec=CollectionSpec(distance=distance)
+    )
     reports = embedded.ingest(CORPUS, batch_size=7), remote.ingest(CORPUS, batch_size=7)
     assert reports[0].written == reports[1].written == len({d.id or d.page_content for d in CORPUS})
     return embedded, remote
@@ -153,7 +155,7 @@ def rich_pair(request, tiny_encoder, server, new_name, tmp_path_factory):
     folder = tmp_path_factory.mktemp("rich")
     options = {"collection_name": name, "token_vectors": True, "sparse_vectors": True}
     embedded = open_index(request.param, folder, tiny_encoder, **options)
-    remote = QdrantIndex(tiny_encoder, client=server, **options)
+    remote = QdrantIndex(tiny_encoder, storage=server, **options)
     embedded.ingest(DOCUMENTS)
     remote.ingest(DOCUMENTS)
     yield embedded, remote
@@ -176,10 +178,12 @@ def test_copy_between_server_and_embedded(rich_pair, tiny_encoder, new_name, tmp
     again = embedded.copy_to(collection_name=there, client=remote.client)
     assert (again.points, again.created) == (len(DOCUMENTS), False)
     options = {"token_vectors": True, "sparse_vectors": True, "create_if_missing": False}
-    copied = QdrantIndex(tiny_encoder, collection_name=there, client=remote.client, **options)
+    copied = QdrantIndex(tiny_encoder, collection_name=there, storage=remote.client, **options)
     back = copied.copy_to(path=tmp_path / "back")
     assert back.points == len(DOCUMENTS)
-    restored = QdrantIndex(tiny_encoder, collection_name=there, path=tmp_path / "back", **options)
+    restored = QdrantIndex(
+        tiny_encoder, collection_name=there, storage=tmp_path / "back", **options
+    )
     for search in SEARCHES:
         assert ranking(restored.search(QUERY, k=8, **search)) == ranking(
             embedded.search(QUERY, k=8, **search)

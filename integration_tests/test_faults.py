@@ -23,8 +23,7 @@ from qdrant_client import QdrantClient
 
 from integration_tests.conftest import client_options
 from integration_tests.faultproxy import FaultProxy, Rule
-from t5_vectors import IngestError, QdrantIndex
-from t5_vectors.index import RetryPolicy
+from t5_vectors import IngestError, QdrantIndex, RetryPolicy, open_storage
 
 SIZE = 60
 BATCH = 10
@@ -101,17 +100,15 @@ def index_through(proxy: FaultProxy, encoder: Any, name: str) -> QdrantIndex:
     return QdrantIndex(
         encoder,
         collection_name=name,
-        url=target,
-        api_key=api_key,
-        client_options=options,
         retry=RETRY,
+        storage=open_storage(target, api_key=api_key, client_options=options),
     )
 
 
 @pytest.fixture
 def reference(server: QdrantClient, tiny_encoder: Any, new_name: Callable[[], str]) -> Snapshot:
     name = new_name()
-    index = QdrantIndex(tiny_encoder, collection_name=name, client=server)
+    index = QdrantIndex(tiny_encoder, collection_name=name, storage=server)
     index.ingest(corpus(), batch_size=BATCH)
     found = snapshot(server, name)
     index.drop()

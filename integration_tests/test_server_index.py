@@ -6,8 +6,8 @@ import pytest
 from langchain_core.documents import Document
 from qdrant_client import models
 
+from t5_vectors import CollectionSpec, QdrantIndex
 from t5_vectors.errors import CollectionConfigError
-from t5_vectors.index import QdrantIndex
 
 
 def corpus(n: int) -> list[Document]:
@@ -24,14 +24,16 @@ def test_collection_options_reach_the_server(tiny_encoder, server, new_name):
     name = new_name()
     QdrantIndex(
         tiny_encoder,
-        client=server,
         collection_name=name,
-        vector_name="dense",
-        distance="dot",
-        on_disk=True,
-        quantization="scalar",
-        shard_number=2,
-        payload_indexes={"source": "keyword", "page": "integer"},
+        storage=server,
+        spec=CollectionSpec(
+            vector_name="dense",
+            distance="dot",
+            on_disk=True,
+            quantization="scalar",
+            shard_number=2,
+            payload_indexes={"source": "keyword", "page": "integer"},
+        ),
     )
     info = server.get_collection(name)
     params = info.config.params
@@ -48,10 +50,15 @@ def test_missing_payload_indexes_are_added_to_an_existing_collection(
     tiny_encoder, server, new_name
 ):
     name = new_name()
-    QdrantIndex(tiny_encoder, client=server, collection_name=name).add(corpus(3))
+    QdrantIndex(tiny_encoder, collection_name=name, storage=server).add(corpus(3))
     # metadata.source is indexed in every new collection (file sync scans by source).
     assert set(server.get_collection(name).payload_schema) == {"metadata.source"}
-    QdrantIndex(tiny_encoder, client=server, collection_name=name, payload_indexes=["page"])
+    QdrantIndex(
+        tiny_encoder,
+        collection_name=name,
+        storage=server,
+        spec=CollectionSpec(payload_indexes=["page"]),
+    )
     assert set(server.get_collection(name).payload_schema) == {"metadata.source", "metadata.page"}
     assert server.count(name).count == 3
 
@@ -63,12 +70,12 @@ def test_mismatch_raises_before_any_write(tiny_encoder, server, new_name):
     )
     server.upsert(name, [models.PointStruct(id=1, vector=[1.0] * 7, payload={})])
     with pytest.raises(CollectionConfigError, match="vectors of size 7"):
-        QdrantIndex(tiny_encoder, client=server, collection_name=name)
+        QdrantIndex(tiny_encoder, collection_name=name, storage=server)
     assert server.count(name).count == 1
 
 
 def test_ingest_reingest_filters_delete(tiny_encoder, server, new_name):
-    index = QdrantIndex(tiny_encoder, client=server, collection_name=new_name())
+    index = QdrantIndex(tiny_encoder, collection_name=new_name(), storage=server)
     first = index.ingest(iter(corpus(50)), batch_size=16)
     assert (first.written, first.skipped) == (50, 0)
     second = index.ingest(iter(corpus(50)), batch_size=16)
@@ -86,7 +93,7 @@ def test_ingest_reingest_filters_delete(tiny_encoder, server, new_name):
 
 
 async def test_async_twin_of_a_sync_client(tiny_encoder, server, new_name):
-    index = QdrantIndex(tiny_encoder, client=server, collection_name=new_name())
+    index = QdrantIndex(tiny_encoder, collection_name=new_name(), storage=server)
     assert index.connection.native_async
     report = await index.aingest(corpus(20), batch_size=8)
     assert report.written == 20

@@ -27,7 +27,6 @@ from t5_vectors.cli._common import (
 )
 from t5_vectors.cli._layout import FUSIONS, MODES, require_mode
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.plan.filters import parse_key_values
 
 if TYPE_CHECKING:
     from t5_vectors.plan.search import ScoredDocuments
@@ -155,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
     if args.k < 1:
         raise InvalidInputError(f"-k: expected a positive number of results, found {args.k}.")
     _check_retrieval_flags(args)
+    from t5_vectors.plan.filters import parse_key_values
+
     filters = parse_key_values(args.filter)
     target = open_target(args, must_exist=True)
     try:

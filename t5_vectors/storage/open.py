@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import inspect
 import ipaddress
 import os
 import sys
@@ -160,8 +161,9 @@ class Storage:
 
     @property
     def has_sync(self) -> bool:
-        """Whether sync calls can be made (not when only an embedded async client was given)."""
-        return self._backend is not None or self._make_backend is not None
+        """Whether a sync backend is open (not when only an ``AsyncQdrantClient`` was given: a
+        server's sync twin is made on first use; an embedded one cannot be)."""
+        return self._backend is not None
 
     @property
     def native_async(self) -> bool:
@@ -185,7 +187,7 @@ class Storage:
                     "expected a QdrantClient for synchronous calls, found only an embedded "
                     "AsyncQdrantClient (embedded storage cannot be shared between clients). "
                     "Use the async methods (aingest, asearch, ...), or pass "
-                    "QdrantClient(...) instead."
+                    "storage=QdrantClient(...) instead."
                 )
             with self._lock:
                 if self._backend is None:
@@ -247,23 +249,28 @@ class Storage:
     def close(self) -> None:
         """Close the sync backends this storage opened (async ones need :meth:`aclose`)."""
         for owned in list(self._owned):
-            if isinstance(owned, Backend):
+            if not _is_async(owned):
                 owned.close()
                 self._owned.remove(owned)
 
     async def aclose(self) -> None:
         """Close every backend this storage opened."""
         for owned in list(self._owned):
-            if isinstance(owned, Backend):
-                owned.close()
+            if _is_async(owned):
+                await owned.close()  # type: ignore[misc]
             else:
-                await owned.close()
+                owned.close()
             self._owned.remove(owned)
+
+
+def _is_async(backend: Backend | AsyncBackend) -> bool:
+    """Whether *backend*'s calls are coroutines (both protocols have the same names)."""
+    return inspect.iscoroutinefunction(backend.close)
 
 
 def _close_all(owned: list[Backend | AsyncBackend]) -> None:
     for backend in list(owned):
-        if isinstance(backend, Backend):  # an async client closes with its event loop
+        if not _is_async(backend):  # an async client closes with its event loop
             with contextlib.suppress(Exception):  # closing at exit must not raise
                 backend.close()
         owned.remove(backend)

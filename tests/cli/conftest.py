@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from t5_vectors.cli import main
-from t5_vectors.storage.open import Connection
+from t5_vectors.storage.open import Storage, open_storage
 
 PARAGRAPH = (
     "Water the plant when the top of the soil is dry, then let the pot drain completely. "
@@ -69,9 +69,9 @@ def cli(capsys, st5_path: Path, store: Path) -> Callable[..., Run]:
     return run
 
 
-def open_store(store: Path) -> Connection:
+def open_store(store: Path) -> Storage:
     """The CLI's store, opened as the CLI opens it (Edge unless local mode wrote it)."""
-    return Connection(options={"path": str(store)}, edge=True)
+    return open_storage(store)
 
 
 @pytest.fixture

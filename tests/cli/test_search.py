@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from t5_vectors import QdrantIndex, T5Encoder
-from t5_vectors.cli._search import parse_filters
+from t5_vectors.plan.filters import parse_key_values as parse_filters
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def test_search_json_ranks_like_the_library(cli, ingested, st5_path, store):
     scores = [row["score"] for row in rows]
     assert scores == sorted(scores, reverse=True)
     encoder = T5Encoder.from_pretrained(st5_path, device="cpu", dtype="float32")
-    with QdrantIndex(encoder, collection_name="docs", path=store) as index:
+    with QdrantIndex(encoder, collection_name="docs", storage=store) as index:
         expected = index.search("when to water", k=3)
     encoder.close()
     assert [row["id"] for row in rows] == [doc.id for doc, _ in expected]

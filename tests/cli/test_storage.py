@@ -85,8 +85,8 @@ def test_an_edge_folder_held_by_another_process_is_one_line(cli, docs, store):
     assert cli("ingest", str(docs), "--collection", "docs").status == 0
     code = (
         "import sys\n"
-        "from t5_vectors.storage.open import Connection\n"
-        f"connection = Connection(options={{'path': {str(store)!r}}}, edge=True)\n"
+        "from t5_vectors import open_storage\n"
+        f"connection = open_storage({str(store)!r})\n"
         "connection.backend.list_collections()\n"
         "print('ready', flush=True)\n"
         "sys.stdin.readline()\n"

@@ -17,12 +17,12 @@ import pytest
 import torch
 from transformers import T5EncoderModel
 
-from t5_vectors import InvalidInputError, T5Encoder
-from t5_vectors.encoder import EncoderConfig, EncoderStats
+from t5_vectors import EncoderConfig, InvalidInputError, T5Encoder
 from t5_vectors.encoder._batching import BatchItem, MicroBatcher
 from t5_vectors.encoder._forward import FastT5Forward
 from t5_vectors.encoder._graphs import GRAPH_BATCHES, GRAPH_LENGTHS, GraphCache, choose_bucket
 from t5_vectors.encoder._runner import BatchRunner, stage_batch
+from t5_vectors.encoder.core import EncoderStats
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -70,7 +70,7 @@ def test_the_blocker_blocks(tmp_path):
 def test_encoder_never_tries_langchain_or_qdrant(tmp_path, st5_path):
     code = f"""
 import t5_vectors.encoder
-from t5_vectors.encoder import T5Encoder
+from t5_vectors.encoder.core import T5Encoder
 encoder = T5Encoder.from_pretrained({str(st5_path)!r}, device="cpu", dtype="float32")
 encoder.warmup()
 assert encoder.encode(["a text", "another"]).shape == (2, encoder.dim)

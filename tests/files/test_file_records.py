@@ -27,11 +27,11 @@ def _index(kind: str, tmp_path: Path, encoder: Any) -> Any:
     from t5_vectors import QdrantIndex
 
     if kind == "memory":
-        return QdrantIndex(encoder, collection_name="c", location=":memory:")
+        return QdrantIndex(encoder, collection_name="c", storage=":memory:")
     folder = tmp_path / kind
     if kind == "local-mode" and not folder.exists():
         QdrantClient(path=str(folder)).close()
-    index = QdrantIndex(encoder, collection_name="c", path=folder)
+    index = QdrantIndex(encoder, collection_name="c", storage=folder)
     assert index.connection.kind == kind
     return index
 

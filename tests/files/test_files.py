@@ -125,7 +125,7 @@ def test_a_file_unreadable_mid_run_keeps_its_chunks(tiny_encoder, tmp_path, monk
 
     (tmp_path / "a.txt").write_text("Ferns like humid air and shade. " * 8)
     (tmp_path / "b.txt").write_text("Cacti like sun and dry soil. " * 8)
-    index = QdrantIndex(tiny_encoder, collection_name="c", location=":memory:")
+    index = QdrantIndex(tiny_encoder, collection_name="c", storage=":memory:")
     first = ingest_files(index, [tmp_path])
     stored = index.count()
     assert stored == first.chunks
@@ -153,7 +153,7 @@ def test_progress_counts_what_is_stored_through_every_phase(tiny_encoder, tmp_pa
     for n in range(6):
         (tmp_path / f"f{n}.txt").write_text(f"Note {n} about watering ferns in winter. " * 12)
     (tmp_path / "gone.txt").write_text("A file removed later. " * 4)
-    index = QdrantIndex(tiny_encoder, collection_name="c", location=":memory:")
+    index = QdrantIndex(tiny_encoder, collection_name="c", storage=":memory:")
     ingest_files(index, [tmp_path])
     (tmp_path / "gone.txt").unlink()
     for n in range(6):  # changed files are split again (unchanged ones are not: tested below)
@@ -185,7 +185,7 @@ def test_the_search_index_is_built_once_at_the_end(tiny_encoder, tmp_path):
     docs.mkdir()
     for n in range(6):
         (docs / f"f{n}.txt").write_text(f"Note {n} about repotting a cactus in spring. " * 12)
-    index = QdrantIndex(tiny_encoder, collection_name="c", path=str(tmp_path / "store"))
+    index = QdrantIndex(tiny_encoder, collection_name="c", storage=str(tmp_path / "store"))
     backend = index.backend
     builds: list[str] = []
     real = backend.build_index
@@ -213,7 +213,7 @@ def test_an_ingest_error_names_the_run_wide_chunks_and_file(tiny_encoder, tmp_pa
 
     for n in range(4):
         (tmp_path / f"f{n}.txt").write_text(f"Note {n} about light for cacti. " * 12)
-    index = QdrantIndex(tiny_encoder, collection_name="c", location=":memory:")
+    index = QdrantIndex(tiny_encoder, collection_name="c", storage=":memory:")
     real = T5Encoder.encode
     calls = {"n": 0}
 

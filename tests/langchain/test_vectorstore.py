@@ -11,8 +11,13 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 from qdrant_client import QdrantClient, models
 
-from t5_vectors import CollectionConfigError, InvalidInputError, T5Embeddings
-from t5_vectors.index import QdrantIndex
+from t5_vectors import (
+    CollectionConfigError,
+    InvalidInputError,
+    QdrantIndex,
+    T5Embeddings,
+    open_storage,
+)
 from t5_vectors.langchain.vectorstore import T5QdrantVectorStore
 
 _names = itertools.count()
@@ -43,13 +48,11 @@ def where(request, tmp_path):
     """Where the stores of a test live: Qdrant Edge (the default engine) first, then
     qdrant-client's ``:memory:`` engine (one backend or client shared by the test's stores)."""
     if request.param == "memory":
-        yield {"client": request.getfixturevalue("client")}
+        yield {"storage": request.getfixturevalue("client")}
         return
-    from t5_vectors.storage.edge import EdgeBackend
-
-    backend = EdgeBackend(tmp_path / "edge-store")
-    yield {"backend": backend}
-    backend.close()
+    storage = open_storage(tmp_path / "edge-store")
+    yield {"storage": storage}
+    storage.close()
 
 
 @pytest.fixture
@@ -269,11 +272,11 @@ def test_from_texts_from_documents_and_existing_collection(tiny_encoder, tmp_pat
     assert [d.id for d in reopened.get_by_ids(["a", "b", "c"])] == ["a", "b", "c"]
     with pytest.raises(CollectionConfigError, match="does not exist"):
         T5QdrantVectorStore.from_existing_collection(
-            "nope", T5Embeddings(encoder=tiny_encoder), backend=reopened.index.backend
+            "nope", T5Embeddings(encoder=tiny_encoder), storage=reopened.index.connection
         )
     with pytest.raises(CollectionConfigError, match="vectors of size 6"):
         T5QdrantVectorStore.from_existing_collection(
-            "docs", DeterministicFakeEmbedding(size=6), backend=reopened.index.backend
+            "docs", DeterministicFakeEmbedding(size=6), storage=reopened.index.connection
         )
     reopened.index.close()
 

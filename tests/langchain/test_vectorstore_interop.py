@@ -11,8 +11,8 @@ from langchain_qdrant import QdrantVectorStore
 from qdrant_client import AsyncQdrantClient, QdrantClient
 
 from t5_vectors import T5Embeddings
-from t5_vectors.index import point_id
 from t5_vectors.langchain.vectorstore import T5QdrantVectorStore
+from t5_vectors.plan.ids import point_id
 
 TEXTS = [
     "Qdrant keeps points with vectors and a JSON payload.",

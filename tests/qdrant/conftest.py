@@ -11,7 +11,7 @@ import pytest
 from langchain_core.embeddings import Embeddings
 from qdrant_client import QdrantClient
 
-from t5_vectors.index import QdrantIndex
+from t5_vectors import CollectionSpec, QdrantIndex, open_storage
 
 _names = itertools.count()
 
@@ -57,6 +57,9 @@ class EncodeSpy:
         monkeypatch.setattr(encoder, "aencode", spy_aencode)
 
 
+LAYOUT = frozenset(CollectionSpec.__dataclass_fields__)
+"""``make_index`` takes the collection layout as flat keywords, made into its spec."""
+
 ENGINES = ("edge", "memory")
 """Where ``make_index`` stores: Qdrant Edge (the default engine, in a temporary folder) first,
 then qdrant-client's ``:memory:`` engine. A test that also asks for ``client`` reads
@@ -78,15 +81,13 @@ def client() -> Iterator[QdrantClient]:
 
 @pytest.fixture
 def store(engine: str, request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
-    """The storage every ``make_index`` of a test shares (a client, or an Edge backend)."""
+    """The storage every ``make_index`` of a test shares (a client, or Qdrant Edge's storage)."""
     if engine == "memory":
         yield request.getfixturevalue("client")
         return
-    from t5_vectors.storage.edge import EdgeBackend
-
-    backend = EdgeBackend(tmp_path / "edge-store")
-    yield backend
-    backend.close()
+    storage = open_storage(tmp_path / "edge-store")
+    yield storage
+    storage.close()
 
 
 @pytest.fixture
@@ -95,8 +96,10 @@ def make_index(tiny_encoder: Any, engine: str, store: Any) -> Callable[..., Qdra
 
     def make(embedding: Any = None, **options: Any) -> QdrantIndex:
         options.setdefault("collection_name", f"c{next(_names)}")
-        if "client" not in options and "backend" not in options:
-            options["client" if engine == "memory" else "backend"] = store
+        options.setdefault("storage", store)
+        layout = {key: options.pop(key) for key in LAYOUT if key in options}
+        if layout:
+            options["spec"] = CollectionSpec(**layout)
         return QdrantIndex(tiny_encoder if embedding is None else embedding, **options)
 
     return make

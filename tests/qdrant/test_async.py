@@ -12,9 +12,9 @@ from langchain_core.documents import Document
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
 
+from t5_vectors import IngestError, QdrantIndex, RetryPolicy
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
-from t5_vectors.index import IngestError, QdrantIndex, RetryPolicy
-from t5_vectors.storage.open import DEFAULT_PATH, Connection
+from t5_vectors.storage.open import DEFAULT_PATH, open_storage
 
 FAST = RetryPolicy(attempts=2, initial_wait=0, max_wait=0, jitter=0)
 
@@ -49,7 +49,7 @@ async def agen(docs: list[Document]) -> AsyncIterator[Document]:
 
 
 async def test_async_client_end_to_end_without_threads(tiny_encoder, aclient, no_threads):
-    index = QdrantIndex(tiny_encoder, async_client=aclient, collection_name="a")
+    index = QdrantIndex(tiny_encoder, collection_name="a", storage=aclient)
     assert not await aclient.collection_exists("a")  # checked on first use, not in __init__
     report = await index.aingest(agen(documents(25)), batch_size=10)
     assert (report.written, report.batches) == (25, 3)
@@ -71,8 +71,8 @@ async def test_async_client_end_to_end_without_threads(tiny_encoder, aclient, no
 
 
 async def test_async_results_equal_sync_results(tiny_encoder, aclient, client):
-    sync = QdrantIndex(tiny_encoder, client=client, collection_name="s")
-    asynchronous = QdrantIndex(tiny_encoder, async_client=aclient, collection_name="s")
+    sync = QdrantIndex(tiny_encoder, collection_name="s", storage=client)
+    asynchronous = QdrantIndex(tiny_encoder, collection_name="s", storage=aclient)
     sync.ingest(documents(12))
     await asynchronous.aingest(documents(12))
     for query in ("async text 1", "async text 11"):
@@ -88,7 +88,7 @@ async def test_async_results_equal_sync_results(tiny_encoder, aclient, client):
 async def test_embedded_sync_client_serves_async_calls_off_the_event_loop(tiny_encoder, client):
     """Embedded Qdrant computes in-process: async calls run it in a worker thread, so a search
     (a numpy scan) never stalls the caller's event loop."""
-    index = QdrantIndex(tiny_encoder, client=client, collection_name="inline")
+    index = QdrantIndex(tiny_encoder, collection_name="inline", storage=client)
     assert index.async_client is None
     loop_thread = threading.current_thread().name
     calls: list[str] = []
@@ -112,10 +112,10 @@ async def test_embedded_sync_client_serves_async_calls_off_the_event_loop(tiny_e
 
 
 async def test_sync_calls_on_an_embedded_async_client_explain_themselves(tiny_encoder, aclient):
-    index = QdrantIndex(tiny_encoder, async_client=aclient, collection_name="a")
+    index = QdrantIndex(tiny_encoder, collection_name="a", storage=aclient)
     with pytest.raises(InvalidInputError, match="Use the async methods"):
         index.search("x")
-    with pytest.raises(InvalidInputError, match="client=QdrantClient"):
+    with pytest.raises(InvalidInputError, match="storage=QdrantClient"):
         index.ingest(["x"])
 
 
@@ -123,14 +123,14 @@ async def test_async_mismatch_raises_before_any_write(tiny_encoder, aclient):
     await aclient.create_collection(
         "old", vectors_config=models.VectorParams(size=5, distance=models.Distance.COSINE)
     )
-    index = QdrantIndex(tiny_encoder, async_client=aclient, collection_name="old")
+    index = QdrantIndex(tiny_encoder, collection_name="old", storage=aclient)
     with pytest.raises(CollectionConfigError, match="vectors of size 24"):
         await index.aadd(["never written"])
     assert (await aclient.count("old")).count == 0
 
 
 async def test_async_retries_and_failure_report(tiny_encoder, aclient, monkeypatch):
-    index = QdrantIndex(tiny_encoder, async_client=aclient, collection_name="r", retry=FAST)
+    index = QdrantIndex(tiny_encoder, collection_name="r", retry=FAST, storage=aclient)
     upsert = aclient.upsert
     failures = [UnexpectedResponse(503, "", b"", Headers())]
     calls = 0
@@ -152,7 +152,7 @@ async def test_async_retries_and_failure_report(tiny_encoder, aclient, monkeypat
 
 
 async def test_async_reading_failure(tiny_encoder, aclient):
-    index = QdrantIndex(tiny_encoder, async_client=aclient, collection_name="f")
+    index = QdrantIndex(tiny_encoder, collection_name="f", storage=aclient)
 
     async def broken() -> AsyncIterator[Document]:
         for doc in documents(5):
@@ -166,7 +166,7 @@ async def test_async_reading_failure(tiny_encoder, aclient):
 
 
 async def test_cancelling_an_ingestion_stops_the_uploader(tiny_encoder, aclient):
-    index = QdrantIndex(tiny_encoder, async_client=aclient, collection_name="cancel")
+    index = QdrantIndex(tiny_encoder, collection_name="cancel", storage=aclient)
 
     async def endless() -> AsyncIterator[str]:
         i = 0
@@ -188,9 +188,9 @@ async def test_cancelling_an_ingestion_stops_the_uploader(tiny_encoder, aclient)
 
 
 async def test_async_context_manager_closes_owned_clients(tiny_encoder, tmp_path):
-    async with QdrantIndex(tiny_encoder, path=tmp_path / "db", collection_name="cm") as index:
+    async with QdrantIndex(tiny_encoder, collection_name="cm", storage=tmp_path / "db") as index:
         await index.aadd(["persisted"])
-    reopened = QdrantIndex(tiny_encoder, path=tmp_path / "db", collection_name="cm")
+    reopened = QdrantIndex(tiny_encoder, collection_name="cm", storage=tmp_path / "db")
     assert reopened.count() == 1
     reopened.close()
 
@@ -207,21 +207,21 @@ def test_default_storage_is_embedded_on_disk(tiny_encoder, tmp_path, monkeypatch
 
 def test_remote_clients_get_a_native_twin_without_connecting():
     sync = QdrantClient(url="http://localhost:1", check_compatibility=False)
-    connection = Connection(client=sync)
+    connection = open_storage(sync)
     assert not connection.local
     assert connection.native_async
     twin = connection.async_client
     assert isinstance(twin, AsyncQdrantClient)
     assert twin.init_options["url"] == "http://localhost:1"
-    reverse = Connection(
-        async_client=AsyncQdrantClient(url="http://localhost:2", check_compatibility=False)
-    )
+    reverse = open_storage(AsyncQdrantClient(url="http://localhost:2", check_compatibility=False))
     assert reverse.client.init_options["url"] == "http://localhost:2"
     connection.close()
 
 
 def test_connection_options_and_clients_are_exclusive():
-    with pytest.raises(InvalidInputError, match="found both"):
-        Connection(client=QdrantClient(":memory:"), options={"url": "http://x"})
+    with pytest.raises(InvalidInputError, match="expected none with a qdrant-client client"):
+        open_storage(QdrantClient(":memory:"), api_key="key")
     with pytest.raises(InvalidInputError, match="async_client: expected"):
-        Connection(async_client=QdrantClient(":memory:"))  # type: ignore[arg-type]
+        open_storage(QdrantClient(":memory:"), async_client=QdrantClient(":memory:"))  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="async_client: expected together with"):
+        open_storage("./folder", async_client=AsyncQdrantClient(":memory:"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from qdrant_client import QdrantClient, models
 
+from t5_vectors import CollectionSpec, QdrantIndex, T5QdrantVectorStore
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
-from t5_vectors.index import CollectionSpec, QdrantIndex
 from t5_vectors.plan.model_record import PROBE_TEXTS
 from t5_vectors.storage.base import DenseVectorSpec, Quantization
 from t5_vectors.storage.client.models import create_arguments
@@ -230,20 +230,32 @@ def test_payload_indexes_are_skipped_on_embedded_qdrant(make_index, client, recw
 
 def test_index_arguments_are_validated(tiny_encoder, client):
     with pytest.raises(InvalidInputError, match="collection_name"):
-        QdrantIndex(tiny_encoder, client=client, collection_name="")
+        QdrantIndex(tiny_encoder, collection_name="", storage=client)
     with pytest.raises(InvalidInputError, match="embedding: expected a T5Encoder"):
-        QdrantIndex("t5-base", client=client)  # type: ignore[arg-type]
+        QdrantIndex("t5-base", storage=client)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="retry: expected a RetryPolicy"):
-        QdrantIndex(tiny_encoder, client=client, retry=3)  # type: ignore[arg-type]
-    with pytest.raises(InvalidInputError, match="expected one place to store, found url, client"):
-        QdrantIndex(tiny_encoder, client=client, url="http://localhost:6333")
-    with pytest.raises(InvalidInputError, match="storage: expected it alone or the keywords path"):
-        QdrantIndex(tiny_encoder, storage=":memory:", path="./x")
-    with pytest.raises(InvalidInputError, match="spec: expected it alone or the layout keywords"):
-        QdrantIndex(tiny_encoder, client=client, spec=CollectionSpec(), distance="dot")
+        QdrantIndex(tiny_encoder, retry=3, storage=client)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="spec: expected a CollectionSpec, found dict"):
+        QdrantIndex(tiny_encoder, storage=client, spec={"distance": "dot"})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"unexpected keyword argument.*'path'"):
+        QdrantIndex(tiny_encoder, path="./x")  # type: ignore[call-arg]  # the LangChain edge's
     with pytest.raises(TypeError, match=r"unexpected keyword argument.*'colection_name'"):
-        QdrantIndex(tiny_encoder, client=client, colection_name="typo")  # type: ignore[call-arg]
+        QdrantIndex(tiny_encoder, colection_name="typo", storage=client)  # type: ignore[call-arg]
     with pytest.raises(
-        InvalidInputError, match=r"client: expected a folder path.*QdrantClient.*found object"
+        InvalidInputError, match=r"storage: expected a folder path.*QdrantClient.*found object"
     ):
-        QdrantIndex(tiny_encoder, client=object())  # type: ignore[arg-type]
+        QdrantIndex(tiny_encoder, storage=object())  # type: ignore[arg-type]
+
+
+def test_the_vector_store_translates_langchain_keywords_once(tiny_encoder, client):
+    with pytest.raises(InvalidInputError, match="expected one place to store, found url, client"):
+        T5QdrantVectorStore(tiny_encoder, client=client, url="http://localhost:6333")
+    with pytest.raises(InvalidInputError, match="expected one place to store, found storage, path"):
+        T5QdrantVectorStore(tiny_encoder, storage=":memory:", path="./x")
+    with pytest.raises(InvalidInputError, match="spec: expected it alone or the layout keywords"):
+        T5QdrantVectorStore(tiny_encoder, client=client, spec=CollectionSpec(), distance="dot")
+    with pytest.raises(TypeError, match=r"unexpected keyword argument.*'colection_name'"):
+        T5QdrantVectorStore(tiny_encoder, colection_name="typo", client=client)  # type: ignore[call-arg]
+    store = T5QdrantVectorStore(tiny_encoder, location=":memory:", distance="dot")
+    assert store.index.spec.metric == "dot"
+    assert store.index.connection.kind == "memory"

@@ -21,8 +21,8 @@ import pytest
 from langchain_core.documents import Document
 from qdrant_client import QdrantClient
 
+from t5_vectors import CollectionSpec, QdrantIndex
 from t5_vectors.errors import CollectionConfigError
-from t5_vectors.index import QdrantIndex
 from t5_vectors.plan.ids import point_id
 from t5_vectors.plan.model_record import read_record
 from t5_vectors.storage.base import Hnsw
@@ -69,11 +69,11 @@ def open_index(kind: str, tmp_path: Path, embedding: Any, **options: Any) -> Qdr
     """A QdrantIndex on backend *kind* (a fresh store under *tmp_path*)."""
     options.setdefault("collection_name", "congruence")
     if kind == "memory":
-        return QdrantIndex(embedding, location=":memory:", **options)
+        return QdrantIndex(embedding, storage=":memory:", **options)
     folder = tmp_path / kind
     if kind == "local-mode" and not folder.exists():
         QdrantClient(path=str(folder)).close()  # a folder local mode wrote
-    index = QdrantIndex(embedding, path=folder, **options)
+    index = QdrantIndex(embedding, storage=folder, **options)
     assert index.connection.kind == kind
     return index
 
@@ -83,7 +83,8 @@ def stores(tiny_encoder: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     root = tmp_path_factory.mktemp("congruence")
     indexes = {}
     for kind in KINDS:
-        index = open_index(kind, root, tiny_encoder, token_vectors=True, sparse_vectors=True)
+        spec = CollectionSpec(token_vectors=True, sparse_vectors=True)
+        index = open_index(kind, root, tiny_encoder, spec=spec)
         index.ingest(DOCUMENTS)
         indexes[kind] = index
     yield indexes
@@ -142,11 +143,14 @@ def test_writes_deletes_and_validation_agree(kind: str, tmp_path: Path, tiny_enc
     # An existing collection is validated the same way everywhere, before anything is written.
     with pytest.raises(CollectionConfigError, match="distance 'cosine'"):
         QdrantIndex(
-            tiny_encoder, collection_name="congruence", backend=index.backend, distance="dot"
+            tiny_encoder,
+            collection_name="congruence",
+            storage=index.backend,
+            spec=CollectionSpec(distance="dot"),
         )
     with pytest.raises(CollectionConfigError, match="vectors of size"):
         QdrantIndex(
-            VectorTable({"a": [1.0, 0.0]}), collection_name="congruence", backend=index.backend
+            VectorTable({"a": [1.0, 0.0]}), collection_name="congruence", storage=index.backend
         )
     assert index.count() == 8
     index.delete()
@@ -163,7 +167,7 @@ def test_hnsw_on_edge_finds_what_exact_search_finds(tmp_path: Path) -> None:
     # Index from the first kilobytes (by default Edge scans collections this small exactly).
     small = Hnsw(m=16, ef_construct=100, full_scan_threshold=10)
     backend = EdgeBackend(tmp_path / "edge", hnsw=small, indexing_threshold_kb=10)
-    index = QdrantIndex(embedding, collection_name="recall", backend=backend)
+    index = QdrantIndex(embedding, collection_name="recall", storage=backend)
     index.ingest(list(table), batch_size=500)  # the ingest ends by building the index
     stats = index.backend.stats(index.collection_name)
     assert stats.points == n

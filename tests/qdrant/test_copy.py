@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 
+from t5_vectors import CollectionSpec, QdrantIndex
 from t5_vectors.cli import _copy as copy_command
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
-from t5_vectors.index import QdrantIndex
 from t5_vectors.storage.base import Backend, SparseVector
 from t5_vectors.storage.copy import copy_collection
-from t5_vectors.storage.open import Connection
+from t5_vectors.index.collection import Collection
+from t5_vectors.storage.open import Storage, open_storage
 from t5_vectors.testing import SAMPLE_SENTENCES
 
 # Distinct texts of distinct lengths: equal vectors or BM25 scores would tie, and ties have no
@@ -38,13 +39,13 @@ def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def _open(kind: str, tmp_path: Path, name: str) -> Connection:
+def _open(kind: str, tmp_path: Path, name: str) -> Storage:
     if kind == "memory":
-        return Connection(options={"location": ":memory:"}, edge=True)
+        return open_storage(":memory:")
     folder = tmp_path / name
     if kind == "local-mode":
         _local_mode_folder(folder)
-    connection = Connection(options={"path": str(folder)}, edge=True)
+    connection = open_storage(folder)
     assert connection.kind == kind
     return connection
 
@@ -54,9 +55,8 @@ def source(tiny_encoder: Any, tmp_path: Path) -> Iterator[QdrantIndex]:
     index = QdrantIndex(
         tiny_encoder,
         collection_name="docs",
-        path=tmp_path / "source",
-        token_vectors=True,
-        sparse_vectors=True,
+        storage=tmp_path / "source",
+        spec=CollectionSpec(token_vectors=True, sparse_vectors=True),
     )
     index.ingest(CORPUS)
     yield index
@@ -128,10 +128,9 @@ def test_copy_preserves_ids_payloads_every_vector_and_the_model_record(
     reopened = QdrantIndex(
         tiny_encoder,
         collection_name="docs",
-        backend=destination.backend,
-        token_vectors=True,
-        sparse_vectors=True,
         create_if_missing=False,
+        storage=destination.backend,
+        spec=CollectionSpec(token_vectors=True, sparse_vectors=True),
     )
     for mode in ("dense", "maxsim", "rerank", "sparse", "hybrid"):
         expected = source.search(QUERY, k=len(CORPUS), mode=mode, exact=True)
@@ -147,7 +146,7 @@ def test_copy_preserves_ids_payloads_every_vector_and_the_model_record(
 def test_a_different_collection_at_the_destination_is_refused(
     source: QdrantIndex, tmp_path: Path, tiny_encoder: Any
 ) -> None:
-    other = QdrantIndex(tiny_encoder, collection_name="docs", path=tmp_path / "other")
+    other = QdrantIndex(tiny_encoder, collection_name="docs", storage=tmp_path / "other")
     other.add(["already here"])
     with pytest.raises(CollectionConfigError, match="another collection; nothing was copied"):
         copy_collection(source.backend, "docs", other.backend)
@@ -158,17 +157,17 @@ def test_a_different_collection_at_the_destination_is_refused(
 
 
 def test_index_copy_to_a_local_mode_folder_and_back(tiny_encoder: Any, tmp_path: Path) -> None:
-    index = QdrantIndex(tiny_encoder, collection_name="docs", path=tmp_path / "edge")
+    index = QdrantIndex(tiny_encoder, collection_name="docs", storage=tmp_path / "edge")
     ids = index.add(CORPUS[:5])
     folder = _local_mode_folder(tmp_path / "local")
-    report = index.copy_to(path=folder, collection_name="moved")
+    report = index.copy_to(folder, collection_name="moved")
     assert (report.points, report.created) == (5, True)
     index.close()
-    with QdrantIndex(tiny_encoder, collection_name="moved", path=folder) as moved:
+    with QdrantIndex(tiny_encoder, collection_name="moved", storage=folder) as moved:
         assert moved.connection.kind == "local-mode"
         assert [d.id for d in moved.get(ids)] == ids
-        with pytest.raises(InvalidInputError, match="expected a destination"):
-            moved.copy_to()
+        with pytest.raises(TypeError, match="storage"):
+            moved.copy_to()  # type: ignore[call-arg]
 
 
 def _cli(*argv: str) -> int:
@@ -223,5 +222,5 @@ def test_cli_copy_reads_the_default_folder_and_copies_inside_a_store(
 
     for folder, name in (("backup", "docs"), ("t5_vectors_data", "docs-v2")):
         storage = open_storage(folder)
-        assert storage.count(name) == len(CORPUS)
+        assert Collection(storage, name).count() == len(CORPUS)
         storage.close()

@@ -10,9 +10,8 @@ import pytest
 from langchain_core.documents import Document
 from langchain_qdrant import RetrievalMode
 
-from t5_vectors import T5QdrantVectorStore
+from t5_vectors import QdrantIndex, T5QdrantVectorStore
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.index import QdrantIndex
 from t5_vectors.testing import SAMPLE_SENTENCES
 
 # A chunk about something else that shares one rare exact term with the query. With the random

@@ -12,10 +12,11 @@ from httpx import Headers
 from langchain_core.documents import Document
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from t5_vectors import IngestError, RetryPolicy
 from t5_vectors.errors import InvalidInputError, ModelMismatchError
-from t5_vectors.index import CONTENT_KEY, HASH_KEY, ID_KEY, METADATA_KEY, IngestError, RetryPolicy
 from t5_vectors.plan.ids import generated_id, point_id
 from t5_vectors.plan.model_record import RECORD_KEY
+from t5_vectors.plan.payload import CONTENT_KEY, HASH_KEY, ID_KEY, METADATA_KEY
 
 FAST = RetryPolicy(attempts=3, initial_wait=0, max_wait=0, jitter=0)
 

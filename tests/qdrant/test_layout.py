@@ -8,15 +8,9 @@ from typing import Any
 import pytest
 from qdrant_client import QdrantClient, models
 
+from t5_vectors import QdrantIndex, SparseVectors, TokenVectors
 from t5_vectors.errors import CollectionConfigError
-from t5_vectors.index import (
-    CollectionLayout,
-    QdrantIndex,
-    SparseVectors,
-    TokenVectors,
-    collection_layout,
-)
-from t5_vectors.plan.layout import measure_storage
+from t5_vectors.plan.layout import CollectionLayout, collection_layout
 from t5_vectors.plan.model_record import ModelRecord
 from t5_vectors.storage.base import Quantization
 from t5_vectors.testing import SAMPLE_SENTENCES
@@ -47,7 +41,7 @@ def test_the_options_a_collection_was_created_with_are_read_back(
     sparse = SparseVectors(k1=1.5, b=0.5, avg_length=64, lowercase=False, on_disk=True)
     index = make_index(token_vectors=tokens, sparse_vectors=sparse)
     layout = _layout(client, index.collection_name)
-    assert layout.tokens == index.spec.token_vectors  # size, datatype, quantization, flags
+    assert layout.tokens == index.spec.tokens  # size, datatype, quantization, flags
     assert layout.sparse == sparse  # the weighting comes from the recorded metadata
     assert layout.quantization is None
     info = client.get_collection(index.collection_name)
@@ -60,9 +54,9 @@ def test_the_options_a_collection_was_created_with_are_read_back(
     reopened = QdrantIndex(
         index.embedding,
         collection_name=index.collection_name,
-        client=client,
         create_if_missing=False,
-        **layout.index_options(),
+        storage=client,
+        spec=layout.spec(),
     )
     assert reopened.fingerprint == index.fingerprint  # stored chunks stay unchanged, not rewritten
 
@@ -72,14 +66,14 @@ def test_a_plain_reopen_keeps_filling_every_vector(
 ) -> None:
     rich = make_index(token_vectors=True, sparse_vectors=True)
     layout = _layout(client, rich.collection_name)
-    reopened = make_index(collection_name=rich.collection_name, **layout.index_options())
+    reopened = make_index(collection_name=rich.collection_name, spec=layout.spec())
     reopened.ingest(SAMPLE_SENTENCES[:3])
     records, _ = client.scroll(rich.collection_name, with_vectors=True)
     assert len(records) == 3
     for record in records:
         assert set(record.vector) == {"", "tokens", "langchain-sparse"}
     assert len(rich.search("vector", k=2, mode="hybrid")) == 2
-    report = measure_storage(reopened.backend, rich.collection_name, layout, sample=10)
+    report = reopened.collection.footprint(layout.spec(), layout.dim, sample=10)
     assert report == reopened.storage(sample=10)
     assert report.points == 3
     assert report.token_count > 0

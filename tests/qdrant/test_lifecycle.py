@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from t5_vectors import QdrantIndex
 from t5_vectors.errors import CollectionConfigError
-from t5_vectors.index import QdrantIndex
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,9 +21,9 @@ def test_opening_a_missing_folder_creates_nothing_until_a_write(
 ) -> None:
     folder = tmp_path / "missing" / "store"
     with pytest.raises(CollectionConfigError, match="does not exist"):
-        QdrantIndex(tiny_encoder, path=folder, create_if_missing=False)
+        QdrantIndex(tiny_encoder, create_if_missing=False, storage=folder)
     assert not (tmp_path / "missing").exists()
-    with QdrantIndex(tiny_encoder, path=folder) as index:
+    with QdrantIndex(tiny_encoder, storage=folder) as index:
         assert index.connection.kind == "edge"
         index.add(["now something is written"])
     assert folder.is_dir()
@@ -37,12 +37,12 @@ def test_a_script_that_forgets_close_exits_cleanly(st5_path: Path, tmp_path: Pat
         f"""
         from qdrant_client import QdrantClient
         from t5_vectors import T5Encoder
-        from t5_vectors.index import QdrantIndex
+        from t5_vectors import QdrantIndex
 
         if {kind == "local-mode"!r}:
             QdrantClient(path={str(folder)!r}).close()
         encoder = T5Encoder.from_pretrained({str(st5_path)!r}, device="cpu", dtype="float32")
-        index = QdrantIndex(encoder, path={str(folder)!r}, collection_name="c")
+        index = QdrantIndex(encoder, storage={str(folder)!r}, collection_name="c")
         index.add(["a text left in an open store"])
         print(index.connection.kind, index.count())
         """
@@ -62,7 +62,7 @@ def test_a_script_that_forgets_close_exits_cleanly(st5_path: Path, tmp_path: Pat
     assert "Traceback" not in done.stderr
     # The store was closed properly: it opens again with the point in it.
     with QdrantIndex(
-        _encoder(st5_path), path=folder, collection_name="c", create_if_missing=False
+        _encoder(st5_path), collection_name="c", create_if_missing=False, storage=folder
     ) as index:
         assert index.count() == 1
 
@@ -78,9 +78,9 @@ def test_two_collections_of_one_folder_in_one_process(tiny_encoder: Any, tmp_pat
     first; the folder's Edge backend (and its lock) is shared until the last one closes."""
     from langchain_core.documents import Document
 
-    from t5_vectors.langchain import T5QdrantVectorStore
+    from t5_vectors import T5QdrantVectorStore
 
-    notes = QdrantIndex(tiny_encoder, collection_name="notes", path=tmp_path)
+    notes = QdrantIndex(tiny_encoder, collection_name="notes", storage=tmp_path)
     store = T5QdrantVectorStore.from_texts(
         ["ferns like humidity"], tiny_encoder, collection_name="plants", path=str(tmp_path)
     )
@@ -91,6 +91,6 @@ def test_two_collections_of_one_folder_in_one_process(tiny_encoder: Any, tmp_pat
     notes.close()
     store.add_texts(["cacti like sun"])  # the store's lease still holds the folder open
     store.index.close()
-    with QdrantIndex(tiny_encoder, collection_name="notes", path=tmp_path) as again:
+    with QdrantIndex(tiny_encoder, collection_name="notes", storage=tmp_path) as again:
         assert [d.id for d in again.get(["n1"])] == ["n1"]
-        assert again.connection.count("plants") == 2
+        assert again.backend.count("plants") == 2

@@ -60,8 +60,8 @@ async def test_async_open_is_checked_too(client, tiny_encoder, other_model, tmp_
     from qdrant_client import AsyncQdrantClient
 
     aclient = AsyncQdrantClient(":memory:")
-    await QdrantIndex(tiny_encoder, collection_name="c", async_client=aclient).aensure_collection()
-    other = QdrantIndex(other_model, collection_name="c", async_client=aclient)
+    await QdrantIndex(tiny_encoder, collection_name="c", storage=aclient).aensure_collection()
+    other = QdrantIndex(other_model, collection_name="c", storage=aclient)
     with pytest.raises(ModelMismatchError):
         await other.aensure_collection()
     await aclient.close()
@@ -72,10 +72,10 @@ def test_the_same_checkpoint_under_another_path_or_precision_is_accepted(
 ):
     copy = shutil.copytree(st5_path, tmp_path / "copy-of-st5")
     client = QdrantClient(":memory:")
-    QdrantIndex(tiny_encoder, collection_name="c", client=client).add(["a text"])
+    QdrantIndex(tiny_encoder, collection_name="c", storage=client).add(["a text"])
     with T5Encoder.from_pretrained(copy, device="cpu", dtype="bfloat16") as moved:
         assert moved.fingerprint == tiny_encoder.fingerprint  # named by content, not by place
-        index = QdrantIndex(moved, collection_name="c", client=client)
+        index = QdrantIndex(moved, collection_name="c", storage=client)
         assert index.count() == 1
     client.close()
 
@@ -84,10 +84,10 @@ def test_the_same_checkpoint_copied_elsewhere_writes_nothing_again(st5_path, tmp
     copy = shutil.copytree(st5_path, tmp_path / "copy-of-st5")
     texts = [f"text {i}" for i in range(12)]
     first = T5Encoder.from_pretrained(st5_path, device="cpu", dtype="float32")
-    with first, QdrantIndex(first, collection_name="c", path=tmp_path / "db") as index:
+    with first, QdrantIndex(first, collection_name="c", storage=tmp_path / "db") as index:
         assert index.ingest(texts).written == 12
     moved = T5Encoder.from_pretrained(copy, device="cpu", dtype="float32")
-    with moved, QdrantIndex(moved, collection_name="c", path=tmp_path / "db") as index:
+    with moved, QdrantIndex(moved, collection_name="c", storage=tmp_path / "db") as index:
         assert index.identity.recognised == str(st5_path)
         report = index.ingest(texts)
         assert (report.written, report.skipped) == (0, 12)
@@ -121,10 +121,10 @@ def test_a_collection_recorded_by_folder_name_adopts_its_fingerprint(st5_path, t
         old.checkpoint_digest = None  # the fingerprint of earlier versions: the place
         legacy = old.fingerprint
         assert f"|{st5_path}|" in legacy
-        with QdrantIndex(old, collection_name="c", path=tmp_path / "db") as index:
+        with QdrantIndex(old, collection_name="c", storage=tmp_path / "db") as index:
             assert index.ingest(texts).written == 12
     moved = T5Encoder.from_pretrained(copy, device="cpu", dtype="float32")
-    with moved, QdrantIndex(moved, collection_name="c", path=tmp_path / "db") as index:
+    with moved, QdrantIndex(moved, collection_name="c", storage=tmp_path / "db") as index:
         assert index.identity.fingerprint == legacy
         assert index.ingest(texts).written == 0
         assert index.add(texts[:2]) == index.add(texts[:2])
@@ -135,10 +135,10 @@ def test_collections_without_a_record_keep_working(client, tiny_encoder, vector_
     client.create_collection(
         "foreign", vectors_config=models.VectorParams(size=24, distance=models.Distance.COSINE)
     )
-    index = QdrantIndex(tiny_encoder, collection_name="foreign", client=client)
+    index = QdrantIndex(tiny_encoder, collection_name="foreign", storage=client)
     index.add(["from t5-vectors"])
     assert read_record(client.get_collection("foreign")) is None  # not claimed
-    other = QdrantIndex(vector_table({"x": [1.0] * 24}), collection_name="foreign", client=client)
+    other = QdrantIndex(vector_table({"x": [1.0] * 24}), collection_name="foreign", storage=client)
     assert other.count() == 1
 
 
@@ -150,12 +150,12 @@ def test_unreadable_records_are_ignored(client, tiny_encoder):
             metadata=metadata,
         )
         assert read_record(client.get_collection("odd")) is None
-        QdrantIndex(tiny_encoder, collection_name="odd", client=client)
+        QdrantIndex(tiny_encoder, collection_name="odd", storage=client)
         client.delete_collection("odd")
 
 
 def test_the_record_survives_reopening_embedded_storage(tiny_encoder, tmp_path, other_model):
-    with QdrantIndex(tiny_encoder, collection_name="c", path=tmp_path / "db") as index:
+    with QdrantIndex(tiny_encoder, collection_name="c", storage=tmp_path / "db") as index:
         index.add(["a"])
     with pytest.raises(ModelMismatchError):
-        QdrantIndex(other_model, collection_name="c", path=tmp_path / "db")
+        QdrantIndex(other_model, collection_name="c", storage=tmp_path / "db")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient, models
 
+from t5_vectors import QdrantIndex
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
-from t5_vectors.index import QdrantIndex
 from t5_vectors.plan.vectors import TokenVectors
 from t5_vectors.testing import SAMPLE_SENTENCES
 

@@ -11,8 +11,8 @@ from httpx import Headers
 from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from t5_vectors import RetryPolicy
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.index import RetryPolicy
 from t5_vectors.storage.retry import is_transient
 
 FAST = RetryPolicy(attempts=3, initial_wait=0, max_wait=0, jitter=0)

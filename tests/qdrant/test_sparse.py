@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from qdrant_client import QdrantClient, models
 
+from t5_vectors import QdrantIndex
 from t5_vectors.encoder.sparse import SparseConfig, SparseEncoder
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
-from t5_vectors.index import QdrantIndex
 from t5_vectors.plan.vectors import SparseVectors
 from t5_vectors.testing import SAMPLE_SENTENCES
 

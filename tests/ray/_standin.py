@@ -15,7 +15,7 @@ from typing import Any
 
 import ray
 
-from t5_vectors.storage.base import Filter, Point, PointId, Record, Schema
+from t5_vectors.storage.base import CALLS, Capabilities, Filter, Point, PointId, Record, Schema
 
 
 @ray.remote(num_cpus=0)
@@ -97,6 +97,22 @@ class RemoteBackend:
 
     def close(self) -> None:
         """Nothing to close: the actor outlives the workers."""
+
+
+RemoteBackend.capabilities = Capabilities(payload_indexes=True, shared=True)  # type: ignore[attr-defined]
+
+
+def _forward(name: str) -> Any:
+    def call(self: RemoteBackend, *args: Any, **kwargs: Any) -> Any:
+        return self._call(name, *args, **kwargs)
+
+    call.__name__ = name
+    return call
+
+
+for _name in CALLS:  # a whole Backend: the calls not written above go to the server as they are
+    if not hasattr(RemoteBackend, _name):
+        setattr(RemoteBackend, _name, _forward(_name))
 
 
 def serve(schema_source: Any, collection: str) -> RemoteBackend:

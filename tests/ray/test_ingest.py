@@ -20,9 +20,8 @@ import pytest
 import ray
 from langchain_core.documents import Document
 
-from t5_vectors import QdrantIndex, T5Encoder
+from t5_vectors import CollectionSpec, QdrantIndex, RetryPolicy, T5Encoder
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.index import RetryPolicy
 from t5_vectors.ray import QdrantDatasink, T5EmbedBatches, ingest
 
 from ._standin import serve, state
@@ -57,7 +56,8 @@ def plain_state(encoder: T5Encoder, rows: list[dict[str, Any]], **layout: Any) -
         )
         for row in rows
     ]
-    with QdrantIndex(encoder, collection_name="c", location=":memory:", **layout) as index:
+    spec = CollectionSpec(**{k: v for k, v in layout.items() if k != "retry"})
+    with QdrantIndex(encoder, collection_name="c", storage=":memory:", spec=spec) as index:
         assert index.ingest(documents).written == len(rows)
         return state(index.backend, "c")
 
@@ -94,7 +94,7 @@ def test_embedded_storage_equals_plain_ingest_and_reruns_encode_nothing(
 ) -> None:
     rows = corpus()
     expected = plain_state(encoder, rows)
-    with QdrantIndex(encoder, collection_name="c", path=tmp_path / "store") as index:
+    with QdrantIndex(encoder, collection_name="c", storage=tmp_path / "store") as index:
         assert index.connection.kind == "edge"
         options = {"id_column": "id", "metadata_columns": ["source", "chunk"], "batch_size": 16}
         dataset = ray.data.from_items(rows, override_num_blocks=3)
@@ -117,9 +117,12 @@ def test_workers_write_a_server_with_retries_and_token_and_sparse_vectors(
     encoder: T5Encoder, model_copy: Path
 ) -> None:
     rows = corpus()
-    layout = {"token_vectors": True, "sparse_vectors": True, "retry": FAST_RETRY}
+    layout = {"token_vectors": True, "sparse_vectors": True}
     expected = plain_state(encoder, rows, **layout)
-    with QdrantIndex(encoder, collection_name="c", location=":memory:", **layout) as index:
+    spec = CollectionSpec(**layout)
+    with QdrantIndex(
+        encoder, collection_name="c", storage=":memory:", spec=spec, retry=FAST_RETRY
+    ) as index:
         index.ensure_collection()
         server = serve(index.backend, "c")
         import t5_vectors
@@ -134,7 +137,7 @@ def test_workers_write_a_server_with_retries_and_token_and_sparse_vectors(
             metadata_columns=["source", "chunk"],
             concurrency=1,
             batch_size=8,
-            open_backend=server,
+            worker_storage=server,
         )
         assert (report.written, report.skipped, report.failed) == (N, 0, 0)
         assert_same(state(server, "c"), expected)
@@ -145,7 +148,7 @@ def test_workers_write_a_server_with_retries_and_token_and_sparse_vectors(
             id_column="id",
             metadata_columns=["source", "chunk"],
             concurrency=1,
-            open_backend=server,
+            worker_storage=server,
         )
         assert (rerun.written, rerun.skipped) == (0, N)
         assert server.count("c") == N
@@ -154,7 +157,7 @@ def test_workers_write_a_server_with_retries_and_token_and_sparse_vectors(
 def test_an_empty_server_collection_skips_the_lookup_stage(encoder: T5Encoder) -> None:
     rows = corpus(12)
     edited = {**rows[3], "text": rows[3]["text"] + " Edited."}  # same id, later in its block
-    with QdrantIndex(encoder, collection_name="c", location=":memory:") as index:
+    with QdrantIndex(encoder, collection_name="c", storage=":memory:") as index:
         index.ensure_collection()
         server = serve(index.backend, "c")
         options = {"id_column": "id", "metadata_columns": ["source", "chunk"], "concurrency": 1}
@@ -162,13 +165,13 @@ def test_an_empty_server_collection_skips_the_lookup_stage(encoder: T5Encoder) -
             ray.data.from_items([*rows, edited], override_num_blocks=1),
             index,
             batch_size=64,
-            open_backend=server,
+            worker_storage=server,
             **options,
         )
         assert "retrieve" not in ray.get(server.server.count_calls.remote())  # no lookups
         assert (report.written, report.skipped, report.failed, report.batches) == (12, 1, 0, 1)
         assert_same(state(server, "c"), plain_state(encoder, [*rows[:3], edited, *rows[4:]]))
-        rerun = ingest(ray.data.from_items(rows), index, open_backend=server, **options)
+        rerun = ingest(ray.data.from_items(rows), index, worker_storage=server, **options)
         assert ray.get(server.server.count_calls.remote())["retrieve"] >= 1  # stored: looked up
         assert (rerun.written, rerun.skipped) == (1, 11)  # row 3 is back to its first text
 
@@ -195,11 +198,11 @@ def test_an_encoder_actor_killed_mid_run_is_restarted_and_the_collection_is_exac
     rows = corpus()
     expected = plain_state(encoder, rows)
     marker = tmp_path / "killed"
-    with QdrantIndex(encoder, collection_name="c", location=":memory:") as index:
+    with QdrantIndex(encoder, collection_name="c", storage=":memory:") as index:
         index.ensure_collection()
         server = serve(index.backend, "c")
         sink = QdrantDatasink(
-            index, id_column="id", metadata_columns=["source", "chunk"], open_backend=server
+            index, id_column="id", metadata_columns=["source", "chunk"], worker_storage=server
         )
         ray.data.from_items(rows, override_num_blocks=5).map_batches(
             DiesOnce,
@@ -222,7 +225,7 @@ address, model, store, rows = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.arg
 ray.init(address=address, log_to_driver=False)
 ray.data.DataContext.get_current().enable_progress_bars = False
 encoder = T5Encoder.from_pretrained(model, device="cpu", dtype="float32")
-index = QdrantIndex(encoder, collection_name="c", path=store)
+index = QdrantIndex(encoder, collection_name="c", storage=store)
 backend = index.backend
 upsert, calls = backend.upsert, []
 
@@ -257,7 +260,7 @@ def test_a_driver_killed_mid_run_converges_on_rerun(
         timeout=300,
     )
     assert run.returncode == -signal.SIGKILL, run.stderr[-2000:]
-    with QdrantIndex(encoder, collection_name="c", path=store) as index:
+    with QdrantIndex(encoder, collection_name="c", storage=store) as index:
         partial = index.count()
         assert partial == 16  # two batches of 8 were written before the driver died
         report = ingest(
@@ -278,10 +281,10 @@ def test_default_ids_and_metadata_match_qdrant_index(encoder: T5Encoder, tmp_pat
         Document(page_content=r["text"], metadata={"source": r["source"], "n": r["n"]})
         for r in rows
     ]
-    with QdrantIndex(encoder, collection_name="c", location=":memory:") as plain:
+    with QdrantIndex(encoder, collection_name="c", storage=":memory:") as plain:
         plain.ingest(documents)
         expected = state(plain.backend, "c")
-    with QdrantIndex(encoder, collection_name="c", path=tmp_path / "store") as index:
+    with QdrantIndex(encoder, collection_name="c", storage=tmp_path / "store") as index:
         report = ingest(ray.data.from_items(rows), index, concurrency=1)
         assert report.written + report.skipped == len(rows)
         assert_same(state(index.backend, "c"), expected)  # duplicates collapse as in ingest
@@ -290,7 +293,7 @@ def test_default_ids_and_metadata_match_qdrant_index(encoder: T5Encoder, tmp_pat
 def test_user_errors_are_typed(encoder: T5Encoder, tmp_path: Path) -> None:
     from langchain_core.embeddings import FakeEmbeddings
 
-    with QdrantIndex(encoder, collection_name="c", path=tmp_path / "store") as index:
+    with QdrantIndex(encoder, collection_name="c", storage=tmp_path / "store") as index:
         with pytest.raises(InvalidInputError, match="server or cluster"):
             QdrantDatasink(index)
         with pytest.raises(InvalidInputError, match="concurrency"):
@@ -298,7 +301,7 @@ def test_user_errors_are_typed(encoder: T5Encoder, tmp_path: Path) -> None:
         with pytest.raises(InvalidInputError, match="text_column: expected a column 'body'"):
             ingest(ray.data.from_items(corpus(2)), index, text_column="body", concurrency=1)
     with (
-        QdrantIndex(FakeEmbeddings(size=8), collection_name="c", location=":memory:") as other,
+        QdrantIndex(FakeEmbeddings(size=8), collection_name="c", storage=":memory:") as other,
         pytest.raises(InvalidInputError, match="T5Encoder"),
     ):
         ingest(ray.data.from_items(corpus(2)), other)
@@ -317,8 +320,8 @@ def test_ingest_files_equals_the_plain_file_ingest(encoder: T5Encoder, tmp_path:
     (folder / "c.bin").write_bytes(bytes(range(256)))
     chunking = ChunkSettings(24, 4)
     with (
-        QdrantIndex(encoder, collection_name="c", location=":memory:") as plain,
-        QdrantIndex(encoder, collection_name="c", location=":memory:") as index,
+        QdrantIndex(encoder, collection_name="c", storage=":memory:") as plain,
+        QdrantIndex(encoder, collection_name="c", storage=":memory:") as index,
     ):
         expected = plain_ingest_files(plain, [folder], chunking=chunking)
         report = ingest_files(index, [folder], chunking=chunking, concurrency=1, block_rows=4)

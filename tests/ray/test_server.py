@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import ray
 
-from t5_vectors import QdrantIndex, T5Encoder
+from t5_vectors import CollectionSpec, QdrantIndex, T5Encoder, open_storage
 from t5_vectors.ray import QdrantDatasink, ingest
 
 from ._standin import state
@@ -33,10 +33,8 @@ def test_workers_write_a_real_server_and_reruns_write_nothing(st5_path: Path) ->
     index = QdrantIndex(
         encoder,
         collection_name=name,
-        url=URL,
-        api_key=os.environ.get("QDRANT_API_KEY"),
-        token_vectors=True,
-        sparse_vectors=True,
+        storage=open_storage(URL, api_key=os.environ.get("QDRANT_API_KEY")),
+        spec=CollectionSpec(token_vectors=True, sparse_vectors=True),
     )
     try:
         assert index.connection.kind == "server"

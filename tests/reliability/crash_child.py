@@ -1,6 +1,6 @@
 """The process the crash tests kill: ingests a corpus into an embedded on-disk store.
 
-Two engines: ``"edge"`` (Qdrant Edge, what ``QdrantIndex(path=...)`` opens for a new folder) and
+Two engines: ``"edge"`` (Qdrant Edge, what ``QdrantIndex(storage=...)`` opens for a new folder) and
 ``"local"`` (qdrant-client's local mode, for folders it wrote: the parent creates ``meta.json``
 first). The child writes a progress marker (one line, flushed) to a file before and after every
 storage call, every encode and the index build, so that the parent can kill it with SIGKILL at
@@ -69,8 +69,8 @@ def open_index(
         from t5_vectors.storage.edge.backend import EdgeBackend
 
         backend = EdgeBackend(store, indexing_threshold_kb=INDEXING_THRESHOLD_KB)
-        return QdrantIndex(encoder, backend=backend, collection_name=COLLECTION), backend
-    return QdrantIndex(encoder, path=store, collection_name=COLLECTION), None
+        return QdrantIndex(encoder, collection_name=COLLECTION, storage=backend), backend
+    return QdrantIndex(encoder, collection_name=COLLECTION, storage=store), None
 
 
 def close_index(index: Any, backend: Any) -> None:

@@ -251,7 +251,7 @@ def test_million_character_text_is_truncated_with_one_warning(st5_path, reliabil
     text = "word " * 200_000
     client = QdrantClient(":memory:")
     with T5Encoder.from_pretrained(st5_path, device="cpu", dtype="float32") as encoder:
-        index = QdrantIndex(encoder, client=client, collection_name="long")
+        index = QdrantIndex(encoder, collection_name="long", storage=client)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:

@@ -38,7 +38,7 @@ def test_collection_of_the_wrong_size_is_refused(tiny_encoder, reliability):
     client.upsert("wrong", points=[models.PointStruct(id=1, vector=[0.5] * wrong, payload={})])
     errors = {
         "QdrantIndex(...)": run(
-            lambda: QdrantIndex(tiny_encoder, client=client, collection_name="wrong")
+            lambda: QdrantIndex(tiny_encoder, collection_name="wrong", storage=client)
         ),
         "T5QdrantVectorStore.from_existing_collection": run(
             lambda: T5QdrantVectorStore.from_existing_collection(

@@ -1,6 +1,6 @@
 """Crash and resume: SIGKILL an ingestion into an embedded on-disk store, re-run, compare.
 
-Both embedded engines: Qdrant Edge (what ``QdrantIndex(path=...)`` opens for a new folder) and
+Both embedded engines: Qdrant Edge (what ``QdrantIndex(storage=...)`` opens for a new folder) and
 qdrant-client's local mode (folders it wrote; the test creates ``meta.json`` first). A child
 process (``crash_child.run``) ingests a few hundred short texts through the tiny T5 checkpoint
 and is killed with SIGKILL:

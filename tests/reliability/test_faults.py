@@ -26,8 +26,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from qdrant_client import AsyncQdrantClient, QdrantClient
 
-from t5_vectors import IngestError, QdrantIndex, T5QdrantVectorStore
-from t5_vectors.index import RetryPolicy
+from t5_vectors import IngestError, QdrantIndex, RetryPolicy, T5QdrantVectorStore
 from t5_vectors.plan.ids import point_id
 from t5_vectors.storage.retry import is_transient
 from tests.reliability.faults import (
@@ -110,7 +109,7 @@ def embedding() -> Embeddings:
 def reference(embedding: Embeddings) -> Snapshot:
     """The collection a clean ingestion of the corpus leaves."""
     client = QdrantClient(":memory:")
-    QdrantIndex(embedding, client=client, collection_name=NAME).ingest(corpus(), batch_size=BATCH)
+    QdrantIndex(embedding, collection_name=NAME, storage=client).ingest(corpus(), batch_size=BATCH)
     found = snapshot(client)
     client.close()
     return found
@@ -158,12 +157,12 @@ class Run:
             self.aclient = FaultyAsyncQdrantClient(faults=faults)
             self.state = self.aclient.state
             self.index = QdrantIndex(
-                encoder, async_client=self.aclient, collection_name=NAME, retry=FAST
+                encoder, collection_name=NAME, retry=FAST, storage=self.aclient
             )
         else:
             self.client = FaultyQdrantClient(faults=faults)
             self.state = self.client.state
-            self.index = QdrantIndex(encoder, client=self.client, collection_name=NAME, retry=FAST)
+            self.index = QdrantIndex(encoder, collection_name=NAME, retry=FAST, storage=self.client)
 
     async def ingest(self) -> tuple[int, int]:
         """Ingest the corpus; returns (written, skipped) or raises ``IngestError``."""

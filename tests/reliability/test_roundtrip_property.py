@@ -110,7 +110,7 @@ def test_ingest_then_get_and_search_return_exactly_what_went_in(
     @PROPERTY
     @given(documents)
     def check(batch: list[tuple[str, dict[str, Any], str | int]]) -> None:
-        index = QdrantIndex(tiny_encoder, client=client, collection_name=f"p{next(_names)}")
+        index = QdrantIndex(tiny_encoder, collection_name=f"p{next(_names)}", storage=client)
         given_docs = [Document(page_content=t, metadata=m, id=i) for t, m, i in batch]  # type: ignore[arg-type]
         if path == "add":
             returned = index.add(given_docs)

@@ -33,13 +33,13 @@ from t5_vectors import (
     IngestError,
     InvalidInputError,
     QdrantIndex,
+    RetryPolicy,
     StorageFullError,
     StorageTimeoutError,
     StorageUnavailableError,
 )
-from t5_vectors.index import RetryPolicy
 from t5_vectors.storage.base import CALLS, Backend
-from t5_vectors.storage.client.backend import client_backend
+from t5_vectors.storage.client.backend import ClientBackend
 from t5_vectors.storage.edge import EdgeBackend
 
 ATTEMPTS = 3
@@ -156,8 +156,8 @@ def open_engine(engine: str, folder: Path) -> Backend:
     if engine == "edge":
         return EdgeBackend(folder / "edge", build_on_close=False, indexing_threshold_kb=1)
     if engine == "local-mode":
-        return client_backend(QdrantClient(path=str(folder / "local")), owned=True)
-    return client_backend(QdrantClient(":memory:"), owned=True)
+        return ClientBackend(QdrantClient(path=str(folder / "local")), owned=True)
+    return ClientBackend(QdrantClient(":memory:"), owned=True)
 
 
 def snapshot(backend: Backend) -> Snapshot:
@@ -179,14 +179,14 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Snapshot]:
     found = {}
     for engine in ENGINES:
         backend = open_engine(engine, tmp_path_factory.mktemp(engine))
-        QdrantIndex(HashEmbeddings(), backend=backend, collection_name=NAME).ingest(corpus())
+        QdrantIndex(HashEmbeddings(), collection_name=NAME, storage=backend).ingest(corpus())
         found[engine] = snapshot(backend)
         backend.close()
     return found
 
 
 async def ingest(path: str, backend: Backend) -> Any:
-    index = QdrantIndex(HashEmbeddings(), backend=backend, collection_name=NAME, retry=FAST)
+    index = QdrantIndex(HashEmbeddings(), collection_name=NAME, retry=FAST, storage=backend)
     if path == "ingest":
         return index.ingest(corpus(), batch_size=BATCH)
     return await index.aingest(corpus(), batch_size=BATCH)
@@ -270,7 +270,7 @@ async def test_a_process_that_dies_between_calls_resumes_without_loss_or_duplica
     faults = [SeamFault(method, lambda: Died("the process died"), after=after, applied=applied)]
     backend = FaultyBackend(open_engine(engine, tmp_path), faults)
     if method == "retrieve":  # a collection that holds points: the ingest looks hashes up
-        QdrantIndex(HashEmbeddings(), backend=backend, collection_name=NAME).add(corpus()[:3])
+        QdrantIndex(HashEmbeddings(), collection_name=NAME, storage=backend).add(corpus()[:3])
     with pytest.raises((IngestError, Died)):
         await ingest(path, backend)
     assert backend.dead

@@ -39,8 +39,9 @@ from t5_vectors import (
     T5Encoder,
     T5QdrantVectorStore,
     UnsafeCheckpointError,
+    open_storage,
 )
-from t5_vectors.storage.open import Connection, warn_if_insecure
+from t5_vectors.storage.open import open_storage, warn_if_insecure
 from t5_vectors.testing import build_sentence_transformers_checkpoint, build_t5_checkpoint
 
 AREA = "security"
@@ -231,17 +232,19 @@ def test_api_key_never_appears_in_repr_logs_warnings_or_errors(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         attempt(
-            "QdrantIndex(url=fake, api_key=...)",
-            lambda: QdrantIndex(tiny_encoder, url=fake_qdrant, api_key=secret),
+            "QdrantIndex(storage=open_storage(fake, api_key=...))",
+            lambda: QdrantIndex(tiny_encoder, storage=open_storage(fake_qdrant, api_key=secret)),
         )
         attempt(
-            "QdrantIndex(url=closed port, api_key=...)",
-            lambda: QdrantIndex(tiny_encoder, url="http://127.0.0.1:1", api_key=secret),
+            "QdrantIndex(storage=open_storage(closed port, api_key=...))",
+            lambda: QdrantIndex(
+                tiny_encoder, storage=open_storage("http://127.0.0.1:1", api_key=secret)
+            ),
         )
         lazy = QdrantIndex(
             tiny_encoder,
-            async_client=AsyncQdrantClient(url=fake_qdrant, api_key=secret),
             collection_name="lazy",
+            storage=AsyncQdrantClient(url=fake_qdrant, api_key=secret),
         )
         store = T5QdrantVectorStore(index=lazy)
         for name, obj in {
@@ -315,18 +318,18 @@ def test_api_key_over_plain_http_to_another_host_warns(tiny_encoder, reliability
         remote = QdrantClient(
             url="http://db.example.com:6333", api_key="k", check_compatibility=False
         )
-        connection = Connection(client=remote)
+        connection = open_storage(remote)
         twin = connection.async_client  # built from the same options: no second warning
         assert twin is not None
         index = QdrantIndex(
             tiny_encoder,
-            async_client=AsyncQdrantClient(
+            storage=AsyncQdrantClient(
                 url="http://10.1.2.3", api_key="k", check_compatibility=False
             ),
         )
         QdrantIndex(
             tiny_encoder,
-            async_client=AsyncQdrantClient(
+            storage=AsyncQdrantClient(
                 url="https://db.example.com", api_key="k", check_compatibility=False
             ),
         )

@@ -80,7 +80,7 @@ def start_server(
         options.setdefault("model_name", "tiny-t5")
         config = ServerConfig(**options)
         path = tmp_path_factory.mktemp("store")
-        index = QdrantIndex(encoder, collection_name=collection, path=path)
+        index = QdrantIndex(encoder, collection_name=collection, storage=path)
         service = Service(encoder, index, config)
         app = create_app(service)
         sock = bind("127.0.0.1", 0)

@@ -122,7 +122,7 @@ def test_sigterm_drains_a_write_in_flight_then_exits_0_with_it_stored(
         if process.poll() is None:
             process.kill()
             process.wait()
-    with QdrantIndex(tiny_encoder, collection_name="notes", path=db) as index:
+    with QdrantIndex(tiny_encoder, collection_name="notes", storage=db) as index:
         assert [d.page_content for d in index.get(["kept"])] == ["Written while the server stops."]
 
 

@@ -60,7 +60,7 @@ async def test_search_and_store_over_stdio(tmp_path, st5_path, tiny_encoder):
             assert "filter: expected KEY=VALUE" in bad.content[0].text
     assert "MCP server on stdio" in (tmp_path / "server.err").read_text()
     # The client closed stdin: the server closed the store, which holds the note once.
-    index = QdrantIndex(tiny_encoder, collection_name="memory", path=db, create_if_missing=False)
+    index = QdrantIndex(tiny_encoder, collection_name="memory", create_if_missing=False, storage=db)
     try:
         assert index.count() == 1
         read_only = create_mcp_server(Service(tiny_encoder, index, ServerConfig(read_only=True)))

@@ -65,7 +65,7 @@ def test_a_disk_that_fills_mid_ingest_stops_with_the_typed_error(tmp_path, monke
 
     monkeypatch.setattr(space.shutil, "disk_usage", filling)
     monkeypatch.setattr(space, "require", counted)
-    index = QdrantIndex(embedding, path=store, collection_name="c")
+    index = QdrantIndex(embedding, collection_name="c", storage=store)
     with pytest.raises(IngestError) as caught:
         index.ingest(corpus(), batch_size=BATCH)
     full = caught.value.__cause__
@@ -79,7 +79,7 @@ def test_a_disk_that_fills_mid_ingest_stops_with_the_typed_error(tmp_path, monke
     with pytest.raises(StorageFullError):
         index.close()  # the index build at close needs room too: refused, data kept
     monkeypatch.setattr(space.shutil, "disk_usage", real)  # space is back
-    with QdrantIndex(embedding, path=store, collection_name="c") as reopened:
+    with QdrantIndex(embedding, collection_name="c", storage=store) as reopened:
         assert reopened.count() == acknowledged
         report = reopened.ingest(corpus(), batch_size=BATCH)
         assert (report.written, report.skipped) == (SIZE - acknowledged, acknowledged)
@@ -92,17 +92,17 @@ def test_a_disk_that_fills_mid_ingest_stops_with_the_typed_error(tmp_path, monke
 def test_a_store_whose_disk_is_full_refuses_to_open_its_shard(tmp_path, monkeypatch):
     store = tmp_path / "store"
     embedding = DeterministicFakeEmbedding(size=8)
-    with QdrantIndex(embedding, path=store, collection_name="c") as index:
+    with QdrantIndex(embedding, collection_name="c", storage=store) as index:
         index.add(["kept"])
     monkeypatch.setattr(
         space.shutil, "disk_usage", lambda path: Usage(1 << 30, (1 << 30) - 4096, 4096)
     )
-    index = QdrantIndex(embedding, path=store, collection_name="c")  # reads the sidecar only
+    index = QdrantIndex(embedding, collection_name="c", storage=store)  # reads the sidecar only
     with pytest.raises(StorageFullError, match=r"expected 40\.0 MiB free for opening"):
         index.count()  # loading the shard may allocate a log segment: refused first
     index.close()
     with pytest.raises(StorageFullError, match="creating collection 'other'"):
-        QdrantIndex(embedding, path=tmp_path / "new", collection_name="other")
+        QdrantIndex(embedding, collection_name="other", storage=tmp_path / "new")
 
 
 CHILD = textwrap.dedent(
@@ -111,7 +111,7 @@ CHILD = textwrap.dedent(
     from langchain_core.documents import Document
     from langchain_core.embeddings import DeterministicFakeEmbedding
     from t5_vectors import IngestError, QdrantIndex
-    index = QdrantIndex(DeterministicFakeEmbedding(size=768), path=sys.argv[1], collection_name="c")
+    index = QdrantIndex(DeterministicFakeEmbedding(size=768), storage=sys.argv[1], collection_name="c")
     docs = [Document("x " * 200, id=f"d{i}") for i in range(int(sys.argv[2]))]
     try:
         report = index.ingest(docs, batch_size=256)
@@ -160,7 +160,7 @@ def test_a_real_full_disk_gives_the_typed_error_not_sigbus(small_disk):
     assert cause == "StorageFullError"
     subprocess.run(["mount", "-o", "remount,size=400m", str(small_disk)], check=True)
     embedding = DeterministicFakeEmbedding(size=768)
-    with QdrantIndex(embedding, path=store, collection_name="c") as index:
+    with QdrantIndex(embedding, collection_name="c", storage=store) as index:
         assert index.count() == int(stored)  # every acknowledged batch is there
     again = subprocess.run(
         [sys.executable, "-c", CHILD, str(store), str(count)],
