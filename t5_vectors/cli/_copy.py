@@ -77,7 +77,8 @@ def _open(
             f"--{side}-api-key-env: expected together with --{side}-url, found it with a "
             f"folder (which has no API key). Add --{side}-url URL, or drop --{side}-api-key-env."
         )
-    assert path is not None
+    if path is None:
+        raise InvalidInputError(f"--{side}-path: expected a folder or --{side}-url, found neither.")
     folder = Path(path).expanduser()
     if must_exist and not folder.is_dir():
         raise CollectionConfigError(

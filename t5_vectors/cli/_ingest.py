@@ -39,7 +39,7 @@ from t5_vectors.cli._layout import (
     describe_layout,
     ingest_options,
 )
-from t5_vectors.errors import InvalidInputError
+from t5_vectors.errors import CollectionConfigError, InvalidInputError
 from t5_vectors.files.discover import Discovery, discover
 from t5_vectors.files.read import read_file
 from t5_vectors.plan.run import DEFAULT_BATCH_SIZE
@@ -284,7 +284,11 @@ def run(args: argparse.Namespace) -> int:
         if target is not None:
             target.close()
     model = encoder.name_or_path
-    assert layout is not None  # the index created the collection
+    if layout is None:  # the index created it: only another process can have removed it
+        raise CollectionConfigError(
+            f"Expected collection {args.collection!r} after the ingest, found none: another "
+            "process removed it. Run the same ingest again."
+        )
     if args.json:
         print(json.dumps(_as_json(report, args.collection, model, layout), indent=2))
     else:

@@ -21,8 +21,8 @@ spends its limit on points the filter drops. ``score_threshold`` applies to the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -36,6 +36,7 @@ from t5_vectors.storage.base import Fuse, Nearest, Prefetch, QueryPlan
 __all__ = ["FUSIONS", "MODES", "Fusion", "Mode", "QueryVectors", "Retrieval"]
 
 _MIN_PREFETCH = 20
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,7 @@ class Retrieval:
             names: the pooled, token and sparse vector names.
         """
         dense_name, token_name, sparse_name = names
-        where = options.filter
-        assert where is None or isinstance(where, Mapping)
+        where = options.where
         dense_limit = self.dense_limit or max(4 * options.k, _MIN_PREFETCH)
 
         def plan(
@@ -140,29 +140,41 @@ class Retrieval:
             )
 
         if self.mode == "maxsim":
-            assert query.tokens is not None
-            tokens = Nearest(np.asarray(query.tokens, dtype=np.float32), using=token_name or "")
+            tokens = Nearest(self._tokens(query), using=token_name or "")
             return plan(tokens, params=True)
         if self.mode == "sparse":
-            assert query.sparse is not None
-            sparse = Nearest(to_sparse_vector(query.sparse), using=sparse_name or "")
-            return plan(sparse, params=True)
-        assert query.dense is not None
+            terms = to_sparse_vector(self._part(query.sparse, "BM25 weights"))
+            return plan(Nearest(terms, using=sparse_name or ""), params=True)
         dense = Prefetch(
-            query=Nearest(np.asarray(query.dense, dtype=np.float32), using=dense_name or ""),
+            query=Nearest(
+                np.asarray(self._part(query.dense, "pooled vector"), dtype=np.float32),
+                using=dense_name or "",
+            ),
             limit=dense_limit,
             filter=where,
             params=options.params,
         )
         if self.mode == "rerank":
-            assert query.tokens is not None
-            tokens = Nearest(np.asarray(query.tokens, dtype=np.float32), using=token_name or "")
-            return plan(tokens, (dense,))
-        assert query.sparse is not None
+            return plan(Nearest(self._tokens(query), using=token_name or ""), (dense,))
         sparse_stage = Prefetch(
-            query=Nearest(to_sparse_vector(query.sparse), using=sparse_name or ""),
+            query=Nearest(
+                to_sparse_vector(self._part(query.sparse, "BM25 weights")),
+                using=sparse_name or "",
+            ),
             limit=self.sparse_limit or max(4 * options.k, _MIN_PREFETCH),
             filter=where,
         )
         fusion = Fuse(method=self.fusion, rrf_k=self.rrf_k)
         return plan(fusion, (dense, sparse_stage))
+
+    def _part(self, value: _T | None, what: str) -> _T:
+        """*value*, the part of a query this mode needs, or an error naming what is missing."""
+        if value is None:
+            raise InvalidInputError(
+                f"query: mode {self.mode!r} expected the query's {what}, found none. Make the "
+                "query vectors with the index's encoder (QdrantIndex.search does)."
+            )
+        return value
+
+    def _tokens(self, query: QueryVectors) -> np.ndarray:
+        return np.asarray(self._part(query.tokens, "token vectors"), dtype=np.float32)

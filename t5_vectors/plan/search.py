@@ -8,9 +8,9 @@ MMR takes a *diversity* weight, the opposite; passing ``lambda_mult`` to it inve
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Union, cast
 
 import numpy as np
 from langchain_core.documents import Document
@@ -20,7 +20,7 @@ from t5_vectors._checks import check_positive_int
 from t5_vectors.errors import InvalidInputError
 from t5_vectors.plan.filters import FilterLike, to_filter
 from t5_vectors.plan.payload import document_from_payload
-from t5_vectors.storage.base import Hit, Nearest, QueryPlan, SearchParams
+from t5_vectors.storage.base import Filter, Hit, Nearest, QueryPlan, SearchParams
 from t5_vectors.storage.inputs import engine_search_params
 
 if TYPE_CHECKING:
@@ -89,21 +89,24 @@ class SearchOptions:
         return self.fetch_k is not None
 
     @property
+    def where(self) -> Filter | None:
+        """The filter, in Qdrant's JSON form."""
+        return cast(Filter | None, self.filter)  # made one in __post_init__
+
+    @property
     def params(self) -> SearchParams | None:
         """The search parameters, in the storage seam's terms."""
-        assert self.search_params is None or isinstance(self.search_params, SearchParams)
-        return self.search_params
+        return cast(SearchParams | None, self.search_params)  # made one in __post_init__
 
     def plan(self, vector_name: str | None, vector: np.ndarray) -> QueryPlan:
         """The dense query plan (MMR: the *fetch_k* nearest, with their vectors)."""
         with_vectors: bool | tuple[str, ...] = False
         if self.is_mmr:
             with_vectors = (vector_name or "",)
-        assert self.filter is None or isinstance(self.filter, Mapping)
         return QueryPlan(
             query=Nearest(np.array(vector, dtype=np.float32), using=vector_name or ""),
             limit=max(self.fetch_k or 0, self.k),
-            filter=self.filter,
+            filter=self.where,
             score_threshold=self.score_threshold,
             params=self.params,
             with_payload=True,

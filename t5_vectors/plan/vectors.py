@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal, TypeVar, Union
+from typing import TYPE_CHECKING, Literal, TypeVar, Union, cast
 
 import numpy as np
 
@@ -150,8 +150,7 @@ class TokenVectors:
     @property
     def qdrant_datatype(self) -> Datatype:
         """The datatype as a :class:`Datatype` (a ``str`` enum: ``"float32"``, ``"float16"``)."""
-        assert isinstance(self.datatype, Datatype)
-        return self.datatype
+        return cast(Datatype, self.datatype)  # made one in __post_init__
 
     @property
     def bytes_per_value(self) -> int:
@@ -165,15 +164,18 @@ class TokenVectors:
 
     def spec(self) -> DenseVectorSpec:
         """The multivector as the storage seam describes it."""
-        assert self.size is not None, "size is filled in by QdrantIndex"
-        assert self.quantization is None or isinstance(self.quantization, Quantization)
+        if self.size is None:
+            raise InvalidInputError(
+                "token vectors' size: expected the model's hidden size, found none. Pass "
+                "TokenVectors(size=...), or let QdrantIndex size them from its T5 encoder."
+            )
         return DenseVectorSpec(
             size=self.size,
             distance="dot",
             multivector=True,
             datatype="float16" if self.datatype == "float16" else "float32",
             on_disk=self.on_disk,
-            quantization=self.quantization,
+            quantization=cast(Quantization | None, self.quantization),
             hnsw=None if self.hnsw else Hnsw(m=0),
         )
 

@@ -6,7 +6,7 @@
     from t5_vectors.serve import ServerConfig, Service, create_app
 
     encoder = T5Encoder.from_pretrained("sentence-transformers/sentence-t5-base")
-    index = QdrantIndex(encoder, collection_name="docs", path="./t5_vectors_data")
+    index = QdrantIndex(encoder, collection_name="docs", storage="./t5_vectors_data")
     app = create_app(Service(encoder, index, ServerConfig(max_concurrent=64)))
     # uvicorn.run(app) -- or the command line: t5-vectors serve --collection docs
 

@@ -202,9 +202,8 @@ class Storage:
                 if self._abackend is None:
                     if self._make_abackend is not None:
                         self._abackend = self._own(self._make_abackend())
-                    else:
-                        assert self._backend is not None  # only async-only storages lack one
-                        self._abackend = threaded(self._backend)
+                    else:  # in process: the sync backend on a worker thread
+                        self._abackend = threaded(self.backend)
         return self._abackend
 
     def _own(self, backend: Any) -> Any:
@@ -440,8 +439,7 @@ def _of_clients(client: Any, async_client: AsyncQdrantClient | None) -> Storage:
             "async_client: expected a qdrant_client.AsyncQdrantClient, found "
             f"{type(async_client).__name__}."
         )
-    reference = client if client is not None else async_client
-    assert reference is not None
+    reference: Any = client if client is not None else async_client
     options = reference.init_options
     kind = client_kind(options)
     twin = {**options, "check_compatibility": False}

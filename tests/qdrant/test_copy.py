@@ -14,9 +14,9 @@ from qdrant_client import QdrantClient
 from t5_vectors import CollectionSpec, QdrantIndex
 from t5_vectors.cli import _copy as copy_command
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
+from t5_vectors.index.collection import Collection
 from t5_vectors.storage.base import Backend, SparseVector
 from t5_vectors.storage.copy import copy_collection
-from t5_vectors.index.collection import Collection
 from t5_vectors.storage.open import Storage, open_storage
 from t5_vectors.testing import SAMPLE_SENTENCES
 

@@ -67,9 +67,8 @@ def model_distance(distance: Distance) -> models.Distance:
 
 def distance_name(distance: models.Distance) -> Distance:
     """``models.Distance.COSINE`` as ``"cosine"``."""
-    name = distance.value.lower()
-    assert name in ("cosine", "dot", "euclid", "manhattan")
-    return name  # type: ignore[return-value]
+    names: dict[str, Distance] = {"cosine": "cosine", "dot": "dot", "euclid": "euclid"}
+    return names.get(distance.value.lower(), "manhattan")
 
 
 def model_quantization(
@@ -362,7 +361,6 @@ def _query(scoring: Scoring | None, *, as_list: bool = False) -> Any:
             return models.RrfQuery(rrf=models.Rrf(k=scoring.rrf_k))
         method = models.Fusion.RRF if scoring.method == "rrf" else models.Fusion.DBSF
         return models.FusionQuery(fusion=method)
-    assert isinstance(scoring, Mmr)
     return models.NearestQuery(
         nearest=np.asarray(scoring.vector, dtype=np.float32).tolist(),
         mmr=models.Mmr(diversity=scoring.diversity, candidates_limit=scoring.candidates),

@@ -548,7 +548,8 @@ class EdgeBackend:
                     return
                 filter = {"must": [{"has_id": convert.edge_ids(ids)}, dict(filter)]}
             edge_filter = convert.edge_filter(filter)
-            assert edge_filter is not None
+            if edge_filter is None:  # the protocol's delete takes ids, a filter, or both
+                raise InvalidInputError("delete: expected ids or a filter, found neither.")
             operation = qe.UpdateOperation.delete_points_by_filter(edge_filter)
         with entry.lock.write():
             self._engine(collection, lambda: entry.shard.update(operation))
