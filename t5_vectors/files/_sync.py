@@ -52,18 +52,12 @@ def chunk_sources(
     Args:
         collection: the collection.
         query_filter: a filter in Qdrant's JSON form.
-        progress: called with ``(points read, None)`` every page.
+        progress: ``progress(points read, points to read)`` after each page.
     """
-    read = 0
-    for record in collection.scan(query_filter, with_payload=(SOURCE_KEY,)):
+    for record in collection.scan(query_filter, with_payload=(SOURCE_KEY,), progress=progress):
         metadata = (record.payload or {}).get(METADATA_KEY)
         source = metadata.get("source") if isinstance(metadata, Mapping) else None
         yield record.id, source if isinstance(source, str) else None
-        read += 1
-        if progress is not None and read % 1024 == 0:
-            progress(read, None)
-    if progress is not None:
-        progress(read, None)
 
 
 def source_filter(sources: Sequence[str]) -> Filter:
@@ -105,11 +99,9 @@ def remove_stale(
             seen.add(str(point))
 
     if not collection.storage.capabilities.payload_indexes:  # one pass over every point
-        report = _points_progress(progress, collection.count())
-        for point, source in chunk_sources(collection, None, report):
+        for point, source in chunk_sources(collection, None, progress):
             keep(point, source)
-    else:
-        _index_sources(collection)
+    else:  # the source key is indexed (QdrantIndex makes sure): a filtered scan per batch
         sources = sorted(expected)
         for start in range(0, len(sources), _MATCH_BATCH):
             batch = sources[start : start + _MATCH_BATCH]
@@ -178,10 +170,9 @@ def prune_deleted(
     Returns:
         how many points were deleted.
     """
-    report = _points_progress(progress, collection.count() if progress else None)
     gone: dict[str, bool] = {}
     doomed: list[PointId] = []
-    for point, source in chunk_sources(collection, None, report):
+    for point, source in chunk_sources(collection, None, progress):
         if source is None or not covers(source):
             continue
         if source not in gone:
@@ -192,19 +183,3 @@ def prune_deleted(
     return len(doomed)
 
 
-def _points_progress(progress: Progress | None, total: int | None) -> Progress | None:
-    if progress is None:
-        return None
-    report = progress
-
-    def points(done: int, _: int | None) -> None:
-        report(done, total)
-
-    return points
-
-
-def _index_sources(collection: Collection) -> None:
-    """Index ``metadata.source`` where the engine can (collections older than the index)."""
-    schema = collection.describe()
-    if schema is not None and SOURCE_KEY not in schema.payload_indexes:
-        collection.create_payload_index(SOURCE_KEY, "keyword")

@@ -153,8 +153,19 @@ class Collection:
         with_payload: Selection = True,
         with_vectors: Selection = False,
         page: int = PAGE,
+        progress: Progress | None = None,
     ) -> Iterator[Record]:
-        """Every point (matching *filter*), page by page in id order."""
+        """Every point (matching *filter*), page by page in id order.
+
+        Args:
+            filter: only the points it matches (Qdrant's JSON form).
+            with_payload: the payload keys to read (``True``: all).
+            with_vectors: the vectors to read.
+            page: points per page.
+            progress: ``progress(points read, points to read)`` after each page (counted first).
+        """
+        total = self.backend.count(self.name, filter) if progress is not None else None
+        read = 0
         offset: PointId | None = None
         while True:
             records, offset = self.backend.scroll(
@@ -167,6 +178,9 @@ class Collection:
             )
             for record in records:  # noqa: UP028 (no yield from in its async twin)
                 yield record
+            read += len(records)
+            if progress is not None:
+                progress(read, total)
             if offset is None:
                 return
 
@@ -259,8 +273,11 @@ class Collection:
         with_payload: Selection = True,
         with_vectors: Selection = False,
         page: int = PAGE,
+        progress: Progress | None = None,
     ) -> AsyncIterator[Record]:
         """Async :meth:`scan`."""
+        total = await self.abackend.count(self.name, filter) if progress is not None else None
+        read = 0
         offset: PointId | None = None
         while True:
             records, offset = await self.abackend.scroll(
@@ -273,6 +290,9 @@ class Collection:
             )
             for record in records:
                 yield record
+            read += len(records)
+            if progress is not None:
+                progress(read, total)
             if offset is None:
                 return
 

@@ -27,6 +27,7 @@ from t5_vectors.index.identity import ModelIdentity
 from t5_vectors.index.ingest import arun_ingest, run_ingest
 from t5_vectors.index.options import MmrKwargs, SearchKwargs, mmr_options, search_options
 from t5_vectors.plan.collection import (
+    SOURCE_KEY,
     CollectionSpec,
     check_may_create,
     missing_indexes,
@@ -172,6 +173,7 @@ class QdrantIndex:
         self._recreate = recreate
         self._create_if_missing = create_if_missing
         self._ready = False
+        self._source_indexed = False
         self._lock = threading.Lock()
         self._alock = asyncio.Lock()
         if self.connection.has_sync:
@@ -239,6 +241,7 @@ class QdrantIndex:
         if schema is not None and self._recreate:
             self.collection.drop()
             schema = None
+        self._source_indexed = schema is None or SOURCE_KEY in schema.payload_indexes
         if schema is None:
             check_may_create(self.collection_name, self._create_if_missing)
             record = self.identity.record(self.spec.metric)
@@ -355,8 +358,13 @@ class QdrantIndex:
         self.identity.recognised = None
 
     def _ready_to_write(self, force: bool) -> bool:
-        """The record made current: whether the ingest must look stored hashes up."""
+        """The record made current and the source key indexed (a collection made before it
+        had that index gets it on its first write: file sync scans by source): whether the
+        ingest must look stored hashes up."""
         self.record_model_location()
+        if not self._source_indexed:
+            self.collection.create_payload_index(SOURCE_KEY, "keyword")
+            self._source_indexed = True
         lookup = not force and self._holds_points()
         self._written = True
         return lookup
@@ -573,6 +581,7 @@ class QdrantIndex:
         if schema is not None and self._recreate:
             await self.collection.adrop()
             schema = None
+        self._source_indexed = schema is None or SOURCE_KEY in schema.payload_indexes
         if schema is None:
             check_may_create(self.collection_name, self._create_if_missing)
             record = await self.identity.arecord(self.spec.metric)
@@ -651,6 +660,9 @@ class QdrantIndex:
     async def _aready_to_write(self, force: bool) -> bool:
         """Async :meth:`_ready_to_write`."""
         await self.arecord_model_location()
+        if not self._source_indexed:
+            await self.collection.acreate_payload_index(SOURCE_KEY, "keyword")
+            self._source_indexed = True
         lookup = not force and await self._aholds_points()
         self._written = True
         return lookup
