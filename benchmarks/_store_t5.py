@@ -1,6 +1,6 @@
 """The store benchmark's phases that only t5-vectors runs (see ``store.py``).
 
-* ``engine`` -- Qdrant Edge alone (``EdgeBackend``, a private module of t5-vectors) over the
+* ``engine`` -- Qdrant Edge alone (its storage backend, from ``open_storage``) over the
   real vectors: index build time, search q/s (1 thread) and recall@10 per HNSW ``m`` /
   ``ef_construct``, quantization, ``hnsw_ef`` and oversampling;
 * ``files`` -- ingest Python modules through ``t5_vectors.files`` (the CLI's path) with a tiny
@@ -31,7 +31,6 @@ def phase_engine(args: argparse.Namespace) -> dict[str, Any]:
         Schema,
         SearchParams,
     )
-    from t5_vectors.storage.edge import EdgeBackend
 
     docs_v, queries_v, _, _ = cached_vectors(args.workdir, args.docs, args.queries, mmap=True)
     truth = np.load(args.truth)
@@ -44,7 +43,10 @@ def phase_engine(args: argparse.Namespace) -> dict[str, Any]:
         hnsw=Hnsw(m=int(m), ef_construct=int(ef_construct)),
         quantization=quantization,
     )
-    backend = EdgeBackend(args.store, index_after=None, quantization=None)  # as each config says
+    from t5_vectors import open_storage
+
+    storage = open_storage(args.store, edge_options={"index_after": None, "quantization": None})
+    backend = storage.backend  # Qdrant Edge, configured by each config's schema
     backend.create(COLLECTION, schema)
     start = time.perf_counter()
     for i in range(0, len(docs_v), 256):
@@ -82,7 +84,7 @@ def phase_engine(args: argparse.Namespace) -> dict[str, Any]:
             }
         )
     stats = backend.stats(COLLECTION)
-    backend.close()
+    storage.close()
     return {
         "config": args.config,
         "upsert_s": upsert_s,

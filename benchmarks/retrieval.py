@@ -148,12 +148,12 @@ def main() -> None:
     path = model_path(args.workdir, args.model)
     encoder = T5Encoder.from_pretrained(str(path), device="cpu", dtype="float32")
     corpus, questions = chunks(args.chunks), queries(args.queries)
-    connect: dict[str, Any] = {"url": args.url}
+    connect: dict[str, Any] = {"storage": args.url}
     if not args.url:
         from qdrant_client import QdrantClient
 
         storage_dir = tempfile.mkdtemp(prefix="qdrant-", dir=args.workdir)
-        connect = {"client": QdrantClient(path=storage_dir)}  # one client per folder
+        connect = {"storage": QdrantClient(path=storage_dir)}  # one client per folder
     indexes: dict[str, Any] = {}
     for datatype in ("float32", "float16"):
         options: dict[str, Any] = {"quantization": "scalar"} if datatype == "float32" else {}

@@ -28,9 +28,9 @@ from t5_vectors._version import __version__ as __version__
 from t5_vectors.errors import *  # noqa: F403  (the errors are public names of the package)
 
 if TYPE_CHECKING:
-    from t5_vectors.encoder.core import EncoderConfig as EncoderConfig
+    from t5_vectors.encoder.config import EncoderConfig as EncoderConfig
+    from t5_vectors.encoder.config import TruncationWarning as TruncationWarning
     from t5_vectors.encoder.core import T5Encoder as T5Encoder
-    from t5_vectors.encoder.core import TruncationWarning as TruncationWarning
     from t5_vectors.index.index import QdrantIndex as QdrantIndex
     from t5_vectors.langchain.embeddings import T5Embeddings as T5Embeddings
     from t5_vectors.langchain.vectorstore import T5QdrantVectorStore as T5QdrantVectorStore

@@ -10,8 +10,6 @@ from collections.abc import Iterable
 
 from t5_vectors.errors import InvalidInputError
 
-__all__ = ["check_distinct", "check_positive_int"]
-
 
 def check_positive_int(name: str, value: object) -> None:
     """Raise unless *value* is an ``int`` (not a ``bool``) of at least 1."""

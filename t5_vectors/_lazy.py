@@ -23,8 +23,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["attach"]
-
 
 def _declared(source: str) -> tuple[dict[str, str], list[str]]:
     """The public names of a package ``__init__``'s *source*: ``{name: module}`` of the

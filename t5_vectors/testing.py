@@ -22,13 +22,6 @@ from typing import Any, Literal
 
 import torch
 
-__all__ = [
-    "SAMPLE_SENTENCES",
-    "build_sentence_transformers_checkpoint",
-    "build_t5_checkpoint",
-    "train_sentencepiece",
-]
-
 Variant = Literal["v1_0", "v1_1"]
 
 SAMPLE_SENTENCES: tuple[str, ...] = (

@@ -30,11 +30,22 @@ def test_the_package_map_in_docs_architecture_is_current():
     assert done.returncode == 0, done.stderr
 
 
+def test_docs_architecture_shows_the_layers_the_test_holds():
+    from tests.test_layers import LAYERS
+
+    document = (ROOT / "docs" / "architecture.md").read_text()
+    table = document[document.index("LAYERS, bottom first") :].split("```")[0]
+    shown = []
+    for line in table.splitlines()[2:]:
+        names = re.split(r"\s{2,}", line.strip())[0]
+        names = names.replace("t5_vectors (the package's __init__)", "__init__")
+        shown.append({name.strip().rstrip("/") for name in names.split(",")})
+    assert shown == [set(layer) for layer in LAYERS]
+
+
 def test_the_readme_layout_names_every_package_and_nothing_else():
     layout = _section(README, "## Layout")
-    packages = {
-        p.name for p in (ROOT / "t5_vectors").iterdir() if (p / "__init__.py").is_file()
-    } - {"qdrant"}  # the deprecated alias of index/, plan/ and storage/
+    packages = {p.name for p in (ROOT / "t5_vectors").iterdir() if (p / "__init__.py").is_file()}
     named = set(re.findall(r"`(?:t5_vectors/)?([a-z_]+)/`", layout))
     assert packages <= named, packages - named
     assert named - {"t5_vectors", "edge", "client"} <= packages | {"edge", "client"}

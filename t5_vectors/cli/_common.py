@@ -45,24 +45,6 @@ if TYPE_CHECKING:
     from t5_vectors.storage.base import Schema
     from t5_vectors.storage.open import Storage
 
-__all__ = [
-    "DEFAULT_MODEL",
-    "DEFAULT_PATH",
-    "CommandError",
-    "Target",
-    "add_model_options",
-    "add_qdrant_options",
-    "display_path",
-    "load_encoder",
-    "mismatch_message",
-    "one_line",
-    "open_index",
-    "open_target",
-    "qdrant_step",
-    "redact",
-    "report_error",
-    "show_warning",
-]
 
 DEFAULT_MODEL = "sentence-transformers/sentence-t5-base"
 

@@ -28,8 +28,6 @@ from t5_vectors.errors import CollectionConfigError, InvalidInputError
 if TYPE_CHECKING:
     from t5_vectors.storage.open import Storage
 
-__all__ = ["add_parser", "run"]
-
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``copy``."""

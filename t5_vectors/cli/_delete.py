@@ -19,8 +19,6 @@ from t5_vectors.cli._common import (
 )
 from t5_vectors.errors import InvalidInputError
 
-__all__ = ["add_parser", "run"]
-
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``delete``."""

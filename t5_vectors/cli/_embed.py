@@ -10,8 +10,6 @@ from typing import Literal
 
 from t5_vectors.cli._common import DEFAULT_MODEL, CommandError, add_model_options, load_encoder
 
-__all__ = ["add_parser", "run"]
-
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``embed``."""

@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 
 DEFAULT_SAMPLE = 100
 
-__all__ = ["add_parser", "describe", "run"]
-
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``info``."""

@@ -53,8 +53,6 @@ if TYPE_CHECKING:
 DEFAULT_CHUNK_TOKENS = 256
 """The library's default chunk size (:data:`t5_vectors.files.chunking.DEFAULT_CHUNK_TOKENS`)."""
 
-__all__ = ["add_parser", "run"]
-
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``ingest``."""

@@ -19,16 +19,6 @@ if TYPE_CHECKING:
     from t5_vectors.plan.collection import CollectionSpec
     from t5_vectors.plan.layout import CollectionLayout
 
-__all__ = [
-    "FUSIONS",
-    "MODES",
-    "TOKEN_DTYPES",
-    "add_layout_options",
-    "check_layout_flags",
-    "describe_layout",
-    "ingest_options",
-    "require_mode",
-]
 
 TOKEN_DTYPES = ("float32", "float16")
 

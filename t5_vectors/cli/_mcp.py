@@ -15,8 +15,6 @@ import sys
 
 from t5_vectors.cli._serve import add_served_options, open_served, require_extra, server_config
 
-__all__ = ["add_parser", "run"]
-
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``mcp``."""

@@ -31,7 +31,6 @@ from t5_vectors.errors import InvalidInputError
 if TYPE_CHECKING:
     from t5_vectors.plan.search import ScoredDocuments
 
-__all__ = ["RETRIEVERS", "add_parser", "run"]
 
 SNIPPET_CHARS = 240
 

@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from t5_vectors import QdrantIndex, T5Encoder
     from t5_vectors.serve import ServerConfig
 
-__all__ = ["Served", "add_parser", "add_served_options", "open_served", "run", "server_config"]
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _LIMITS = (

@@ -35,8 +35,6 @@ import numpy as np
 
 from t5_vectors.errors import EncoderClosedError, EncodingError
 
-__all__ = ["BatchItem", "MicroBatcher", "plan_batches"]
-
 
 def plan_batches(
     lengths: Sequence[int], *, token_budget: int, max_batch_size: int

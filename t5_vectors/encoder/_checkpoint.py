@@ -40,16 +40,6 @@ from t5_vectors.errors import (
     UnsafeCheckpointError,
 )
 
-__all__ = [
-    "CheckpointSpec",
-    "DenseSpec",
-    "OwnSettings",
-    "read_checkpoint",
-    "read_state_dict",
-    "resolve_checkpoint",
-    "write_own_checkpoint",
-]
-
 T5_MODEL_TYPES = ("t5", "mt5")
 OWN_CONFIG = "t5_vectors.json"
 OWN_HEAD_WEIGHTS = "t5_vectors_head.safetensors"

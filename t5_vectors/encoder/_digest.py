@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-__all__ = ["checkpoint_digest"]
-
 _WHOLE = 1 << 20
 """Files up to this size are hashed whole."""
 _SAMPLES = 16

@@ -54,8 +54,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["FastT5Forward", "install_fast_forward", "supports_fast_forward"]
-
 # Position biases kept per sequence length (each is heads x n x n in the compute dtype), up to
 # this many bytes in all (the newest is always kept): T5-base at n = 512 takes 12 MiB in fp32.
 _BIAS_CACHE_BYTES = 64 * 2**20

@@ -41,8 +41,6 @@ import torch
 from t5_vectors.encoder._forward import FastT5Forward
 from t5_vectors.encoder.pooling import EmbeddingHead
 
-__all__ = ["GRAPH_BATCHES", "GRAPH_LENGTHS", "GraphCache", "StaticPass", "choose_bucket"]
-
 #: Rows of the captured buckets (a lone query, then bursts coalesced by the micro-batcher).
 GRAPH_BATCHES: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
 #: Tokens of the captured buckets (queries are short; longer batches run eagerly).

@@ -19,8 +19,6 @@ from t5_vectors.encoder._checkpoint import CheckpointSpec, read_state_dict
 from t5_vectors.encoder.pooling import DenseLayer, EmbeddingHead, Pooler, normalize_pooling_modes
 from t5_vectors.errors import ModelLoadError, UnsafeCheckpointError
 
-__all__ = ["LoadedParts", "compute_dtype", "default_budget", "load_parts", "tokenizer_limit"]
-
 
 @dataclass(frozen=True)
 class LoadedParts:

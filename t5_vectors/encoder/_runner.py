@@ -37,8 +37,6 @@ from t5_vectors.encoder._batching import BatchItem, BatchOutput
 from t5_vectors.encoder._graphs import GraphCache
 from t5_vectors.encoder.pooling import EmbeddingHead
 
-__all__ = ["BatchRunner", "Forward", "Launched", "stage_batch"]
-
 #: ``(input_ids, bool mask, padded) -> last_hidden_state``; *padded*: any position masked.
 Forward = Callable[[torch.Tensor, torch.Tensor, bool], torch.Tensor]
 

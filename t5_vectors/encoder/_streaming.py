@@ -16,8 +16,6 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["StreamedCall"]
-
 
 class StreamedCall:
     """Gathers the chunk futures of one large call into a single future."""

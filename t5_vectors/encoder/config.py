@@ -8,8 +8,6 @@ from t5_vectors._checks import check_positive_int
 from t5_vectors.encoder.pooling import normalize_pooling_modes
 from t5_vectors.errors import InvalidInputError
 
-__all__ = ["EncoderConfig", "EncoderStats", "TruncationWarning"]
-
 
 class TruncationWarning(UserWarning):
     """A text was longer than the encoder's ``max_length`` and was cut (warned once per encoder)."""

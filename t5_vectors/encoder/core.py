@@ -37,8 +37,6 @@ from t5_vectors.encoder.texts import check_texts
 from t5_vectors.encoder.tokenize import TextTokenizer
 from t5_vectors.errors import InvalidInputError
 
-__all__ = ["EncoderConfig", "EncoderStats", "T5Encoder", "TruncationWarning"]
-
 logger = logging.getLogger("t5_vectors")
 
 Kind = Literal["document", "query"]

@@ -17,7 +17,6 @@ if TYPE_CHECKING:  # annotations only: no runtime dependency on typing_extension
 
     from t5_vectors.encoder.core import T5Encoder
 
-__all__ = ["is_t5_encoder"]
 
 _CORE = "t5_vectors.encoder.core"
 

@@ -30,16 +30,6 @@ from torch import nn
 
 from t5_vectors.errors import InvalidInputError
 
-__all__ = [
-    "POOLING_MODES",
-    "AttentionPooling",
-    "DenseLayer",
-    "EmbeddingHead",
-    "Pooler",
-    "activation_from_name",
-    "normalize_pooling_modes",
-]
-
 POOLING_MODES: tuple[str, ...] = (
     "mean",
     "max",

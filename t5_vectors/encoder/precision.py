@@ -21,8 +21,6 @@ import torch
 
 from t5_vectors.errors import InvalidInputError
 
-__all__ = ["cpu_has_native_bf16", "resolve_device", "resolve_dtype"]
-
 _DTYPE_NAMES: dict[str, torch.dtype] = {
     "float32": torch.float32,
     "fp32": torch.float32,

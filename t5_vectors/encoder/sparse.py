@@ -33,8 +33,6 @@ from typing import Any
 from t5_vectors.encoder.tokenize import TextTokenizer
 from t5_vectors.errors import InvalidInputError
 
-__all__ = ["SparseConfig", "SparseEncoder", "SparseTerms"]
-
 _WORD_BOUNDARY = "\u2581"
 
 

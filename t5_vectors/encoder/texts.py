@@ -19,8 +19,6 @@ from collections.abc import Iterable
 
 from t5_vectors.errors import InvalidInputError
 
-__all__ = ["check_text", "check_texts", "surrogate_position"]
-
 _FIX_SURROGATE = (
     "Lone surrogates come from invalid UTF-8 read with errors='surrogateescape'; read files "
     "with errors='replace', or clean the text with "

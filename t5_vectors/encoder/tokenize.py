@@ -19,9 +19,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-__all__ = ["TextTokenizer"]
-
-
 # Up to this many texts are tokenized one by one, holding the GIL. ``encode_batch`` releases
 # the GIL and fans out to a thread pool: worth it for many texts, but for a query or two, with
 # other Python threads running (an event loop, a thread pool of searches), getting the GIL back

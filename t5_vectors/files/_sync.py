@@ -32,15 +32,6 @@ from t5_vectors.plan.collection import SOURCE_KEY
 from t5_vectors.plan.payload import FILE_KEY, METADATA_KEY
 from t5_vectors.storage.base import Filter, PointId, Progress
 
-__all__ = [
-    "chunk_sources",
-    "prune_deleted",
-    "record_files",
-    "remove_stale",
-    "source_filter",
-    "stored_files",
-]
-
 _MATCH_BATCH = 256
 
 
@@ -181,5 +172,3 @@ def prune_deleted(
             doomed.append(point)
     collection.delete(doomed)
     return len(doomed)
-
-

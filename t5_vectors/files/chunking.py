@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
     from t5_vectors.encoder.core import T5Encoder
 
-__all__ = ["DEFAULT_CHUNK_TOKENS", "Chunk", "ChunkSettings", "TokenChunker", "language_of"]
 
 DEFAULT_CHUNK_TOKENS = 256
 """Chunk size when none is given (capped at the model's ``max_length``)."""

@@ -20,8 +20,6 @@ from pathlib import Path, PurePosixPath
 
 from t5_vectors.errors import InvalidInputError, SourceFileError
 
-__all__ = ["SKIPPED_FOLDERS", "Discovery", "discover"]
-
 SKIPPED_FOLDERS = frozenset({"__pycache__", "node_modules"})
 """Folder names never walked into (besides hidden ones)."""
 

@@ -54,17 +54,6 @@ if TYPE_CHECKING:
     from langchain_core.documents import Document
     from langchain_text_splitters import Language
 
-__all__ = [
-    "GROUP_BATCHES",
-    "ChunkStage",
-    "FilesReport",
-    "IngestInterrupted",
-    "LocalStage",
-    "Phase",
-    "Progress",
-    "chunk_id",
-    "ingest_files",
-]
 
 GROUP_BATCHES = 4
 """Batches of chunks in each group the local stage stores: progress is counted per group."""

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-__all__ = ["HTML_SUFFIXES", "FileText", "html_to_text", "read_file"]
-
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
 _SNIFF = 8192
 _MAX_REPLACED = 0.10

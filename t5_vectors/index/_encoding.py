@@ -23,8 +23,6 @@ from t5_vectors.plan.search import as_query_vector
 from t5_vectors.plan.vectors import SparseVectors, TokenVectors, to_sparse_vector
 from t5_vectors.storage.base import Point, VectorValue
 
-__all__ = ["EncodedBatch", "PointEncoder"]
-
 
 @dataclass(frozen=True)
 class EncodedBatch:

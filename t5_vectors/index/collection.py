@@ -37,8 +37,6 @@ from t5_vectors.storage.base import (
 from t5_vectors.storage.open import Storage
 from t5_vectors.storage.retry import RetryPolicy, aretrying, retrying
 
-__all__ = ["PAGE", "Collection"]
-
 PAGE = 1024
 """Points per page of a scan, ids per delete and payload updates per call."""
 

@@ -24,7 +24,6 @@ from t5_vectors.errors import EncodingError, InvalidInputError
 if TYPE_CHECKING:
     from t5_vectors.encoder.core import T5Encoder
 
-__all__ = ["Embedder", "EmbeddingLike", "embedder_of"]
 
 EmbeddingLike: TypeAlias = "T5Encoder | Embeddings"
 """What ``QdrantIndex`` and ``T5QdrantVectorStore`` accept as their embedding model."""

@@ -20,8 +20,6 @@ from t5_vectors.plan.model_record import (
 )
 from t5_vectors.storage.base import Schema
 
-__all__ = ["ModelIdentity"]
-
 
 class ModelIdentity:
     """The model a ``QdrantIndex`` embeds with, as recorded and checked against collections.

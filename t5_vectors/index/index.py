@@ -51,7 +51,6 @@ from t5_vectors.storage.retry import RetryPolicy
 if TYPE_CHECKING:
     from qdrant_client import AsyncQdrantClient, QdrantClient
 
-__all__ = ["DEFAULT_COLLECTION", "QdrantIndex", "progress_bar"]
 
 DEFAULT_COLLECTION = "t5_vectors"
 

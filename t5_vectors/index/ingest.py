@@ -52,9 +52,8 @@ from t5_vectors.index._encoding import EncodedBatch, PointEncoder
 from t5_vectors.index.collection import Collection
 from t5_vectors.plan.payload import PreparedDocument
 from t5_vectors.plan.run import IngestRun
-from t5_vectors.storage.retry import RetryPolicy, is_transient
-
-__all__ = ["arun_ingest", "run_ingest"]
+from t5_vectors.storage.errors import is_transient
+from t5_vectors.storage.retry import RetryPolicy
 
 Stage = Literal["reading documents", "checking stored hashes", "encoding", "uploading"]
 

@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from typing import Any, TypedDict
 
 from t5_vectors.plan.filters import FilterLike
-from t5_vectors.plan.retrieval import Fusion, Mode, Retrieval
+from t5_vectors.plan.modes import Fusion, Mode
+from t5_vectors.plan.retrieval import Retrieval
 from t5_vectors.plan.search import SearchOptions, SearchParamsLike, with_search_options
-
-__all__ = ["MmrKwargs", "SearchKwargs", "mmr_options", "search_options"]
 
 
 class SearchKwargs(TypedDict, total=False):

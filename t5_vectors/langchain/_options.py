@@ -25,8 +25,6 @@ from t5_vectors.storage.retry import RetryPolicy
 if TYPE_CHECKING:
     from qdrant_client import AsyncQdrantClient, QdrantClient
 
-__all__ = ["LayoutOptions", "StorageOptions", "VectorStoreOptions", "open_index"]
-
 
 class StorageOptions(TypedDict, total=False):
     """Where the collection lives (one of ``storage``, ``path``, ``url``, ``location``,

@@ -15,7 +15,6 @@ from t5_vectors.errors import InvalidInputError
 if TYPE_CHECKING:
     from t5_vectors.encoder.core import T5Encoder
 
-__all__ = ["T5Embeddings"]
 
 DEFAULT_MODEL = "sentence-transformers/sentence-t5-base"
 

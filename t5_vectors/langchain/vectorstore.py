@@ -17,10 +17,9 @@ from t5_vectors.index.index import DEFAULT_COLLECTION, QdrantIndex
 from t5_vectors.langchain._options import VectorStoreOptions, open_index
 from t5_vectors.langchain.embeddings import T5Embeddings
 from t5_vectors.plan.filters import FilterLike
-from t5_vectors.plan.retrieval import Mode, Retrieval
+from t5_vectors.plan.modes import Mode
+from t5_vectors.plan.retrieval import Retrieval
 from t5_vectors.plan.run import DEFAULT_BATCH_SIZE
-
-__all__ = ["T5QdrantVectorStore"]
 
 Metadatas = list[dict[str, Any]] | None
 Ids = list[str] | None

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from t5_vectors.errors import CollectionConfigError
 
-__all__ = ["mismatch"]
-
 
 def mismatch(collection: str, expected: str, found: str, fix: str) -> CollectionConfigError:
     """A :class:`CollectionConfigError` for *collection*; *fix* starts with a space."""

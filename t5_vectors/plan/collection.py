@@ -38,15 +38,6 @@ from t5_vectors.storage.inputs import engine_quantization, enum_text
 if TYPE_CHECKING:
     from qdrant_client import models
 
-__all__ = [
-    "SOURCE_KEY",
-    "CollectionSpec",
-    "DistanceLike",
-    "QuantizationLike",
-    "check_may_create",
-    "missing_indexes",
-    "new_schema",
-]
 
 SOURCE_KEY = f"{METADATA_KEY}.source"
 """The payload key of a chunk's source file; every new collection indexes it (file sync)."""

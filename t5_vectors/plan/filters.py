@@ -48,7 +48,6 @@ from t5_vectors.storage.inputs import engine_filter
 if TYPE_CHECKING:
     from qdrant_client import models
 
-__all__ = ["OPERATORS", "FilterLike", "parse_key_values", "to_filter"]
 
 FilterLike = Union["models.Filter", Mapping[str, Any]]
 """What ``filter=`` accepts."""

@@ -25,8 +25,6 @@ from typing import Any
 from t5_vectors.plan.collection import CollectionSpec
 from t5_vectors.storage.base import Quantization, Record, SparseVector
 
-__all__ = ["StorageReport"]
-
 DEFAULT_SAMPLE = 1000
 
 

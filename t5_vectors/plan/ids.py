@@ -24,16 +24,6 @@ import uuid
 from t5_vectors.encoder.texts import check_text
 from t5_vectors.errors import InvalidInputError
 
-__all__ = [
-    "POINT_NAMESPACE",
-    "DocumentId",
-    "check_document_id",
-    "content_hash",
-    "foreign_point_id",
-    "generated_id",
-    "point_id",
-]
-
 DocumentId = str | int
 """What a caller may use as a document id."""
 

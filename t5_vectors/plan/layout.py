@@ -66,8 +66,6 @@ from t5_vectors.storage.base import (
 )
 from t5_vectors.storage.inputs import engine_schema
 
-__all__ = ["CollectionLayout", "collection_layout"]
-
 _TOKEN_DATATYPES = ("float32", "float16")
 _TOKEN_MODES = ("maxsim", "rerank")
 _SPARSE_MODES = ("sparse", "hybrid")

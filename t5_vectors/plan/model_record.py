@@ -50,17 +50,6 @@ import numpy as np
 
 from t5_vectors.storage.base import Schema
 
-__all__ = [
-    "PROBE_MIN_COSINE",
-    "PROBE_TEXTS",
-    "RECORD_KEY",
-    "ModelRecord",
-    "read_record",
-    "relocated",
-    "renamed_only",
-    "row_cosines",
-]
-
 RECORD_KEY = "t5_vectors"
 """The key of the record in the collection's ``metadata``."""
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-__all__ = ["FUSIONS", "MODES", "Fusion", "Mode"]
-
 Mode = Literal["dense", "sparse", "hybrid", "maxsim", "rerank"]
 Fusion = Literal["rrf", "dbsf"]
 MODES: tuple[str, ...] = ("dense", "sparse", "hybrid", "maxsim", "rerank")

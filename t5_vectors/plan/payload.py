@@ -43,21 +43,6 @@ from t5_vectors.plan.ids import (
     point_id,
 )
 
-__all__ = [
-    "CONTENT_KEY",
-    "FILE_KEY",
-    "HASH_KEY",
-    "ID_KEY",
-    "METADATA_KEY",
-    "PreparedDocument",
-    "aprepare_stream",
-    "as_document",
-    "document_from_payload",
-    "prepare_document",
-    "prepare_list",
-    "prepare_stream",
-]
-
 CONTENT_KEY = "page_content"
 METADATA_KEY = "metadata"
 ID_KEY = "document_id"

@@ -18,8 +18,6 @@ from t5_vectors.plan.ids import DocumentId, check_document_id, foreign_point_id,
 from t5_vectors.plan.payload import ID_KEY, document_from_payload
 from t5_vectors.storage.base import Filter, PointId, Record
 
-__all__ = ["DELETE_ALL", "DeleteTarget", "IdLookup"]
-
 DeleteTarget = tuple[list[PointId] | None, Filter | None]
 """``(ids, filter)`` of one backend ``delete`` call."""
 

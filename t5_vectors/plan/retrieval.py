@@ -33,8 +33,6 @@ from t5_vectors.plan.search import SearchOptions
 from t5_vectors.plan.vectors import to_sparse_vector
 from t5_vectors.storage.base import Fuse, Nearest, Prefetch, QueryPlan
 
-__all__ = ["FUSIONS", "MODES", "Fusion", "Mode", "QueryVectors", "Retrieval"]
-
 _MIN_PREFETCH = 20
 _T = TypeVar("_T")
 

@@ -14,8 +14,6 @@ from typing import Literal
 from t5_vectors._checks import check_positive_int
 from t5_vectors.errors import InvalidInputError
 
-__all__ = ["DEFAULT_BATCH_SIZE", "IngestRun", "OnFailure"]
-
 DEFAULT_BATCH_SIZE = 256
 """Documents (chunks, for files) per ingestion batch: looked up, encoded and written together."""
 

@@ -26,14 +26,6 @@ from t5_vectors.storage.inputs import engine_search_params
 if TYPE_CHECKING:
     from qdrant_client import models
 
-__all__ = [
-    "ScoredDocuments",
-    "SearchOptions",
-    "SearchParamsLike",
-    "as_query_vector",
-    "search_params",
-    "with_search_options",
-]
 
 ScoredDocuments = list[tuple[Document, float]]
 

@@ -45,18 +45,6 @@ if TYPE_CHECKING:  # the encoder package imports torch; info and delete never ne
 
     from t5_vectors.encoder.sparse import SparseConfig, SparseTerms
 
-__all__ = [
-    "SPARSE_RECORD_KEY",
-    "SPARSE_VECTOR_NAME",
-    "TOKEN_VECTOR_NAME",
-    "SparseVectors",
-    "TokenVectors",
-    "check_layout",
-    "check_names",
-    "layout_fingerprint",
-    "layout_options",
-    "to_sparse_vector",
-]
 
 T = TypeVar("T")
 

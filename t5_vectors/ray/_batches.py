@@ -14,8 +14,6 @@ import numpy as np
 
 from t5_vectors.errors import InvalidInputError
 
-__all__ = ["Batch", "add_columns", "column_names", "column_values", "num_rows"]
-
 Batch = Any
 """A dict of numpy arrays, a pandas ``DataFrame`` or a pyarrow ``Table``."""
 

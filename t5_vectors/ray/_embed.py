@@ -16,7 +16,6 @@ from t5_vectors.ray._batches import Batch, add_columns, column_names, column_val
 if TYPE_CHECKING:
     from t5_vectors.plan.vectors import SparseVectors, TokenVectors
 
-__all__ = ["T5EmbedBatches", "sparse_columns"]
 
 Kind = Literal["document", "query"]
 

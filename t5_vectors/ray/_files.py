@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
     from t5_vectors.index.index import QdrantIndex
 
-__all__ = ["RayStage", "ingest_files"]
 
 _COLUMNS = ("id", "text", "source", "chunk", "start_index")
 _BLOCK_ROWS = 1024

@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 
     from t5_vectors.index.index import QdrantIndex
 
-__all__ = ["check_concurrency", "ingest", "lookup", "user_error"]
 _VECTOR = "__t5v_vector"
 _TOKENS = "__t5v_tokens"
 _SPARSE = "__t5v_sparse"

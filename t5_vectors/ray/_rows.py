@@ -23,8 +23,6 @@ from t5_vectors.ray._batches import Batch, column_arrays, column_names, column_v
 from t5_vectors.ray._embed import sparse_columns
 from t5_vectors.storage.base import Point, VectorValue
 
-__all__ = ["Columns", "Layout", "prepare_rows", "to_points"]
-
 
 @dataclass(frozen=True)
 class Layout:

@@ -19,7 +19,6 @@ from t5_vectors.storage.open import StorageLike
 if TYPE_CHECKING:
     from t5_vectors.index.index import QdrantIndex
 
-__all__ = ["QdrantDatasink", "dedupe_last", "write_block"]
 
 DEFAULT_WRITE_BATCH = 256
 

@@ -23,8 +23,6 @@ from t5_vectors.storage.retry import RetryPolicy
 if TYPE_CHECKING:
     from t5_vectors.index.index import QdrantIndex
 
-__all__ = ["Target", "layout_of", "shared"]
-
 
 def shared(index: QdrantIndex) -> bool:
     """Whether Ray workers can write where *index* stores (a server or cluster)."""

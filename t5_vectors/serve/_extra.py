@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-__all__ = ["missing"]
-
 
 def missing(what: str) -> ImportError:
     """An ``ImportError`` naming *what* is missing and the ``pip install`` that brings it."""

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 
 from t5_vectors._checks import check_positive_int
 
-__all__ = ["Admission", "Overloaded", "Ticket"]
-
 _SMOOTHING = 0.1
 """Weight of the newest service time in the running mean behind ``Retry-After``."""
 

@@ -60,8 +60,6 @@ from t5_vectors.serve.schemas import (
 )
 from t5_vectors.serve.service import Service
 
-__all__ = ["create_app"]
-
 log = logging.getLogger("t5_vectors.serve")
 
 _PROMPTS = {None: "document", "document": "document", "passage": "document", "query": "query"}

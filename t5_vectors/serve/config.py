@@ -13,16 +13,6 @@ from dataclasses import dataclass, field
 from t5_vectors._checks import check_positive_int
 from t5_vectors.errors import InvalidInputError
 
-__all__ = [
-    "DEFAULT_DRAIN_SECONDS",
-    "DEFAULT_MAX_BODY_BYTES",
-    "DEFAULT_MAX_CHARS",
-    "DEFAULT_MAX_CONCURRENT",
-    "DEFAULT_MAX_K",
-    "DEFAULT_MAX_TEXTS",
-    "ServerConfig",
-]
-
 DEFAULT_MAX_CONCURRENT = 64
 """Requests admitted at once (served, or waiting in the encoder's micro-batcher)."""
 

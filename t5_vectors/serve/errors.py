@@ -32,8 +32,6 @@ from t5_vectors.errors import (
     T5VectorsError,
 )
 
-__all__ = ["ApiError", "from_library", "openai_body", "tei_body", "validation_message"]
-
 _OPENAI_TYPES = {
     401: "authentication_error",
     403: "permission_error",

@@ -29,8 +29,6 @@ from t5_vectors.serve.admission import Admission, Overloaded
 from t5_vectors.serve.errors import ApiError, openai_body, tei_body
 from t5_vectors.serve.metrics import Metrics
 
-__all__ = ["Guard", "Route", "route_of"]
-
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]

@@ -37,8 +37,6 @@ except ImportError as err:
 
 from t5_vectors.serve.service import Service
 
-__all__ = ["BACKLOG", "bind", "listen", "run", "url_of"]
-
 INTERRUPTED = 130
 BACKLOG = 2048
 """Connections the kernel queues before the server accepts them."""

@@ -34,7 +34,6 @@ try:
 except ImportError as err:
     raise missing("the official MCP SDK (mcp 2.x)") from err
 
-__all__ = ["SearchResults", "Stored", "create_mcp_server", "run_mcp"]
 
 SEARCH_DESCRIPTION = (
     "Search the knowledge base for documents relevant to a query (semantic search). Returns "

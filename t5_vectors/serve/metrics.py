@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 
 from t5_vectors.serve.admission import Admission
 
-__all__ = ["BUCKETS", "CONTENT_TYPE", "Metrics"]
-
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

@@ -15,21 +15,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, WithJsonSchema
 
-__all__ = [
-    "DeleteRequest",
-    "DeleteResponse",
-    "DocumentIn",
-    "DocumentsRequest",
-    "DocumentsResponse",
-    "EmbedRequest",
-    "EmbeddingsRequest",
-    "EmbeddingsResponse",
-    "HealthResponse",
-    "Hit",
-    "SearchRequest",
-    "SearchResponse",
-]
-
 _TEXTS_SCHEMA = {
     "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
 }

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from t5_vectors import QdrantIndex, T5Encoder
     from t5_vectors.serve.schemas import DocumentIn, SearchRequest
 
-__all__ = ["MAX_SAMPLE", "Describe", "Service", "model_label"]
 
 Describe = Callable[[str, int], dict[str, Any]]
 """``describe(collection, sample)``: what ``t5-vectors info`` says about a collection."""

@@ -51,36 +51,6 @@ from typing import Any, Literal, Protocol, TypedDict, Unpack, runtime_checkable
 
 import numpy as np
 
-__all__ = [
-    "CALLS",
-    "AsyncBackend",
-    "Backend",
-    "Capabilities",
-    "CollectionStats",
-    "DenseVectorSpec",
-    "Distance",
-    "Filter",
-    "Fuse",
-    "Hit",
-    "Hnsw",
-    "Mmr",
-    "Nearest",
-    "PayloadIndexKind",
-    "Point",
-    "PointId",
-    "Prefetch",
-    "Progress",
-    "Quantization",
-    "QueryPlan",
-    "Record",
-    "Schema",
-    "Scoring",
-    "SearchParams",
-    "SparseVector",
-    "SparseVectorSpec",
-    "VectorValue",
-]
-
 PointId = int | str
 """A stored point id: an unsigned int or a UUID string."""
 

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from t5_vectors.errors import CollectionConfigError
 from t5_vectors.storage.base import Backend, Point, PointId, Progress, Schema
 
-__all__ = ["DEFAULT_PAGE", "CopyReport", "copy_collection"]
-
 DEFAULT_PAGE = 256
 """Points read and written per page."""
 

@@ -15,8 +15,6 @@ import sys
 
 from t5_vectors.errors import StorageError
 
-__all__ = ["is_transient", "retry_after"]
-
 
 def is_transient(error: BaseException) -> bool:
     """Whether retrying the same storage request may succeed."""

@@ -16,14 +16,6 @@ from typing import Any
 
 from t5_vectors.storage.base import Quantization, SearchParams
 
-__all__ = [
-    "engine_filter",
-    "engine_quantization",
-    "engine_schema",
-    "engine_search_params",
-    "enum_text",
-]
-
 
 def _from_client(value: object) -> bool:
     return type(value).__module__.startswith("qdrant_client.")

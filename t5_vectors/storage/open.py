@@ -53,14 +53,6 @@ from t5_vectors.storage.threaded import threaded
 if TYPE_CHECKING:
     from qdrant_client import AsyncQdrantClient, QdrantClient
 
-__all__ = [
-    "DEFAULT_PATH",
-    "ServerLocation",
-    "Storage",
-    "StorageLike",
-    "is_local_mode_folder",
-    "open_storage",
-]
 
 DEFAULT_PATH = "./t5_vectors_data"
 """Where embedded storage lives when no location is given."""

@@ -35,8 +35,6 @@ from t5_vectors.errors import InvalidInputError
 from t5_vectors.storage.base import CALLS, AsyncBackend, Backend
 from t5_vectors.storage.errors import is_transient, retry_after
 
-__all__ = ["IDEMPOTENT", "RetryPolicy", "aretrying", "is_transient", "retrying"]
-
 logger = logging.getLogger("t5_vectors")
 
 T = TypeVar("T")

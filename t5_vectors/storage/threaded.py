@@ -15,8 +15,6 @@ from typing import Any
 
 from t5_vectors.storage.base import CALLS, AsyncBackend, Backend
 
-__all__ = ["ThreadedAsyncBackend", "threaded"]
-
 
 class ThreadedAsyncBackend(AsyncBackend):
     """:class:`~t5_vectors.storage.base.AsyncBackend` running *backend* on worker threads.

@@ -35,8 +35,6 @@ from t5_vectors.transfer.labels import (
 )
 from t5_vectors.transfer.training import TrainingConfig, TrainingHistory, train_head
 
-__all__ = ["T5Classifier"]
-
 Kind = Literal["document", "query"]
 
 

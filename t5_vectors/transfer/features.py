@@ -22,15 +22,6 @@ import torch
 
 from t5_vectors.transfer.heads import HeadConfig
 
-__all__ = [
-    "Features",
-    "PooledFeatures",
-    "TokenFeatures",
-    "batches",
-    "iter_features",
-    "join_features",
-]
-
 Kind = Literal["document", "query"]
 Pool = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

@@ -18,8 +18,6 @@ from torch import nn
 from t5_vectors.encoder.pooling import Pooler, activation_from_name, normalize_pooling_modes
 from t5_vectors.errors import InvalidInputError
 
-__all__ = ["ENCODER_POOLING", "ClassificationHead", "HeadConfig"]
-
 ENCODER_POOLING = "encoder"
 _ACTIVATIONS = ("relu", "gelu", "tanh", "silu")
 

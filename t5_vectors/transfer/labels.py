@@ -16,19 +16,6 @@ import torch
 from t5_vectors.encoder.texts import check_texts
 from t5_vectors.errors import InvalidInputError, LabelError
 
-__all__ = [
-    "ClassWeight",
-    "LabelKind",
-    "check_fit_inputs",
-    "check_labels",
-    "class_weights",
-    "classes_from_json",
-    "classes_to_json",
-    "encode_labels",
-    "label_indices",
-    "stratified_split",
-]
-
 LabelKind = Literal["str", "int", "bool"]
 ClassWeight = Literal["balanced"] | Mapping[Any, float] | None
 

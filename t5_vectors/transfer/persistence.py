@@ -34,8 +34,6 @@ from t5_vectors.transfer.heads import ClassificationHead, HeadConfig
 from t5_vectors.transfer.labels import classes_from_json, classes_to_json
 from t5_vectors.transfer.training import TrainingHistory
 
-__all__ = ["CONFIG_NAME", "ENCODER_DIR", "WEIGHTS_NAME", "SavedClassifier", "read", "write"]
-
 CONFIG_NAME = "classifier.json"
 WEIGHTS_NAME = "head.safetensors"
 ENCODER_DIR = "encoder"

@@ -19,8 +19,6 @@ from t5_vectors.errors import InvalidInputError
 from t5_vectors.transfer.features import Features, batches
 from t5_vectors.transfer.heads import ClassificationHead
 
-__all__ = ["EpochStats", "TrainingConfig", "TrainingHistory", "evaluate", "train_head"]
-
 Monitor = Literal["loss", "accuracy"]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from qdrant_client import QdrantClient, models
 
-from t5_vectors.plan.retrieval import MODES
+from t5_vectors.plan.modes import MODES
 from t5_vectors.storage.base import Record
 from tests.cli.conftest import open_store
 

@@ -13,7 +13,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from t5_vectors import RetryPolicy
 from t5_vectors.errors import InvalidInputError
-from t5_vectors.storage.retry import is_transient
+from t5_vectors.storage.errors import is_transient
 
 FAST = RetryPolicy(attempts=3, initial_wait=0, max_wait=0, jitter=0)
 

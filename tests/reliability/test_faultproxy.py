@@ -21,7 +21,7 @@ from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from integration_tests.faultproxy import FaultProxy, Rule
-from t5_vectors.storage.retry import is_transient
+from t5_vectors.storage.errors import is_transient
 from tests.reliability.faults import first_line
 
 

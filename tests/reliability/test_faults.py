@@ -28,7 +28,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient
 
 from t5_vectors import IngestError, QdrantIndex, RetryPolicy, T5QdrantVectorStore
 from t5_vectors.plan.ids import point_id
-from t5_vectors.storage.retry import is_transient
+from t5_vectors.storage.errors import is_transient
 from tests.reliability.faults import (
     Fault,
     FaultyAsyncQdrantClient,

@@ -41,7 +41,7 @@ from t5_vectors import (
     UnsafeCheckpointError,
     open_storage,
 )
-from t5_vectors.storage.open import open_storage, warn_if_insecure
+from t5_vectors.storage.open import warn_if_insecure
 from t5_vectors.testing import build_sentence_transformers_checkpoint, build_t5_checkpoint
 
 AREA = "security"

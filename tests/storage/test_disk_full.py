@@ -111,7 +111,8 @@ CHILD = textwrap.dedent(
     from langchain_core.documents import Document
     from langchain_core.embeddings import DeterministicFakeEmbedding
     from t5_vectors import IngestError, QdrantIndex
-    index = QdrantIndex(DeterministicFakeEmbedding(size=768), storage=sys.argv[1], collection_name="c")
+    embedding = DeterministicFakeEmbedding(size=768)
+    index = QdrantIndex(embedding, storage=sys.argv[1], collection_name="c")
     docs = [Document("x " * 200, id=f"d{i}") for i in range(int(sys.argv[2]))]
     try:
         report = index.ingest(docs, batch_size=256)

@@ -38,8 +38,6 @@ from t5_vectors.storage.base import (
 from t5_vectors.storage.client import models as convert
 from t5_vectors.storage.client.errors import translate
 
-__all__ = ["AsyncClientBackend", "ClientBackend", "client_kind", "client_location"]
-
 T = TypeVar("T")
 Selection = bool | tuple[str, ...]
 

@@ -29,8 +29,6 @@ from t5_vectors.errors import (
     T5VectorsError,
 )
 
-__all__ = ["client_retry_after", "client_transient", "translate"]
-
 _GRPC_TRANSIENT = frozenset({"UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "ABORTED"})
 _HTTPX_TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 _HTTP_TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})

@@ -26,8 +26,6 @@ import logging
 import os
 from pathlib import Path
 
-__all__ = ["repair_interrupted_first_open"]
-
 logger = logging.getLogger("t5_vectors")
 
 _META = "meta.json"

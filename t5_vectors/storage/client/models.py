@@ -37,23 +37,6 @@ from t5_vectors.storage.base import (
     VectorValue,
 )
 
-__all__ = [
-    "create_arguments",
-    "distance_name",
-    "hit_from_model",
-    "model_distance",
-    "model_filter",
-    "model_quantization",
-    "points_batch",
-    "quantization_from_model",
-    "query_arguments",
-    "record_from_model",
-    "record_id",
-    "schema_from_info",
-    "selection",
-]
-
-
 # --- collection layout ----------------------------------------------------------------------
 
 

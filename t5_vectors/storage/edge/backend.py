@@ -67,16 +67,6 @@ from t5_vectors.storage.base import (
 from t5_vectors.storage.edge import convert, sidecar, space
 from t5_vectors.storage.edge.locks import FolderLock, ReadWriteLock, locked_message
 
-__all__ = [
-    "DEFAULT_HNSW",
-    "DEFAULT_HNSW_EF",
-    "DEFAULT_HNSW_EF_SMALL",
-    "DEFAULT_INDEX_AFTER",
-    "DEFAULT_OVERSAMPLING",
-    "DEFAULT_QUANTIZATION",
-    "EdgeBackend",
-]
-
 DEFAULT_HNSW = Hnsw(m=32, ef_construct=100)
 """HNSW parameters where a schema gives none.
 

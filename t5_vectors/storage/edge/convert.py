@@ -35,20 +35,6 @@ from t5_vectors.storage.base import (
 )
 from t5_vectors.storage.edge.filters import to_edge_filter
 
-__all__ = [
-    "DEFAULT_RRF_K",
-    "edge_config",
-    "edge_filter",
-    "edge_ids",
-    "edge_point",
-    "edge_query_request",
-    "edge_with",
-    "hit",
-    "point_id",
-    "record",
-    "wants",
-]
-
 DEFAULT_RRF_K = 2
 """Qdrant's reciprocal-rank constant when a plan gives none (the server's and qdrant-client's)."""
 

@@ -16,8 +16,6 @@ import qdrant_edge as qe
 
 from t5_vectors.errors import InvalidInputError
 
-__all__ = ["to_edge_filter"]
-
 _FILTER_KEYS = frozenset({"must", "should", "must_not", "min_should"})
 _FIELD_KEYS = frozenset(
     {

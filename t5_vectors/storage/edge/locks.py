@@ -25,8 +25,6 @@ try:
 except ImportError:  # pragma: no cover - Windows: Qdrant Edge's own WAL lock still applies
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["FolderLock", "ReadWriteLock", "locked_message"]
-
 
 def locked_message(folder: Path | str) -> str:
     """The message of a :class:`StorageLockedError` for ``folder``."""

@@ -21,8 +21,6 @@ from t5_vectors.errors import InvalidInputError
 from t5_vectors.storage.base import CALLS, Backend
 from t5_vectors.storage.edge.backend import EdgeBackend, closed_error
 
-__all__ = ["EdgeLease", "lease", "open_leases"]
-
 
 class _Folder:
     """A folder's shared backend and how many leases hold it (under its own lock)."""

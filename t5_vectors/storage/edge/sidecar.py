@@ -20,8 +20,6 @@ from typing import Any
 from t5_vectors.errors import CollectionConfigError
 from t5_vectors.storage.base import DenseVectorSpec, Hnsw, Quantization, Schema, SparseVectorSpec
 
-__all__ = ["FORMAT", "read", "schema_from_json", "schema_to_json", "write"]
-
 FORMAT = 1
 """The sidecar's format version; a newer one is refused with a typed error."""
 

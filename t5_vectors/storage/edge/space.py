@@ -38,19 +38,6 @@ import numpy as np
 from t5_vectors.errors import StorageFullError
 from t5_vectors.storage.base import Point, SparseVector
 
-__all__ = [
-    "BUILD_FACTOR",
-    "CREATE_BYTES",
-    "PAYLOAD_BYTES",
-    "RESERVE",
-    "WAL_SEGMENT",
-    "WRITE_FACTOR",
-    "build_bytes",
-    "folder_bytes",
-    "require",
-    "write_bytes",
-]
-
 MIB = 1 << 20
 WAL_SEGMENT = 32 * MIB
 """The size of one segment of Qdrant Edge's write-ahead log (fixed by the engine)."""
