@@ -6,8 +6,16 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMPS := $(VENV)/.stamps
-# The CPU build of PyTorch. Users with a GPU install their own torch first (see README).
+# PyTorch, installed first unless $(VENV) already imports torch (your own build: kept as it is).
+# TORCH_INDEX is the package index torch itself comes from: PyTorch's CPU-only index where
+# nvidia-smi is not on PATH (no NVIDIA GPU), else empty: pip's default index (PyPI: on Linux
+# x86_64, the CUDA build, whose nvidia-* libraries come with it). Set either on the command line:
+# `make install TORCH_INDEX=https://download.pytorch.org/whl/cu128`, or `TORCH_INDEX=`.
+# torch alone comes from TORCH_INDEX (--no-deps); its dependencies (sympy, jinja2, ..., and the
+# nvidia-* ones of a CUDA build) come with the package's, from pip's default index.
 TORCH_SPEC ?= torch==2.13.0
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?= $(if $(shell command -v nvidia-smi 2>/dev/null),,$(TORCH_CPU_INDEX))
 
 .PHONY: install install-dev test integration lint bench reliability clean
 
@@ -18,7 +26,8 @@ $(BIN)/python:
 # The runtime packages exactly as `make install` resolves them for users are written to
 # runtime-versions.txt; install-dev then prints every runtime package the dev group changed.
 $(STAMPS)/install: pyproject.toml | $(BIN)/python
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install "$(TORCH_SPEC)"
+	$(BIN)/python -c "import torch" 2>/dev/null || \
+		$(BIN)/pip install --no-deps "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)")
 	$(BIN)/pip install -e .
 	mkdir -p $(STAMPS)
 	$(BIN)/pip freeze --exclude-editable > $(STAMPS)/runtime-versions.txt
@@ -38,7 +47,7 @@ print("dev group changed runtime packages: " + ("; ".join(changed) or "none"))
 endef
 export DEV_CHANGES
 
-## install: the package and its runtime dependencies, CPU torch pinned
+## install: the package and its runtime dependencies; torch pinned (CPU build without a GPU)
 install: $(STAMPS)/install
 
 ## install-dev: install + the dev group (tests, peers, linters) and the ray and serve extras;

@@ -7,7 +7,8 @@ collection to another target), ``serve`` (HTTP: OpenAI and TEI embeddings, searc
 ``_layout`` (the vector and search-mode flags against a collection's layout). The API is
 :func:`main`.
 Errors a user can cause print one line and exit with status 2, anything unexpected exits with 1;
-``--debug`` shows the traceback. Ctrl-C prints one line and exits with 130.
+``--debug`` shows the traceback. Ctrl-C prints one line and exits with 130. Output piped into a
+reader that stops early (``t5-vectors search ... | head -1``) ends the command quietly with 141.
 
 Building the parser imports no model, Qdrant or LangChain code (each command imports what it
 needs when it runs), so ``--help`` and ``--version`` answer at once.
@@ -17,9 +18,12 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
+import select
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import TextIO
 
 from t5_vectors.cli import _copy, _delete, _embed, _info, _ingest, _mcp, _search, _serve
 from t5_vectors.cli._common import DEFAULT_MODEL, report_error, show_warning
@@ -28,6 +32,10 @@ __all__ = ["DEFAULT_MODEL", "main"]
 
 INTERRUPTED = 130
 """Exit status after Ctrl-C (128 + SIGINT), as shells report it."""
+
+CLOSED_OUTPUT = 141
+"""Exit status when the reader of stdout went away (128 + SIGPIPE), as shells report a command
+that a closed pipe stopped: ``seq 1000000 | head -1`` under ``set -o pipefail`` says 141 too."""
 
 
 def _version() -> str:
@@ -119,14 +127,50 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not debug:
                 warnings.showwarning = show_warning
             status: int = args.run(args)
+            sys.stdout.flush()  # here, not at exit, so that a closed pipe is caught below
             return status
     except KeyboardInterrupt as interrupt:
         return _interrupted(interrupt)
+    except BrokenPipeError as error:
+        if not _silence_closed_output():
+            return report_error(error, debug=debug)
+        return CLOSED_OUTPUT
     except Exception as error:
         try:
             return report_error(error, debug=debug)
         except KeyboardInterrupt as interrupt:
             return _interrupted(interrupt)
+
+
+def _silence_closed_output() -> bool:
+    """Whether stdout or stderr is a pipe whose reader has gone; if so, points it at the null
+    device, so that nothing more is written to it (Python's own flush at exit included).
+
+    The command stopped at its next write, with its stores closed on the way out; nothing is
+    printed, as a command that SIGPIPE stops prints nothing. A ``BrokenPipeError`` from anything
+    else (a connection) is not this, and is reported as usual.
+    """
+    closed = [stream for stream in (sys.stdout, sys.stderr) if _reader_gone(stream)]
+    if closed:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            for stream in closed:
+                os.dup2(null, stream.fileno())
+        finally:
+            os.close(null)
+    return bool(closed)
+
+
+def _reader_gone(stream: TextIO) -> bool:
+    """Whether *stream* is a pipe or socket with no reader left (poll reports an error or hangup
+    on its writing end)."""
+    try:
+        poller = select.poll()
+        poller.register(stream.fileno(), select.POLLOUT)
+        events = poller.poll(0)
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), no descriptor, closed
+        return False
+    return any(event & (select.POLLERR | select.POLLHUP) for _, event in events)
 
 
 def _interrupted(interrupt: KeyboardInterrupt) -> int:

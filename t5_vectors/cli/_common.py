@@ -155,11 +155,23 @@ def _model_message(name: str, args: argparse.Namespace, error: BaseException) ->
         )
     path = Path(name).expanduser()
     offline = args.offline or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
-    if path.is_file():
-        found = f"{name!r} is a file, not a checkpoint folder"
-    elif path.is_absolute() or name.startswith((".", "~")) or name.count("/") > 1:
-        found = f"no folder at {name!r}"
-    elif offline:
+    # A path, never a hub id ("org/name"): the fixes are the path's, not the hub's.
+    written_as_path = name.startswith((".", "~")) or "\\" in name or name.count("/") > 1
+    if path.is_file() or path.is_absolute() or written_as_path:
+        if path.is_file():
+            found = f"{name!r} is a file, not a checkpoint folder"
+            fix = f"the folder that holds it (--model {path.parent})"
+        else:
+            found = f"no folder at {name!r}"
+            fix = "the path of a folder that exists" + (
+                "" if path.is_absolute() else f" (a relative path starts at {Path.cwd()})"
+            )
+        return (
+            f"{flag}: expected a model folder on this machine, found {found}. To fix, pass "
+            f"--model DIR with {fix}: a checkpoint folder saved by transformers or "
+            f"sentence-transformers (config.json and the weights inside), {_DEMO_HINT}."
+        )
+    if offline:
         found = (
             f"{name!r} is not in the local Hugging Face cache, and --offline (or HF_HUB_OFFLINE=1) "
             "forbids downloading it"

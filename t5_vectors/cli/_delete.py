@@ -1,7 +1,8 @@
 """``t5-vectors delete``: a whole collection, or the chunks of some files.
 
 Dropping a whole collection asks first on a terminal; scripts (no terminal on stdin) pass
-``--yes``, and without it nothing is deleted.
+``--yes``, and without it nothing is deleted. Answering no (or Ctrl-D) keeps the collection and
+exits with status 0: declining is a choice, not an error.
 """
 
 from __future__ import annotations
@@ -62,7 +63,12 @@ def _confirmed(args: argparse.Namespace, points: int, where: str) -> bool:
             f"collection ({points} points) without a terminal to ask on, found no --yes. Add "
             "--yes, or --source PATH to delete only some files' chunks."
         )
-    answer = input(f"Delete collection {args.collection!r} ({points} points) from {where}? [y/N] ")
+    question = f"Delete collection {args.collection!r} ({points} points) from {where}? [y/N] "
+    try:
+        answer = input(question)
+    except EOFError:  # Ctrl-D: no answer, so no
+        print()
+        return False
     return answer.strip().lower() in ("y", "yes")
 
 
@@ -77,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
                 points = collection.count()
                 if not _confirmed(args, points, target.where):
                     print(f"Kept collection {args.collection!r}: nothing deleted.")
-                    return 1
+                    return 0
                 collection.drop()
                 print(
                     f"Deleted collection {args.collection!r} ({points} points) from {target.where}."

@@ -212,7 +212,9 @@ def require_text(found: Discovery, args: argparse.Namespace) -> None:
     raise CommandError(
         f"ingest: expected text files in {_searched(args)}, found {len(found.files)} "
         f"file{'s' if len(found.files) != 1 else ''} with no text ({counts}). Point it at "
-        "text files (.txt, .md, .html, source code, ...), or widen --glob."
+        "text files (.txt, .md, .html, source code, ...), or widen --glob. (Binary means a "
+        "NUL byte or control bytes in the first 8 KiB; text in Latin-1 or another encoding is "
+        "read, with the bytes that are not UTF-8 replaced by U+FFFD.)"
     )
 
 
@@ -343,7 +345,8 @@ def _print_summary(
     for path in report.lossy:
         print(
             f"t5-vectors: warning: {display_path(path)} is not valid UTF-8; invalid bytes became "
-            "U+FFFD",
+            "U+FFFD. To keep those characters, convert it to UTF-8 (for Latin-1 or Windows-1252: "
+            "iconv -f cp1252 -t utf-8) and ingest again",
             file=sys.stderr,
         )
     rows = [

@@ -5,8 +5,12 @@ The policy, in order:
 1. A file starting with a UTF-8, UTF-16 or UTF-32 byte-order mark is text in that encoding.
 2. A file with a NUL byte in its first 8 KiB is binary (images, archives, PDFs, executables).
 3. Otherwise it is decoded as UTF-8. Bytes that are not valid UTF-8 become U+FFFD (the
-   replacement character) and the file is reported as *lossy*; when more than 10% of the
-   characters would be replaced, the file is treated as binary instead.
+   replacement character) and the file is reported as *lossy*: text in an 8-bit encoding
+   (Latin-1, Windows-1252, ...) is text, however short and however many accents it has. It is
+   binary only if more than 1% (and more than one) of its first 8 KiB are bytes that such text
+   never holds: control characters other than tab, newline, vertical tab, form feed, carriage
+   return and escape; DEL; and, among the bytes that are not UTF-8, the five that Windows-1252
+   leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D).
 
 ``.html`` / ``.htm`` / ``.xhtml`` files are reduced to their visible text (no tags, scripts or
 styles; block elements become paragraphs). Everything else (Markdown, reStructuredText, source
@@ -23,7 +27,15 @@ from pathlib import Path
 
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
 _SNIFF = 8192
-_MAX_REPLACED = 0.10
+_MAX_NOT_TEXT = 0.01
+# What text does not hold, as decoded with errors="surrogateescape" (a byte b that is not UTF-8
+# becomes chr(0xDC00 + b)): control characters but whitespace and ESC, DEL, and the bytes that
+# Windows-1252 leaves undefined.
+_NOT_TEXT = frozenset(
+    {chr(c) for c in range(0x20) if chr(c) not in "\t\n\v\f\r\x1b"}
+    | {"\x7f"}
+    | {chr(0xDC00 + b) for b in (0x81, 0x8D, 0x8F, 0x90, 0x9D)}
+)
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -64,13 +76,20 @@ def read_file(path: Path) -> FileText:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
+            if _not_text(data[:_SNIFF]):
+                return FileText("", binary=True)
             text = data.decode("utf-8", errors="replace")
             replaced = text.count("\ufffd") - data.count("\ufffd".encode())
-            if replaced > _MAX_REPLACED * max(len(text), 1):
-                return FileText("", binary=True)
     if path.suffix.lower() in HTML_SUFFIXES:
         text = html_to_text(text)
     return FileText(text, replaced=max(replaced, 0))
+
+
+def _not_text(head: bytes) -> bool:
+    """Whether *head* (not valid UTF-8) holds more bytes that text never holds than a stray few."""
+    chars = head.decode("utf-8", errors="surrogateescape")
+    found = sum(1 for char in chars if char in _NOT_TEXT)
+    return found > max(1, _MAX_NOT_TEXT * len(chars))
 
 
 _BLOCKS = frozenset(

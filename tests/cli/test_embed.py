@@ -66,9 +66,10 @@ def test_errors_are_one_line_without_traceback(tmp_path, capsys):
     assert f"no folder at {str(tmp_path / 'missing')!r}" in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
-    # CLI fixes, not Python ones.
-    for fix in ("--model DIR", "--offline", "--demo-model DIR"):
+    # CLI fixes, not Python ones; a path's fixes, not the hub's.
+    for fix in ("--model DIR", "--demo-model DIR"):
         assert fix in err
+    assert "hf download" not in err
     assert "from_pretrained" not in err
 
 
