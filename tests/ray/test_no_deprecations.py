@@ -72,14 +72,14 @@ def rows(n: int) -> list[dict[str, str]]:
 
 
 def test_a_ray_ingest_into_embedded_storage_warns_of_nothing_deprecated(encoder, tmp_path, said):
-    with QdrantIndex(encoder, collection_name="c", path=tmp_path / "store") as index:
+    with QdrantIndex(encoder, collection_name="c", storage=tmp_path / "store") as index:
         report = ingest(ray.data.from_items(rows(12)), index, id_column="id", concurrency=1)
         assert report.written == 12
     assert _deprecations(said) == []
 
 
 def test_a_ray_ingest_through_workers_with_lookups_warns_of_nothing_deprecated(encoder, said):
-    with QdrantIndex(encoder, collection_name="c", location=":memory:") as index:
+    with QdrantIndex(encoder, collection_name="c", storage=":memory:") as index:
         index.ensure_collection()
         server = serve(index.backend, "c")
         options = {"id_column": "id", "open_backend": server}
