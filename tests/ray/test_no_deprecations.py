@@ -82,7 +82,7 @@ def test_a_ray_ingest_through_workers_with_lookups_warns_of_nothing_deprecated(e
     with QdrantIndex(encoder, collection_name="c", storage=":memory:") as index:
         index.ensure_collection()
         server = serve(index.backend, "c")
-        options = {"id_column": "id", "open_backend": server}
+        options = {"id_column": "id", "worker_storage": server}
         first = ingest(ray.data.from_items(rows(8)), index, concurrency=(1, 2), **options)
         again = ingest(ray.data.from_items(rows(12)), index, concurrency=1, **options)
     assert (first.written, again.written, again.skipped) == (8, 4, 8)
