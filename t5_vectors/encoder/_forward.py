@@ -144,7 +144,8 @@ def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float, *, fused: bool)
     inverse = norm.square_().div_(x.shape[-1]).add_(eps).rsqrt_()
     if x.dtype == torch.float32:
         return torch.mul(x32, inverse).mul_(weight)
-    return weight * (x32 * inverse).to(weight.dtype)
+    scaled: torch.Tensor = (x32 * inverse).to(weight.dtype)
+    return weight * scaled
 
 
 def _add_linear(hidden: torch.Tensor, x: torch.Tensor, linear: nn.Module) -> torch.Tensor:

@@ -121,7 +121,7 @@ class Int8Linear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, scale = self._scaled(x)
-        return out.mul_(scale)  # type: ignore[no-any-return]
+        return out.mul_(scale)
 
     def add_to(self, hidden: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """``hidden + self(x)`` in one pass over the output."""
