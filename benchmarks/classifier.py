@@ -207,6 +207,19 @@ def split(
     return order[:n_train], order[n_train : n_train + n_test]
 
 
+def _label(options: dict[str, Any]) -> str:
+    return "defaults" if not options else ", ".join(f"{k}={v!r}" for k, v in options.items())
+
+
+def _fit_summary(history: Any) -> str:
+    """``C=0.01`` (lbfgs) or ``best 12 of 17 epochs`` (adamw)."""
+    if history is None:
+        return "-"
+    if getattr(history, "solver", "adamw") == "lbfgs":
+        return f"C={history.C:g}"
+    return f"best {history.best_epoch} of {history.n_epochs} epochs"
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workdir", type=Path, default=Path("bench_out"))
@@ -214,7 +227,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--test", type=int, default=500, help="most test texts per split")
     parser.add_argument("--tasks", default="stdlib,topics")
-    parser.add_argument("--fit", default="{}", help="extra T5Classifier.fit kwargs, JSON")
+    parser.add_argument(
+        "--fit",
+        default="{}",
+        help='extra T5Classifier.fit kwargs, JSON; a list of them runs each (e.g. \'[{"solver": '
+        '"adamw"}, {}]\' compares the epoch trainer with the defaults)',
+    )
     parser.add_argument("--tiny", action="store_true", help="a tiny model: a smoke run")
     parser.add_argument("--threads", type=int, default=None)
     return parser.parse_args(argv)
@@ -231,7 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     sizes = [int(s) for s in args.sizes.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
-    fit_options: dict[str, Any] = json.loads(args.fit)
+    parsed = json.loads(args.fit)
+    fit_options: list[dict[str, Any]] = parsed if isinstance(parsed, list) else [parsed]
     builders = {"stdlib": stdlib_task, "topics": topics_task}
     tasks = {name: builders[name]() for name in args.tasks.split(",")}
     path, _ = build_checkpoint(args.workdir, tiny=args.tiny)
@@ -252,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for line in environment_lines("cpu"):
         print(line)
     print(f"- encoder: `{path}` (random weights, float32), dim {encoder.dim}")
-    print(f"- T5Classifier.fit extra options: `{json.dumps(fit_options)}`")
+    print(f"- T5Classifier.fit options compared: {', '.join(_label(o) for o in fit_options)}")
     print()
     rows = []
     for task_name, (texts, labels) in tasks.items():
@@ -262,42 +281,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         encoder.encode(texts)
         log(f"{task_name}: {len(texts)} texts encoded in {time.perf_counter() - start:.0f}s")
         for n in sizes:
-            lr_scores, t5_scores, epochs = [], [], []
-            for seed in seeds:
-                train, test = split(labels, n, args.test, seed)
-                x_train = encoder.encode([texts[i] for i in train])
-                x_test = encoder.encode([texts[i] for i in test])
-                y_train = [labels[i] for i in train]
-                y_test = [labels[i] for i in test]
+            splits = [split(labels, n, args.test, seed) for seed in seeds]
+            lr_scores = []
+            for train, test in splits:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # lbfgs may stop at max_iter: its default
-                    lr = LogisticRegression().fit(x_train, y_train)
-                lr_scores.append(float(lr.score(x_test, y_test)))
-                clf = T5Classifier(encoder).fit(
-                    [texts[i] for i in train], y_train, seed=seed, progress=False, **fit_options
+                    lr = LogisticRegression().fit(
+                        encoder.encode([texts[i] for i in train]), [labels[i] for i in train]
+                    )
+                lr_scores.append(
+                    float(
+                        lr.score(
+                            encoder.encode([texts[i] for i in test]), [labels[i] for i in test]
+                        )
+                    )
                 )
-                t5_scores.append(clf.score([texts[i] for i in test], y_test))
-                history = clf.history_
-                epochs.append(f"{history.best_epoch}/{history.n_epochs}" if history else "-")
-                log(f"{task_name} n={n} seed={seed}: LR {lr_scores[-1]:.3f} T5 {t5_scores[-1]:.3f}")
-            diff = np.mean(t5_scores) - np.mean(lr_scores)
-            rows.append(
-                f"| {task_name} | {n} | {len(test)} | "
-                + " / ".join(f"{s:.3f}" for s in lr_scores)
-                + f" ({np.mean(lr_scores):.3f}) | "
-                + " / ".join(f"{s:.3f}" for s in t5_scores)
-                + f" ({np.mean(t5_scores):.3f}) | {100 * diff:+.1f} | "
-                + f"{min(np.subtract(t5_scores, lr_scores)) * 100:+.1f} | "
-                + ", ".join(epochs)
-                + " |"
-            )
+            for options in fit_options:
+                t5_scores, fits = [], []
+                for seed, (train, test) in zip(seeds, splits, strict=True):
+                    clf = T5Classifier(encoder).fit(
+                        [texts[i] for i in train],
+                        [labels[i] for i in train],
+                        seed=seed,
+                        progress=False,
+                        **options,
+                    )
+                    t5_scores.append(clf.score([texts[i] for i in test], [labels[i] for i in test]))
+                    fits.append(_fit_summary(clf.history_))
+                    log(
+                        f"{task_name} n={n} seed={seed} {_label(options)}: LR "
+                        f"{lr_scores[len(t5_scores) - 1]:.3f} T5 {t5_scores[-1]:.3f}"
+                    )
+                diff = np.subtract(t5_scores, lr_scores)
+                rows.append(
+                    f"| {task_name} | {n} | {len(splits[0][1])} | {_label(options)} | "
+                    + " / ".join(f"{v:.3f}" for v in lr_scores)
+                    + f" ({np.mean(lr_scores):.3f}) | "
+                    + " / ".join(f"{v:.3f}" for v in t5_scores)
+                    + f" ({np.mean(t5_scores):.3f}) | {100 * diff.mean():+.1f} | "
+                    + f"{100 * diff.min():+.1f} | {'; '.join(fits)} |"
+                )
     print()
     print(
-        "| task | train n | test n | LogisticRegression() accuracy per seed (mean) | "
-        "T5Classifier defaults per seed (mean) | mean difference, points | worst seed, points "
-        "| best epoch / epochs run |"
+        "| task | train n | test n | T5Classifier.fit | LogisticRegression() accuracy per seed "
+        "(mean) | T5Classifier accuracy per seed (mean) | mean difference, points | worst seed, "
+        "points | fit per seed |"
     )
-    print("| :--- | ---: | ---: | :--- | :--- | ---: | ---: | :--- |")
+    print("| :--- | ---: | ---: | :--- | :--- | :--- | ---: | ---: | :--- |")
     for row in rows:
         print(row)
     encoder.close()
