@@ -113,10 +113,23 @@ class Int8Linear(nn.Module):
         self._packed = _pack(weight)
 
     def _scaled(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(x W^T / scale, scale)`` with *scale* each row's absolute maximum."""
-        low, high = torch.aminmax(x, dim=-1, keepdim=True)
-        scale = torch.maximum(high, low.neg_()).clamp_(min=1e-30)
-        out = torch.ops.quantized.linear_dynamic(x / scale, self._packed, True)
+        """``(x W^T / scale, scale)`` with *scale* each row's absolute maximum.
+
+        After the division every row lies in [-1, 1]; the kernel is given the quantization
+        range those rows span (from the per-row extremes, not another pass over *x*) over 7
+        bits, as PyTorch's dynamic int8 layers do on x86 (``reduce_range``: the AVX2 u8 x s8
+        pair sums cannot saturate).
+        """
+        high = x.amax(dim=-1, keepdim=True)
+        low = x.amin(dim=-1, keepdim=True)
+        scale = torch.maximum(high, low.neg()).clamp_(min=1e-30)
+        top = min(max(float((high / scale).max()), 0.0), 1.0)
+        bottom = max(min(float((low / scale).min()), 0.0), -1.0)
+        step = max(top - bottom, 1e-6) / 127.0
+        zero = round(-bottom / step)
+        out = torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32(
+            x / scale, step, zero, self._packed
+        )
         return out, scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
