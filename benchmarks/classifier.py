@@ -13,7 +13,8 @@ Each task is split at random per seed into a training set of ``n`` texts (small 
 and a test set of the rest (at most ``--test`` texts). The encoder is a random-weight,
 T5-base-shaped checkpoint (``benchmarks/_common.build_checkpoint``); every text is encoded once
 and the vectors are reused, so both classifiers see exactly the same frozen sentence vectors:
-``LogisticRegression()`` (scikit-learn's defaults) fits the vectors ``T5Encoder.encode`` gives,
+``LogisticRegression()`` (scikit-learn's defaults) fits the vectors ``T5Encoder.encode`` gives
+(and, as a second classic, ``StandardScaler()`` then ``LogisticRegression()``),
 ``T5Classifier(encoder).fit(texts, labels, seed=seed)`` (t5-vectors' defaults) gets them through
 the encoder it is given. Test accuracy per seed, their mean, and the mean difference are printed
 as markdown; ``--fit`` passes extra ``fit`` keyword arguments (JSON) to try other settings.
@@ -242,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     from t5_vectors import T5Classifier, T5Encoder
 
@@ -282,20 +285,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"{task_name}: {len(texts)} texts encoded in {time.perf_counter() - start:.0f}s")
         for n in sizes:
             splits = [split(labels, n, args.test, seed) for seed in seeds]
-            lr_scores = []
+            lr_scores, scaled_scores = [], []
             for train, test in splits:
+                x_train = encoder.encode([texts[i] for i in train])
+                x_test = encoder.encode([texts[i] for i in test])
+                y_train, y_test = [labels[i] for i in train], [labels[i] for i in test]
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # lbfgs may stop at max_iter: its default
-                    lr = LogisticRegression().fit(
-                        encoder.encode([texts[i] for i in train]), [labels[i] for i in train]
+                    lr = LogisticRegression().fit(x_train, y_train)
+                    scaled = make_pipeline(StandardScaler(), LogisticRegression()).fit(
+                        x_train, y_train
                     )
-                lr_scores.append(
-                    float(
-                        lr.score(
-                            encoder.encode([texts[i] for i in test]), [labels[i] for i in test]
-                        )
-                    )
-                )
+                lr_scores.append(float(lr.score(x_test, y_test)))
+                scaled_scores.append(float(scaled.score(x_test, y_test)))
             for options in fit_options:
                 t5_scores, fits = [], []
                 for seed, (train, test) in zip(seeds, splits, strict=True):
@@ -317,6 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"| {task_name} | {n} | {len(splits[0][1])} | {_label(options)} | "
                     + " / ".join(f"{v:.3f}" for v in lr_scores)
                     + f" ({np.mean(lr_scores):.3f}) | "
+                    + " / ".join(f"{v:.3f}" for v in scaled_scores)
+                    + f" ({np.mean(scaled_scores):.3f}) | "
                     + " / ".join(f"{v:.3f}" for v in t5_scores)
                     + f" ({np.mean(t5_scores):.3f}) | {100 * diff.mean():+.1f} | "
                     + f"{100 * diff.min():+.1f} | {'; '.join(fits)} |"
@@ -324,10 +328,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(
         "| task | train n | test n | T5Classifier.fit | LogisticRegression() accuracy per seed "
-        "(mean) | T5Classifier accuracy per seed (mean) | mean difference, points | worst seed, "
-        "points | fit per seed |"
+        "(mean) | StandardScaler + LogisticRegression() per seed (mean) | T5Classifier accuracy "
+        "per seed (mean) | mean difference to LogisticRegression(), points | worst seed, points "
+        "| fit per seed |"
     )
-    print("| :--- | ---: | ---: | :--- | :--- | :--- | ---: | ---: | :--- |")
+    print("| :--- | ---: | ---: | :--- | :--- | :--- | :--- | ---: | ---: | :--- |")
     for row in rows:
         print(row)
     encoder.close()
