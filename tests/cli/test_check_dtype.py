@@ -83,3 +83,27 @@ def test_missing_file_and_too_few_texts(st5_path, tmp_path, capsys):
     status, _, err = _run(capsys, "--model", str(st5_path), str(one))
     assert status == 2
     assert "expected at least 2 texts, found 1" in err
+
+
+def test_embed_runs_in_int8(st5_path, capsys):
+    status = main(["embed", "--model", str(st5_path), "--device", "cpu", "--dtype", "int8", "hi"])
+    assert status == 0
+    assert "dtype='qint8'" in capsys.readouterr().err
+
+
+def test_serve_reads_dtype_int8_through_the_shared_model_flags(st5_path):
+    """`serve` (and `mcp`) load the encoder with the model flags every command shares."""
+    from t5_vectors.cli import _parser
+    from t5_vectors.cli._common import load_encoder
+
+    for command in ("serve", "mcp"):
+        args = _parser().parse_args(
+            [command, "--collection", "c", "--model", str(st5_path), "--dtype", "int8"]
+        )
+        assert args.dtype == "int8"
+    encoder = load_encoder(args)
+    try:
+        assert str(encoder.dtype) == "torch.qint8"
+        assert encoder.int8_choices
+    finally:
+        encoder.close()
