@@ -46,6 +46,7 @@ __all__ = [
     "Int8Choice",
     "Int8Linear",
     "Recorder",
+    "int8_supported",
     "plan_int8",
     "quantization_warnings_off",
 ]
@@ -90,6 +91,12 @@ def quantization_warnings_off() -> Iterator[None]:
         yield
 
 
+def int8_supported() -> bool:
+    """Whether this torch has the x86 (FBGEMM) quantized kernels :class:`Int8Linear` runs on."""
+    engines = torch.backends.quantized.supported_engines
+    return "fbgemm" in engines or "x86" in engines
+
+
 def _pack(weight: torch.Tensor) -> Any:
     """``weight`` (out, in) as int8 per output channel (symmetric), packed for the kernel."""
     weight = weight.detach().float().contiguous()
@@ -120,6 +127,8 @@ class Int8Linear(nn.Module):
         bits, as PyTorch's dynamic int8 layers do on x86 (``reduce_range``: the AVX2 u8 x s8
         pair sums cannot saturate).
         """
+        if x.shape[0] == 0:
+            return x.new_zeros((0, self.out_features)), x.new_ones((0, 1))
         high = x.amax(dim=-1, keepdim=True)
         low = x.amin(dim=-1, keepdim=True)
         scale = torch.maximum(high, low.neg()).clamp_(min=1e-30)

@@ -27,7 +27,7 @@ from t5_vectors.encoder._checkpoint import (
 from t5_vectors.encoder._digest import checkpoint_digest
 from t5_vectors.encoder._forward import FastT5Forward, install_fast_forward
 from t5_vectors.encoder._graphs import GraphCache
-from t5_vectors.encoder._int8 import CALIBRATION_TEXTS, Int8Choice
+from t5_vectors.encoder._int8 import CALIBRATION_TEXTS, Int8Choice, int8_supported
 from t5_vectors.encoder._loading import compute_dtype, default_budget, load_parts, tokenizer_limit
 from t5_vectors.encoder._runner import BatchRunner, Forward, stage_batch
 from t5_vectors.encoder._streaming import StreamedCall
@@ -125,6 +125,13 @@ class T5Encoder:
                     "int8: expected a T5 encoder with float32 weights on CPU, found "
                     f"{type(model).__name__} in {self.dtype} on {self.device}. Load it with "
                     "T5Encoder.from_pretrained(path, device='cpu', dtype='int8')."
+                )
+            if not int8_supported():
+                raise InvalidInputError(
+                    "dtype: 'int8' runs on PyTorch's x86 (FBGEMM) quantized kernels, found a "
+                    f"torch build without them (engines: "
+                    f"{', '.join(torch.backends.quantized.supported_engines)}). Use "
+                    "dtype='float32' (or 'bfloat16') on this machine."
                 )
             ids, _ = self._text_tokenizer.encode(list(CALIBRATION_TEXTS))
             input_ids, mask = stage_batch(ids, pad_id=self._pad_id)

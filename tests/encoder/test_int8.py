@@ -167,3 +167,18 @@ def test_weights_are_quantized_per_output_channel():
     rest = (out[:, 1:] - reference[:, 1:]).norm() / reference[:, 1:].norm()
     assert rest < 0.03
     torch.testing.assert_close(added, hidden + out)
+
+
+def test_no_rows_in_no_rows_out():
+    layer = Int8Linear(torch.randn(6, 4))
+    with torch.inference_mode():
+        assert layer(torch.zeros(0, 4)).shape == (0, 6)
+
+
+def test_a_torch_without_x86_quantized_kernels_is_told_what_to_use(st5_path, monkeypatch):
+    from t5_vectors import InvalidInputError
+    from t5_vectors.encoder import core
+
+    monkeypatch.setattr(core, "int8_supported", lambda: False)
+    with pytest.raises(InvalidInputError, match="dtype: 'int8' runs on PyTorch's x86"):
+        T5Encoder.from_pretrained(st5_path, device="cpu", dtype="int8")
