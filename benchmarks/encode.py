@@ -9,6 +9,14 @@ cached under ``--workdir``):
   (fp32 and bf16, plus fp16 on CUDA), timed for a few seconds per dtype before *and* after the
   systems run; the best call of either window is the ceiling. "Share of ceiling" divides a
   system's achieved model FLOP/s by the ceiling of the dtype it computes in.
+* **Ceiling of the model's own shapes** (the issue-28 measure) -- GFLOP/s of one layer's four
+  projections (``qkv``, ``o``, ``wi``, ``wo``: the checkpoint's shapes, at the CPU token budget
+  of 1,024 rows, or 8,192 on CUDA) run back to back in each dtype: ``F.linear`` in float32 and
+  bf16, and on CPU the encoder's own int8 layer (``Int8Linear``: int8 weights per output
+  channel, activations quantized per token) as ``qint8``. Rows named ``... @ model shapes``.
+  Each t5-vectors row's **linear share** = linear-layer FLOPs per token (2 x the projection and
+  Dense weights) x tokens/s / the model-shape ceiling of its dtype; int8 rows also show their
+  share of the float32 one. So the figure travels between machines.
 * **Model FLOPs** -- per text ``2 * non_embedding_params * n + 4 * layers * n^2 * d_model`` (+ the
   Dense head), with ``n`` the *unpadded* token count, so padding a system does counts against it.
 * **Corpus** -- ``--docs`` paragraphs of real English (CPython's ``pydoc_data.topics``, about
@@ -272,13 +280,89 @@ class Bench:
     def measure_ceiling(self) -> dict[str, Ceiling]:
         size, seconds = self.matmul_size, self.args.matmul_seconds
         log(f"matmul ceiling: {size}x{size}, {seconds:g}s per dtype")
-        return matmul_ceiling(self.device, size, seconds)
+        ceilings = matmul_ceiling(self.device, size, seconds)
+        rows = 8192 if self.device == "cuda" else 1024
+        log(f"matmul ceiling at the model's shapes ({rows} rows), {seconds:g}s per dtype")
+        projections = read_projections(self.path)
+        for name in [*ceilings, *([] if self.device == "cuda" else ["qint8"])]:
+            ceilings[f"{name}{AT_MODEL}"] = projection_gflops(
+                self.device, name, projections, rows, seconds
+            )
+        return ceilings
 
     def peak_gflops(self, dtype: str) -> float:
         """Best matmul GFLOP/s of *dtype* seen in either window (NaN if not measured)."""
         windows = [self.ceiling_start, self.ceiling_end or {}]
         bests = [w[dtype].best for w in windows if dtype in w]
         return max(bests) if bests else float("nan")
+
+
+AT_MODEL = " @ model shapes"
+
+
+@dataclass(frozen=True)
+class Projections:
+    """One encoder layer's projections as ``(in, out)`` shapes, the layer count and the Dense."""
+
+    shapes: tuple[tuple[int, int], ...]
+    layers: int
+    dense_params: int
+
+    @property
+    def linear_flops_per_token(self) -> int:
+        """2 x every projection weight and the Dense head: the linear-layer FLOPs per token."""
+        per_layer = sum(n_in * n_out for n_in, n_out in self.shapes)
+        return 2 * (self.layers * per_layer + self.dense_params)
+
+
+def read_projections(path: Path) -> Projections:
+    """The projections of the checkpoint at *path* (its ``config.json``)."""
+    config = json.loads((path / "config.json").read_text())
+    d_model, d_ff = int(config["d_model"]), int(config["d_ff"])
+    inner = int(config["num_heads"]) * int(config["d_kv"])
+    gated = str(config.get("feed_forward_proj", "relu")).startswith("gated")
+    shapes = ((d_model, 3 * inner), (inner, d_model), (d_model, d_ff * (2 if gated else 1)))
+    return Projections(
+        (*shapes, (d_ff, d_model)), int(config["num_layers"]), read_model_shape(path).dense_params
+    )
+
+
+def projection_gflops(
+    device: str, dtype: str, projections: Projections, rows: int, seconds: float
+) -> Ceiling:
+    """GFLOP/s of one layer's projections back to back, *rows* tokens, in *dtype*.
+
+    ``"qint8"`` runs the encoder's own int8 layer (activations quantized per token inside).
+    """
+    from t5_vectors.encoder._int8 import Int8Linear
+
+    generator = torch.Generator().manual_seed(0)
+    calls: list[Callable[[], Any]] = []
+    for n_in, n_out in projections.shapes:
+        weight = torch.randn(n_out, n_in, generator=generator) / n_in**0.5
+        x = torch.randn(rows, n_in, generator=generator)
+        if dtype == "qint8":
+            layer = Int8Linear(weight)
+            calls.append(lambda layer=layer, x=x: layer(x))
+        else:
+            torch_dtype = getattr(torch, dtype)
+            w, a = weight.to(device, torch_dtype), x.to(device, torch_dtype)
+            calls.append(lambda w=w, a=a: torch.nn.functional.linear(a, w))
+    times: list[float] = []
+    with torch.inference_mode():
+        for window, keep in ((seconds / 3, False), (seconds, True)):
+            window_start = time.perf_counter()
+            count = 0
+            while count < 3 or time.perf_counter() - window_start < window:
+                start = time.perf_counter()
+                for call in calls:
+                    call()
+                synchronize(device)
+                count += 1
+                if keep:
+                    times.append(time.perf_counter() - start)
+    flops = 2.0 * rows * sum(n_in * n_out for n_in, n_out in projections.shapes)
+    return Ceiling(flops / min(times) / 1e9, flops / float(np.median(times)) / 1e9, len(times))
 
 
 def prepare(args: argparse.Namespace, device: str, report: Report) -> Bench:
@@ -398,6 +482,8 @@ class EncodeRun:
     vectors: np.ndarray | None = None
     error: str | None = None
     passes: list[float] = field(default_factory=list)
+    #: CPU time of the whole process during each pass (all threads).
+    cpu_passes: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -586,12 +672,14 @@ def timed_pass(bench: Bench, system: System) -> None:
     if system.loaded is None or system.run is None or system.run.error is not None:
         return
     texts = bench.texts[: system.docs]
+    cpu_start = time.process_time()
     try:
         seconds, vectors = timed(lambda: system.loaded.encode(texts), bench.device)
     except Exception as exc:
         system.fail("encoding", exc)
         return
     run = system.run
+    run.cpu_passes.append(time.process_time() - cpu_start)
     run.passes.append(seconds)
     run.seconds = min(run.passes)
     if run.vectors is None:
@@ -625,12 +713,16 @@ def encode_row(bench: Bench, run: EncodeRun, reference: EncodeRun, mean: np.ndar
     if run.system == reference.system and run.dtype == reference.dtype:
         label += " (reference)"
     if run.error is not None or run.vectors is None:
-        return [label, run.dtype, f"failed: {run.error}", *["n/a"] * 8]
+        return [label, run.dtype, f"failed: {run.error}", *["n/a"] * 12]
     counts = bench.counts[: run.docs]
     flops = corpus_flops(bench.shape, counts)
     tokens_per_s = sum(counts) / run.seconds
     # int8 rows are measured against the float32 ceiling (no int8 matmul ceiling is timed).
     ceiling = bench.peak_gflops("float32" if run.dtype == "qint8" else run.dtype) * 1e9
+    linear = read_projections(bench.path).linear_flops_per_token * tokens_per_s / 1e9
+    linear_share = fmt_share(linear / bench.peak_gflops(run.dtype + AT_MODEL))
+    if run.dtype == "qint8":
+        linear_share += f" ({fmt_share(linear / bench.peak_gflops('float32' + AT_MODEL))} of fp32)"
     cos = cosine_to_reference(run.vectors, reference.vectors)
     centered = centered_cosine_to_reference(run.vectors, reference.vectors, mean)
     ref_tokens_per_s = sum(bench.counts[: reference.docs]) / reference.seconds
@@ -639,13 +731,17 @@ def encode_row(bench: Bench, run: EncodeRun, reference: EncodeRun, mean: np.ndar
         run.dtype,
         fmt_rate(run.docs / run.seconds),
         fmt_rate(tokens_per_s),
+        f"{linear:,.1f}",
+        linear_share,
         fmt_share(flops / run.seconds / ceiling),
         fmt_cos(float(np.mean(cos))),
         fmt_cos(float(np.min(cos))),
         fmt_cos(float(np.min(centered))),
         fmt_speedup(tokens_per_s / ref_tokens_per_s),
+        fmt_speedup(min(reference.cpu_passes) / min(run.cpu_passes)),
         f"{int(np.size(run.vectors) - np.isfinite(run.vectors).sum())}",
         " / ".join(f"{seconds:.1f}" for seconds in run.passes),
+        " / ".join(f"{seconds:.1f}" for seconds in run.cpu_passes),
     ]
 
 
@@ -661,13 +757,17 @@ def report_encode(bench: Bench, runs: list[EncodeRun], report: Report) -> None:
         "dtype",
         "docs/s",
         "tokens/s",
+        "linear GFLOP/s",
+        "linear share (model shapes)",
         "share of ceiling",
         "cos mean",
         "cos min",
         "centered cos min",
         "speed-up vs sentence-transformers",
+        "speed-up in CPU time",
         "non-finite",
         "pass times (s)",
+        "pass CPU times (s)",
     ]
     rows = [encode_row(bench, run, reference, mean) for run in runs]
     report.emit(f"### Corpus throughput ({len(bench.texts)} docs, {sum(bench.counts):,} tokens)")
@@ -675,13 +775,19 @@ def report_encode(bench: Bench, runs: list[EncodeRun], report: Report) -> None:
     report.emit(markdown_table(headers, rows))
     report.emit()
     report.emit(
-        "tokens/s counts unpadded tokens; share of ceiling = model FLOP/s / matmul ceiling of the "
+        "tokens/s counts unpadded tokens; linear GFLOP/s = linear-layer FLOPs per token (2 x "
+        "projection and Dense weights) x tokens/s; linear share = that / the row dtype's ceiling "
+        "at the model's shapes (qint8: of the int8 layer's, and in brackets of float32's); "
+        "share of ceiling = model FLOP/s (attention included) / square matmul ceiling of the "
         "row's dtype (qint8: of the float32 ceiling); cosines are against the "
         "sentence-transformers fp32 vector of the same text "
         "(centered: after subtracting the reference corpus mean direction); speed-up = tokens/s "
         "ratio to sentence-transformers fp32 (= docs/s ratio on the full corpus); sentence-"
         f"transformers and langchain-huggingface use batch_size {ST_BATCH_SIZE}; "
-        f"{passes_note(bench.args.repeats)}; pass times lists every timed pass in run order."
+        f"{passes_note(bench.args.repeats)}; pass times lists every timed pass in run order, and "
+        "pass CPU times the CPU time the process used in each (all threads); speed-up in CPU "
+        "time = the reference's least CPU time per pass / the row's (on a machine shared with "
+        "other work a pass's wall time includes time the process was not scheduled)."
     )
     report.emit()
 

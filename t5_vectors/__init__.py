@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from t5_vectors.encoder.config import EncoderConfig as EncoderConfig
     from t5_vectors.encoder.config import TruncationWarning as TruncationWarning
     from t5_vectors.encoder.core import T5Encoder as T5Encoder
+    from t5_vectors.encoder.precision_check import compare_dtypes as compare_dtypes
     from t5_vectors.index.index import QdrantIndex as QdrantIndex
     from t5_vectors.langchain.embeddings import T5Embeddings as T5Embeddings
     from t5_vectors.langchain.vectorstore import T5QdrantVectorStore as T5QdrantVectorStore

@@ -134,6 +134,8 @@ def build_t5_checkpoint(
     dtype: torch.dtype = torch.float32,
     encoder_only: bool = False,
     scale: float = 1.0,
+    outlier_channels: int = 0,
+    outlier_scale: float = 100.0,
 ) -> Path:
     """Write a random-weight T5 checkpoint as the hub has them, with its tokenizer.
 
@@ -142,6 +144,12 @@ def build_t5_checkpoint(
     full encoder-decoder is saved, as ``google/t5-*`` checkpoints are. ``dtype=torch.float16``
     stores half-precision weights; ``scale`` multiplies every weight (large values reproduce T5's
     fp16 overflow).
+
+    ``outlier_channels`` > 0 injects activation outliers as trained T5 v1.1 checkpoints have
+    them (:func:`inject_activation_outliers`): that many channels of the encoder's hidden
+    states, and as many of its feed-forward states, run ``outlier_scale`` times larger at the
+    inputs of the projections, while the weights compensate so the float32 function is the
+    same as without them. It stresses int8 recipes the way trained weights do.
     """
     from transformers import T5EncoderModel, T5ForConditionalGeneration
 
@@ -156,11 +164,57 @@ def build_t5_checkpoint(
         with torch.no_grad():
             for param in model.parameters():
                 param.mul_(scale)
+    if outlier_channels:
+        inject_activation_outliers(
+            model, channels=outlier_channels, factor=outlier_scale, seed=seed
+        )
     model = model.to(dtype)
     _quiet_save(model, directory)
     if variant == "v1_1" and not encoder_only:
         _untie_lm_head(directory, seed)
     return directory
+
+
+def inject_activation_outliers(
+    model: Any, *, channels: int = 2, factor: float = 100.0, seed: int = 0
+) -> tuple[list[int], list[int]]:
+    """Give a T5 encoder activation outliers without changing what it computes (in place).
+
+    Trained T5 checkpoints (v1.1 and flan most of all) carry a few channels whose activations
+    at the projections' inputs are tens to hundreds of times the others: the cause of T5's
+    float16 overflow (transformers keeps ``wo`` in float32 for it) and the known hazard for
+    int8 activations. Here, in every encoder block, *channels* hidden channels (the same ones
+    in each block, as in trained models) get their RMS-norm weights multiplied by *factor* and
+    the matching input columns of ``q``, ``k``, ``v`` and ``wi`` divided by it; *channels*
+    feed-forward channels get their ``wi`` rows (the linear half ``wi_1`` of a gated layer)
+    multiplied by *factor* and the matching input columns of ``wo`` divided by it. ReLU and the
+    gate's product commute with a positive scale, so the float32 function is unchanged up to
+    rounding while the inputs of every projection carry outliers of *factor* x.
+
+    Returns:
+        The hidden channels and the feed-forward channels that were scaled.
+    """
+    encoder = model.encoder if hasattr(model, "encoder") else model
+    config = model.config
+    generator = torch.Generator().manual_seed(seed + 7)
+    hidden = torch.randperm(int(config.d_model), generator=generator)[:channels].tolist()
+    inner = torch.randperm(int(config.d_ff), generator=generator)[:channels].tolist()
+    with torch.no_grad():
+        for block in encoder.block:
+            attention = block.layer[0]
+            feed_forward = block.layer[1]
+            dense = feed_forward.DenseReluDense
+            attention.layer_norm.weight[hidden] *= factor
+            feed_forward.layer_norm.weight[hidden] *= factor
+            projections = [attention.SelfAttention.q, attention.SelfAttention.k]
+            projections.append(attention.SelfAttention.v)
+            gated = hasattr(dense, "wi_0")
+            projections += [dense.wi_0, dense.wi_1] if gated else [dense.wi]
+            for linear in projections:
+                linear.weight[:, hidden] /= factor
+            (dense.wi_1 if gated else dense.wi).weight[inner, :] *= factor
+            dense.wo.weight[:, inner] /= factor
+    return hidden, inner
 
 
 def _quiet_save(model: Any, directory: Path) -> None:

@@ -25,7 +25,17 @@ import warnings
 from collections.abc import Sequence
 from typing import TextIO
 
-from t5_vectors.cli import _copy, _delete, _embed, _info, _ingest, _mcp, _search, _serve
+from t5_vectors.cli import (
+    _check_dtype,
+    _copy,
+    _delete,
+    _embed,
+    _info,
+    _ingest,
+    _mcp,
+    _search,
+    _serve,
+)
 from t5_vectors.cli._common import DEFAULT_MODEL, report_error, show_warning
 
 __all__ = ["DEFAULT_MODEL", "main"]
@@ -110,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (_embed, _ingest, _search, _info, _delete, _copy, _serve, _mcp):
+    for command in (_embed, _ingest, _search, _info, _delete, _copy, _serve, _mcp, _check_dtype):
         command.add_parser(commands)
     return parser
 

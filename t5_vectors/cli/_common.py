@@ -68,7 +68,7 @@ def add_model_options(parser: argparse.ArgumentParser, *, default_note: str) -> 
         "--model", metavar="ID_OR_PATH", help=f"hub id or local folder ({default_note})"
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
-    parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16")
+    parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16, int8")
     parser.add_argument(
         "--offline", action="store_true", help="never touch the network (local_files_only)"
     )

@@ -37,22 +37,30 @@ encoder, ``encoder.model(...)`` and anything that wraps ``model.forward`` all ru
 pass; calls with arguments it does not handle (``inputs_embeds``, ``output_attentions``, ...)
 go to transformers' original.
 
-``quantize_int8`` turns the fused linear layers into dynamically quantized int8 ones
-(``torch.ao.quantization.quantize_dynamic``: int8 weights, activations quantized per call; FBGEMM
-uses VNNI/AMX where the CPU has them). Norms, attention and activations stay float32.
+``quantize_int8`` turns the projections into int8 ones (int8 weights per output channel, int8
+activations per token; :mod:`t5_vectors.encoder._int8`), layer by layer as measured on
+calibration texts: input channels smoothed where that lowers the error, a projection kept in
+float32 where int8 would still miss. Norms, attention and activations stay float32.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-import warnings
 from collections import OrderedDict
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from t5_vectors.encoder._int8 import (
+    DEFAULT_MAX_ERROR,
+    Int8Choice,
+    Int8Linear,
+    Recorder,
+    plan_int8,
+)
 
 # Position biases kept per sequence length (each is heads x n x n in the compute dtype), up to
 # this many bytes in all (the newest is always kept): T5-base at n = 512 takes 12 MiB in fp32.
@@ -134,8 +142,17 @@ def _add_linear(hidden: torch.Tensor, x: torch.Tensor, linear: nn.Module) -> tor
     if isinstance(linear, nn.Linear) and linear.bias is None:
         weight: torch.Tensor = linear.weight
         return torch.addmm(hidden, x, weight.t())
-    out: torch.Tensor = hidden + linear(x)  # int8 (dynamically quantized) layers
+    if isinstance(linear, Int8Linear):
+        return linear.add_to(hidden, x)
+    out: torch.Tensor = hidden + linear(x)  # calibration recorders
     return out
+
+
+def _plain_linear(weight: torch.Tensor) -> nn.Linear:
+    """A bias-free float32 linear layer holding *weight* (a fresh copy)."""
+    linear = nn.Linear(weight.shape[1], weight.shape[0], bias=False, device=weight.device)
+    linear.weight = nn.Parameter(weight.detach().clone(), requires_grad=False)
+    return linear
 
 
 class FastT5Forward(nn.Module):
@@ -160,7 +177,8 @@ class FastT5Forward(nn.Module):
         encoder = model.encoder
         self.embed = encoder.embed_tokens
         gated = bool(getattr(config, "is_gated_act", False))
-        self.act = _activation(str(getattr(config, "dense_act_fn", "relu")))
+        self.act_name = str(getattr(config, "dense_act_fn", "relu"))
+        self.act = _activation(self.act_name)
         self.gated = gated
         self.layers = nn.ModuleList(_Layer(block, gated=gated) for block in encoder.block)
         self.final_norm = encoder.final_layer_norm.weight
@@ -174,6 +192,8 @@ class FastT5Forward(nn.Module):
         self._bias_cache: OrderedDict[tuple[int, str], torch.Tensor] = OrderedDict()
         self._bias_lock = threading.Lock()
         self.quantized = False
+        #: What :meth:`quantize_int8` chose for each projection (empty before it runs).
+        self.int8_choices: tuple[Int8Choice, ...] = ()
         #: Norms as one fused ``F.rms_norm`` in bfloat16 (see the module docstring): ``None``
         #: (default) fuses off CPU only; ``True`` / ``False`` force it either way.
         self.fused_norm: bool | None = None
@@ -225,27 +245,80 @@ class FastT5Forward(nn.Module):
         return bias + masked
 
     # -------------------------------------------------------------------------------- int8
-    def quantize_int8(self) -> None:
-        """Replace the linear layers by dynamically quantized int8 ones (CPU, float32 only)."""
+    def quantize_int8(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        *,
+        max_error: float = DEFAULT_MAX_ERROR,
+    ) -> tuple[Int8Choice, ...]:
+        """Quantize the projections to int8 as measured on calibration tokens (CPU, float32).
+
+        Runs one float32 pass over *input_ids* (``(batch, n)``, under *attention_mask*) while
+        recording each projection's input, then chooses per projection: smoothed or not, int8
+        or float32 (see :mod:`t5_vectors.encoder._int8`). The model's own weights are left
+        untouched (norm weights and projections are replaced by copies). Returns the choices
+        (also kept in :attr:`int8_choices`).
+        """
         if self.dtype != torch.float32:
             raise ValueError(
                 f"int8 quantization: expected float32 weights, found {self.dtype}. Load the "
                 "model in float32 before quantizing."
             )
-        with warnings.catch_warnings():
-            # torch.ao's eager quantization is marked deprecated in favour of torchao (not a
-            # dependency here); it still ships and works in the torch versions we support.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            from torch.ao.quantization import quantize_dynamic
-
-            for layer in self.layers:
-                assert isinstance(layer, _Layer)
-                for name in ("qkv", "o", "wi", "wo"):
-                    holder = nn.Sequential(getattr(layer, name))
-                    quantized = quantize_dynamic(holder, {nn.Linear}, dtype=torch.qint8)  # type: ignore[no-untyped-call]
-                    setattr(layer, name, quantized[0])
+        layers = [layer for layer in self.layers if isinstance(layer, _Layer)]
+        names = ("qkv", "o", "wi", "wo")
+        recorders = [{name: Recorder(getattr(layer, name)) for name in names} for layer in layers]
+        for layer, recorded in zip(layers, recorders, strict=True):
+            for name, recorder in recorded.items():
+                setattr(layer, name, recorder)
+        try:
+            with torch.inference_mode():
+                self(input_ids, attention_mask)
+        finally:
+            for layer, recorded in zip(layers, recorders, strict=True):
+                for name, recorder in recorded.items():
+                    setattr(layer, name, recorder.linear)
+        smoothable = {
+            "qkv": True,
+            "o": True,
+            "wi": True,
+            # wo's input is act(wi x): a positive row scale of wi passes through ReLU and
+            # through the linear half of a gated layer, not through GELU alone.
+            "wo": self.gated or self.act_name == "relu",
+        }
+        choices: list[Int8Choice] = []
+        for index, (layer, recorded) in enumerate(zip(layers, recorders, strict=True)):
+            weights = {name: _weight(getattr(layer, name)) for name in names}
+            plan = plan_int8(recorded, weights, smoothable, layer=index, max_error=max_error)
+            self._apply_int8(layer, plan)
+            choices.extend(choice for _candidate, choice in plan.values())
         self.quantized = True
+        self.int8_choices = tuple(choices)
+        return self.int8_choices
+
+    def _apply_int8(self, layer: _Layer, plan: dict[str, Any]) -> None:
+        """Fold the chosen smoothing into copies of the layer's weights and swap the modules."""
+        qkv, o, wi, wo = (plan[name][0] for name in ("qkv", "o", "wi", "wo"))
+        attn_norm = layer.attn_norm.detach().clone()
+        ff_norm = layer.ff_norm.detach().clone()
+        qkv_weight = qkv.weight.clone()
+        wi_weight = wi.weight.clone()
+        if qkv.factors is not None:
+            attn_norm /= qkv.factors
+        if wi.factors is not None:
+            ff_norm /= wi.factors
+        if o.factors is not None:  # context = softmax(...) v: v's rows carry the division
+            inner = layer.heads * layer.d_kv
+            qkv_weight[2 * inner :] /= o.factors[:, None]
+        if wo.factors is not None:  # the linear half of a gated wi, or all of a ReLU wi
+            start = wi_weight.shape[0] // 2 if self.gated else 0
+            wi_weight[start:] /= wo.factors[:, None]
+        layer.attn_norm = nn.Parameter(attn_norm, requires_grad=False)
+        layer.ff_norm = nn.Parameter(ff_norm, requires_grad=False)
+        final = {"qkv": qkv_weight, "o": o.weight, "wi": wi_weight, "wo": wo.weight}
+        for name, weight in final.items():
+            use_int8 = plan[name][1].int8
+            setattr(layer, name, Int8Linear(weight) if use_int8 else _plain_linear(weight))
 
     # ----------------------------------------------------------------------------- forward
     def forward(
@@ -323,6 +396,13 @@ class FastT5Forward(nn.Module):
         context = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=1.0)
         context = context.transpose(1, 2).reshape(batch * length, layer.heads * layer.d_kv)
         return context if real is None else context.index_select(0, real)
+
+
+def _weight(module: nn.Module) -> torch.Tensor:
+    weight = getattr(module, "weight", None)
+    if not isinstance(weight, torch.Tensor):
+        raise ValueError(f"int8 quantization: expected a float32 linear layer, found {module!r}.")
+    return weight
 
 
 def install_fast_forward(model: Any) -> FastT5Forward | None:

@@ -27,8 +27,9 @@ from t5_vectors.encoder._checkpoint import (
 from t5_vectors.encoder._digest import checkpoint_digest
 from t5_vectors.encoder._forward import FastT5Forward, install_fast_forward
 from t5_vectors.encoder._graphs import GraphCache
+from t5_vectors.encoder._int8 import CALIBRATION_TEXTS, Int8Choice, int8_supported
 from t5_vectors.encoder._loading import compute_dtype, default_budget, load_parts, tokenizer_limit
-from t5_vectors.encoder._runner import BatchRunner, Forward
+from t5_vectors.encoder._runner import BatchRunner, Forward, stage_batch
 from t5_vectors.encoder._streaming import StreamedCall
 from t5_vectors.encoder.config import EncoderConfig, EncoderStats, TruncationWarning
 from t5_vectors.encoder.pooling import EmbeddingHead
@@ -96,7 +97,8 @@ class T5Encoder:
             name_or_path: where the checkpoint came from (part of :attr:`fingerprint` when
                 no *checkpoint_digest* is given).
             spec: what was read from the checkpoint folder.
-            int8: quantize the linear layers to int8 (CPU, float32 weights only).
+            int8: quantize the projections to int8 (CPU, float32 weights only), layer by layer
+                as measured on built-in calibration texts (:attr:`int8_choices`).
             checkpoint_digest: the checkpoint's identity by content
                 (:func:`~t5_vectors.encoder._digest.checkpoint_digest`), so that a copy of the
                 checkpoint in another folder has the same :attr:`fingerprint`.
@@ -112,6 +114,9 @@ class T5Encoder:
         self.device: torch.device = param.device
         self.dtype: torch.dtype = compute_dtype(model)
         fast = install_fast_forward(self._model)
+        self._text_tokenizer = TextTokenizer(tokenizer, max_length=config.max_length)
+        self._pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
+        self._int8_choices: tuple[Int8Choice, ...] = ()
         if int8:
             if fast is None or self.device.type != "cpu" or self.dtype != torch.float32:
                 raise InvalidInputError(
@@ -119,12 +124,19 @@ class T5Encoder:
                     f"{type(model).__name__} in {self.dtype} on {self.device}. Load it with "
                     "T5Encoder.from_pretrained(path, device='cpu', dtype='int8')."
                 )
-            fast.quantize_int8()
+            if not int8_supported():
+                raise InvalidInputError(
+                    "dtype: 'int8' runs on PyTorch's x86 (FBGEMM) quantized kernels, found a "
+                    f"torch build without them (engines: "
+                    f"{', '.join(torch.backends.quantized.supported_engines)}). Use "
+                    "dtype='float32' (or 'bfloat16') on this machine."
+                )
+            ids, _ = self._text_tokenizer.encode(list(CALIBRATION_TEXTS))
+            input_ids, mask = stage_batch(ids, pad_id=self._pad_id)
+            self._int8_choices = fast.quantize_int8(input_ids, mask)
             self.dtype = torch.qint8
         graphs = self._graph_cache(fast, head, config, tokenizer)
         forward = _forward_function(self._model, fast)
-        self._text_tokenizer = TextTokenizer(tokenizer, max_length=config.max_length)
-        self._pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
         self._prefix_lengths = {
             kind: self._text_tokenizer.prefix_length(self._prefix(kind)) for kind in _KINDS
         }
@@ -190,8 +202,10 @@ class T5Encoder:
             device: ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
             dtype: ``"auto"`` (bfloat16 where the hardware has native bf16 matmul, else
                 float32), ``"float32"``, ``"bfloat16"``, ``"float16"`` (``wo`` stays float32)
-                or ``"int8"`` (CPU only: float32 weights, linear layers dynamically quantized
-                to int8; never chosen by ``"auto"``).
+                or ``"int8"`` (CPU only: int8 weights per output channel and int8 activations
+                per token, each projection kept in float32 where calibration measured too
+                large an error; never chosen by ``"auto"``). Measure what a dtype costs in
+                accuracy on your own texts with :func:`~t5_vectors.encoder.compare_dtypes`.
             pooling: pooling mode(s); ``None`` takes the checkpoint's (mean for raw T5).
             normalize: L2-normalise vectors; ``None`` takes the checkpoint's (``Normalize``).
             max_length: token limit; ``None`` takes ``max_seq_length`` or the tokenizer's limit.
@@ -333,6 +347,14 @@ class T5Encoder:
         captured.
         """
         return self._model
+
+    @property
+    def int8_choices(self) -> tuple[Int8Choice, ...]:
+        """With ``dtype="int8"``: per projection (``layer``, ``name``: qkv, o, wi, wo), whether
+        it runs in ``int8`` or was kept in float32 because its measured ``error`` on the
+        calibration texts was too large, and whether its input was ``smoothed``; empty for the
+        other dtypes."""
+        return self._int8_choices
 
     @property
     def head(self) -> EmbeddingHead:

@@ -6,7 +6,8 @@ in bfloat16 and its activations overflow float16's range (inf/NaN). float16 is u
 for, and then T5's ``wo`` projections stay in float32 (transformers' ``_keep_in_fp32_modules``).
 
 ``"int8"`` (CPU only, never chosen by ``"auto"``) loads float32 weights and then quantizes the
-encoder's linear layers dynamically (:meth:`FastT5Forward.quantize_int8`); it resolves to
+encoder's projections (int8 weights per output channel, int8 activations per token, layer by
+layer as calibration measures: :meth:`FastT5Forward.quantize_int8`); it resolves to
 ``torch.qint8``.
 """
 

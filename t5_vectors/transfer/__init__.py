@@ -16,15 +16,15 @@ record of its encoder (:mod:`~t5_vectors.transfer.persistence`).
 
 from __future__ import annotations
 
-from t5_vectors.transfer.classifier import T5Classifier
-from t5_vectors.transfer.heads import ClassificationHead, HeadConfig
-from t5_vectors.transfer.training import EpochStats, TrainingConfig, TrainingHistory
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "ClassificationHead",
-    "EpochStats",
-    "HeadConfig",
-    "T5Classifier",
-    "TrainingConfig",
-    "TrainingHistory",
-]
+from t5_vectors._lazy import attach
+
+if TYPE_CHECKING:
+    from t5_vectors.transfer.heads import ClassificationHead as ClassificationHead
+    from t5_vectors.transfer.heads import HeadConfig as HeadConfig
+    from t5_vectors.transfer.training import EpochStats as EpochStats
+    from t5_vectors.transfer.training import TrainingConfig as TrainingConfig
+    from t5_vectors.transfer.training import TrainingHistory as TrainingHistory
+
+__getattr__, __dir__, __all__ = attach(__name__, __file__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -33,9 +34,11 @@ from t5_vectors.transfer.labels import (
     label_indices,
     stratified_split,
 )
-from t5_vectors.transfer.training import TrainingConfig, TrainingHistory, train_head
+from t5_vectors.transfer.linear import fit_linear
+from t5_vectors.transfer.training import EpochStats, TrainingConfig, TrainingHistory, train_head
 
 Kind = Literal["document", "query"]
+Solver = Literal["auto", "lbfgs", "adamw"]
 
 
 class T5Classifier:
@@ -169,29 +172,45 @@ class T5Classifier:
         class_weight: ClassWeight = None,
         seed: int = 0,
         progress: bool = True,
+        solver: Solver = "auto",
+        C: float | None = None,
     ) -> T5Classifier:
         """Train a new head on *texts* and *labels*; returns ``self``.
 
-        Every argument is checked before the encoder runs. Early stopping watches the
+        Every argument is checked before the encoder runs. A linear head on fixed features
+        (the default: ``hidden_sizes=()``, no attention pooling, no dropout) is *solved*
+        (``solver="lbfgs"``): L2-regularised logistic regression on all training texts, its
+        ``C`` chosen by 5-fold cross-validation (:mod:`t5_vectors.transfer.linear`). Other
+        heads train by epochs of AdamW (``solver="adamw"``); early stopping watches the
         validation *monitor* and restores the best epoch's weights.
 
         Args:
             texts: training texts.
             labels: one label per text: ``str``, ``int`` or ``bool``, all of one kind.
-            validation_split: fraction of each class held out for early stopping (ignored
-                with *validation_data*); 0 trains every epoch on all texts, without stopping.
-            validation_data: ``(texts, labels)`` to validate on instead of a split.
-            epochs: most passes over the training texts.
-            batch_size: texts per optimiser step.
-            lr: AdamW learning rate.
-            weight_decay: AdamW weight decay.
-            patience: epochs without improvement before stopping (``None``: never stop early).
-            monitor: ``"loss"`` or ``"accuracy"`` on the validation texts.
+            validation_split: ``"adamw"``: fraction of each class held out for early
+                stopping (ignored with *validation_data*); 0 trains every epoch on all texts,
+                without stopping. ``"lbfgs"`` cross-validates instead and ignores it.
+            validation_data: ``(texts, labels)`` to validate on instead of a split (or, with
+                ``"lbfgs"``, instead of cross-validation).
+            epochs: ``"adamw"``: most passes over the training texts.
+            batch_size: ``"adamw"``: texts per optimiser step.
+            lr: ``"adamw"``: learning rate.
+            weight_decay: ``"adamw"``: weight decay.
+            patience: ``"adamw"``: epochs without improvement before stopping (``None``:
+                never stop early).
+            monitor: ``"loss"`` or ``"accuracy"`` on the validation texts (``"lbfgs"``: what
+                the choice of ``C`` optimises).
             class_weight: ``None``, ``"balanced"`` (``n / (n_classes * count)``, as in
                 scikit-learn) or ``{label: weight}``; weights the loss.
-            seed: seeds initial weights, split, shuffling and dropout: same seed, same model.
-            progress: show progress bars (encoding, epochs).
+            seed: seeds initial weights, split, folds, shuffling and dropout: same seed,
+                same model.
+            progress: show progress bars (encoding, training).
+            solver: ``"auto"`` (``"lbfgs"`` for a linear head on fixed features, else
+                ``"adamw"``), ``"lbfgs"`` or ``"adamw"``.
+            C: ``"lbfgs"``: the inverse L2 strength (as scikit-learn's, on standardised
+                features); ``None`` chooses it by cross-validation.
         """
+        lbfgs = _check_solver(solver, C, self.head_config)
         config = TrainingConfig(
             epochs=epochs,
             batch_size=batch_size,
@@ -210,7 +229,9 @@ class T5Classifier:
             val_texts, val_y = _check_validation_data(validation_data, classes)
             train_index, y_train = np.arange(len(items)), y
         else:
-            split = _check_split(validation_split)
+            split = 0.0 if lbfgs else _check_split(validation_split)
+            if lbfgs:
+                _check_split(validation_split)
             if split > 0:
                 train_index, val_index = stratified_split(y, split, generator)
                 y_train, val_y = y[train_index], y[val_index]
@@ -232,15 +253,17 @@ class T5Classifier:
         counts = torch.bincount(torch.as_tensor(y_train), minlength=len(classes)).float()
         head.set_prior(counts if weights is None else counts * weights)
         device = self.device
-        history = train_head(
-            head,
-            train,
-            torch.as_tensor(y_train, device=device),
-            None if validation is None else (validation, torch.as_tensor(val_y, device=device)),
-            config,
-            generator=generator,
-            weights=None if weights is None else weights.to(device),
+        y_t = torch.as_tensor(y_train, device=device)
+        weights_d = None if weights is None else weights.to(device)
+        held_out = (
+            None if validation is None else (validation, torch.as_tensor(val_y, device=device))
         )
+        if lbfgs:
+            history = _solve(head, train, y_t, held_out, weights_d, C, config, generator)
+        else:
+            history = train_head(
+                head, train, y_t, held_out, config, generator=generator, weights=weights_d
+            )
         self._head, self._classes, self.history_ = head, classes, history
         return self
 
@@ -375,6 +398,68 @@ def _pooled(head: ClassificationHead, features: Features) -> torch.Tensor:
             assert mask is not None
             out.append(head.pool(hidden, mask))
     return torch.cat(out)
+
+
+def _check_solver(solver: object, C: object, config: HeadConfig) -> bool:
+    """Whether the fit is solved by L-BFGS (see :meth:`T5Classifier.fit`)."""
+    if solver not in ("auto", "lbfgs", "adamw"):
+        raise InvalidInputError(f"solver: expected 'auto', 'lbfgs' or 'adamw', found {solver!r}.")
+    if C is not None and (
+        isinstance(C, bool) or not isinstance(C, int | float) or not math.isfinite(C) or C <= 0
+    ):
+        raise InvalidInputError(f"C: expected a number > 0 or None, found {C!r}.")
+    linear = not config.hidden_sizes and not config.trains_pooling and config.dropout == 0
+    if solver == "lbfgs" and not linear:
+        raise InvalidInputError(
+            "solver: 'lbfgs' solves a linear head on fixed features, found "
+            f"hidden_sizes={config.hidden_sizes}, pooling={'+'.join(config.pooling)!r}, "
+            f"dropout={config.dropout}. Use solver='adamw' (or 'auto') for this head."
+        )
+    return solver == "lbfgs" or (solver == "auto" and linear)
+
+
+def _solve(
+    head: ClassificationHead,
+    train: Features,
+    y_train: torch.Tensor,
+    validation: tuple[Features, torch.Tensor] | None,
+    weights: torch.Tensor | None,
+    C: float | None,
+    config: TrainingConfig,
+    generator: torch.Generator,
+) -> TrainingHistory:
+    """The ``"lbfgs"`` fit of a linear head, as a one-record :class:`TrainingHistory`."""
+    from tqdm.auto import tqdm
+
+    assert isinstance(train, PooledFeatures)
+    held_out = None
+    if validation is not None:
+        assert isinstance(validation[0], PooledFeatures)
+        held_out = (validation[0].vectors, validation[1])
+    bar = tqdm(desc="Training", unit="fit", disable=not config.progress)
+    try:
+        fit = fit_linear(
+            head,
+            train.vectors,
+            y_train,
+            validation=held_out,
+            weights=weights,
+            C=C,
+            monitor=config.monitor,
+            generator=generator,
+            progress=lambda: bar.update(1),
+        )
+    finally:
+        bar.close()
+    head.eval()
+    chosen = next((row for row in fit.search if row[0] == fit.C), None)
+    stats = EpochStats(
+        epoch=1,
+        train_loss=fit.train_loss,
+        val_loss=None if chosen is None else chosen[1],
+        val_accuracy=None if chosen is None else chosen[2],
+    )
+    return TrainingHistory((stats,), 1, False, solver="lbfgs", C=fit.C, search=fit.search)
 
 
 def _check_split(value: object) -> float:

@@ -99,6 +99,9 @@ def write(
             "best_epoch": history.best_epoch,
             "stopped_early": history.stopped_early,
             "epochs": [vars(e) for e in history.epochs],
+            "solver": history.solver,
+            "C": history.C,
+            "search": [list(row) for row in history.search],
         },
     }
     state = {k: v.detach().float().cpu().contiguous() for k, v in head.state_dict().items()}

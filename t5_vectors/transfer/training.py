@@ -95,14 +95,23 @@ class TrainingHistory:
     """What :func:`train_head` did.
 
     Attributes:
-        epochs: one record per epoch run.
+        epochs: one record per epoch run (``solver="lbfgs"``: one record for the whole fit,
+            with the validation figures of the chosen ``C``).
         best_epoch: the epoch (1-based) whose weights the head kept.
         stopped_early: whether early stopping ended training before ``TrainingConfig.epochs``.
+        solver: ``"adamw"`` (epochs of mini-batches) or ``"lbfgs"`` (a linear head solved,
+            :mod:`t5_vectors.transfer.linear`).
+        C: with ``"lbfgs"``, the L2 regularisation used (inverse, as scikit-learn's ``C``).
+        search: with ``"lbfgs"``, ``(C, validation loss, validation accuracy)`` per value tried
+            (cross-validated unless ``validation_data`` was given; empty when ``C`` was given).
     """
 
     epochs: tuple[EpochStats, ...]
     best_epoch: int
     stopped_early: bool
+    solver: str = "adamw"
+    C: float | None = None
+    search: tuple[tuple[float, float, float], ...] = ()
 
     @property
     def n_epochs(self) -> int:

@@ -138,8 +138,9 @@ def test_int8_is_never_auto_and_refused_off_cpu(monkeypatch):
 
 def test_int8_refuses_a_bfloat16_model(t5_v11_path):
     model = T5EncoderModel.from_pretrained(str(t5_v11_path), dtype=torch.bfloat16)
+    ids = torch.tensor([[5, 6, 7, 1]])
     with pytest.raises(ValueError, match="float32 weights"):
-        FastT5Forward(model).quantize_int8()
+        FastT5Forward(model).quantize_int8(ids, torch.ones_like(ids, dtype=torch.bool))
 
 
 @pytest.mark.parametrize("fixture", ["t5_v10_path", "t5_v11_path"])

@@ -62,7 +62,14 @@ def test_bad_training_data(closed_encoder, texts, labels, error, match):
         ({"validation_data": TEXTS}, InvalidInputError, r"\(texts, labels\) pair"),
         ({"validation_split": 1.0}, InvalidInputError, r"\[0, 1\)"),
         ({"validation_split": -0.1}, InvalidInputError, "validation_split"),
-        ({"validation_split": 0.01}, LabelError, "at least one validation example"),
+        (
+            {"validation_split": 0.01, "solver": "adamw"},
+            LabelError,
+            "at least one validation example",
+        ),
+        ({"solver": "sgd"}, InvalidInputError, "solver: expected 'auto', 'lbfgs' or 'adamw'"),
+        ({"C": 0}, InvalidInputError, "C: expected a number > 0 or None, found 0"),
+        ({"C": float("nan")}, InvalidInputError, "C: expected a number > 0"),
         ({"class_weight": "auto"}, InvalidInputError, "'balanced'"),
         ({"class_weight": {"mineral": 2.0}}, LabelError, "'mineral'"),
         ({"class_weight": {"animal": -1.0}}, InvalidInputError, "positive number"),
@@ -148,3 +155,11 @@ def test_proba_rows_sum_to_one(word_encoder):
     proba = clf.predict_proba(TEXTS)
     assert proba.dtype == np.float64
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"hidden_sizes": (8,)}, {"pooling": "attention"}, {"dropout": 0.1}]
+)
+def test_lbfgs_refuses_heads_it_cannot_solve(closed_encoder, kwargs):
+    with pytest.raises(InvalidInputError, match="'lbfgs' solves a linear head on fixed features"):
+        T5Classifier(closed_encoder, **kwargs).fit(TEXTS, LABELS, solver="lbfgs", progress=False)

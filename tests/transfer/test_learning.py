@@ -100,8 +100,9 @@ def test_early_stopping_stops_and_restores_the_best_epoch(word_encoder):
 def test_without_validation_every_epoch_runs(word_encoder):
     texts, labels = keyword_task(40, seed=10)
     clf = T5Classifier(word_encoder).fit(
-        texts, labels, validation_split=0, epochs=7, progress=False
+        texts, labels, validation_split=0, epochs=7, solver="adamw", progress=False
     )
+    assert clf.history_.solver == "adamw"
     assert clf.history_.n_epochs == 7
     assert clf.history_.best_epoch == 7
     assert not clf.history_.stopped_early
@@ -119,6 +120,7 @@ def test_class_weights_change_the_decision_on_an_imbalanced_set(word_encoder):
             validation_split=0,
             epochs=5,
             class_weight=class_weight,
+            solver="adamw",
             progress=False,
         )
         return float(np.mean(clf.predict(test_texts) == 1))
