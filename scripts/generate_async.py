@@ -60,6 +60,9 @@ class Twins:
             counterpart (``"Uploader": "AsyncUploader"``, ``"Iterator": "AsyncIterator"``).
         contexts: ``with`` context expressions -> their ``async with`` counterparts.
         annotations: annotation source -> the async twin's annotation (parameters, returns).
+        iterators: callees (as in *calls*) that return an iterator, whose twins are async
+            iterators: ``for x in batches(...)`` becomes ``async for x in abatches(...)``; a
+            ``for`` over any other rewritten call iterates over what the awaited call returns.
         into: write the twins as a class of this name, keeping each method's name (an async
             adapter beside a sync one); ``None`` writes ``a``-named twins beside the originals.
         header: with ``into``: the class statement, docstring and what is written by hand
@@ -73,6 +76,7 @@ class Twins:
     names_map: Mapping[str, str] = field(default_factory=dict)
     contexts: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    iterators: frozenset[str] = frozenset()
     into: str | None = None
     header: str = ""
 
@@ -146,9 +150,12 @@ TWINS: tuple[Twins, ...] = (
             "set_payload",
             "scan",
             "build_index",
+            "sources",
+            "head",
             "footprint",
         ),
         calls={"self.backend.*": "self.abackend.*"},
+        iterators=frozenset({"self.scan"}),
         names_map={"Iterator": "AsyncIterator"},
     ),
     Twins(
@@ -183,6 +190,7 @@ TWINS: tuple[Twins, ...] = (
         "t5_vectors/index/ingest.py",
         scope=None,
         names=("run_ingest", "_upload"),
+        iterators=frozenset({"batches"}),
         calls={
             "batches": "abatches",
             "collection.*": "collection.a*",
@@ -231,6 +239,9 @@ TWINS: tuple[Twins, ...] = (
             "search",
             "mmr",
             "_search",
+            "filter_hints",
+            "_hints",
+            "sources",
             "get",
             "delete",
             "count",
@@ -297,7 +308,8 @@ class _Twin(ast.NodeTransformer):
         return ast.Await(value=new)
 
     def visit_For(self, node: ast.For) -> ast.AST:
-        if isinstance(node.iter, ast.Call):
+        iterator = isinstance(node.iter, ast.Call) and ast.unparse(node.iter.func)
+        if isinstance(node.iter, ast.Call) and iterator in self.twins.iterators:
             new = self._rewritten(node.iter)
             if new is not None:
                 self.generic_visit(node)

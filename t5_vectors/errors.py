@@ -27,7 +27,9 @@ catches them all. Messages say what was expected, what was found and how to fix 
     └── IngestError                    ingestion stopped at a batch that failed for good
 
     UserWarning
-    └── InsecureConnectionWarning      an API key is sent over plain http to another machine
+    ├── InsecureConnectionWarning      an API key is sent over plain http to another machine
+    └── FilterWarning                  a filter names a key no stored document has, or a value of
+                                       a kind its key never holds: it runs, and matches nothing
 
 :class:`IngestReport` and :class:`BatchFailure`, which an :class:`IngestError` carries, are
 plain dataclasses defined here too, so this module depends on nothing else of the package
@@ -44,6 +46,7 @@ __all__ = [
     "EncoderClosedError",
     "EncoderMismatchError",
     "EncodingError",
+    "FilterWarning",
     "IngestError",
     "IngestReport",
     "InsecureConnectionWarning",
@@ -282,3 +285,9 @@ class InsecureConnectionWarning(UserWarning):
 
     Shown once per connection; use ``https`` (or a tunnel to ``localhost``) to silence it.
     """
+
+
+class FilterWarning(UserWarning):
+    """A filter names a metadata key that no stored document holds, or compares a key with a
+    value of a kind it never holds (text against numbers): the search runs and that condition
+    matches nothing. The message names the stored keys or kinds."""

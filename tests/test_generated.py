@@ -48,6 +48,7 @@ def test_a_twin_awaits_what_its_rules_name():
         calls={"self.backend.*": "self.abackend.*", "fetch": "afetch"},
         names_map={"Iterator": "AsyncIterator"},
         contexts={"self._lock": "self._alock"},
+        iterators=frozenset({"self.backend.pages"}),
     )
     source = (
         "class Store:\n"
@@ -60,6 +61,8 @@ def test_a_twin_awaits_what_its_rules_name():
         "    def items(self) -> Iterator[int]:\n"
         "        for page in self.backend.pages():\n"
         "            yield self.get(page)\n"
+        "        for key in self.backend.keys():\n"
+        "            yield len(key)\n"
         "\n"
         f"    {GENERATOR.BEGIN}\n"
         f"    {GENERATOR.END}\n"
@@ -79,6 +82,7 @@ def test_a_twin_awaits_what_its_rules_name():
     assert "-> AsyncIterator[int]" in twins_made["aitems"]
     assert "async for page in self.abackend.pages():" in twins_made["aitems"]
     assert "yield (await self.aget(page))" in twins_made["aitems"]
+    assert "for key in await self.abackend.keys():" in twins_made["aitems"]  # not an iterator
     assert '"""Async :meth:`get`."""' in twins_made["aget"]
 
 

@@ -35,6 +35,7 @@ from t5_vectors.cli import (
     _mcp,
     _search,
     _serve,
+    _sources,
 )
 from t5_vectors.cli._common import DEFAULT_MODEL, report_error, show_warning
 
@@ -120,7 +121,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (_embed, _ingest, _search, _info, _delete, _copy, _serve, _mcp, _check_dtype):
+    for command in (
+        _embed,
+        _ingest,
+        _search,
+        _sources,
+        _info,
+        _delete,
+        _copy,
+        _serve,
+        _mcp,
+        _check_dtype,
+    ):
         command.add_parser(commands)
     return parser
 

@@ -105,6 +105,8 @@ def describe(target: Target, name: str, sample: int = DEFAULT_SAMPLE) -> dict[st
         "storage": None,
         "model": record.model if record is not None else None,
         "fingerprint": record.fingerprint if record is not None else None,
+        "max_length": record.max_length if record is not None else None,
+        "chunking": dict(record.chunking) if record is not None and record.chunking else None,
     }
     try:
         layout = collection_layout(schema, name)
@@ -150,9 +152,22 @@ def run(args: argparse.Namespace) -> int:
         layout = item["layout"]
         if layout is not None:
             print(f"    layout: {layout['summary']}; modes: {', '.join(layout['modes'])}")
+        if item["max_length"] or item["chunking"]:
+            print(f"    {_reading_line(item['max_length'], item['chunking'])}")
         if item["storage"] is not None:
             print(f"    {_storage_line(item['storage'])}")
     return 0
+
+
+def _reading_line(max_length: int | None, chunking: dict[str, int] | None) -> str:
+    """``model reads up to 256 tokens; files chunked by 256 tokens, 32 overlapping``."""
+    parts = [f"model reads up to {max_length} tokens"] if max_length else []
+    if chunking:
+        parts.append(
+            f"files chunked by {chunking.get('chunk_tokens')} tokens, "
+            f"{chunking.get('chunk_overlap')} overlapping"
+        )
+    return "; ".join(parts)
 
 
 def _storage_line(storage: dict[str, Any]) -> str:

@@ -8,10 +8,10 @@ in between never loses a file's content (it leaves extra chunks, which the next 
 :func:`prune_deleted` removes the chunks of files that no longer exist on disk, inside the
 folders (or for the files) that were ingested.
 
-:func:`stored_files` and :func:`record_files` keep a per-file record (the file's digest and its
-chunk count) on each file's first chunk, under the top-level payload key ``file``
-(:data:`~t5_vectors.plan.payload.FILE_KEY`), so that a re-run reads an unchanged file but does
-not split it again.
+:func:`stored_files` and :func:`record_files` keep a per-file record (the file's digest, its
+chunk count and when it was stored) on each file's first chunk, under the top-level payload key
+``file`` (:data:`~t5_vectors.plan.payload.FILE_KEY`), so that a re-run reads an unchanged file
+but does not split it again.
 
 All of them go through the index's :class:`~t5_vectors.index.collection.Collection` (retried
 calls, no model). The stale scan is fast on every engine: where the storage has payload indexes
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 
 from t5_vectors.index.collection import Collection
 from t5_vectors.plan.collection import SOURCE_KEY
@@ -132,14 +133,16 @@ def stored_files(
 
 
 def record_files(collection: Collection, files: Sequence[tuple[PointId, str, int]]) -> None:
-    """Record on chunk 0 of each file its digest and chunk count (all its chunks are stored).
+    """Record on chunk 0 of each file its digest, chunk count and the time (all its chunks are
+    stored).
 
     Args:
         collection: the collection.
         files: ``(point id of its chunk 0, digest, chunks)`` for each file.
     """
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     collection.set_payload(
-        [(first, {FILE_KEY: {"digest": digest, "chunks": n}}) for first, digest, n in files]
+        [(first, {FILE_KEY: {"digest": d, "chunks": n, "stored": now}}) for first, d, n in files]
     )
 
 

@@ -518,7 +518,9 @@ def ingest_files(
     stream = _Stream(index, reader, run, records, stage or LocalStage(), batch_size)
     stale = pruned = 0
     try:
-        index.record_model_location()
+        index.record_model_location(
+            {"chunk_tokens": chunker.chunk_tokens, "chunk_overlap": chunker.chunk_overlap}
+        )
         run.tell()
         stream.store(reader.documents())
         seen: set[str] = set()

@@ -55,6 +55,7 @@ class ModelIdentity:
             dim=self._embedder.dim,
             distance=distance,
             probe=probe,
+            max_length=encoder.config.max_length if encoder is not None else None,
         )
 
     def check(self, schema: Schema, collection_name: str) -> None:
@@ -96,6 +97,7 @@ class ModelIdentity:
             dim=self._embedder.dim,
             distance=distance,
             probe=probe,
+            max_length=encoder.config.max_length if encoder is not None else None,
         )
 
     async def acheck(self, schema: Schema, collection_name: str) -> None:

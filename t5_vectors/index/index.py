@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
-from collections.abc import AsyncIterable, Iterable, Iterator, Sequence, Sized
+import warnings
+from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 import numpy as np
 from langchain_core.documents import Document
 
-from t5_vectors.errors import IngestReport, InvalidInputError
+from t5_vectors.errors import FilterWarning, IngestReport, InvalidInputError
 from t5_vectors.index._encoding import PointEncoder
-from t5_vectors.index.collection import Collection
+from t5_vectors.index.collection import Collection, StoredSource
 from t5_vectors.index.embedder import EmbeddingLike, embedder_of
 from t5_vectors.index.identity import ModelIdentity
 from t5_vectors.index.ingest import arun_ingest, run_ingest
@@ -33,17 +35,25 @@ from t5_vectors.plan.collection import (
     missing_indexes,
     new_schema,
 )
-from t5_vectors.plan.filters import FilterLike, to_filter
+from t5_vectors.plan.filters import (
+    FilterLike,
+    Kind,
+    filter_conditions,
+    hints,
+    holding,
+    metadata_kinds,
+    to_filter,
+)
 from t5_vectors.plan.footprint import DEFAULT_SAMPLE, StorageReport
 from t5_vectors.plan.ids import DocumentId
-from t5_vectors.plan.model_record import relocated
-from t5_vectors.plan.payload import aprepare_stream, prepare_list, prepare_stream
+from t5_vectors.plan.model_record import updated
+from t5_vectors.plan.payload import METADATA_KEY, aprepare_stream, prepare_list, prepare_stream
 from t5_vectors.plan.points import DELETE_ALL, DeleteTarget, IdLookup
 from t5_vectors.plan.retrieval import Retrieval
 from t5_vectors.plan.run import DEFAULT_BATCH_SIZE, IngestRun, OnFailure
 from t5_vectors.plan.search import ScoredDocuments, SearchOptions
 from t5_vectors.plan.vectors import layout_fingerprint
-from t5_vectors.storage.base import AsyncBackend, Backend, Progress
+from t5_vectors.storage.base import AsyncBackend, Backend, Filter, Progress
 from t5_vectors.storage.copy import CopyReport, copy_collection
 from t5_vectors.storage.open import Storage, StorageLike, open_storage
 from t5_vectors.storage.retry import RetryPolicy
@@ -53,6 +63,10 @@ if TYPE_CHECKING:
 
 
 DEFAULT_COLLECTION = "t5_vectors"
+
+KEY_SAMPLE = 256
+"""Stored documents whose metadata keys are read to check a filter against (see
+:meth:`QdrantIndex.filter_hints`)."""
 
 QueryLike = str | Sequence[float] | np.ndarray
 """A query text (embedded as a query) or a query vector of the model's size."""
@@ -173,6 +187,7 @@ class QdrantIndex:
         self._create_if_missing = create_if_missing
         self._ready = False
         self._source_indexed = False
+        self._keys: dict[str, set[Kind]] | None = None  # sampled metadata keys, until a write
         self._lock = threading.Lock()
         self._alock = asyncio.Lock()
         if self.connection.has_sync:
@@ -341,19 +356,24 @@ class QdrantIndex:
         run_ingest(prepared, self.collection, self.points, run)
         return [str(doc.document_id) for doc in prepared]
 
-    def record_model_location(self) -> None:
-        """Record where the model now is, when it was recognised as the recorded one elsewhere.
+    def record_model_location(self, chunking: Mapping[str, int] | None = None) -> None:
+        """Bring the collection's model record up to date before a write.
 
         The same checkpoint copied to another folder (or the hub id of a saved folder) writes
         to the collection as the same model; the record then names the place it was last
         written from, so ``t5-vectors search`` without ``--model`` finds it there. Ingesting
-        and adding do it; the file ingest also does when every file is stored unchanged.
+        and adding do it; the file ingest also does when every file is stored unchanged, and
+        records the chunk size and overlap it uses (*chunking*, shown by ``t5-vectors info``).
         """
-        if self.identity.recognised is None:
+        changes: dict[str, Any] = {"chunking": dict(chunking)} if chunking else {}
+        if self.identity.recognised is not None:
+            changes["model"] = self.identity.model
+        if not changes:
             return
         schema = self.collection.describe()
-        if schema is not None:
-            self.collection.set_metadata(relocated(schema.metadata, self.identity.model))
+        metadata = updated(schema.metadata, **changes) if schema is not None else None
+        if metadata is not None:
+            self.collection.set_metadata(metadata)
         self.identity.recognised = None
 
     def _ready_to_write(self, force: bool) -> bool:
@@ -361,6 +381,7 @@ class QdrantIndex:
         had that index gets it on its first write: file sync scans by source): whether the
         ingest must look stored hashes up."""
         self.record_model_location()
+        self._keys = None  # what this write stores may add keys
         if not self._source_indexed:
             self.collection.create_payload_index(SOURCE_KEY, "keyword")
             self._source_indexed = True
@@ -428,6 +449,8 @@ class QdrantIndex:
         self, query: QueryLike, options: SearchOptions, retrieval: Retrieval
     ) -> ScoredDocuments:
         self.ensure_collection()
+        for hint in self._hints(options.where):
+            warnings.warn(hint, FilterWarning, stacklevel=3)
         names = self.points.names
         if retrieval.mode == "dense":
             vector = self.points.dense_query(query, self.dim)
@@ -446,6 +469,34 @@ class QdrantIndex:
             return []
         hits = self.collection.query(retrieval.plan(vectors, options, names))
         return options.results(np.zeros(0, dtype=np.float32), hits, None)
+
+    def filter_hints(self, filter: FilterLike | None) -> list[str]:
+        """What a search with *filter* would not say: the metadata keys it names that no stored
+        document holds, and the values of a kind their key never holds (either condition
+        matches nothing). ``search`` and ``mmr`` warn with these (:class:`FilterWarning`).
+
+        The stored keys are read from a sample of the collection (kept until this index
+        writes), and a key the sample lacks is looked for in the whole collection.
+        """
+        self.ensure_collection()
+        return self._hints(to_filter(filter, base=os.getcwd()))
+
+    def _hints(self, where: Filter | None) -> list[str]:
+        conditions = filter_conditions(where) if where is not None else []
+        if not conditions:
+            return []
+        if self._keys is None:
+            sample = self.collection.head(KEY_SAMPLE, with_payload=(METADATA_KEY,))
+            self._keys = metadata_kinds(sample)
+        unknown = {key for key, _, _ in conditions if key not in self._keys}
+        absent = {key for key in unknown if not self.collection.count(holding(key))}
+        return hints(conditions, self._keys, absent)
+
+    def sources(self) -> list[StoredSource]:
+        """What the collection holds, by source: each file (``metadata["source"]``) with its
+        chunk count and when file ingestion stored it (one pass over the points)."""
+        self.ensure_collection()
+        return self.collection.sources()
 
     # ----------------------------------------------------------------------- ids and deletion
     def get(self, ids: Sequence[DocumentId]) -> list[Document]:
@@ -467,7 +518,7 @@ class QdrantIndex:
             )
         targets: list[DeleteTarget]
         if filter is not None:
-            targets = [(None, to_filter(filter) or {"must": []})]
+            targets = [(None, to_filter(filter, base=os.getcwd()) or {"must": []})]
         else:
             targets = [DELETE_ALL] if ids is None else IdLookup.of(ids).delete_targets()
         self.ensure_collection()
@@ -476,7 +527,7 @@ class QdrantIndex:
 
     def count(self, filter: FilterLike | None = None) -> int:
         """Exact number of points (matching *filter*)."""
-        where = to_filter(filter)
+        where = to_filter(filter, base=os.getcwd())
         self.ensure_collection()
         return self.collection.count(where)
 
@@ -647,18 +698,23 @@ class QdrantIndex:
         await arun_ingest(prepared, self.collection, self.points, run)
         return [str(doc.document_id) for doc in prepared]
 
-    async def arecord_model_location(self) -> None:
+    async def arecord_model_location(self, chunking: Mapping[str, int] | None = None) -> None:
         """Async :meth:`record_model_location`."""
-        if self.identity.recognised is None:
+        changes: dict[str, Any] = {"chunking": dict(chunking)} if chunking else {}
+        if self.identity.recognised is not None:
+            changes["model"] = self.identity.model
+        if not changes:
             return
         schema = await self.collection.adescribe()
-        if schema is not None:
-            await self.collection.aset_metadata(relocated(schema.metadata, self.identity.model))
+        metadata = updated(schema.metadata, **changes) if schema is not None else None
+        if metadata is not None:
+            await self.collection.aset_metadata(metadata)
         self.identity.recognised = None
 
     async def _aready_to_write(self, force: bool) -> bool:
         """Async :meth:`_ready_to_write`."""
         await self.arecord_model_location()
+        self._keys = None
         if not self._source_indexed:
             await self.collection.acreate_payload_index(SOURCE_KEY, "keyword")
             self._source_indexed = True
@@ -686,6 +742,8 @@ class QdrantIndex:
     ) -> ScoredDocuments:
         """Async :meth:`_search`."""
         await self.aensure_collection()
+        for hint in await self._ahints(options.where):
+            warnings.warn(hint, FilterWarning, stacklevel=3)
         names = self.points.names
         if retrieval.mode == "dense":
             vector = await self.points.adense_query(query, self.dim)
@@ -703,6 +761,28 @@ class QdrantIndex:
             return []
         hits = await self.collection.aquery(retrieval.plan(vectors, options, names))
         return options.results(np.zeros(0, dtype=np.float32), hits, None)
+
+    async def afilter_hints(self, filter: FilterLike | None) -> list[str]:
+        """Async :meth:`filter_hints`."""
+        await self.aensure_collection()
+        return await self._ahints(to_filter(filter, base=os.getcwd()))
+
+    async def _ahints(self, where: Filter | None) -> list[str]:
+        """Async :meth:`_hints`."""
+        conditions = filter_conditions(where) if where is not None else []
+        if not conditions:
+            return []
+        if self._keys is None:
+            sample = await self.collection.ahead(KEY_SAMPLE, with_payload=(METADATA_KEY,))
+            self._keys = metadata_kinds(sample)
+        unknown = {key for key, _, _ in conditions if key not in self._keys}
+        absent = {key for key in unknown if not await self.collection.acount(holding(key))}
+        return hints(conditions, self._keys, absent)
+
+    async def asources(self) -> list[StoredSource]:
+        """Async :meth:`sources`."""
+        await self.aensure_collection()
+        return await self.collection.asources()
 
     async def aget(self, ids: Sequence[DocumentId]) -> list[Document]:
         """Async :meth:`get`."""
@@ -722,7 +802,7 @@ class QdrantIndex:
             )
         targets: list[DeleteTarget]
         if filter is not None:
-            targets = [(None, to_filter(filter) or {"must": []})]
+            targets = [(None, to_filter(filter, base=os.getcwd()) or {"must": []})]
         else:
             targets = [DELETE_ALL] if ids is None else IdLookup.of(ids).delete_targets()
         await self.aensure_collection()
@@ -731,7 +811,7 @@ class QdrantIndex:
 
     async def acount(self, filter: FilterLike | None = None) -> int:
         """Async :meth:`count`."""
-        where = to_filter(filter)
+        where = to_filter(filter, base=os.getcwd())
         await self.aensure_collection()
         return await self.collection.acount(where)
 

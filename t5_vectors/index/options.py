@@ -8,6 +8,7 @@ and :class:`~t5_vectors.plan.retrieval.Retrieval`, refusing a misspelt one.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
@@ -68,11 +69,14 @@ def _known(options: Mapping[str, Any], allowed: frozenset[str], where: str) -> N
 
 
 def search_options(options: Mapping[str, Any]) -> tuple[SearchOptions, Retrieval]:
-    """``search``'s keywords as the search options and the retrieval mode."""
+    """``search``'s keywords as the search options and the retrieval mode (a relative
+    ``source`` in the filter resolved against the working folder)."""
     _known(options, _SEARCH_KEYS, "search")
     given = {**_DEFAULTS, **options}
     params = with_search_options(given["search_params"], given["hnsw_ef"], given["exact"])
-    search = SearchOptions(given["k"], given["filter"], given["score_threshold"], params)
+    search = SearchOptions(
+        given["k"], given["filter"], given["score_threshold"], params, source_base=os.getcwd()
+    )
     retrieval = Retrieval(
         options.get("mode", "dense"),
         options.get("fusion", "rrf"),
@@ -95,5 +99,6 @@ def mmr_options(options: Mapping[str, Any]) -> tuple[SearchOptions, Retrieval]:
         params,
         given["fetch_k"],
         given["lambda_mult"],
+        os.getcwd(),
     )
     return search, Retrieval()

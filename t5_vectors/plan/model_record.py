@@ -77,6 +77,9 @@ class ModelRecord:
         dim: size of the vectors.
         distance: the collection's distance (lower case).
         probe: vectors of :data:`PROBE_TEXTS` (T5 encoders), or ``None``.
+        max_length: the most tokens the model reads of a text (T5 encoders), or ``None``.
+        chunking: the chunk size and overlap file ingestion last used
+            (``{"chunk_tokens": ..., "chunk_overlap": ...}``), or ``None``.
     """
 
     model: str
@@ -84,6 +87,8 @@ class ModelRecord:
     dim: int
     distance: str
     probe: np.ndarray | None = None
+    max_length: int | None = None
+    chunking: Mapping[str, int] | None = None
 
     def to_metadata(self) -> dict[str, Any]:
         """The collection ``metadata`` holding this record."""
@@ -97,6 +102,10 @@ class ModelRecord:
         if self.probe is not None:
             data = np.asarray(self.probe, dtype="<f2").tobytes()
             record["probe"] = base64.b64encode(data).decode("ascii")
+        if self.max_length is not None:
+            record["max_length"] = self.max_length
+        if self.chunking is not None:
+            record["chunking"] = dict(self.chunking)
         return {RECORD_KEY: record}
 
 
@@ -117,22 +126,25 @@ def read_record(schema: Schema | Any) -> ModelRecord | None:
     model, fingerprint, dim = record.get("model"), record.get("fingerprint"), record.get("dim")
     if not isinstance(model, str) or not isinstance(fingerprint, str) or not isinstance(dim, int):
         return None
-    distance = record.get("distance")
+    distance, max_length, chunking = (record.get(k) for k in ("distance", "max_length", "chunking"))
     return ModelRecord(
         model=model,
         fingerprint=fingerprint,
         dim=dim,
         distance=distance if isinstance(distance, str) else "",
         probe=_decode_probe(record.get("probe"), dim),
+        max_length=max_length if isinstance(max_length, int) else None,
+        chunking=chunking if isinstance(chunking, Mapping) else None,
     )
 
 
-def relocated(metadata: Mapping[str, Any], model: str) -> dict[str, Any]:
-    """Collection *metadata* whose model record names *model* (fingerprint and probe kept)."""
+def updated(metadata: Mapping[str, Any], **changes: Any) -> dict[str, Any] | None:
+    """Collection *metadata* whose model record holds *changes* (``model=``, ``chunking=``),
+    or ``None`` when it has no record or already holds them (nothing to write)."""
     record = metadata.get(RECORD_KEY)
-    if not isinstance(record, Mapping):
-        return dict(metadata)
-    return {**metadata, RECORD_KEY: {**record, "model": model}}
+    if not isinstance(record, Mapping) or all(record.get(k) == v for k, v in changes.items()):
+        return None
+    return {**metadata, RECORD_KEY: {**record, **changes}}
 
 
 def _decode_probe(value: object, dim: int) -> np.ndarray | None:

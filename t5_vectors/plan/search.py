@@ -46,6 +46,7 @@ class SearchOptions:
             a qdrant ``models.SearchParams`` (``hnsw_ef``, ``exact``, quantization rescoring).
         fetch_k: for MMR, how many nearest points to choose from; ``None`` is a plain search.
         lambda_mult: for MMR, the relevance weight in ``[0, 1]``.
+        source_base: the folder a relative ``source`` in *filter* is resolved against.
     """
 
     k: int = 4
@@ -54,6 +55,7 @@ class SearchOptions:
     search_params: SearchParamsLike | None = None
     fetch_k: int | None = None
     lambda_mult: float = 0.5
+    source_base: str | None = None
 
     def __post_init__(self) -> None:
         check_positive_int("k", self.k)
@@ -73,7 +75,7 @@ class SearchOptions:
                 f"found {lam!r}."
             )
         object.__setattr__(self, "search_params", search_params(self.search_params))
-        object.__setattr__(self, "filter", to_filter(self.filter))
+        object.__setattr__(self, "filter", to_filter(self.filter, base=self.source_base))
 
     @property
     def is_mmr(self) -> bool:

@@ -57,6 +57,7 @@ from t5_vectors.serve.schemas import (
     HealthResponse,
     SearchRequest,
     SearchResponse,
+    SourcesResponse,
 )
 from t5_vectors.serve.service import Service
 
@@ -171,7 +172,7 @@ def _add_store_routes(app: FastAPI, service: Service) -> None:
     @app.post("/search", response_model=SearchResponse, tags=["retrieval"])
     async def search(request: SearchRequest) -> JSONResponse:
         """The *k* best documents for a query, in a mode the collection stores vectors for."""
-        hits = await service.search(request)
+        hits, hints = await service.search(request)
         results = [
             {
                 "id": document.id,
@@ -186,8 +187,19 @@ def _add_store_routes(app: FastAPI, service: Service) -> None:
             "model": service.model_name,
             "mode": request.mode,
             "results": results,
+            "warnings": hints,
         }
         return JSONResponse(body)
+
+    @app.get("/sources", response_model=SourcesResponse, tags=["retrieval"])
+    async def sources() -> JSONResponse:
+        """The files the collection holds: each source with its chunk count and when it was
+        stored (what ``t5-vectors sources`` lists)."""
+        listed = [
+            {"source": s.source, "chunks": s.chunks, "stored": s.stored}
+            for s in await service.index.asources()
+        ]
+        return JSONResponse({"collection": service.collection, "sources": listed})
 
     @app.post("/documents", response_model=DocumentsResponse, tags=["retrieval"])
     async def add_documents(request: DocumentsRequest) -> JSONResponse:

@@ -51,6 +51,7 @@ _ROUTES = {
     "/embed": Route("/embed", shape="tei", admitted=True),
     "/": Route("/", shape="tei", admitted=True),
     "/search": Route("/search", admitted=True),
+    "/sources": Route("/sources", admitted=True),
     "/documents": Route("/documents", admitted=True),
     "/health": Route("/health", open=True),
     "/metrics": Route("/metrics"),

@@ -50,6 +50,7 @@ class SearchResults(BaseModel):
     """What the ``search`` tool returns."""
 
     results: list[Hit]
+    warnings: list[str] = []
 
 
 class Stored(BaseModel):
@@ -79,7 +80,7 @@ def create_mcp_server(service: Service) -> MCPServer[Any]:
     ) -> SearchResults:
         try:
             request = SearchRequest(query=query, k=k, filter=filter)
-            hits = await service.search(request)
+            hits, hints = await service.search(request)
         except (T5VectorsError, ValidationError) as error:
             raise ToolError(_message(error)) from error
         return SearchResults(
@@ -91,7 +92,8 @@ def create_mcp_server(service: Service) -> MCPServer[Any]:
                     metadata=document.metadata,
                 )
                 for document, score in hits
-            ]
+            ],
+            warnings=hints,
         )
 
     if not service.config.read_only:

@@ -123,6 +123,23 @@ class SearchResponse(BaseModel):
     model: str
     mode: str
     results: list[Hit]
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what to know about the filter: metadata keys no stored document has, "
+        "values of a kind their key never holds (the search ran; such a condition matches "
+        "nothing)",
+    )
+
+
+class Source(BaseModel):
+    source: str | None
+    chunks: int
+    stored: str | None
+
+
+class SourcesResponse(BaseModel):
+    collection: str
+    sources: list[Source]
 
 
 class DocumentIn(_Own):

@@ -11,14 +11,15 @@ and library errors pass through for the HTTP layer to map (:func:`errors.from_li
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from t5_vectors.errors import InvalidInputError
-from t5_vectors.plan.filters import parse_key_values
+from t5_vectors.errors import FilterWarning, InvalidInputError
+from t5_vectors.plan.filters import to_filter
 from t5_vectors.serve.config import ServerConfig
 from t5_vectors.serve.errors import ApiError
 
@@ -70,6 +71,8 @@ class Service:
         self.collection = index.collection_name
         self.draining = False
         self._describe = describe
+        # Filter hints go into the answers (a "warnings" field), not into the server's log.
+        warnings.filterwarnings("ignore", category=FilterWarning)
 
     @property
     def model_name(self) -> str:
@@ -145,23 +148,24 @@ class Service:
                 param=param,
             )
 
-    def filter(self, value: Any, *, param: str = "filter") -> dict[str, Any] | None:
-        """A filter in the command line's ``KEY=VALUE`` form or as a JSON object of metadata."""
-        if value is None or isinstance(value, dict):
-            return value or None
-        if isinstance(value, str):
-            value = [value]
-        if isinstance(value, list) and all(isinstance(item, str) for item in value):
-            try:
-                return parse_key_values(value, where=param)
-            except InvalidInputError as error:
-                raise ApiError(422, str(error), param=param) from error
-        raise ApiError(
-            422,
-            f'{param}: expected a JSON object of metadata values ({{"source": "a.md"}}) or '
-            f'KEY=VALUE strings (["source=a.md"]), found {type(value).__name__}.',
-            param=param,
-        )
+    def filter(self, value: Any, *, param: str = "filter") -> Any:
+        """The request's filter, checked here so that a mistake names the field: a JSON object
+        of metadata values or ``KEY=VALUE`` strings (the filter language of every interface,
+        :mod:`t5_vectors.plan.filters`), as given."""
+        if value is None or value == {} or value == []:
+            return None
+        if not isinstance(value, (dict, str, list)):
+            raise ApiError(
+                422,
+                f'{param}: expected a JSON object of metadata values ({{"source": "a.md"}}) or '
+                f'KEY=VALUE strings (["source=a.md"]), found {type(value).__name__}.',
+                param=param,
+            )
+        try:
+            to_filter(value, where=param)
+        except InvalidInputError as error:
+            raise ApiError(422, str(error), param=param) from error
+        return value
 
     # --------------------------------------------------------------------------- embedding
     async def embed(self, texts: Sequence[str], *, kind: Kind = "document") -> np.ndarray:
@@ -175,8 +179,11 @@ class Service:
         return await asyncio.to_thread(self.encoder.count_tokens, texts)
 
     # --------------------------------------------------------------------------- retrieval
-    async def search(self, request: SearchRequest) -> list[tuple[Document, float]]:
-        """The request's hits, best first."""
+    async def search(
+        self, request: SearchRequest
+    ) -> tuple[list[tuple[Document, float]], list[str]]:
+        """The request's hits, best first, and what to tell about its filter (the metadata keys
+        it names that no stored document has; values of a kind their key never holds)."""
         config = self.config
         self.check_chars(request.query, param="query")
         if not 1 <= request.k <= config.max_k:
@@ -210,7 +217,8 @@ class Service:
                     param="prefetch",
                 )
         where = self.filter(request.filter)
-        return await self.index.asearch(
+        hints = await self.index.afilter_hints(where) if where is not None else []
+        hits = await self.index.asearch(
             request.query,
             k=request.k,
             filter=where,
@@ -220,6 +228,7 @@ class Service:
             sparse_limit=prefetch,
             score_threshold=request.score_threshold,
         )
+        return hits, hints
 
     # ------------------------------------------------------------------------------ writes
     def check_writable(self) -> None:
