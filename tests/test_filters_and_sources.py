@@ -134,7 +134,8 @@ def test_the_command_line_warns_lists_sources_and_shows_the_chunking(st5_path, n
     model = ["--model", str(st5_path), "--offline", "--device", "cpu", "--dtype", "float32"]
     ingest = _cli("ingest", "notes", "--collection", "n", "--quiet", *model, cwd=tmp_path)
     assert ingest.returncode == 0, ingest.stderr
-    relative = _cli("search", "light", "--collection", "n", "--filter", "source=notes/ferns.md", "--json", cwd=tmp_path)  # fmt: skip
+    wanted = ["--filter", "source=notes/ferns.md", "--json"]
+    relative = _cli("search", "light", "--collection", "n", *wanted, cwd=tmp_path)
     assert relative.returncode == 0, relative.stderr
     assert {r["source"] for r in json.loads(relative.stdout)["results"]} == {
         str(notes / "ferns.md")
