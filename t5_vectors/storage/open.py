@@ -160,7 +160,7 @@ class Storage:
     @property
     def native_async(self) -> bool:
         """Whether async calls go through an ``AsyncQdrantClient`` (no worker thread)."""
-        return not self.local or self._async_client is not None
+        return self._async_client is not None or self._make_abackend is not None
 
     @property
     def capabilities(self) -> Capabilities:
