@@ -160,7 +160,8 @@ def test_dict_filters_become_metadata_conditions():
 @pytest.mark.parametrize(
     ("filter_", "message"),
     [
-        ("source=a.md", "expected a qdrant models.Filter or a dict"),
+        ("source", "filter: expected KEY=VALUE"),  # strings are the CLI's KEY=VALUE form
+        (3.5, "expected a dict of metadata values, KEY=VALUE strings or a qdrant models.Filter"),
         ({"when": object()}, r"filter\['when'\]: expected a str"),
         ({"n": {"$gt": "x"}}, r"filter\['n'\]: expected a number after \$gt"),
         ({"n": {"$regex": "x"}}, r"filter\['n'\]: expected an operator among \$eq"),

@@ -133,6 +133,9 @@ def state(backend: Any, collection: str) -> dict[str, tuple[Mapping[str, Any], A
             collection, limit=256, offset=offset, with_payload=True, with_vectors=True
         )
         for record in records:
-            out[str(record.id)] = (record.payload, record.vectors)
+            payload = dict(record.payload or {})
+            if isinstance(payload.get("file"), Mapping):  # when a file was stored: not compared
+                payload["file"] = {k: v for k, v in payload["file"].items() if k != "stored"}
+            out[str(record.id)] = (payload, record.vectors)
         if offset is None:
             return out

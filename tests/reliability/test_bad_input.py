@@ -450,7 +450,7 @@ def test_filter_on_an_unknown_key_matches_nothing(store, reliability):
 
 
 BAD_FILTERS: dict[str, tuple[object, str]] = {
-    "filter given as a str": ("source == 'a.pdf'", "models.Filter"),
+    "filter given as a str that is not KEY=VALUE": ("a.pdf", "KEY=VALUE"),
     "filter with an empty key": ({"": "x"}, "non-empty"),
     "filter with a non-str key": ({3: "x"}, "non-empty"),
     "filter with a NaN value": ({"score": float("nan")}, "finite"),
