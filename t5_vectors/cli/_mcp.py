@@ -1,10 +1,10 @@
-"""``t5-vectors mcp``: a collection as MCP tools (``search``, ``store``) over stdio.
+"""``t5-vectors mcp``: a collection as MCP tools (search, store, delete, sources, info) over stdio.
 
 For agents in any language: an MCP client starts ``t5-vectors mcp --collection NAME`` and calls
 its tools (:mod:`t5_vectors.serve.mcp_server`). The flags are ``serve``'s storage, model and
-layout flags; ``--read-only`` leaves ``store`` out. Standard output carries the protocol, so
-everything the command says goes to standard error; the model loads before the protocol
-starts, and errors are one line with exit status 2, as in every command.
+layout flags; ``--read-only`` leaves ``store`` and ``delete`` out. Standard output carries the
+protocol, so everything the command says goes to standard error; the model loads before the
+protocol starts, and errors are one line with exit status 2, as in every command.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Register ``mcp``."""
     mcp = commands.add_parser(
         "mcp",
-        help="serve a collection as MCP tools (search, store) over stdio, for agents",
+        help="serve a collection as MCP tools (search, store, delete, sources, info) over stdio, "
+        "for agents",
     )
     add_served_options(mcp)
     mcp.set_defaults(run=run)
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     # Nothing but the protocol may reach standard output: loading messages go to stderr.
     with contextlib.redirect_stdout(sys.stderr), open_served(args) as served:
         service = Service(served.encoder, served.index, server_config(args, served.encoder))
-        mode = "read-only" if args.read_only else "search and store"
+        mode = "read-only" if args.read_only else "read-write"
         print(
             f"t5-vectors: MCP server on stdio for collection {args.collection!r} ({mode}, model "
             f"{service.model_name})",
