@@ -1,4 +1,4 @@
-"""``t5-vectors mcp``: a collection as MCP tools (search, store, delete, sources, info) over stdio.
+"""``t5-vectors mcp``: a collection as MCP tools over stdio (search, store, delete, sources, info).
 
 For agents in any language: an MCP client starts ``t5-vectors mcp --collection NAME`` and calls
 its tools (:mod:`t5_vectors.serve.mcp_server`). The flags are ``serve``'s storage, model and
