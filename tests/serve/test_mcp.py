@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 mcp = pytest.importorskip("mcp", reason="the serve extra is not installed: pip install '.[serve]'")
 
 from t5_vectors import QdrantIndex  # noqa: E402
-from tests.serve.mcp_stdio import call, mcp_session, refusal  # noqa: E402
+from tests.serve.mcp_stdio import ROOT, call, mcp_session, refusal  # noqa: E402
 
 NOTE = "The budget meeting moved to Thursday at ten."
 TOOLS = {"search", "store", "delete", "sources", "info"}
@@ -15,7 +19,8 @@ TOOLS = {"search", "store", "delete", "sources", "info"}
 
 async def test_search_and_store_over_stdio(tmp_path, st5_path, tiny_encoder):
     db = tmp_path / "db"
-    async with mcp_session(tmp_path, st5_path, "--collection", "memory", "--qdrant-path", str(db)) as session:  # fmt: skip
+    flags = ["--collection", "memory", "--qdrant-path", str(db)]
+    async with mcp_session(tmp_path, st5_path, *flags) as session:
         tools = {tool.name: tool for tool in (await session.list_tools()).tools}
         assert set(tools) == TOOLS
         assert {"query", "k", "filter", "mode"} <= set(tools["search"].input_schema["properties"])
@@ -24,9 +29,8 @@ async def test_search_and_store_over_stdio(tmp_path, st5_path, tiny_encoder):
         assert stored["collection"] == "memory"
         again = await call(session, "store", {"text": NOTE, "metadata": {"source": "meeting"}})
         assert again["id"] == stored["id"]
-        found = await call(
-            session, "search", {"query": "when is the budget meeting?", "filter": {"source": "meeting"}}
-        )
+        asked = {"query": "when is the budget meeting?", "filter": {"source": "meeting"}}
+        found = await call(session, "search", asked)
         results = found["results"]
         assert [hit["page_content"] for hit in results] == [NOTE]
         assert results[0]["metadata"] == {"source": "meeting"}
@@ -47,7 +51,8 @@ async def test_filter_takes_an_object_a_key_value_string_or_a_list(tmp_path, st5
         ("Budget: the hotel is booked for Friday.", {"source": notes, "chunk": 1}),
         ("Budget: lunch is at noon.", {"source": "meeting", "chunk": 0}),
     ]
-    async with mcp_session(tmp_path, st5_path, "--collection", "notes", "--qdrant-path", str(tmp_path / "db")) as session:  # fmt: skip
+    flags = ["--collection", "notes", "--qdrant-path", str(tmp_path / "db")]
+    async with mcp_session(tmp_path, st5_path, *flags) as session:
         for text, metadata in documents:
             await call(session, "store", {"text": text, "metadata": metadata})
 
@@ -70,17 +75,19 @@ async def test_filter_takes_an_object_a_key_value_string_or_a_list(tmp_path, st5
 
 
 async def test_argument_mistakes_are_one_line_naming_the_argument(tmp_path, st5_path):
-    async with mcp_session(tmp_path, st5_path, "--collection", "memory", "--qdrant-path", str(tmp_path / "db")) as session:  # fmt: skip
+    flags = ["--collection", "memory", "--qdrant-path", str(tmp_path / "db"), "--max-k", "50"]
+    async with mcp_session(tmp_path, st5_path, *flags) as session:
         cases: list[tuple[str, dict[str, object], str]] = [
             ("search", {"query": "x", "filter": ["source"]},
-             "filter: expected KEY=VALUE (for example source=docs/a.md or chunk=0), found 'source'"),
+             "filter: expected KEY=VALUE (for example source=docs/a.md or chunk=0), found "
+             "'source'"),
             ("search", {"query": "x", "filter": 5}, "filter: expected a JSON object"),
             ("search", {"query": "x", "k": -1},
-             "k: expected a whole number from 1 to 1000, found -1."),
-            ("search", {"query": "x", "k": 5000},
-             "k: expected a whole number from 1 to 1000, found 5000."),
+             "k: expected a whole number from 1 to 50, found -1."),
+            ("search", {"query": "x", "k": 51},
+             "k: expected a whole number from 1 to 50, found 51."),
             ("search", {"query": "x", "k": "many"},
-             'k: expected a whole number from 1 to 1000, found "many".'),
+             'k: expected a whole number from 1 to 50, found "many".'),
             ("search", {"k": 3}, "query: expected a text: what to look for, found none."),
             ("search", {"query": 5}, "query: expected a text: what to look for, found 5."),
             ("search", {"query": "x", "top_k": 3},
@@ -92,12 +99,14 @@ async def test_argument_mistakes_are_one_line_naming_the_argument(tmp_path, st5_
              "mode: expected one of the modes collection 'memory' serves (dense;"),
             ("store", {"text": "x", "metadata": "nope"},
              'metadata: expected a JSON object of metadata values, found "nope".'),
-            ("store", {"metadata": {"source": "a"}}, "text: expected the text to store, found none."),
+            ("store", {"metadata": {"source": "a"}},
+             "text: expected the text to store, found none."),
             ("delete", {}, "ids, filter: expected one of the two, found neither."),
             ("delete", {"ids": ["a"], "filter": "chunk=0"},
              "ids, filter: expected one of the two, found both."),
             ("delete", {"ids": "abc"},
-             'ids: expected a list of document ids (as search and store return them), found "abc".'),
+             "ids: expected a list of document ids (as search and store return them), found "
+             '"abc".'),
             ("delete", {"ids": ["a", None]}, "found null at ids[1]."),
             ("delete", {"filter": {}}, "filter: expected at least one condition, found an empty"),
             ("info", {"verbose": True}, "verbose: expected no arguments (info takes none)"),
@@ -115,7 +124,8 @@ async def test_argument_mistakes_are_one_line_naming_the_argument(tmp_path, st5_
 
 
 async def test_delete_sources_and_info(tmp_path, st5_path, tiny_encoder):
-    async with mcp_session(tmp_path, st5_path, "--collection", "memory", "--qdrant-path", str(tmp_path / "db")) as session:  # fmt: skip
+    flags = ["--collection", "memory", "--qdrant-path", str(tmp_path / "db")]
+    async with mcp_session(tmp_path, st5_path, *flags) as session:
         ids = [
             (await call(session, "store", {"text": text, "metadata": {"source": source}}))["id"]
             for text, source in [("one", "a.md"), ("two", "a.md"), ("three", "b.md")]
@@ -142,3 +152,16 @@ async def test_delete_sources_and_info(tmp_path, st5_path, tiny_encoder):
         assert await call(session, "delete", {"filter": {"source": "a.md"}}) == {"deleted": 0}
         assert (await call(session, "info", {}))["points"] == 0
         assert (await call(session, "sources", {}))["sources"] == []
+
+
+def test_a_bad_limit_is_one_line_before_the_model_loads(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "t5_vectors", "mcp", "--collection", "memory", "--max-k", "0",
+         "--qdrant-path", str(tmp_path / "db"), "--model", str(tmp_path / "no-model")],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"},
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == "t5-vectors: error: --max-k: expected a positive int, found 0.\n"
+    assert done.stdout == ""
+    assert not (tmp_path / "db").exists()

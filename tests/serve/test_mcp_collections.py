@@ -30,7 +30,8 @@ async def test_read_only_over_ingested_files_with_sparse_vectors(tmp_path, st5_p
         index.close()
     assert chunks > 2  # budget.md is more than one chunk
 
-    async with mcp_session(tmp_path, st5_path, "--collection", "docs", "--qdrant-path", str(db), "--read-only") as session:  # fmt: skip
+    flags = ["--collection", "docs", "--qdrant-path", str(db), "--read-only"]
+    async with mcp_session(tmp_path, st5_path, *flags) as session:
         assert {tool.name for tool in (await session.list_tools()).tools} == {
             "search",
             "sources",
@@ -49,19 +50,22 @@ async def test_read_only_over_ingested_files_with_sparse_vectors(tmp_path, st5_p
         assert all(s["stored"] for s in listed.values())  # file ingestion recorded when
 
         for mode in ("sparse", "hybrid"):
-            found = await call(
-                session, "search", {"query": "cats sleep", "mode": mode, "filter": "source=docs/cats.md"}
-            )
+            asked = {"query": "cats sleep", "mode": mode, "filter": "source=docs/cats.md"}
+            found = await call(session, "search", asked)
             assert [hit["page_content"] for hit in found["results"]] == [CATS], mode
         maxsim = await refusal(session, "search", {"query": "cats", "mode": "maxsim"})
         assert maxsim.startswith(
             "mode: expected one of the modes collection 'docs' serves (dense, sparse, hybrid;"
         )
         store = await refusal(session, "store", {"text": "x"})
-        assert "found 'store', which this server leaves out: it was started with --read-only" in store
+        assert "found 'store', which this server leaves out: it was started with --read-only" in (
+            store
+        )
 
 
-async def test_a_langchain_qdrant_collection_with_its_own_vector_name(tmp_path, st5_path, tiny_encoder):
+async def test_a_langchain_qdrant_collection_with_its_own_vector_name(
+    tmp_path, st5_path, tiny_encoder
+):
     from langchain_qdrant import QdrantVectorStore
     from qdrant_client import QdrantClient
 
@@ -78,7 +82,8 @@ async def test_a_langchain_qdrant_collection_with_its_own_vector_name(tmp_path, 
     store.client.close()
     added = "The offsite is planned for the first week of June."
 
-    async with mcp_session(tmp_path, st5_path, "--collection", "lc", "--qdrant-path", db) as session:  # fmt: skip
+    flags = ["--collection", "lc", "--qdrant-path", db]
+    async with mcp_session(tmp_path, st5_path, *flags) as session:
         found = await call(session, "search", {"query": "when is the budget meeting?", "k": 2})
         assert {hit["page_content"] for hit in found["results"]} == {BUDGET, CATS}
         assert found["results"][0]["page_content"] == BUDGET
