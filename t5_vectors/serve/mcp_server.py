@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, ValidationError, WithJsonSchema
+from pydantic import BaseModel, Field, ValidationError
 
 from t5_vectors.errors import T5VectorsError
 from t5_vectors.plan.layout import CollectionLayout
@@ -47,7 +47,14 @@ from t5_vectors.plan.model_record import read_record
 from t5_vectors.plan.modes import Mode
 from t5_vectors.serve._extra import missing
 from t5_vectors.serve.errors import from_library
-from t5_vectors.serve.schemas import DeleteResponse, DocumentIn, Hit, SearchRequest, Source
+from t5_vectors.serve.schemas import (
+    DeleteResponse,
+    DocumentIn,
+    FilterValue,
+    Hit,
+    SearchRequest,
+    Source,
+)
 from t5_vectors.serve.service import Service
 
 try:
@@ -58,22 +65,13 @@ except ImportError as err:
     raise missing("the official MCP SDK (mcp 2.x)") from err
 
 
-FILTER_SCHEMA: dict[str, Any] = {
-    "anyOf": [
-        {"type": "object", "description": 'metadata values: {"source": "a.md", "chunk": 0}'},
-        {"type": "string", "description": 'one KEY=VALUE string: "chunk=0"'},
-        {"type": "array", "items": {"type": "string"}, "description": '["source=a.md", "chunk=0"]'},
-        {"type": "null"},
-    ],
-}
 FILTER_EXPECTED = (
     'a JSON object of metadata values ({"source": "a.md", "chunk": 0}), one KEY=VALUE string '
     '("chunk=0") or a list of them (["source=a.md", "chunk=0"])'
 )
 
 FilterArgument = Annotated[
-    Any,
-    WithJsonSchema(FILTER_SCHEMA),
+    FilterValue,
     Field(
         description=f"narrows by metadata: {FILTER_EXPECTED}; a list value matches any of its "
         "values, a relative source also its absolute path from the server's working folder"
