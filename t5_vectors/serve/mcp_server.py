@@ -1,15 +1,31 @@
 """``t5-vectors mcp``: the collection as MCP tools over stdio, for agents in any language.
 
-Two tools, like mcp-server-qdrant's find and store:
+Five tools, so that an agent does the whole job through them:
 
-* ``search(query, k=4, filter=None)``: the *k* best documents, each with ``id``, ``score``,
-  ``page_content`` and ``metadata`` (structured output, and the same as JSON text);
+* ``search(query, k=4, filter=None, mode="dense")``: the *k* best documents, each with ``id``,
+  ``score``, ``page_content`` and ``metadata``, and ``warnings`` when the filter names a
+  metadata key no stored document has (or compares a key with a value of another kind);
+  ``mode`` is one of the modes the collection serves (its tool description lists them);
 * ``store(text, metadata=None)``: store a text; its id is derived from ``metadata.source`` and
-  the text, so storing the same text twice keeps one copy. Left out with ``read_only``.
+  the text, so storing the same text twice keeps one copy;
+* ``delete(ids=None, filter=None)``: delete by ids (as ``search`` and ``store`` return them) or
+  by filter, one of the two; returns how many stored documents matched;
+* ``sources()``: what the collection holds, by source: each one's chunk count and when file
+  ingestion stored it;
+* ``info()``: points, the search modes served, the model, the tokens it reads of a text and the
+  chunking file ingestion used.
 
-The filter takes the HTTP API's forms: a JSON object of metadata values, or the command line's
-``KEY=VALUE`` strings. Refusals (a bad filter, a text over the limits) come back as tool errors
-whose message says what to change, which the model reads.
+``store`` and ``delete`` are left out with ``read_only``. ``filter`` is the filter language of
+every interface (:mod:`t5_vectors.plan.filters`): a JSON object of metadata values, one
+``KEY=VALUE`` string or a list of them; a relative ``source`` also matches it made absolute
+against the server's working folder.
+
+Every mistake comes back as a tool error of one line naming the argument, what was expected,
+what was found and how to fix it. The SDK validates arguments against each tool's signature
+before the tool runs, and its ``ValidationError`` would reach the agent as pydantic's report of
+several lines; :class:`ToolServer` translates it (and refuses arguments a tool does not take,
+which pydantic would drop silently) from the tools' :class:`Argument` tables, and the tools turn
+the library's typed errors into the same one-line messages.
 
 Built on the official ``mcp`` SDK (``MCPServer``, version 2), which the ``serve`` extra installs.
 """
@@ -17,40 +33,75 @@ Built on the official ``mcp`` SDK (``MCPServer``, version 2), which the ``serve`
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from t5_vectors.errors import T5VectorsError
+from t5_vectors.plan.layout import CollectionLayout
+from t5_vectors.plan.model_record import read_record
+from t5_vectors.plan.modes import Mode
 from t5_vectors.serve._extra import missing
 from t5_vectors.serve.errors import from_library
-from t5_vectors.serve.schemas import DocumentIn, Hit, SearchRequest
+from t5_vectors.serve.schemas import (
+    DeleteResponse,
+    DocumentIn,
+    FilterValue,
+    Hit,
+    SearchRequest,
+    Source,
+)
 from t5_vectors.serve.service import Service
 
 try:
-    from mcp.server.mcpserver import MCPServer
-    from mcp.server.mcpserver.exceptions import ToolError
+    from mcp.server.mcpserver import Context, MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+    from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
 except ImportError as err:
     raise missing("the official MCP SDK (mcp 2.x)") from err
 
 
-SEARCH_DESCRIPTION = (
-    "Search the knowledge base for documents relevant to a query (semantic search). Returns "
-    "the best matches with their text (page_content), metadata and score. filter narrows the "
-    'search by metadata, e.g. {"source": "notes.md"}.'
-)
-STORE_DESCRIPTION = (
-    "Store a text in the knowledge base so a later search can find it. metadata is an "
-    'optional JSON object, e.g. {"source": "meeting-2024-05-02", "topic": "budget"}.'
+FILTER_EXPECTED = (
+    'a JSON object of metadata values ({"source": "a.md", "chunk": 0}), one KEY=VALUE string '
+    '("chunk=0") or a list of them (["source=a.md", "chunk=0"])'
 )
 
+FilterArgument = Annotated[
+    FilterValue,
+    Field(
+        description=f"narrows by metadata: {FILTER_EXPECTED}; a list value matches any of its "
+        "values, a relative source also its absolute path from the server's working folder"
+    ),
+]
 
+
+@dataclass(frozen=True)
+class Argument:
+    """One argument of a tool, as its error messages describe it.
+
+    Attributes:
+        expected: what a value must be (``"a whole number from 1 to 1000"``).
+        example: a valid value, as JSON, for the message's fix.
+    """
+
+    expected: str
+    example: str
+
+
+# ------------------------------------------------------------------------------- results
 class SearchResults(BaseModel):
     """What the ``search`` tool returns."""
 
     results: list[Hit]
-    warnings: list[str] = []
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what to know about the filter: metadata keys no stored document has, "
+        "values of a kind their key never holds (such a condition matches nothing)",
+    )
 
 
 class Stored(BaseModel):
@@ -60,29 +111,169 @@ class Stored(BaseModel):
     collection: str
 
 
+class Sources(BaseModel):
+    """What the ``sources`` tool returns."""
+
+    collection: str
+    sources: list[Source]
+
+
+class Info(BaseModel):
+    """What the ``info`` tool returns."""
+
+    collection: str
+    points: int = Field(description="stored documents (chunks)")
+    modes: list[str] = Field(description="the search modes the collection serves")
+    model: str = Field(description="the model that embeds queries and texts")
+    max_length: int = Field(description="the most tokens the model reads of a text")
+    chunking: dict[str, int] | None = Field(
+        description="chunk_tokens and chunk_overlap that file ingestion last used, if any"
+    )
+    dim: int
+    distance: str
+    read_only: bool = Field(description="whether store and delete are left out")
+
+
+# ---------------------------------------------------------------------------------- server
+class ToolServer(MCPServer[Any]):
+    """An ``MCPServer`` whose tool errors are one line, argument mistakes in the tools' words.
+
+    Args:
+        arguments: ``{tool: {argument: Argument}}`` for the tools it checks.
+        left_out: ``{tool: why}`` for tools this server leaves out (``store`` with
+            ``--read-only``), named when called.
+        **options: ``MCPServer``'s keywords.
+    """
+
+    def __init__(
+        self,
+        arguments: Mapping[str, Mapping[str, Argument]],
+        left_out: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(**options)
+        self.arguments = arguments
+        self.left_out = dict(left_out or {})
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        """Call tool *name*; every failure is a :class:`ToolError` of one line.
+
+        Raises:
+            ToolError: a tool it does not serve, an argument the tool does not take, arguments
+                its signature refuses (in the words of its :class:`Argument` table), or the
+                tool's own refusal.
+        """
+        tools = [tool.name for tool in await self.list_tools()]
+        if name not in tools:
+            why = self.left_out.get(name, "")
+            raise ToolError(
+                f"Expected one of this server's tools ({', '.join(tools)}), found {name!r}"
+                + (f", which {why}." if why else ". Call one of those.")
+            )
+        table = self.arguments.get(name)
+        unknown = [key for key in arguments if table is not None and key not in table]
+        if table is not None and unknown:
+            raise ToolError(unknown_argument(name, unknown[0], table))
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError:
+            raise  # a crash: the SDK's one line, "Error executing tool NAME"
+        except ToolError as error:
+            cause = error.__cause__
+            if isinstance(cause, ValidationError):
+                text = invalid_arguments(name, cause.errors(include_url=False), table or {})
+            else:
+                text = str(cause if isinstance(cause, ToolError) else error)
+            raise ToolError(one_line(text)) from error
+
+
 def create_mcp_server(service: Service) -> MCPServer[Any]:
-    """An MCP server with the ``search`` tool, and ``store`` unless the service is read-only."""
-    server: MCPServer[Any] = MCPServer(
+    """An MCP server with ``search``, ``sources`` and ``info``, and ``store`` and ``delete``
+    unless the service is read-only."""
+    name, config, index = service.collection, service.config, service.index
+    spec = index.spec
+    modes = CollectionLayout(
+        vector_name=spec.vector_name,
+        dim=index.dim,
+        distance=spec.metric,
+        tokens=spec.tokens,
+        sparse=spec.sparse,
+    ).modes
+    max_length = int(service.encoder.config.max_length)
+    served = ", ".join(modes)
+    filter_argument = Argument(FILTER_EXPECTED, '"source=notes.md"')
+    arguments: dict[str, dict[str, Argument]] = {
+        "search": {
+            "query": Argument("a text: what to look for", '"when is the budget meeting?"'),
+            "k": Argument(f"a whole number from 1 to {config.max_k}", "4"),
+            "filter": filter_argument,
+            "mode": Argument(
+                f"one of the modes collection {name!r} serves ({served}; the others need "
+                "vectors it does not store)",
+                f'"{modes[0]}"',
+            ),
+        },
+        "sources": {},
+        "info": {},
+    }
+    if not config.read_only:
+        arguments["store"] = {
+            "text": Argument("the text to store", '"The budget meeting moved to Thursday."'),
+            "metadata": Argument(
+                "a JSON object of metadata values", '{"source": "meeting-2024-05-02"}'
+            ),
+        }
+        arguments["delete"] = {
+            "ids": Argument("a list of document ids (as search and store return them)", '["ID"]'),
+            "filter": filter_argument,
+        }
+    left_out = {
+        tool: "this server leaves out: it was started with --read-only. Start t5-vectors mcp "
+        f"without --read-only to {tool}"
+        for tool in ("store", "delete")
+        if config.read_only
+    }
+    server = ToolServer(
+        arguments,
+        left_out,
         name="t5-vectors",
-        instructions=f"Semantic search over the collection {service.collection!r}"
-        + ("." if service.config.read_only else "; store adds texts to it."),
+        instructions=f"Semantic search over the collection {name!r}"
+        + ("." if config.read_only else "; store adds texts to it, delete removes them."),
         log_level="WARNING",
     )
+    read = ToolAnnotations(read_only_hint=True)
 
-    @server.tool(name="search", description=SEARCH_DESCRIPTION)
+    @server.tool(
+        name="search",
+        annotations=read,
+        description=f"Search collection {name!r} for the documents most relevant to a query. "
+        "Returns the best matches with their id, score, text (page_content) and metadata, and "
+        "warnings when the filter names a metadata key no stored document has. filter narrows "
+        'by metadata: {"source": "notes.md"}, "chunk=0" or ["source=notes.md", "chunk=0"]. '
+        f"mode: the modes this collection serves are {served} (dense: the pooled vector; "
+        "sparse: BM25 terms; hybrid: both fused; maxsim: token vectors; rerank: dense "
+        "candidates re-ranked by token vectors).",
+    )
     async def search(
         query: Annotated[str, Field(description="what to look for")],
         k: Annotated[int, Field(description="how many results", ge=1)] = 4,
-        filter: Annotated[
-            dict[str, Any] | list[str] | None,
-            Field(description='metadata values ({"source": "a.md"}) or ["source=a.md"]'),
-        ] = None,
+        filter: FilterArgument = None,
+        mode: Annotated[
+            Mode, Field(description="how to search; info lists the modes the collection serves")
+        ] = "dense",
     ) -> SearchResults:
+        if not 1 <= k <= config.max_k:
+            raise ToolError(argument_error("search", "k", arguments["search"], _shown(k)))
+        if mode not in modes:
+            raise ToolError(argument_error("search", "mode", arguments["search"], _shown(mode)))
         try:
-            request = SearchRequest(query=query, k=k, filter=filter)
-            hits, hints = await service.search(request)
+            hits, hints = await service.search(
+                SearchRequest(query=query, k=k, filter=filter, mode=mode)
+            )
         except (T5VectorsError, ValidationError) as error:
-            raise ToolError(_message(error)) from error
+            raise ToolError(_message("search", error, arguments["search"])) from error
         return SearchResults(
             results=[
                 Hit(
@@ -96,29 +287,162 @@ def create_mcp_server(service: Service) -> MCPServer[Any]:
             warnings=hints,
         )
 
-    if not service.config.read_only:
+    @server.tool(
+        name="sources",
+        annotations=read,
+        description=f"What collection {name!r} holds, by source (the file or source name in "
+        "metadata.source): each with its number of chunks and when file ingestion stored it "
+        "(null for texts stored otherwise).",
+    )
+    async def sources() -> Sources:
+        try:
+            listed = await index.asources()
+        except T5VectorsError as error:
+            raise ToolError(_message("sources", error, {})) from error
+        return Sources(
+            collection=name,
+            sources=[Source(source=s.source, chunks=s.chunks, stored=s.stored) for s in listed],
+        )
 
-        @server.tool(name="store", description=STORE_DESCRIPTION)
-        async def store(
-            text: Annotated[str, Field(description="the text to remember")],
-            metadata: Annotated[
-                dict[str, Any] | None, Field(description="optional JSON metadata")
-            ] = None,
-        ) -> Stored:
-            try:
-                document = DocumentIn(page_content=text, metadata=metadata or {})
-                ids = await service.add([document])
-            except (T5VectorsError, ValidationError) as error:
-                raise ToolError(_message(error)) from error
-            return Stored(id=ids[0], collection=service.collection)
+    @server.tool(
+        name="info",
+        annotations=read,
+        description=f"About collection {name!r}: how many documents (points) it holds, the "
+        "search modes it serves, the model, the most tokens the model reads of a text and the "
+        "chunking file ingestion used.",
+    )
+    async def info() -> Info:
+        try:
+            points = await index.acount()
+            record = read_record(await index.collection.adescribe())
+        except T5VectorsError as error:
+            raise ToolError(_message("info", error, {})) from error
+        return Info(
+            collection=name,
+            points=points,
+            modes=list(modes),
+            model=service.model_name,
+            max_length=max_length,
+            chunking=dict(record.chunking) if record is not None and record.chunking else None,
+            dim=index.dim,
+            distance=spec.metric,
+            read_only=config.read_only,
+        )
+
+    if config.read_only:
+        return server
+
+    @server.tool(
+        name="store",
+        annotations=ToolAnnotations(idempotent_hint=True),
+        description=f"Store a text in collection {name!r} so a later search can find it. "
+        'metadata is an optional JSON object, e.g. {"source": "meeting-2024-05-02", "topic": '
+        '"budget"}. The id comes from metadata.source and the text, so storing the same text '
+        f"again keeps one copy. The model reads the first {max_length} tokens of a text: store "
+        "long texts in parts.",
+    )
+    async def store(
+        text: Annotated[str, Field(description="the text to store")],
+        metadata: Annotated[
+            dict[str, Any] | None, Field(description="optional JSON object of metadata values")
+        ] = None,
+    ) -> Stored:
+        try:
+            ids = await service.add([DocumentIn(page_content=text, metadata=metadata or {})])
+        except (T5VectorsError, ValidationError) as error:
+            raise ToolError(_message("store", error, arguments["store"])) from error
+        return Stored(id=ids[0], collection=name)
+
+    @server.tool(
+        name="delete",
+        annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=True),
+        description=f"Delete documents from collection {name!r}: by ids (as search and store "
+        'return them) or by filter (as in search: {"source": "notes.md"} or '
+        '"source=notes.md"), one of the two. Returns how many stored documents matched.',
+    )
+    async def delete(
+        ids: Annotated[
+            list[str | int] | None,
+            Field(description="ids of the documents to delete, as search and store return them"),
+        ] = None,
+        filter: FilterArgument = None,
+    ) -> DeleteResponse:
+        if (ids is None) == (filter is None):
+            raise ToolError(
+                "ids, filter: expected one of the two, found "
+                + ("both" if ids is not None else "neither")
+                + '. Call delete with "ids": ["ID"] (as search and store return them) or '
+                '"filter": "source=notes.md".'
+            )
+        try:
+            deleted = await service.delete(ids, filter)
+        except (T5VectorsError, ValidationError) as error:
+            raise ToolError(_message("delete", error, arguments["delete"])) from error
+        return DeleteResponse(deleted=deleted)
 
     return server
 
 
-def _message(error: Exception) -> str:
+# -------------------------------------------------------------------------------- messages
+def _message(tool: str, error: Exception, table: Mapping[str, Argument]) -> str:
     if isinstance(error, ValidationError):
-        return f"Invalid arguments: {error.errors()[0].get('msg', error)}"
+        return invalid_arguments(tool, error.errors(include_url=False), table)
     return from_library(error).message
+
+
+def invalid_arguments(
+    tool: str, errors: Sequence[Mapping[str, Any]], table: Mapping[str, Argument]
+) -> str:
+    """Pydantic's errors for a call of *tool*, one sentence per argument, on one line."""
+    said: dict[str, str] = {}
+    for item in errors:
+        location = tuple(item.get("loc", ()))
+        argument = str(location[0]) if location else "arguments"
+        if argument in said:
+            continue
+        path = argument + "".join(f"[{part}]" for part in location[1:] if isinstance(part, int))
+        if item.get("type") == "missing":
+            found = "none"
+        else:
+            found = _shown(item.get("input"))
+            found += f" at {path}" if path != argument else ""
+        if argument in table:
+            said[argument] = argument_error(tool, argument, table, found)
+        else:  # not in the table: pydantic's own words
+            said[argument] = f"{argument}: {item.get('msg', 'invalid')}, found {found}."
+    return " ".join(said.values()) or f"{tool}: expected valid arguments, found others."
+
+
+def argument_error(tool: str, argument: str, table: Mapping[str, Argument], found: str) -> str:
+    """``"k: expected a whole number from 1 to 1000, found -1. Call search with, ..."``."""
+    spec = table[argument]
+    return (
+        f"{argument}: expected {spec.expected}, found {found}. Call {tool} with, for example, "
+        f'"{argument}": {spec.example}.'
+    )
+
+
+def unknown_argument(tool: str, key: str, table: Mapping[str, Argument]) -> str:
+    """The message for an argument *tool* does not take."""
+    if not table:
+        return f"{key}: expected no arguments ({tool} takes none), found {key!r}. Drop it."
+    return (
+        f"{key}: expected one of {tool}'s arguments ({', '.join(table)}), found {key!r}, which "
+        f"{tool} does not take. Drop it, or name one of those."
+    )
+
+
+def one_line(text: str) -> str:
+    """*text* on one line (a tool error is one line in the tool result)."""
+    return " ".join(text.split())
+
+
+def _shown(value: Any) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def run_mcp(service: Service) -> int:
