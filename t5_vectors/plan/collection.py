@@ -314,8 +314,9 @@ def missing_collection(name: str, where: str, existing: Sequence[str]) -> Collec
         f"Qdrant collection {name!r} does not exist.\n"
         "  expected: an existing collection\n"
         f"  found:    no collection of that name in {where}, {holds}\n"
-        "  fix:      check collection_name and storage=, or let it be created "
-        "(create_if_missing=True, or T5QdrantVectorStore.from_documents)."
+        "  fix:      check collection_name and the storage (storage=; path= or url= on "
+        "T5QdrantVectorStore), or let it be created (create_if_missing=True, or "
+        "T5QdrantVectorStore.from_documents)."
     )
 
 
