@@ -382,7 +382,7 @@ def build_demo_checkpoint(directory: str | Path) -> Path:
 
     It is :func:`build_sentence_transformers_checkpoint` with ``max_seq_length`` set to
     :data:`DEMO_MAX_LENGTH`, built offline: 24-dimensional vectors that carry no meaning, and a
-    sentencepiece vocabulary of 256 pieces learnt from :data:`SAMPLE_SENTENCES` (so its tokens
-    are shorter than a real model's: a chunk of 256 tokens holds fewer characters).
+    sentencepiece vocabulary (at most 256 pieces) learnt from :data:`SAMPLE_SENTENCES`, so its
+    tokens are shorter than a real model's and a chunk of 256 tokens holds fewer characters.
     """
     return build_sentence_transformers_checkpoint(directory, max_seq_length=DEMO_MAX_LENGTH)
