@@ -255,6 +255,7 @@ TWINS: tuple[Twins, ...] = (
             "self.points.dense_query": "self.points.adense_query",
             "self.points.query": "self.points.aquery",
             "run_ingest": "arun_ingest",
+            "self.connection.backend.list_collections": "self.connection.abackend.list_collections",
             "self.connection.close": "self.connection.aclose",
         },
         names_map={"prepare_stream": "aprepare_stream"},

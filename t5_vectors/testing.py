@@ -1,9 +1,10 @@
 """Build tiny T5 checkpoints on disk, offline, in well under a second.
 
-Used by the test-suite and the benchmarks, and handy for trying t5-vectors without hub access::
+Used by the test-suite and the benchmarks, and handy for trying t5-vectors without hub access
+(:func:`build_demo_checkpoint` is what ``t5-vectors ... --demo-model DIR`` builds)::
 
-    from t5_vectors.testing import build_sentence_transformers_checkpoint
-    path = build_sentence_transformers_checkpoint("/tmp/tiny-st5")
+    from t5_vectors.testing import build_demo_checkpoint
+    path = build_demo_checkpoint("/tmp/tiny-t5")
     encoder = T5Encoder.from_pretrained(path)
 
 The folders are written exactly as the hub has them: a raw T5 checkpoint (``config.json``,
@@ -368,3 +369,20 @@ def build_sentence_transformers_checkpoint(
         )
     (directory / "modules.json").write_text(json.dumps(modules, indent=2))
     return directory
+
+
+DEMO_MAX_LENGTH = 256
+"""The demo model's ``max_length`` in tokens: the CLI's default chunk size, so that
+``--demo-model`` chunks files at the size a real model is asked for (a config value: it costs
+nothing to build)."""
+
+
+def build_demo_checkpoint(directory: str | Path) -> Path:
+    """Write the model ``--demo-model DIR`` uses: a tiny random-weight sentence-transformers T5.
+
+    It is :func:`build_sentence_transformers_checkpoint` with ``max_seq_length`` set to
+    :data:`DEMO_MAX_LENGTH`, built offline: 24-dimensional vectors that carry no meaning, and a
+    sentencepiece vocabulary (at most 256 pieces) learnt from :data:`SAMPLE_SENTENCES`, so its
+    tokens are shorter than a real model's and a chunk of 256 tokens holds fewer characters.
+    """
+    return build_sentence_transformers_checkpoint(directory, max_seq_length=DEMO_MAX_LENGTH)

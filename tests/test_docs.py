@@ -1,5 +1,6 @@
 """The docs say what the code does: the package map is generated from the package, the README
-names every package and only files that exist, and its headline figures are the summary's."""
+names every package, the README and docs/ link only files that exist, and every figure the
+README's Speed section quotes is in the benchmark summary."""
 
 from __future__ import annotations
 
@@ -59,9 +60,25 @@ def test_every_file_the_readme_links_exists():
     assert not missing, missing
 
 
-def test_the_readme_headline_figures_are_the_benchmark_summary():
+def test_every_file_the_docs_link_exists():
+    missing = []
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        for link in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if not link.startswith(("http://", "https://")) and not (page.parent / link).exists():
+                missing.append(f"{page.name}: {link}")
+    assert not missing, missing
+
+
+def test_the_readme_speed_figures_are_the_benchmark_summarys():
     summary = FIGURES.search((ROOT / "docs" / "benchmarks.md").read_text())
-    readme = FIGURES.search(README)
     assert summary is not None
-    assert readme is not None
-    assert readme.group(1) == summary.group(1)
+    rows = [line for line in summary.group(1).splitlines() if line.startswith("| ")]
+    assert len(rows) >= 5
+    speed = _section(README, "## Speed")
+    assert "docs/benchmarks.md" in speed
+    figures = re.findall(r"\d+(?:[.,]\d+)*x?", speed)
+    assert len(figures) >= 8
+    quoted = [
+        f for f in figures if not re.search(rf"(?<![\d.,]){re.escape(f)}(?![\d])", summary[1])
+    ]
+    assert not quoted, f"README figures not in the docs/benchmarks.md summary: {quoted}"

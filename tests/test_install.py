@@ -105,6 +105,7 @@ def test_the_readme_says_what_the_makefile_does():
     spec = re.search(r"^TORCH_SPEC \?= (\S+)$", makefile, flags=re.MULTILINE)
     assert spec is not None
     readme = (ROOT / "README.md").read_text()
-    install = readme[readme.index("## Quickstart") : readme.index("## The command line")]
+    start = readme.index("## Quickstart")
+    install = readme[start : readme.index("\n## ", start)]
     for needed in (f"`{spec.group(1)}`", CPU_INDEX, "nvidia-smi", "TORCH_INDEX", "TORCH_SPEC"):
         assert needed in install, needed

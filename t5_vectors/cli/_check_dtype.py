@@ -3,7 +3,7 @@
 Encodes the texts of the given files in float32 and in each dtype asked for, and prints per
 dtype its speed, the minimum and mean cosine of each vector to its float32 vector, and the
 agreement of each text's top-k neighbours with float32's, then one line saying which dtype keeps
-recall within the tolerance (:func:`t5_vectors.encoder.compare_dtypes`).
+recall within the tolerance (:func:`t5_vectors.compare_dtypes`).
 """
 
 from __future__ import annotations

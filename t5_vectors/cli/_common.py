@@ -98,11 +98,11 @@ def add_qdrant_options(parser: argparse.ArgumentParser) -> None:
 
 def _model_name(args: argparse.Namespace, recorded: str | None) -> str:
     if getattr(args, "demo_model", None):
-        from t5_vectors.testing import build_sentence_transformers_checkpoint
+        from t5_vectors.testing import build_demo_checkpoint
 
         demo = Path(args.demo_model).expanduser().absolute()
         if not (demo / "modules.json").is_file():
-            build_sentence_transformers_checkpoint(demo)
+            build_demo_checkpoint(demo)
         return str(demo)
     model: str = args.model or recorded or DEFAULT_MODEL
     local = Path(model).expanduser()
@@ -345,11 +345,14 @@ def qdrant_step(where: str) -> Iterator[None]:
     except (StorageUnavailableError, StorageTimeoutError) as error:
         url = where.removeprefix("Qdrant at ")
         found = "none reachable" if isinstance(error, StorageUnavailableError) else "no answer"
-        cause = error.__cause__ if error.__cause__ is not None else error
+        # What the client reported (a refused connection, a timeout), never the library's own
+        # message of the same fault: that one speaks Python (storage=), and says it all again.
+        cause = _innermost(error)
+        why = "" if isinstance(cause, T5VectorsError) else f" ({one_line(cause)})"
         raise CommandError(
-            f"Expected a Qdrant server at {url}, found {found} ({one_line(cause)}). Start it "
-            "(docker compose up -d), check --qdrant-url, or drop --qdrant-url to use embedded "
-            "Qdrant."
+            f"Expected a Qdrant server at {url}, found {found}{why}. Start it (docker compose "
+            "up -d), check --qdrant-url, or use embedded Qdrant (--qdrant-path DIR, or neither "
+            f"flag for {DEFAULT_PATH})."
         ) from error
 
 

@@ -22,8 +22,14 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from t5_vectors.cli._common import DEFAULT_PATH
-from t5_vectors.errors import CollectionConfigError, InvalidInputError
+from t5_vectors.cli._common import DEFAULT_PATH, CommandError, _innermost, one_line
+from t5_vectors.errors import (
+    CollectionConfigError,
+    InvalidInputError,
+    StorageTimeoutError,
+    StorageUnavailableError,
+    T5VectorsError,
+)
 
 if TYPE_CHECKING:
     from t5_vectors.storage.open import Storage
@@ -90,8 +96,32 @@ def _open(
     return open_storage(folder), repr(str(folder))
 
 
+def _unreachable(
+    error: StorageUnavailableError | StorageTimeoutError, args: argparse.Namespace
+) -> CommandError:
+    """A server of the copy that cannot be reached, named by its flag."""
+    urls = {"--from-url": args.from_url, "--to-url": args.to_url}
+    flags = [flag for flag, url in urls.items() if url == error.location] or [
+        flag for flag, url in urls.items() if url
+    ]
+    found = "none reachable" if isinstance(error, StorageUnavailableError) else "no answer"
+    cause = _innermost(error)
+    why = "" if isinstance(cause, T5VectorsError) else f" ({one_line(cause)})"
+    return CommandError(
+        f"Expected a Qdrant server at {error.location}, found {found}{why}. Start it (docker "
+        f"compose up -d), or check {' and '.join(flags)}."
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Copy; returns the exit status."""
+    try:
+        return _copy(args)
+    except (StorageUnavailableError, StorageTimeoutError) as error:
+        raise _unreachable(error, args) from error
+
+
+def _copy(args: argparse.Namespace) -> int:
     from t5_vectors.storage.copy import copy_collection
 
     from_path: str | None = args.from_path or (None if args.from_url else DEFAULT_PATH)

@@ -18,6 +18,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from t5_vectors.cli._common import (
@@ -249,9 +250,10 @@ def run(args: argparse.Namespace) -> int:
         from t5_vectors.files.chunking import TokenChunker
 
         try:
-            TokenChunker(encoder, settings)  # chunk sizes against the model, before writing
+            chunker = TokenChunker(encoder, settings)  # sizes against the model, before writing
         except InvalidInputError as error:
             raise _flag_words(error) from error
+        sizes = ChunkSizes(chunker.chunk_tokens, chunker.chunk_overlap, encoder.max_length)
         if target is None:
             target = open_target(args, must_exist=False)
         with qdrant_step(target.where):
@@ -290,9 +292,9 @@ def run(args: argparse.Namespace) -> int:
             "process removed it. Run the same ingest again."
         )
     if args.json:
-        print(json.dumps(_as_json(report, args.collection, model, layout), indent=2))
+        print(json.dumps(_as_json(report, args.collection, model, layout, sizes), indent=2))
     else:
-        _print_summary(report, args.collection, target.where, model, describe_layout(layout))
+        _print_summary(report, args.collection, target.where, model, describe_layout(layout), sizes)
     return 1 if report.unreadable or report.failed else 0
 
 
@@ -314,8 +316,26 @@ def _stage(args: argparse.Namespace) -> Iterator[ChunkStage | None]:
         ray.shutdown()
 
 
+@dataclass(frozen=True)
+class ChunkSizes:
+    """The chunk size and overlap an ingest used, in tokens, and the model's ``max_length``."""
+
+    tokens: int
+    overlap: int
+    max_length: int
+
+    def describe(self) -> str:
+        """``"up to 64 tokens each: the model's max length"``, or ``"up to 256 tokens each"``."""
+        capped = ": the model's max length" if self.tokens == self.max_length else ""
+        return f"up to {self.tokens} tokens each{capped}"
+
+
 def _as_json(
-    report: FilesReport, collection: str, model: str, layout: CollectionLayout
+    report: FilesReport,
+    collection: str,
+    model: str,
+    layout: CollectionLayout,
+    sizes: ChunkSizes,
 ) -> dict[str, object]:
     return {
         "collection": collection,
@@ -324,6 +344,9 @@ def _as_json(
         "modes": list(layout.modes),
         "files": report.files,
         "chunks": report.chunks,
+        "chunk_tokens": sizes.tokens,
+        "chunk_overlap": sizes.overlap,
+        "max_length": sizes.max_length,
         "written": report.written,
         "skipped": report.skipped,
         "failed": report.failed,
@@ -338,7 +361,7 @@ def _as_json(
 
 
 def _print_summary(
-    report: FilesReport, collection: str, where: str, model: str, vectors: str
+    report: FilesReport, collection: str, where: str, model: str, vectors: str, sizes: ChunkSizes
 ) -> None:
     for path in report.unreadable:
         print(f"t5-vectors: warning: could not read {display_path(path)}", file=sys.stderr)
@@ -363,8 +386,8 @@ def _print_summary(
         rows.append(("unreadable files", str(len(report.unreadable))))
     rows.append(("time", f"{report.seconds:.2f} s ({report.chunks_per_second:.1f} chunks/s)"))
     print(
-        f"Ingested {report.files} files ({report.chunks} chunks) into {collection!r} "
-        f"({where}) with {model}"
+        f"Ingested {report.files} files ({report.chunks} chunks, {sizes.describe()}) into "
+        f"{collection!r} ({where}) with {model}"
     )
     width = max(len(name) for name, _ in rows) + 1
     for name, value in rows:

@@ -205,7 +205,7 @@ class T5Encoder:
                 or ``"int8"`` (CPU only: int8 weights per output channel and int8 activations
                 per token, each projection kept in float32 where calibration measured too
                 large an error; never chosen by ``"auto"``). Measure what a dtype costs in
-                accuracy on your own texts with :func:`~t5_vectors.encoder.compare_dtypes`.
+                accuracy on your own texts with :func:`~t5_vectors.compare_dtypes`.
             pooling: pooling mode(s); ``None`` takes the checkpoint's (mean for raw T5).
             normalize: L2-normalise vectors; ``None`` takes the checkpoint's (``Normalize``).
             max_length: token limit; ``None`` takes ``max_seq_length`` or the tokenizer's limit.

@@ -31,7 +31,7 @@ from t5_vectors.index.options import MmrKwargs, SearchKwargs, mmr_options, searc
 from t5_vectors.plan.collection import (
     SOURCE_KEY,
     CollectionSpec,
-    check_may_create,
+    missing_collection,
     missing_indexes,
     new_schema,
 )
@@ -257,7 +257,9 @@ class QdrantIndex:
             schema = None
         self._source_indexed = schema is None or SOURCE_KEY in schema.payload_indexes
         if schema is None:
-            check_may_create(self.collection_name, self._create_if_missing)
+            if not self._create_if_missing:
+                existing = self.connection.backend.list_collections()
+                raise missing_collection(self.collection_name, self.connection.location, existing)
             record = self.identity.record(self.spec.metric)
             self.collection.create(new_schema(self.spec, self.dim, record))
         else:
@@ -633,7 +635,9 @@ class QdrantIndex:
             schema = None
         self._source_indexed = schema is None or SOURCE_KEY in schema.payload_indexes
         if schema is None:
-            check_may_create(self.collection_name, self._create_if_missing)
+            if not self._create_if_missing:
+                existing = await self.connection.abackend.list_collections()
+                raise missing_collection(self.collection_name, self.connection.location, existing)
             record = await self.identity.arecord(self.spec.metric)
             await self.collection.acreate(new_schema(self.spec, self.dim, record))
         else:

@@ -290,16 +290,34 @@ def new_schema(spec: CollectionSpec, dim: int, record: ModelRecord | None) -> Sc
     return spec.schema(dim, metadata)
 
 
-def check_may_create(name: str, create_if_missing: bool) -> None:
-    """Raise :class:`CollectionConfigError` when collection *name* may not be created."""
-    if not create_if_missing:
-        raise CollectionConfigError(
-            f"Qdrant collection {name!r} does not exist.\n"
-            "  expected: an existing collection\n"
-            "  found:    no collection of that name\n"
-            "  fix:      check the name and the connection, or let it be created "
-            "(create_if_missing=True, or T5QdrantVectorStore.from_documents)."
-        )
+SHOWN_COLLECTIONS = 20
+"""Most collection names a missing collection's message lists."""
+
+
+def missing_collection(name: str, where: str, existing: Sequence[str]) -> CollectionConfigError:
+    """The error for collection *name*, missing from storage *where* and not to be created.
+
+    Args:
+        name: the collection asked for.
+        where: the storage's location (a folder, a URL), for the message.
+        existing: the collections the storage holds, listed (up to :data:`SHOWN_COLLECTIONS`)
+            so that a misspelt name shows its right spelling.
+    """
+    names = sorted(existing)
+    if not names:
+        holds = "which holds no collections"
+    else:
+        shown = ", ".join(map(repr, names[:SHOWN_COLLECTIONS]))
+        more = len(names) - SHOWN_COLLECTIONS
+        holds = f"which holds only {shown}" + (f" and {more} more" if more > 0 else "")
+    return CollectionConfigError(
+        f"Qdrant collection {name!r} does not exist.\n"
+        "  expected: an existing collection\n"
+        f"  found:    no collection of that name in {where}, {holds}\n"
+        "  fix:      check collection_name and the storage (storage=; path= or url= on "
+        "T5QdrantVectorStore), or let it be created (create_if_missing=True, or "
+        "T5QdrantVectorStore.from_documents)."
+    )
 
 
 def missing_indexes(spec: CollectionSpec, schema: Schema) -> dict[str, PayloadIndexKind]:

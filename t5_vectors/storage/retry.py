@@ -31,7 +31,7 @@ from tenacity import (
     stop_after_attempt,
 )
 
-from t5_vectors.errors import InvalidInputError
+from t5_vectors.errors import InvalidInputError, StorageError
 from t5_vectors.storage.base import CALLS, AsyncBackend, Backend
 from t5_vectors.storage.errors import is_transient, retry_after
 
@@ -79,7 +79,7 @@ class RetryPolicy:
             "Transient Qdrant error (attempt %d of %d), retrying: %s",
             failed,
             self.attempts,
-            error,
+            _reported(error),
         )
 
     def _after_first(self, error: BaseException) -> tuple[float, dict[str, object]]:
@@ -129,6 +129,17 @@ class RetryPolicy:
             return await function()
 
         return await AsyncRetrying(**options)(attempt)  # type: ignore[arg-type]
+
+
+def _reported(error: BaseException | None) -> str:
+    """What the engine reported, for a retry's warning: of the package's own storage errors
+    (a server that cannot be reached), their cause and where, not their whole message, whose
+    fixes are said once, by the error raised when the tries run out (or by the command line)."""
+    cause = error.__cause__ if isinstance(error, StorageError) else None
+    if cause is None:
+        return str(error)
+    location = getattr(error, "location", None)
+    return f"{cause}" + (f" ({location})" if location else "")
 
 
 IDEMPOTENT = frozenset(

@@ -1,7 +1,7 @@
 """The client code the docs show runs as written, with the newest clients installed, against a
-real server on a loopback socket: the Python blocks of docs/serve.md ("## Clients") and of the
-README's server section, each run as a script in its own process (HF_HUB_OFFLINE and
-TRANSFORMERS_OFFLINE unset there, as the docs ask), with only the server's address changed."""
+real server on a loopback socket: the Python block of docs/serve.md ("## Clients"), run as a
+script in its own process (HF_HUB_OFFLINE and TRANSFORMERS_OFFLINE unset there, as the docs
+ask), with only the server's address changed."""
 
 from __future__ import annotations
 
@@ -77,23 +77,6 @@ def test_the_clients_block_of_docs_serve_md_runs_as_written(start_server, encode
     _close(got["queries"], encoder.encode(["a question"], kind="query")[0])
     _close(got["tei"], encoder.encode(["a text", "another"]))
     _close(got["tei_query"], encoder.encode(["a question"], kind="query"))
-
-
-def test_the_server_block_of_the_readme_runs_as_written(start_server, encoder, tmp_path):
-    block = _block(ROOT / "README.md", "InferenceClient(")
-    served = start_server(api_key="secret")  # the key the block sends
-    got = _run(
-        block,
-        served.url,
-        "print(json.dumps({"
-        "'response': [item.embedding for item in response.data],"
-        "'vectors': vectors,"
-        "'tei': tei_vectors.tolist()}))",
-        tmp_path,
-    )
-    _close(got["response"], encoder.encode(["Ferns like shade."], kind="query"))
-    _close(got["vectors"], encoder.encode(["Ferns like shade.", "Cacti like sun."]))
-    _close(got["tei"], encoder.encode(["Ferns like shade."]))
 
 
 def test_the_docs_show_no_client_call_that_refuses_a_url():

@@ -81,7 +81,10 @@ def translate(error: BaseException, location: str) -> BaseException:
         fix = "Retry, raise the timeout (client_options={'timeout': ...}), or check its load."
     elif isinstance(cause, (httpx.NetworkError, ConnectionError)) or status == "UNAVAILABLE":
         kind, found = StorageUnavailableError, "none reachable"
-        fix = "Start it (docker compose up -d), check the URL, or use embedded storage (path=...)."
+        fix = (
+            "Start it (docker compose up -d), check the URL, or pass a folder as storage= for "
+            "embedded storage."
+        )
     else:
         return error
     return kind(
