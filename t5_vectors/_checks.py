@@ -1,12 +1,12 @@
-"""Checks of user-given values shared by every interface, raising :class:`InvalidInputError`.
-
-Each message names the value in the words of the caller (a parameter, a column, a field), says
-what was expected and what was found.
-"""
+"""Checks shared by every layer: user-given values (:class:`InvalidInputError`, the message
+naming the value in the caller's words, what was expected and what was found), and the
+invariants code relies on (:func:`ensured`, :func:`of_type`: real checks, where an ``assert``
+would vanish under ``python -O``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
 from t5_vectors.errors import InvalidInputError
 
@@ -27,3 +27,24 @@ def check_distinct(named: Iterable[tuple[str, object]], *, noun: str = "name") -
                 f"{seen[name]}. Choose another {noun}."
             )
         seen[name] = what
+
+
+_T = TypeVar("_T")
+
+
+def ensured(value: _T | None, what: str) -> _T:
+    """*value*, which the code before it made sure of, or a ``RuntimeError`` naming *what* (a
+    real check: ``python -O`` strips an ``assert``)."""
+    if value is None:
+        raise RuntimeError(f"internal error: {what} is missing; please report it")
+    return value
+
+
+def of_type(value: object, kind: type[_T], what: str) -> _T:
+    """*value* as a *kind*, which the code before it made sure of, or a ``RuntimeError``."""
+    if not isinstance(value, kind):
+        raise RuntimeError(
+            f"internal error: {what} is a {type(value).__name__}, not a {kind.__name__}; "
+            "please report it"
+        )
+    return value

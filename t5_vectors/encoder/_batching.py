@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from t5_vectors._checks import ensured
 from t5_vectors.errors import EncoderClosedError, EncodingError
 
 
@@ -409,16 +410,12 @@ class MicroBatcher:
             if request.future.done():
                 continue
             if request.want == "pooled":
-                assert pooled is not None
-                request.results[item.index] = pooled[row]
+                request.results[item.index] = ensured(pooled, "the pooled vectors")[row]
             elif request.want == "both":
-                assert pooled is not None
-                assert tokens is not None
-                request.results[0][item.index] = pooled[row]
-                request.results[1][item.index] = tokens[row]
+                request.results[0][item.index] = ensured(pooled, "the pooled vectors")[row]
+                request.results[1][item.index] = ensured(tokens, "the token vectors")[row]
             else:
-                assert tokens is not None
-                request.results[item.index] = tokens[row]
+                request.results[item.index] = ensured(tokens, "the token vectors")[row]
             request.remaining -= 1
             done[id(request)] += 1
         for key, count in done.items():

@@ -54,6 +54,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from t5_vectors._checks import of_type
 from t5_vectors.encoder._int8 import (
     DEFAULT_MAX_ERROR,
     Int8Choice,
@@ -353,8 +354,8 @@ class FastT5Forward(nn.Module):
             hidden = self.embed(input_ids).reshape(batch * length, -1)
         else:
             hidden = self.embed(input_ids.reshape(-1)[real])
-        for layer in self.layers:
-            assert isinstance(layer, _Layer)
+        for module in self.layers:
+            layer = of_type(module, _Layer, "an encoder layer")
             context = self._attend(layer, hidden, bias, real, batch, length, fused)
             hidden = _add_linear(hidden, context, layer.o)
             normed = _rms_norm(hidden, layer.ff_norm, layer.ff_eps, fused=fused)

@@ -38,6 +38,7 @@ from typing import Any
 
 import torch
 
+from t5_vectors._checks import ensured
 from t5_vectors.encoder._forward import FastT5Forward
 from t5_vectors.encoder.pooling import EmbeddingHead
 
@@ -103,9 +104,7 @@ class StaticPass:
             else:
                 self.hidden.copy_(hidden)
                 self.pooled.copy_(pooled)
-        assert self.hidden is not None
-        assert self.pooled is not None
-        return self.hidden, self.pooled
+        return ensured(self.hidden, "the graph's output"), ensured(self.pooled, "its pooled output")
 
 
 class GraphCache:

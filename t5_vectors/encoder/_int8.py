@@ -40,6 +40,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from t5_vectors._checks import ensured
+
 #: A projection stays float32 when its int8 output error on calibration inputs is above this.
 DEFAULT_MAX_ERROR = 0.05
 
@@ -222,13 +224,13 @@ def choose(
     recorder: Recorder, weight: torch.Tensor, *, smoothable: bool, max_error: float
 ) -> tuple[_Candidate, bool]:
     """The better int8 form of one projection and whether it runs in int8 (see the docstring)."""
-    assert recorder.channel_max is not None
+    channel_max = ensured(recorder.channel_max, "the recorded channel maxima")
     sample = recorder.sample()
     weight = weight.detach().float()
     plain = _Candidate(weight, None, _relative_error(weight, sample))
     best = plain
     if smoothable:
-        factors = smoothing_factors(recorder.channel_max, weight)
+        factors = smoothing_factors(channel_max, weight)
         smoothed_weight = weight * factors
         error = _relative_error(smoothed_weight, sample / factors)
         if error < plain.error:
@@ -255,14 +257,13 @@ def plan_int8(
         candidate, use_int8 = choose(
             recorder, weights[name], smoothable=smoothable[name], max_error=max_error
         )
-        assert recorder.channel_max is not None
         choice = Int8Choice(
             layer=layer,
             name=name,
             int8=use_int8,
             smoothed=candidate.factors is not None,
             error=candidate.error,
-            outlier_ratio=outlier_ratio(recorder.channel_max),
+            outlier_ratio=outlier_ratio(ensured(recorder.channel_max, "the channel maxima")),
         )
         out[name] = (candidate, choice)
     return out

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from t5_vectors._checks import ensured
 from t5_vectors.encoder._batching import BatchItem, BatchOutput
 from t5_vectors.encoder._graphs import GraphCache
 from t5_vectors.encoder.pooling import EmbeddingHead
@@ -150,8 +151,8 @@ class BatchRunner:
         pooled: torch.Tensor | None
         with torch.inference_mode(), stream:
             if shape is not None:
-                assert self.graphs is not None
-                hidden, pooled = self.graphs.run(shape, ids, mask, pool_mask)
+                graphs = ensured(self.graphs, "the captured CUDA graphs")
+                hidden, pooled = graphs.run(shape, ids, mask, pool_mask)
             else:
                 ids_d, mask_d = self._to_device(ids), self._to_device(mask)
                 pool_mask_d = mask_d if pool_mask is mask else self._to_device(pool_mask)

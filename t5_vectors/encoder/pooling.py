@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from t5_vectors._checks import ensured
 from t5_vectors.errors import InvalidInputError
 
 POOLING_MODES: tuple[str, ...] = (
@@ -175,8 +176,7 @@ class Pooler(nn.Module):
                 pos_weights = weights * (positions + 1).to(hidden.dtype).view(1, -1, 1)
                 out.append((hidden * pos_weights).sum(dim=1) / pos_weights.sum(dim=1))
             else:  # attention
-                assert self.attention is not None
-                out.append(self.attention(hidden, mask))
+                out.append(ensured(self.attention, "the attention pooling")(hidden, mask))
         return out[0] if len(out) == 1 else torch.cat(out, dim=-1)
 
 

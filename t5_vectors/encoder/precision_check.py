@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from t5_vectors._checks import ensured
 from t5_vectors.encoder.precision import cpu_has_native_bf16, resolve_device, resolve_dtype
 from t5_vectors.encoder.texts import check_texts
 from t5_vectors.errors import InvalidInputError
@@ -324,7 +325,7 @@ def run_comparison(
                 start = time.perf_counter()
                 vectors = encoder.encode(items)
                 seconds = min(seconds, time.perf_counter() - start)
-            assert vectors is not None
+            vectors = ensured(vectors, "the vectors of a timed pass")
             note = _note(name, encoder)
         finally:
             encoder.close()

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from t5_vectors._checks import ensured, of_type
 from t5_vectors.encoder.core import T5Encoder
 from t5_vectors.encoder.precision import resolve_device
 from t5_vectors.encoder.texts import check_texts
@@ -390,13 +391,12 @@ def _pooled(head: ClassificationHead, features: Features) -> torch.Tensor:
     """Pooled training features as the untrained head sees them (for standardisation)."""
     if isinstance(features, PooledFeatures):
         return features.vectors
-    assert isinstance(features, TokenFeatures)
+    features = of_type(features, TokenFeatures, "the training features")
     out: list[torch.Tensor] = []
     with torch.no_grad():
         for index in batches(torch.arange(len(features), device=features.device), 256):
             hidden, mask = features.take(index)
-            assert mask is not None
-            out.append(head.pool(hidden, mask))
+            out.append(head.pool(hidden, ensured(mask, "the token features' mask")))
     return torch.cat(out)
 
 
@@ -431,11 +431,11 @@ def _solve(
     """The ``"lbfgs"`` fit of a linear head, as a one-record :class:`TrainingHistory`."""
     from tqdm.auto import tqdm
 
-    assert isinstance(train, PooledFeatures)
+    train = of_type(train, PooledFeatures, "the training features")
     held_out = None
     if validation is not None:
-        assert isinstance(validation[0], PooledFeatures)
-        held_out = (validation[0].vectors, validation[1])
+        vectors = of_type(validation[0], PooledFeatures, "the validation features").vectors
+        held_out = (vectors, validation[1])
     bar = tqdm(desc="Training", unit="fit", disable=not config.progress)
     try:
         fit = fit_linear(

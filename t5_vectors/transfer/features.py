@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from t5_vectors._checks import ensured
 from t5_vectors.transfer.heads import HeadConfig
 
 Kind = Literal["document", "query"]
@@ -194,6 +195,5 @@ def _pool_all(tokens: TokenFeatures, pool: Pool, batch_size: int = 256) -> Poole
     with torch.no_grad():
         for index in batches(torch.arange(len(tokens), device=tokens.device), batch_size):
             hidden, mask = tokens.take(index)
-            assert mask is not None
-            pooled.append(pool(hidden, mask))
+            pooled.append(pool(hidden, ensured(mask, "the token features' mask")))
     return PooledFeatures(torch.cat(pooled))

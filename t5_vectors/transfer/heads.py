@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from t5_vectors._checks import of_type
 from t5_vectors.encoder.pooling import Pooler, activation_from_name, normalize_pooling_modes
 from t5_vectors.errors import InvalidInputError
 
@@ -200,8 +201,7 @@ class ClassificationHead(nn.Module):
         An untrained head then predicts the training prior instead of a random class, so the
         early epochs learn from the features instead of the class balance.
         """
-        output = self.mlp[-1]
-        assert isinstance(output, nn.Linear)
+        output = of_type(self.mlp[-1], nn.Linear, "the head's output layer")
         prior = class_mass.double() / class_mass.double().sum()
         with torch.no_grad():
             output.bias.copy_(torch.log(prior.clamp(min=1e-12)).float())

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from t5_vectors._checks import of_type
 from t5_vectors.transfer.heads import ClassificationHead
 
 #: The regularisation strengths tried (inverse, as scikit-learn's ``C``), strongest first.
@@ -146,8 +147,7 @@ def fit_linear(
         generator: draws the folds.
         progress: called once per fit (for a progress bar).
     """
-    output = head.mlp[-1]
-    assert isinstance(output, nn.Linear)
+    output = of_type(head.mlp[-1], nn.Linear, "a linear head's output layer")
 
     def standardise(x: torch.Tensor) -> torch.Tensor:
         return ((x.float() - head.shift) / head.scale).detach()
