@@ -58,6 +58,29 @@ class StoredSource:
     stored: str | None = None
 
 
+class _SourceTally:
+    """Counts the chunks of each source over a scan, and keeps when each file was stored."""
+
+    def __init__(self) -> None:
+        self.chunks: dict[str | None, int] = {}
+        self.stored: dict[str, str] = {}
+
+    def add(self, record: Record) -> None:
+        payload = record.payload or {}
+        metadata = payload.get(METADATA_KEY)
+        source = metadata.get("source") if isinstance(metadata, Mapping) else None
+        key = source if isinstance(source, str) else None
+        self.chunks[key] = self.chunks.get(key, 0) + 1
+        file = payload.get(FILE_KEY)
+        if key is not None and isinstance(file, Mapping) and isinstance(file.get("stored"), str):
+            self.stored[key] = file["stored"]
+
+    def sources(self) -> list[StoredSource]:
+        """By source, documents without one last."""
+        order = sorted(self.chunks, key=lambda s: (s is None, s or ""))
+        return [StoredSource(s, self.chunks[s], self.stored.get(s) if s else None) for s in order]
+
+
 Selection = bool | tuple[str, ...]
 
 
@@ -207,23 +230,10 @@ class Collection:
     def sources(self) -> list[StoredSource]:
         """Every source the collection holds, with its chunk count and when it was stored,
         sorted by source (documents without a source last); one pass over the points."""
-        chunks: dict[str | None, int] = {}
-        stored: dict[str, str] = {}
+        tally = _SourceTally()
         for record in self.scan(with_payload=(SOURCE_KEY, FILE_KEY)):
-            payload = record.payload or {}
-            metadata = payload.get(METADATA_KEY)
-            source = metadata.get("source") if isinstance(metadata, Mapping) else None
-            key = source if isinstance(source, str) else None
-            chunks[key] = chunks.get(key, 0) + 1
-            file = payload.get(FILE_KEY)
-            if (
-                key is not None
-                and isinstance(file, Mapping)
-                and isinstance(file.get("stored"), str)
-            ):
-                stored[key] = file["stored"]
-        order = sorted(chunks, key=lambda s: (s is None, s or ""))
-        return [StoredSource(s, chunks[s], stored.get(s) if s else None) for s in order]
+            tally.add(record)
+        return tally.sources()
 
     def head(
         self, limit: int, *, with_payload: Selection = True, with_vectors: Selection = False
@@ -346,23 +356,10 @@ class Collection:
 
     async def asources(self) -> list[StoredSource]:
         """Async :meth:`sources`."""
-        chunks: dict[str | None, int] = {}
-        stored: dict[str, str] = {}
+        tally = _SourceTally()
         async for record in self.ascan(with_payload=(SOURCE_KEY, FILE_KEY)):
-            payload = record.payload or {}
-            metadata = payload.get(METADATA_KEY)
-            source = metadata.get("source") if isinstance(metadata, Mapping) else None
-            key = source if isinstance(source, str) else None
-            chunks[key] = chunks.get(key, 0) + 1
-            file = payload.get(FILE_KEY)
-            if (
-                key is not None
-                and isinstance(file, Mapping)
-                and isinstance(file.get("stored"), str)
-            ):
-                stored[key] = file["stored"]
-        order = sorted(chunks, key=lambda s: (s is None, s or ""))
-        return [StoredSource(s, chunks[s], stored.get(s) if s else None) for s in order]
+            tally.add(record)
+        return tally.sources()
 
     async def ahead(
         self, limit: int, *, with_payload: Selection = True, with_vectors: Selection = False

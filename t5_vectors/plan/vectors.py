@@ -21,7 +21,7 @@ query elements to ``u8`` too, which destroys the signed, normalised T5 token vec
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal, TypeVar, Union, cast
 
@@ -348,12 +348,3 @@ def _check_name(what: str, name: object) -> None:
             f"{what}: expected a non-empty name without spaces or '/', found {name!r}."
         )
 
-
-def layout_options(
-    token_vectors: object, sparse_vectors: object, d_model: int | None
-) -> tuple[TokenVectors | None, SparseVectors | None]:
-    """Validate ``QdrantIndex``'s ``token_vectors`` / ``sparse_vectors`` and size the tokens."""
-    tokens = token_vectors_option(token_vectors)
-    if tokens is not None and d_model is not None:
-        tokens = replace(tokens, size=d_model)
-    return tokens, sparse_vectors_option(sparse_vectors)
