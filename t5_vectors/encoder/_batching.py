@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -82,7 +81,6 @@ class _Request:
     items: collections.deque[BatchItem] = field(default_factory=collections.deque)
     results: Any = None
     remaining: int = 0
-    seq: int = 0
 
 
 # Runs one batch; returns (pooled rows or None, token arrays or None), aligned with the batch.
@@ -125,21 +123,17 @@ class MicroBatcher:
         token_budget: int,
         max_batch_size: int,
         max_wait: float = 0.0,
-        name: str = "t5-vectors-encoder",
         launch: LaunchBatch | None = None,
     ) -> None:
         self._run_batch = run_batch
-        self._given_run_batch = run_batch
         self._launch = launch
         self._dim = dim
         self.token_budget = token_budget
         self.max_batch_size = max_batch_size
-        self._name = name
         self._cond = threading.Condition()
         self._pending: collections.deque[_Request] = collections.deque()
         self._closed = False
         self._thread: threading.Thread | None = None
-        self._seq = itertools.count()
         self.max_wait = max_wait
         self._concurrent = False  # the last batch served several requests
         self._pass_seconds: float | None = None  # moving average of a forward pass's time
@@ -180,7 +174,6 @@ class MicroBatcher:
                     "The encoder was closed; expected an open encoder. Create a new one with "
                     "T5Encoder.from_pretrained(...)."
                 )
-            request.seq = next(self._seq)
             self._pending.append(request)
             if self._thread is None:
                 self._start_worker()
@@ -308,7 +301,7 @@ class MicroBatcher:
 
     def _start_worker(self) -> None:
         """Start the worker thread (call with the lock held)."""
-        self._thread = threading.Thread(target=self._worker, name=self._name, daemon=True)
+        self._thread = threading.Thread(target=self._worker, name="t5-vectors-encoder", daemon=True)
         self._thread.start()
 
     def _worker(self) -> None:
@@ -355,7 +348,7 @@ class MicroBatcher:
             _fail(request, error)
 
     def _start(self, batch: list[BatchItem]) -> _InFlight | None:
-        """Run *batch*, or queue it when a launch function was given (and not replaced)."""
+        """Run *batch*, or queue it when a launch function was given."""
         requests = {id(item.request): item.request for item in batch}
         need_pooled = any(r.want != "tokens" for r in requests.values())
         need_tokens = any(r.want != "pooled" for r in requests.values())
@@ -363,7 +356,7 @@ class MicroBatcher:
         self.texts_run += len(batch)
         started = time.perf_counter()
         try:
-            if self._launch is not None and self._run_batch is self._given_run_batch:
+            if self._launch is not None:
                 return _InFlight(batch, self._launch(batch, need_pooled, need_tokens), started)
             output = self._run_batch(batch, need_pooled, need_tokens)
         except BaseException as err:  # SystemExit in this thread would kill the worker

@@ -135,7 +135,7 @@ class T5Encoder:
             input_ids, mask = stage_batch(ids, pad_id=self._pad_id)
             self._int8_choices = fast.quantize_int8(input_ids, mask)
             self.dtype = torch.qint8
-        graphs = self._graph_cache(fast, head, config, tokenizer)
+        graphs = self._graph_cache(fast, head, config)
         forward = _forward_function(self._model, fast)
         self._prefix_lengths = {
             kind: self._text_tokenizer.prefix_length(self._prefix(kind)) for kind in _KINDS
@@ -157,7 +157,7 @@ class T5Encoder:
         weakref.finalize(self, self._batcher.close)
 
     def _graph_cache(
-        self, fast: FastT5Forward | None, head: EmbeddingHead, config: EncoderConfig, tokenizer: Any
+        self, fast: FastT5Forward | None, head: EmbeddingHead, config: EncoderConfig
     ) -> GraphCache | None:
         """The CUDA-graph buckets when ``config.cuda_graphs`` asks for them (CUDA only)."""
         if not config.cuda_graphs:
@@ -168,8 +168,7 @@ class T5Encoder:
                 f"found {type(self._model).__name__} in {self.dtype} on {self.device}. Pass "
                 "cuda_graphs=False, or leave it unset to use graphs wherever they apply."
             )
-        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        return GraphCache(fast, head, self.device, pad_id=int(pad_id))
+        return GraphCache(fast, head, self.device, pad_id=self._pad_id)
 
     # --------------------------------------------------------------------------------- loading
     @classmethod
