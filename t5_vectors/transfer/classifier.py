@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from t5_vectors._checks import ensured, of_type
+from t5_vectors._checks import of_type
 from t5_vectors.encoder.core import T5Encoder
 from t5_vectors.encoder.precision import resolve_device
 from t5_vectors.encoder.texts import check_texts
@@ -20,10 +20,10 @@ from t5_vectors.transfer import persistence
 from t5_vectors.transfer.features import (
     Features,
     PooledFeatures,
-    TokenFeatures,
     batches,
     iter_features,
     join_features,
+    pool_all,
 )
 from t5_vectors.transfer.heads import ENCODER_POOLING, ClassificationHead, HeadConfig
 from t5_vectors.transfer.labels import (
@@ -250,7 +250,8 @@ class T5Classifier:
         else:
             train = features.subset(train_index)
             validation = features.subset(val_index) if len(val_index) else None
-        head.set_standardization(_pooled(head, train))
+        # Standardised by the pooled training features as the untrained head sees them.
+        head.set_standardization(pool_all(train, head.pool).vectors)
         counts = torch.bincount(torch.as_tensor(y_train), minlength=len(classes)).float()
         head.set_prior(counts if weights is None else counts * weights)
         device = self.device
@@ -365,17 +366,14 @@ class T5Classifier:
         return clf
 
     # ------------------------------------------------------------------------------- internals
-    @property
-    def _trains_pooling(self) -> bool:
-        return self.head_config.trains_pooling
-
     def _features(self, texts: list[str], head: ClassificationHead, *, progress: bool) -> Features:
         with _bar(len(texts), progress, "Encoding") as bar:
             return join_features(self._chunks(texts, head, bar))
 
     def _chunks(self, texts: list[str], head: ClassificationHead, bar: Any) -> Iterator[Features]:
         """The features of *texts* chunk by chunk, pooled by *head* unless it trains pooling."""
-        pool = head.pool if self.head_config.pools_tokens and not self._trains_pooling else None
+        config = self.head_config
+        pool = head.pool if config.pools_tokens and not config.trains_pooling else None
         return iter_features(
             self.encoder,
             texts,
@@ -385,19 +383,6 @@ class T5Classifier:
             pool=pool,
             progress=bar,
         )
-
-
-def _pooled(head: ClassificationHead, features: Features) -> torch.Tensor:
-    """Pooled training features as the untrained head sees them (for standardisation)."""
-    if isinstance(features, PooledFeatures):
-        return features.vectors
-    features = of_type(features, TokenFeatures, "the training features")
-    out: list[torch.Tensor] = []
-    with torch.no_grad():
-        for index in batches(torch.arange(len(features), device=features.device), 256):
-            hidden, mask = features.take(index)
-            out.append(head.pool(hidden, ensured(mask, "the token features' mask")))
-    return torch.cat(out)
 
 
 def _check_solver(solver: object, C: object, config: HeadConfig) -> bool:

@@ -163,7 +163,7 @@ def iter_features(
         else:
             states = encoder.encode_tokens(chunk, kind=kind)
             tokens = TokenFeatures(states, [min(start, len(s) - 1) for s in states], device)
-            features = tokens if pool is None else _pool_all(tokens, pool)
+            features = tokens if pool is None else pool_all(tokens, pool)
         if progress is not None:
             progress.update(len(chunk))
         yield features
@@ -190,10 +190,14 @@ def join_features(chunks: Iterable[Features]) -> Features:
     )
 
 
-def _pool_all(tokens: TokenFeatures, pool: Pool, batch_size: int = 256) -> PooledFeatures:
+def pool_all(features: Features, pool: Pool) -> PooledFeatures:
+    """*features* pooled: token states through *pool*, 256 texts at a time and without
+    gradients; pooled features as they are."""
+    if isinstance(features, PooledFeatures):
+        return features
     pooled: list[torch.Tensor] = []
     with torch.no_grad():
-        for index in batches(torch.arange(len(tokens), device=tokens.device), batch_size):
-            hidden, mask = tokens.take(index)
+        for index in batches(torch.arange(len(features), device=features.device), 256):
+            hidden, mask = features.take(index)
             pooled.append(pool(hidden, ensured(mask, "the token features' mask")))
     return PooledFeatures(torch.cat(pooled))
