@@ -24,12 +24,8 @@ FORMAT = 1
 """The sidecar's format version; a newer one is refused with a typed error."""
 
 
-def _quantization(q: Quantization | None) -> dict[str, Any] | None:
-    return None if q is None else asdict(q)
-
-
-def _hnsw(h: Hnsw | None) -> dict[str, Any] | None:
-    return None if h is None else asdict(h)
+def _fields(value: Quantization | Hnsw | None) -> dict[str, Any] | None:
+    return None if value is None else asdict(value)
 
 
 def schema_to_json(schema: Schema) -> dict[str, Any]:
@@ -42,16 +38,16 @@ def schema_to_json(schema: Schema) -> dict[str, Any]:
                 "multivector": spec.multivector,
                 "datatype": spec.datatype,
                 "on_disk": spec.on_disk,
-                "quantization": _quantization(spec.quantization),
-                "hnsw": _hnsw(spec.hnsw),
+                "quantization": _fields(spec.quantization),
+                "hnsw": _fields(spec.hnsw),
             }
             for name, spec in schema.dense.items()
         },
         "sparse": {
             name: {"idf": spec.idf, "on_disk": spec.on_disk} for name, spec in schema.sparse.items()
         },
-        "quantization": _quantization(schema.quantization),
-        "hnsw": _hnsw(schema.hnsw),
+        "quantization": _fields(schema.quantization),
+        "hnsw": _fields(schema.hnsw),
         "payload_indexes": dict(schema.payload_indexes),
         "metadata": dict(schema.metadata),
         "on_disk_payload": schema.on_disk_payload,
