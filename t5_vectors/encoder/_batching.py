@@ -83,6 +83,16 @@ class _Request:
     remaining: int = 0
 
 
+def empty_results(want: str, size: int, dim: int) -> Any:
+    """Where the rows of a call of *size* texts land: an array (``"pooled"``), a list
+    (``"tokens"``) or both (``"both"``), filled in by row as batches finish."""
+    if want == "pooled":
+        return np.empty((size, dim), dtype=np.float32)
+    if want == "both":
+        return (np.empty((size, dim), dtype=np.float32), [None] * size)
+    return [None] * size
+
+
 # Runs one batch; returns (pooled rows or None, token arrays or None), aligned with the batch.
 BatchOutput = tuple[np.ndarray | None, list[np.ndarray] | None]
 RunBatch = Callable[[list[BatchItem], bool, bool], BatchOutput]
@@ -154,13 +164,7 @@ class MicroBatcher:
         a ``(array, list)`` pair (both, from the same forward pass)."""
         future: Future[Any] = Future()
         request = _Request(want=want, size=len(token_ids), future=future, progress=progress)
-        if want == "pooled":
-            request.results = np.empty((len(token_ids), self._dim), dtype=np.float32)
-        elif want == "both":
-            pooled = np.empty((len(token_ids), self._dim), dtype=np.float32)
-            request.results = (pooled, [None] * len(token_ids))
-        else:
-            request.results = [None] * len(token_ids)
+        request.results = empty_results(want, len(token_ids), self._dim)
         if not token_ids:
             future.set_result(request.results)
             return future
