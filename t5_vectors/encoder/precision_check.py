@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from t5_vectors._checks import ensured
+from t5_vectors._checks import check_positive_int, ensured
 from t5_vectors.encoder.precision import cpu_has_native_bf16, resolve_device, resolve_dtype
 from t5_vectors.encoder.texts import check_texts
 from t5_vectors.errors import InvalidInputError
@@ -297,8 +297,7 @@ def run_comparison(
             "more texts (a few hundred of your own show more)."
         )
     for label, value in (("k", k), ("repeats", repeats)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidInputError(f"{label}: expected an int >= 1, found {value!r}.")
+        check_positive_int(label, value)
     if (
         isinstance(tolerance, bool)
         or not isinstance(tolerance, int | float)
