@@ -216,7 +216,9 @@ def _read_json(path: Path) -> Any:
         ) from err
 
 
-def _read_t5_config(folder: Path) -> tuple[str, int]:
+def _read_t5_folder(folder: Path) -> tuple[str, int]:
+    """The model type and ``d_model`` of the T5 checkpoint in *folder* (from its
+    ``config.json``); the folder must hold its tokenizer too."""
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise NotT5CheckpointError(
@@ -230,16 +232,13 @@ def _read_t5_config(folder: Path) -> tuple[str, int]:
             f"Expected a T5 checkpoint (model_type 't5' or 'mt5') in {folder}, found model_type "
             f"{model_type!r}. t5-vectors loads T5 encoders only (T5, Sentence-T5, GTR, flan)."
         )
-    return str(model_type), int(config["d_model"])
-
-
-def _check_tokenizer(folder: Path) -> None:
     if not any((folder / name).is_file() for name in ("tokenizer.json", "spiece.model")):
         raise ModelLoadError(
             f"Expected a tokenizer (tokenizer.json or spiece.model) in {folder}, found neither. "
             "Save the tokenizer next to the model (tokenizer.save_pretrained(folder)) or copy "
             "spiece.model from the original checkpoint."
         )
+    return str(model_type), int(config["d_model"])
 
 
 def read_checkpoint(root: Path) -> CheckpointSpec:
@@ -248,8 +247,7 @@ def read_checkpoint(root: Path) -> CheckpointSpec:
         return _read_own(root)
     if (root / "modules.json").is_file():
         return _read_sentence_transformers(root)
-    model_type, d_model = _read_t5_config(root)
-    _check_tokenizer(root)
+    model_type, d_model = _read_t5_folder(root)
     return CheckpointSpec(
         root=root, layout="t5", transformer_dir=root, model_type=model_type, d_model=d_model
     )
@@ -257,8 +255,7 @@ def read_checkpoint(root: Path) -> CheckpointSpec:
 
 def _read_own(root: Path) -> CheckpointSpec:
     config = _read_json(root / OWN_CONFIG)
-    model_type, d_model = _read_t5_config(root)
-    _check_tokenizer(root)
+    model_type, d_model = _read_t5_folder(root)
     denses = tuple(
         DenseSpec(
             int(d["in_features"]), int(d["out_features"]), bool(d["bias"]), d.get("activation")
@@ -381,8 +378,7 @@ def _read_sentence_transformers(root: Path) -> CheckpointSpec:
         raise NotT5CheckpointError(
             f"Expected a Transformer module in {root / 'modules.json'}, found none."
         )
-    model_type, d_model = _read_t5_config(transformer_dir)
-    _check_tokenizer(transformer_dir)
+    model_type, d_model = _read_t5_folder(transformer_dir)
     max_length: int | None = None
     lowercase = False
     for config_dir in (transformer_dir, root):
