@@ -122,7 +122,7 @@ class DtypeReport:
         )
         tail = f"; {', '.join(losing)} do{'es' if len(losing) == 1 else ''} not" if losing else ""
         pick = (
-            f"; use dtype={_quoted(best.dtype)} ({self.speedup(best):.2f}x float32's speed)"
+            f"; use dtype='{best.dtype}' ({self.speedup(best):.2f}x float32's speed)"
             if best is not self.reference
             else "; use dtype='float32'"
         )
@@ -176,10 +176,6 @@ class DtypeReport:
             "recommended": self.recommended.dtype,
             "verdict": self.verdict(),
         }
-
-
-def _quoted(name: str) -> str:
-    return f"'{name}'"
 
 
 def default_dtypes(device: str | torch.device = "cpu") -> tuple[str, ...]:
