@@ -412,7 +412,8 @@ class T5Encoder:
 
     def tokenize(self, texts: Sequence[str], *, kind: Kind = "document") -> list[list[int]]:
         """Token ids exactly as the encoder feeds them (prefix, truncation, ``</s>``)."""
-        ids, _ = self._prepare(texts, kind)
+        _check_kind(kind)
+        ids, _ = self._prepare_items(check_texts(texts), kind)
         return ids
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -456,10 +457,6 @@ class T5Encoder:
     # ------------------------------------------------------------------------------- internals
     def _prefix(self, kind: str) -> str:
         return self.config.query_prefix if kind == "query" else self.config.document_prefix
-
-    def _prepare(self, texts: Sequence[str], kind: str) -> tuple[list[list[int]], bool]:
-        _check_kind(kind)
-        return self._prepare_items(check_texts(texts), kind)
 
     def _prepare_items(self, items: list[str], kind: str) -> tuple[list[list[int]], bool]:
         """Token ids of already-checked texts, with the kind's prefix and lower-casing."""
