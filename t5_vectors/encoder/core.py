@@ -135,7 +135,7 @@ class T5Encoder:
             input_ids, mask = stage_batch(ids, pad_id=self._pad_id)
             self._int8_choices = fast.quantize_int8(input_ids, mask)
             self.dtype = torch.qint8
-        graphs = self._graph_cache(fast, head, config)
+        graphs = self._graph_cache(fast)
         forward = _forward_function(self._model, fast)
         self._prefix_lengths = {
             kind: self._text_tokenizer.prefix_length(self._prefix(kind)) for kind in _KINDS
@@ -156,11 +156,9 @@ class T5Encoder:
         )
         weakref.finalize(self, self._batcher.close)
 
-    def _graph_cache(
-        self, fast: FastT5Forward | None, head: EmbeddingHead, config: EncoderConfig
-    ) -> GraphCache | None:
+    def _graph_cache(self, fast: FastT5Forward | None) -> GraphCache | None:
         """The CUDA-graph buckets when ``config.cuda_graphs`` asks for them (CUDA only)."""
-        if not config.cuda_graphs:
+        if not self.config.cuda_graphs:
             return None
         if self.device.type != "cuda" or fast is None or fast.quantized:
             raise InvalidInputError(
@@ -168,7 +166,7 @@ class T5Encoder:
                 f"found {type(self._model).__name__} in {self.dtype} on {self.device}. Pass "
                 "cuda_graphs=False, or leave it unset to use graphs wherever they apply."
             )
-        return GraphCache(fast, head, self.device, pad_id=self._pad_id)
+        return GraphCache(fast, self._head, self.device, pad_id=self._pad_id)
 
     # --------------------------------------------------------------------------------- loading
     @classmethod
