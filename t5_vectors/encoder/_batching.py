@@ -339,16 +339,12 @@ class MicroBatcher:
             "serves the others."
         )
         error.__cause__ = err
-        requests = {id(item.request): item.request for item in batch}
         with self._cond:
-            for request in requests.values():
-                request.items.clear()
-                if request in self._pending:
-                    self._pending.remove(request)
+            requests = self._drop(batch)
             self._thread = None
             if self._pending and not self._closed:
                 self._start_worker()
-        for request in requests.values():
+        for request in requests:
             _fail(request, error)
 
     def _start(self, batch: list[BatchItem]) -> _InFlight | None:
@@ -382,7 +378,6 @@ class MicroBatcher:
 
     def _fail_batch(self, batch: list[BatchItem], err: BaseException) -> None:
         """Fail every request with items in *batch*; the others keep being served."""
-        requests = {id(item.request): item.request for item in batch}
         error = EncodingError(
             f"The forward pass over a batch of {len(batch)} texts failed: "
             f"{type(err).__name__}: {err}. Only the calls in this batch failed; the encoder "
@@ -390,12 +385,19 @@ class MicroBatcher:
         )
         error.__cause__ = err
         with self._cond:
-            for request in requests.values():
-                request.items.clear()
-                if request in self._pending:
-                    self._pending.remove(request)
-        for request in requests.values():
+            requests = self._drop(batch)
+        for request in requests:
             _fail(request, error)
+
+    def _drop(self, batch: list[BatchItem]) -> list[_Request]:
+        """Take the requests with items in *batch* out of the queue, with their remaining
+        items, and return them (call with the lock held)."""
+        requests = list({id(item.request): item.request for item in batch}.values())
+        for request in requests:
+            request.items.clear()
+            if request in self._pending:
+                self._pending.remove(request)
+        return requests
 
     def _deliver(self, batch: list[BatchItem], output: BatchOutput) -> None:
         """Copy each row of *output* to its request; resolve the requests that are complete."""
