@@ -28,7 +28,14 @@ from t5_vectors.encoder._digest import checkpoint_digest
 from t5_vectors.encoder._forward import FastT5Forward, install_fast_forward
 from t5_vectors.encoder._graphs import GraphCache
 from t5_vectors.encoder._int8 import CALIBRATION_TEXTS, Int8Choice, int8_supported
-from t5_vectors.encoder._loading import compute_dtype, default_budget, load_parts, tokenizer_limit
+from t5_vectors.encoder._loading import (
+    build_head,
+    compute_dtype,
+    default_budget,
+    load_model,
+    load_tokenizer,
+    tokenizer_limit,
+)
 from t5_vectors.encoder._runner import BatchRunner, Forward, stage_batch
 from t5_vectors.encoder._streaming import StreamedCall
 from t5_vectors.encoder.config import EncoderConfig, EncoderStats, TruncationWarning
@@ -234,8 +241,9 @@ class T5Encoder:
             cache_dir=cache_dir,
         )
         spec = read_checkpoint(root)
-        parts = load_parts(spec, dtype=torch_dtype, device=torch_device, pooling=pooling)
-        tokenizer, model, head = parts.tokenizer, parts.model, parts.head
+        tokenizer = load_tokenizer(spec)
+        model = load_model(spec, torch_dtype, torch_device)
+        head = build_head(spec, pooling).to(torch_device)
         budget, batch_size, wait_ms = default_budget(torch_device)
         config = EncoderConfig(
             pooling=head.pooler.modes,
