@@ -230,10 +230,8 @@ class T5Classifier:
             val_texts, val_y = _check_validation_data(validation_data, classes)
             train_index, y_train = np.arange(len(items)), y
         else:
-            split = 0.0 if lbfgs else _check_split(validation_split)
-            if lbfgs:
-                _check_split(validation_split)
-            if split > 0:
+            split = _check_split(validation_split)  # checked even where "lbfgs" ignores it
+            if split > 0 and not lbfgs:
                 train_index, val_index = stratified_split(y, split, generator)
                 y_train, val_y = y[train_index], y[val_index]
             else:
