@@ -228,7 +228,9 @@ class T5Classifier:
         val_texts: list[str] = []
         if validation_data is not None:
             val_texts, val_y = _check_validation_data(validation_data, classes)
+            # Encoded after the training texts (items + val_texts below): rows from len(items).
             train_index, y_train = np.arange(len(items)), y
+            val_index = np.arange(len(items), len(items) + len(val_texts))
         else:
             split = _check_split(validation_split)  # checked even where "lbfgs" ignores it
             if split > 0 and not lbfgs:
@@ -242,12 +244,8 @@ class T5Classifier:
         ).to(self.device)
 
         features = self._features(items + val_texts, head, progress=progress)
-        if validation_data is not None:
-            train = features.subset(np.arange(len(items)))
-            validation: Features | None = features.subset(np.arange(len(items), len(features)))
-        else:
-            train = features.subset(train_index)
-            validation = features.subset(val_index) if len(val_index) else None
+        train = features.subset(train_index)
+        validation = features.subset(val_index) if len(val_index) else None
         # Standardised by the pooled training features as the untrained head sees them.
         head.set_standardization(pool_all(train, head.pool).vectors)
         counts = torch.bincount(torch.as_tensor(y_train), minlength=len(classes)).float()
