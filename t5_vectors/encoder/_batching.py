@@ -333,19 +333,16 @@ class MicroBatcher:
 
     def _replace_worker(self, batch: list[BatchItem], err: BaseException) -> None:
         """The worker died outside a forward pass: fail its batch, start a new worker."""
-        error = EncodingError(
-            f"The encoder's worker thread stopped while serving a batch of {len(batch)} texts: "
-            f"{type(err).__name__}: {err}. Only the calls in that batch failed; a new worker "
-            "serves the others."
+        self._fail_requests(
+            batch,
+            err,
+            f"The encoder's worker thread stopped while serving a batch of {len(batch)} texts",
+            "Only the calls in that batch failed; a new worker serves the others.",
         )
-        error.__cause__ = err
         with self._cond:
-            requests = self._drop(batch)
             self._thread = None
             if self._pending and not self._closed:
                 self._start_worker()
-        for request in requests:
-            _fail(request, error)
 
     def _start(self, batch: list[BatchItem]) -> _InFlight | None:
         """Run *batch*, or queue it when a launch function was given."""
@@ -378,26 +375,29 @@ class MicroBatcher:
 
     def _fail_batch(self, batch: list[BatchItem], err: BaseException) -> None:
         """Fail every request with items in *batch*; the others keep being served."""
-        error = EncodingError(
-            f"The forward pass over a batch of {len(batch)} texts failed: "
-            f"{type(err).__name__}: {err}. Only the calls in this batch failed; the encoder "
-            "keeps serving."
+        self._fail_requests(
+            batch,
+            err,
+            f"The forward pass over a batch of {len(batch)} texts failed",
+            "Only the calls in this batch failed; the encoder keeps serving.",
         )
-        error.__cause__ = err
-        with self._cond:
-            requests = self._drop(batch)
-        for request in requests:
-            _fail(request, error)
 
-    def _drop(self, batch: list[BatchItem]) -> list[_Request]:
+    def _fail_requests(
+        self, batch: list[BatchItem], cause: BaseException, what: str, then: str
+    ) -> None:
         """Take the requests with items in *batch* out of the queue, with their remaining
-        items, and return them (call with the lock held)."""
-        requests = list({id(item.request): item.request for item in batch}.values())
-        for request in requests:
-            request.items.clear()
-            if request in self._pending:
-                self._pending.remove(request)
-        return requests
+        items, and fail them with an :class:`EncodingError`: *what* happened, *cause*, *then*
+        what follows."""
+        error = EncodingError(f"{what}: {type(cause).__name__}: {cause}. {then}")
+        error.__cause__ = cause
+        requests = {id(item.request): item.request for item in batch}
+        with self._cond:
+            for request in requests.values():
+                request.items.clear()
+                if request in self._pending:
+                    self._pending.remove(request)
+        for request in requests.values():
+            _fail(request, error)
 
     def _deliver(self, batch: list[BatchItem], output: BatchOutput) -> None:
         """Copy each row of *output* to its request; resolve the requests that are complete."""
