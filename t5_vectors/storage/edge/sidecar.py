@@ -102,21 +102,19 @@ def read(path: Path) -> Schema:
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format") != FORMAT:
-            raise CollectionConfigError(
-                f"{path}: expected a t5-vectors collection file of format {FORMAT}, found "
-                f"format {data.get('format')!r}; fix: open the folder with the t5-vectors "
-                "version that wrote it"
-            )
-        return schema_from_json(data["schema"])
-    except CollectionConfigError:
-        raise
+        found = data.get("format")
+        if found == FORMAT:
+            return schema_from_json(data["schema"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise CollectionConfigError(
             f"{path}: expected a t5-vectors collection file (JSON), found one that cannot be "
             f"read ({type(err).__name__}: {err}); fix: restore it from a backup, or drop the "
             "collection and ingest again"
         ) from err
+    raise CollectionConfigError(
+        f"{path}: expected a t5-vectors collection file of format {FORMAT}, found format "
+        f"{found!r}; fix: open the folder with the t5-vectors version that wrote it"
+    )
 
 
 def write(path: Path, schema: Schema) -> None:
