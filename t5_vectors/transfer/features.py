@@ -139,7 +139,6 @@ def iter_features(
     device: torch.device,
     pool: Pool | None,
     progress: Any = None,
-    chunk_size: int = CHUNK_SIZE,
 ) -> Iterator[Features]:
     """Features of *texts* chunk by chunk, in order (see the module docstring for which kind).
 
@@ -151,12 +150,11 @@ def iter_features(
         device: where the features go.
         pool: the head's fixed pooling (token states → vectors); ``None`` keeps token states
             when the pooling is trained.
-        progress: a tqdm bar (or ``None``) updated per chunk.
-        chunk_size: texts per encoder call.
+        progress: a tqdm bar (or ``None``) updated per chunk (of :data:`CHUNK_SIZE` texts).
     """
     start = pool_start(encoder, kind) if config.pools_tokens else 0
-    for first in range(0, len(texts), chunk_size):
-        chunk = list(texts[first : first + chunk_size])
+    for first in range(0, len(texts), CHUNK_SIZE):
+        chunk = list(texts[first : first + CHUNK_SIZE])
         if not config.pools_tokens:
             vectors = encoder.encode(chunk, kind=kind)
             features: Features = PooledFeatures(torch.from_numpy(vectors).to(device))
