@@ -21,7 +21,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -162,13 +162,7 @@ class DtypeReport:
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "device": self.device,
-            "texts": self.texts,
-            "tokens": self.tokens,
-            "k": self.k,
-            "tolerance": self.tolerance,
+        return asdict(self) | {
             "results": [
                 vars(result) | {"keeps_recall": self.keeps_recall(result)}
                 for result in self.results
