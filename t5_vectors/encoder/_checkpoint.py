@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ import torch
 from t5_vectors.encoder.pooling import normalize_pooling_modes
 
 if TYPE_CHECKING:
+    from t5_vectors.encoder.config import EncoderConfig
     from t5_vectors.encoder.pooling import EmbeddingHead
 from t5_vectors.errors import (
     ModelLoadError,
@@ -281,32 +282,15 @@ def _read_own(root: Path) -> CheckpointSpec:
     )
 
 
-@dataclass(frozen=True)
-class OwnSettings:
-    """The encoder settings the t5-vectors layout keeps in ``t5_vectors.json``."""
-
-    pooling: tuple[str, ...]
-    normalize: bool
-    max_length: int
-    lowercase: bool
-    pool_prefix: bool
-    query_prefix: str
-    document_prefix: str
-
-    @classmethod
-    def of(cls, config: object) -> OwnSettings:
-        """The settings *config* (an ``EncoderConfig``) holds, read field by field."""
-        return cls(**{item.name: getattr(config, item.name) for item in fields(cls)})
-
-
 def write_own_checkpoint(
-    directory: Path, *, model: Any, tokenizer: Any, head: EmbeddingHead, settings: OwnSettings
+    directory: Path, *, model: Any, tokenizer: Any, head: EmbeddingHead, settings: EncoderConfig
 ) -> Path:
     """Write the t5-vectors layout (read back by :func:`read_checkpoint`) to *directory*.
 
     The encoder weights go through transformers' ``save_pretrained`` (safetensors), the head's
     weights (attention pooling, Dense) to ``t5_vectors_head.safetensors`` in float32, and the
-    settings and Dense configs to ``t5_vectors.json``.
+    settings that change vectors (not the batching ones) and the Dense configs to
+    ``t5_vectors.json``.
     """
     from safetensors.torch import save_file
 

@@ -19,7 +19,6 @@ import torch
 from t5_vectors.encoder._batching import MicroBatcher
 from t5_vectors.encoder._checkpoint import (
     CheckpointSpec,
-    OwnSettings,
     read_checkpoint,
     resolve_checkpoint,
     write_own_checkpoint,
@@ -554,7 +553,7 @@ class T5Encoder:
             model=self._model,
             tokenizer=self.tokenizer,
             head=self._head,
-            settings=OwnSettings.of(self.config),
+            settings=self.config,
         )
 
 
