@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -82,7 +81,16 @@ class _Request:
     items: collections.deque[BatchItem] = field(default_factory=collections.deque)
     results: Any = None
     remaining: int = 0
-    seq: int = 0
+
+
+def empty_results(want: str, size: int, dim: int) -> Any:
+    """Where the rows of a call of *size* texts land: an array (``"pooled"``), a list
+    (``"tokens"``) or both (``"both"``), filled in by row as batches finish."""
+    if want == "pooled":
+        return np.empty((size, dim), dtype=np.float32)
+    if want == "both":
+        return (np.empty((size, dim), dtype=np.float32), [None] * size)
+    return [None] * size
 
 
 # Runs one batch; returns (pooled rows or None, token arrays or None), aligned with the batch.
@@ -125,21 +133,17 @@ class MicroBatcher:
         token_budget: int,
         max_batch_size: int,
         max_wait: float = 0.0,
-        name: str = "t5-vectors-encoder",
         launch: LaunchBatch | None = None,
     ) -> None:
         self._run_batch = run_batch
-        self._given_run_batch = run_batch
         self._launch = launch
         self._dim = dim
         self.token_budget = token_budget
         self.max_batch_size = max_batch_size
-        self._name = name
         self._cond = threading.Condition()
         self._pending: collections.deque[_Request] = collections.deque()
         self._closed = False
         self._thread: threading.Thread | None = None
-        self._seq = itertools.count()
         self.max_wait = max_wait
         self._concurrent = False  # the last batch served several requests
         self._pass_seconds: float | None = None  # moving average of a forward pass's time
@@ -160,13 +164,7 @@ class MicroBatcher:
         a ``(array, list)`` pair (both, from the same forward pass)."""
         future: Future[Any] = Future()
         request = _Request(want=want, size=len(token_ids), future=future, progress=progress)
-        if want == "pooled":
-            request.results = np.empty((len(token_ids), self._dim), dtype=np.float32)
-        elif want == "both":
-            pooled = np.empty((len(token_ids), self._dim), dtype=np.float32)
-            request.results = (pooled, [None] * len(token_ids))
-        else:
-            request.results = [None] * len(token_ids)
+        request.results = empty_results(want, len(token_ids), self._dim)
         if not token_ids:
             future.set_result(request.results)
             return future
@@ -180,7 +178,6 @@ class MicroBatcher:
                     "The encoder was closed; expected an open encoder. Create a new one with "
                     "T5Encoder.from_pretrained(...)."
                 )
-            request.seq = next(self._seq)
             self._pending.append(request)
             if self._thread is None:
                 self._start_worker()
@@ -308,7 +305,7 @@ class MicroBatcher:
 
     def _start_worker(self) -> None:
         """Start the worker thread (call with the lock held)."""
-        self._thread = threading.Thread(target=self._worker, name=self._name, daemon=True)
+        self._thread = threading.Thread(target=self._worker, name="t5-vectors-encoder", daemon=True)
         self._thread.start()
 
     def _worker(self) -> None:
@@ -336,26 +333,19 @@ class MicroBatcher:
 
     def _replace_worker(self, batch: list[BatchItem], err: BaseException) -> None:
         """The worker died outside a forward pass: fail its batch, start a new worker."""
-        error = EncodingError(
-            f"The encoder's worker thread stopped while serving a batch of {len(batch)} texts: "
-            f"{type(err).__name__}: {err}. Only the calls in that batch failed; a new worker "
-            "serves the others."
+        self._fail_requests(
+            batch,
+            err,
+            f"The encoder's worker thread stopped while serving a batch of {len(batch)} texts",
+            "Only the calls in that batch failed; a new worker serves the others.",
         )
-        error.__cause__ = err
-        requests = {id(item.request): item.request for item in batch}
         with self._cond:
-            for request in requests.values():
-                request.items.clear()
-                if request in self._pending:
-                    self._pending.remove(request)
             self._thread = None
             if self._pending and not self._closed:
                 self._start_worker()
-        for request in requests.values():
-            _fail(request, error)
 
     def _start(self, batch: list[BatchItem]) -> _InFlight | None:
-        """Run *batch*, or queue it when a launch function was given (and not replaced)."""
+        """Run *batch*, or queue it when a launch function was given."""
         requests = {id(item.request): item.request for item in batch}
         need_pooled = any(r.want != "tokens" for r in requests.values())
         need_tokens = any(r.want != "pooled" for r in requests.values())
@@ -363,7 +353,7 @@ class MicroBatcher:
         self.texts_run += len(batch)
         started = time.perf_counter()
         try:
-            if self._launch is not None and self._run_batch is self._given_run_batch:
+            if self._launch is not None:
                 return _InFlight(batch, self._launch(batch, need_pooled, need_tokens), started)
             output = self._run_batch(batch, need_pooled, need_tokens)
         except BaseException as err:  # SystemExit in this thread would kill the worker
@@ -385,13 +375,22 @@ class MicroBatcher:
 
     def _fail_batch(self, batch: list[BatchItem], err: BaseException) -> None:
         """Fail every request with items in *batch*; the others keep being served."""
-        requests = {id(item.request): item.request for item in batch}
-        error = EncodingError(
-            f"The forward pass over a batch of {len(batch)} texts failed: "
-            f"{type(err).__name__}: {err}. Only the calls in this batch failed; the encoder "
-            "keeps serving."
+        self._fail_requests(
+            batch,
+            err,
+            f"The forward pass over a batch of {len(batch)} texts failed",
+            "Only the calls in this batch failed; the encoder keeps serving.",
         )
-        error.__cause__ = err
+
+    def _fail_requests(
+        self, batch: list[BatchItem], cause: BaseException, what: str, then: str
+    ) -> None:
+        """Take the requests with items in *batch* out of the queue, with their remaining
+        items, and fail them with an :class:`EncodingError`: *what* happened, *cause*, *then*
+        what follows."""
+        error = EncodingError(f"{what}: {type(cause).__name__}: {cause}. {then}")
+        error.__cause__ = cause
+        requests = {id(item.request): item.request for item in batch}
         with self._cond:
             for request in requests.values():
                 request.items.clear()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ import torch
 from t5_vectors.encoder.pooling import normalize_pooling_modes
 
 if TYPE_CHECKING:
+    from t5_vectors.encoder.config import EncoderConfig
     from t5_vectors.encoder.pooling import EmbeddingHead
 from t5_vectors.errors import (
     ModelLoadError,
@@ -216,7 +217,9 @@ def _read_json(path: Path) -> Any:
         ) from err
 
 
-def _read_t5_config(folder: Path) -> tuple[str, int]:
+def _read_t5_folder(folder: Path) -> tuple[str, int]:
+    """The model type and ``d_model`` of the T5 checkpoint in *folder* (from its
+    ``config.json``); the folder must hold its tokenizer too."""
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise NotT5CheckpointError(
@@ -230,16 +233,13 @@ def _read_t5_config(folder: Path) -> tuple[str, int]:
             f"Expected a T5 checkpoint (model_type 't5' or 'mt5') in {folder}, found model_type "
             f"{model_type!r}. t5-vectors loads T5 encoders only (T5, Sentence-T5, GTR, flan)."
         )
-    return str(model_type), int(config["d_model"])
-
-
-def _check_tokenizer(folder: Path) -> None:
     if not any((folder / name).is_file() for name in ("tokenizer.json", "spiece.model")):
         raise ModelLoadError(
             f"Expected a tokenizer (tokenizer.json or spiece.model) in {folder}, found neither. "
             "Save the tokenizer next to the model (tokenizer.save_pretrained(folder)) or copy "
             "spiece.model from the original checkpoint."
         )
+    return str(model_type), int(config["d_model"])
 
 
 def read_checkpoint(root: Path) -> CheckpointSpec:
@@ -248,8 +248,7 @@ def read_checkpoint(root: Path) -> CheckpointSpec:
         return _read_own(root)
     if (root / "modules.json").is_file():
         return _read_sentence_transformers(root)
-    model_type, d_model = _read_t5_config(root)
-    _check_tokenizer(root)
+    model_type, d_model = _read_t5_folder(root)
     return CheckpointSpec(
         root=root, layout="t5", transformer_dir=root, model_type=model_type, d_model=d_model
     )
@@ -257,8 +256,7 @@ def read_checkpoint(root: Path) -> CheckpointSpec:
 
 def _read_own(root: Path) -> CheckpointSpec:
     config = _read_json(root / OWN_CONFIG)
-    model_type, d_model = _read_t5_config(root)
-    _check_tokenizer(root)
+    model_type, d_model = _read_t5_folder(root)
     denses = tuple(
         DenseSpec(
             int(d["in_features"]), int(d["out_features"]), bool(d["bias"]), d.get("activation")
@@ -284,32 +282,15 @@ def _read_own(root: Path) -> CheckpointSpec:
     )
 
 
-@dataclass(frozen=True)
-class OwnSettings:
-    """The encoder settings the t5-vectors layout keeps in ``t5_vectors.json``."""
-
-    pooling: tuple[str, ...]
-    normalize: bool
-    max_length: int
-    lowercase: bool
-    pool_prefix: bool
-    query_prefix: str
-    document_prefix: str
-
-    @classmethod
-    def of(cls, config: object) -> OwnSettings:
-        """The settings *config* (an ``EncoderConfig``) holds, read field by field."""
-        return cls(**{item.name: getattr(config, item.name) for item in fields(cls)})
-
-
 def write_own_checkpoint(
-    directory: Path, *, model: Any, tokenizer: Any, head: EmbeddingHead, settings: OwnSettings
+    directory: Path, *, model: Any, tokenizer: Any, head: EmbeddingHead, settings: EncoderConfig
 ) -> Path:
     """Write the t5-vectors layout (read back by :func:`read_checkpoint`) to *directory*.
 
     The encoder weights go through transformers' ``save_pretrained`` (safetensors), the head's
     weights (attention pooling, Dense) to ``t5_vectors_head.safetensors`` in float32, and the
-    settings and Dense configs to ``t5_vectors.json``.
+    settings that change vectors (not the batching ones) and the Dense configs to
+    ``t5_vectors.json``.
     """
     from safetensors.torch import save_file
 
@@ -381,8 +362,7 @@ def _read_sentence_transformers(root: Path) -> CheckpointSpec:
         raise NotT5CheckpointError(
             f"Expected a Transformer module in {root / 'modules.json'}, found none."
         )
-    model_type, d_model = _read_t5_config(transformer_dir)
-    _check_tokenizer(transformer_dir)
+    model_type, d_model = _read_t5_folder(transformer_dir)
     max_length: int | None = None
     lowercase = False
     for config_dir in (transformer_dir, root):

@@ -1,7 +1,8 @@
 """Loading a checkpoint's parts: tokenizer, T5 weights, the pooling/Dense head, default budgets.
 
-:func:`load_parts` is what :meth:`T5Encoder.from_pretrained` runs once the checkpoint folder is
-known and read (:mod:`t5_vectors.encoder._checkpoint`). Weights load through safetensors or
+:func:`load_tokenizer`, :func:`load_model` and :func:`build_head` are what
+:meth:`T5Encoder.from_pretrained` runs once the checkpoint folder is known and read
+(:mod:`t5_vectors.encoder._checkpoint`). Weights load through safetensors or
 ``torch.load(weights_only=True)`` only; a pickle that needs more is refused.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +18,6 @@ import torch
 from t5_vectors.encoder._checkpoint import CheckpointSpec, read_state_dict
 from t5_vectors.encoder.pooling import DenseLayer, EmbeddingHead, Pooler, normalize_pooling_modes
 from t5_vectors.errors import ModelLoadError, UnsafeCheckpointError
-
-
-@dataclass(frozen=True)
-class LoadedParts:
-    """A checkpoint's tokenizer, T5 encoder model (on its device) and head."""
-
-    tokenizer: Any
-    model: Any
-    head: EmbeddingHead
 
 
 def default_budget(device: torch.device) -> tuple[int, int, float]:
@@ -39,25 +30,6 @@ def default_budget(device: torch.device) -> tuple[int, int, float]:
     if device.type == "cuda":
         return 65536, 1024, 2.0
     return 1024, 64, 10.0
-
-
-def load_parts(
-    spec: CheckpointSpec,
-    *,
-    dtype: torch.dtype,
-    device: torch.device,
-    pooling: str | Sequence[str] | None,
-) -> LoadedParts:
-    """Load the tokenizer, the model (in *dtype*, on *device*) and the head of *spec*.
-
-    ``torch.qint8`` loads float32 weights; the caller quantizes the forward pass.
-    """
-    tokenizer = load_tokenizer(spec)
-    weights_dtype = torch.float32 if dtype == torch.qint8 else dtype
-    model = load_model(spec, weights_dtype, device)
-    head = build_head(spec, pooling)
-    head.to(device)
-    return LoadedParts(tokenizer=tokenizer, model=model, head=head)
 
 
 def compute_dtype(model: torch.nn.Module) -> torch.dtype:
@@ -89,7 +61,10 @@ def load_tokenizer(spec: CheckpointSpec) -> Any:
 
 
 def load_model(spec: CheckpointSpec, dtype: torch.dtype, device: torch.device) -> Any:
-    """The T5 (or mT5) encoder of *spec* in *dtype* on *device*, decoder weights ignored."""
+    """The T5 (or mT5) encoder of *spec* in *dtype* on *device*, decoder weights ignored.
+
+    ``torch.qint8`` loads float32 weights; the encoder quantizes the forward pass.
+    """
     from safetensors import SafetensorError
     from transformers import MT5EncoderModel, T5EncoderModel
     from transformers.utils import logging as hf_logging_module
@@ -104,7 +79,7 @@ def load_model(spec: CheckpointSpec, dtype: torch.dtype, device: torch.device) -
     try:
         model = model_cls.from_pretrained(
             str(spec.transformer_dir),
-            dtype=dtype,
+            dtype=torch.float32 if dtype == torch.qint8 else dtype,
             attn_implementation="sdpa",
         )
     except pickle.UnpicklingError as err:  # torch.load(weights_only=True) refused the file

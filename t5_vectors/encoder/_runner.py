@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -101,6 +101,7 @@ class Launched:
         return pooled, tokens
 
 
+@dataclass(eq=False)
 class BatchRunner:
     """Runs forward passes for a micro-batcher (see the module docstring).
 
@@ -112,24 +113,21 @@ class BatchRunner:
         graphs: replayed passes for small batches (CUDA graphs), or ``None``.
     """
 
-    def __init__(
-        self,
-        forward: Forward,
-        head: EmbeddingHead,
-        *,
-        device: torch.device,
-        pad_id: int,
-        graphs: GraphCache | None = None,
-    ) -> None:
-        self.forward = forward
-        self.head = head
-        self.device = device
-        self.pad_id = pad_id
-        self.graphs = graphs
-        self.cuda = device.type == "cuda"
+    forward: Forward
+    head: EmbeddingHead
+    _: KW_ONLY
+    device: torch.device
+    pad_id: int
+    graphs: GraphCache | None = None
+    cuda: bool = field(init=False)
+    multiple: int = field(init=False)
+    _stream: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cuda = self.device.type == "cuda"
         # Widths rounded to 8 on GPUs (tensor-core tiles); exact widths on CPU.
         self.multiple = 8 if self.cuda else 1
-        self._stream: Any = torch.cuda.Stream(device) if self.cuda else None  # type: ignore[no-untyped-call]
+        self._stream = torch.cuda.Stream(self.device) if self.cuda else None  # type: ignore[no-untyped-call]
 
     def run(self, batch: list[BatchItem], need_pooled: bool, need_tokens: bool) -> BatchOutput:
         """Launch and collect one batch (the synchronous form)."""

@@ -14,7 +14,7 @@ import threading
 from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
-import numpy as np
+from t5_vectors.encoder._batching import empty_results
 
 
 class StreamedCall:
@@ -26,13 +26,7 @@ class StreamedCall:
         self._lock = threading.Lock()
         self._parts: list[Future[Any]] = []
         self._pending_rows = size
-        self.results: Any
-        if want == "pooled":
-            self.results = np.empty((size, dim), dtype=np.float32)
-        elif want == "both":
-            self.results = (np.empty((size, dim), dtype=np.float32), [None] * size)
-        else:
-            self.results = [None] * size
+        self.results: Any = empty_results(want, size, dim)
         self.future.add_done_callback(self._cancel_parts)
 
     def add(self, start: int, part: Future[Any]) -> None:
@@ -56,14 +50,11 @@ class StreamedCall:
             self.fail(err)
             return
         value = part.result()
-        if self.want == "pooled":
-            rows = len(value)
-            self.results[start : start + rows] = value
-        elif self.want == "both":
+        if self.want == "both":
             rows = len(value[1])
             self.results[0][start : start + rows] = value[0]
             self.results[1][start : start + rows] = value[1]
-        else:
+        else:  # an array of pooled rows, or a list of token arrays
             rows = len(value)
             self.results[start : start + rows] = value
         with self._lock:

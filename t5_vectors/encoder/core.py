@@ -19,7 +19,6 @@ import torch
 from t5_vectors.encoder._batching import MicroBatcher
 from t5_vectors.encoder._checkpoint import (
     CheckpointSpec,
-    OwnSettings,
     read_checkpoint,
     resolve_checkpoint,
     write_own_checkpoint,
@@ -28,7 +27,14 @@ from t5_vectors.encoder._digest import checkpoint_digest
 from t5_vectors.encoder._forward import FastT5Forward, install_fast_forward
 from t5_vectors.encoder._graphs import GraphCache
 from t5_vectors.encoder._int8 import CALIBRATION_TEXTS, Int8Choice, int8_supported
-from t5_vectors.encoder._loading import compute_dtype, default_budget, load_parts, tokenizer_limit
+from t5_vectors.encoder._loading import (
+    build_head,
+    compute_dtype,
+    default_budget,
+    load_model,
+    load_tokenizer,
+    tokenizer_limit,
+)
 from t5_vectors.encoder._runner import BatchRunner, Forward, stage_batch
 from t5_vectors.encoder._streaming import StreamedCall
 from t5_vectors.encoder.config import EncoderConfig, EncoderStats, TruncationWarning
@@ -135,7 +141,7 @@ class T5Encoder:
             input_ids, mask = stage_batch(ids, pad_id=self._pad_id)
             self._int8_choices = fast.quantize_int8(input_ids, mask)
             self.dtype = torch.qint8
-        graphs = self._graph_cache(fast, head, config, tokenizer)
+        graphs = self._graph_cache(fast)
         forward = _forward_function(self._model, fast)
         self._prefix_lengths = {
             kind: self._text_tokenizer.prefix_length(self._prefix(kind)) for kind in _KINDS
@@ -156,11 +162,9 @@ class T5Encoder:
         )
         weakref.finalize(self, self._batcher.close)
 
-    def _graph_cache(
-        self, fast: FastT5Forward | None, head: EmbeddingHead, config: EncoderConfig, tokenizer: Any
-    ) -> GraphCache | None:
+    def _graph_cache(self, fast: FastT5Forward | None) -> GraphCache | None:
         """The CUDA-graph buckets when ``config.cuda_graphs`` asks for them (CUDA only)."""
-        if not config.cuda_graphs:
+        if not self.config.cuda_graphs:
             return None
         if self.device.type != "cuda" or fast is None or fast.quantized:
             raise InvalidInputError(
@@ -168,8 +172,7 @@ class T5Encoder:
                 f"found {type(self._model).__name__} in {self.dtype} on {self.device}. Pass "
                 "cuda_graphs=False, or leave it unset to use graphs wherever they apply."
             )
-        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        return GraphCache(fast, head, self.device, pad_id=int(pad_id))
+        return GraphCache(fast, self._head, self.device, pad_id=self._pad_id)
 
     # --------------------------------------------------------------------------------- loading
     @classmethod
@@ -237,8 +240,9 @@ class T5Encoder:
             cache_dir=cache_dir,
         )
         spec = read_checkpoint(root)
-        parts = load_parts(spec, dtype=torch_dtype, device=torch_device, pooling=pooling)
-        tokenizer, model, head = parts.tokenizer, parts.model, parts.head
+        tokenizer = load_tokenizer(spec)
+        model = load_model(spec, torch_dtype, torch_device)
+        head = build_head(spec, pooling).to(torch_device)
         budget, batch_size, wait_ms = default_budget(torch_device)
         config = EncoderConfig(
             pooling=head.pooler.modes,
@@ -413,7 +417,8 @@ class T5Encoder:
 
     def tokenize(self, texts: Sequence[str], *, kind: Kind = "document") -> list[list[int]]:
         """Token ids exactly as the encoder feeds them (prefix, truncation, ``</s>``)."""
-        ids, _ = self._prepare(texts, kind)
+        _check_kind(kind)
+        ids, _ = self._prepare_items(check_texts(texts), kind)
         return ids
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -457,10 +462,6 @@ class T5Encoder:
     # ------------------------------------------------------------------------------- internals
     def _prefix(self, kind: str) -> str:
         return self.config.query_prefix if kind == "query" else self.config.document_prefix
-
-    def _prepare(self, texts: Sequence[str], kind: str) -> tuple[list[list[int]], bool]:
-        _check_kind(kind)
-        return self._prepare_items(check_texts(texts), kind)
 
     def _prepare_items(self, items: list[str], kind: str) -> tuple[list[list[int]], bool]:
         """Token ids of already-checked texts, with the kind's prefix and lower-casing."""
@@ -552,7 +553,7 @@ class T5Encoder:
             model=self._model,
             tokenizer=self.tokenizer,
             head=self._head,
-            settings=OwnSettings.of(self.config),
+            settings=self.config,
         )
 
 

@@ -21,13 +21,13 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from t5_vectors._checks import ensured
+from t5_vectors._checks import check_positive_int, ensured
 from t5_vectors.encoder.precision import cpu_has_native_bf16, resolve_device, resolve_dtype
 from t5_vectors.encoder.texts import check_texts
 from t5_vectors.errors import InvalidInputError
@@ -122,7 +122,7 @@ class DtypeReport:
         )
         tail = f"; {', '.join(losing)} do{'es' if len(losing) == 1 else ''} not" if losing else ""
         pick = (
-            f"; use dtype={_quoted(best.dtype)} ({self.speedup(best):.2f}x float32's speed)"
+            f"; use dtype='{best.dtype}' ({self.speedup(best):.2f}x float32's speed)"
             if best is not self.reference
             else "; use dtype='float32'"
         )
@@ -162,13 +162,7 @@ class DtypeReport:
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "device": self.device,
-            "texts": self.texts,
-            "tokens": self.tokens,
-            "k": self.k,
-            "tolerance": self.tolerance,
+        return asdict(self) | {
             "results": [
                 vars(result) | {"keeps_recall": self.keeps_recall(result)}
                 for result in self.results
@@ -176,10 +170,6 @@ class DtypeReport:
             "recommended": self.recommended.dtype,
             "verdict": self.verdict(),
         }
-
-
-def _quoted(name: str) -> str:
-    return f"'{name}'"
 
 
 def default_dtypes(device: str | torch.device = "cpu") -> tuple[str, ...]:
@@ -297,8 +287,7 @@ def run_comparison(
             "more texts (a few hundred of your own show more)."
         )
     for label, value in (("k", k), ("repeats", repeats)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidInputError(f"{label}: expected an int >= 1, found {value!r}.")
+        check_positive_int(label, value)
     if (
         isinstance(tolerance, bool)
         or not isinstance(tolerance, int | float)

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from t5_vectors.encoder.texts import check_texts
 from t5_vectors.encoder.tokenize import TextTokenizer
 from t5_vectors.errors import InvalidInputError
 
@@ -111,7 +112,7 @@ class SparseEncoder:
 
     def pieces(self, texts: Sequence[str]) -> list[list[int]]:
         """The kept piece ids of each text, in order (repeats included)."""
-        items = _check_texts(texts)
+        items = check_texts(texts)  # the encoder's rules for text (encoder/texts.py)
         if self.config.lowercase:
             items = [text.lower() for text in items]
         ids, _ = self._tokenizer.encode(items)
@@ -139,14 +140,3 @@ class SparseEncoder:
             indices = sorted(set(row))
             vectors.append(SparseTerms(indices, [1.0] * len(indices)))
         return vectors
-
-
-def _check_texts(texts: Sequence[str]) -> list[str]:
-    if isinstance(texts, str) or not isinstance(texts, Sequence):
-        raise InvalidInputError(
-            f"texts: expected a list of str, found {type(texts).__name__}. Wrap one text in a list."
-        )
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise InvalidInputError(f"texts[{i}]: expected a str, found {type(text).__name__}.")
-    return list(texts)

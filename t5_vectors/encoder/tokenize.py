@@ -56,6 +56,10 @@ class TextTokenizer:
         with self._lock:  # the slow (Python) tokenizer path is serialised
             return list(self._hf(texts, add_special_tokens=True, truncation=False)["input_ids"])
 
+    def _ends_with_eos(self, row: list[int]) -> bool:
+        """Whether *row* closes with ``</s>`` (T5's tokenizer adds it; truncation keeps it)."""
+        return self.eos_id is not None and bool(row) and row[-1] == self.eos_id
+
     def _head(self, text: str) -> str | None:
         """The whole words of *text* before :attr:`cut_chars`, or ``None`` if it is short."""
         if len(text) <= self.cut_chars:
@@ -70,13 +74,10 @@ class TextTokenizer:
         ids = self._raw(
             [text if head is None else head for text, head in zip(texts, heads, strict=True)]
         )
-        eos = self.eos_id
         redo = [
             index
             for index, (head, row) in enumerate(zip(heads, ids, strict=True))
-            if head is not None
-            and len(row) - (1 if eos is not None and row and row[-1] == eos else 0)
-            <= self.max_length
+            if head is not None and len(row) - int(self._ends_with_eos(row)) <= self.max_length
         ]
         if redo:  # the head was too short in tokens: tokenize those texts whole
             for index, row in zip(redo, self._raw([texts[i] for i in redo]), strict=True):
@@ -86,8 +87,9 @@ class TextTokenizer:
         for index, row in enumerate(ids):
             if len(row) > limit:
                 truncated = True
-                ends_with_eos = self.eos_id is not None and row[-1] == self.eos_id
-                ids[index] = [*row[: limit - 1], row[-1]] if ends_with_eos else row[:limit]
+                ids[index] = (
+                    [*row[: limit - 1], row[-1]] if self._ends_with_eos(row) else row[:limit]
+                )
         return ids, truncated
 
     def count(self, texts: list[str]) -> list[int]:
@@ -99,6 +101,4 @@ class TextTokenizer:
         if not prefix:
             return 0
         ids = self._raw([prefix])[0]
-        return (
-            len(ids) - 1 if self.eos_id is not None and ids and ids[-1] == self.eos_id else len(ids)
-        )
+        return len(ids) - int(self._ends_with_eos(ids))

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from t5_vectors._checks import ensured, of_type
+from t5_vectors._checks import of_type
 from t5_vectors.encoder.core import T5Encoder
 from t5_vectors.encoder.precision import resolve_device
 from t5_vectors.encoder.texts import check_texts
@@ -20,10 +20,10 @@ from t5_vectors.transfer import persistence
 from t5_vectors.transfer.features import (
     Features,
     PooledFeatures,
-    TokenFeatures,
     batches,
     iter_features,
     join_features,
+    pool_all,
 )
 from t5_vectors.transfer.heads import ENCODER_POOLING, ClassificationHead, HeadConfig
 from t5_vectors.transfer.labels import (
@@ -228,12 +228,12 @@ class T5Classifier:
         val_texts: list[str] = []
         if validation_data is not None:
             val_texts, val_y = _check_validation_data(validation_data, classes)
+            # Encoded after the training texts (items + val_texts below): rows from len(items).
             train_index, y_train = np.arange(len(items)), y
+            val_index = np.arange(len(items), len(items) + len(val_texts))
         else:
-            split = 0.0 if lbfgs else _check_split(validation_split)
-            if lbfgs:
-                _check_split(validation_split)
-            if split > 0:
+            split = _check_split(validation_split)  # checked even where "lbfgs" ignores it
+            if split > 0 and not lbfgs:
                 train_index, val_index = stratified_split(y, split, generator)
                 y_train, val_y = y[train_index], y[val_index]
             else:
@@ -244,13 +244,10 @@ class T5Classifier:
         ).to(self.device)
 
         features = self._features(items + val_texts, head, progress=progress)
-        if validation_data is not None:
-            train = features.subset(np.arange(len(items)))
-            validation: Features | None = features.subset(np.arange(len(items), len(features)))
-        else:
-            train = features.subset(train_index)
-            validation = features.subset(val_index) if len(val_index) else None
-        head.set_standardization(_pooled(head, train))
+        train = features.subset(train_index)
+        validation = features.subset(val_index) if len(val_index) else None
+        # Standardised by the pooled training features as the untrained head sees them.
+        head.set_standardization(pool_all(train, head.pool).vectors)
         counts = torch.bincount(torch.as_tensor(y_train), minlength=len(classes)).float()
         head.set_prior(counts if weights is None else counts * weights)
         device = self.device
@@ -365,17 +362,14 @@ class T5Classifier:
         return clf
 
     # ------------------------------------------------------------------------------- internals
-    @property
-    def _trains_pooling(self) -> bool:
-        return self.head_config.trains_pooling
-
     def _features(self, texts: list[str], head: ClassificationHead, *, progress: bool) -> Features:
         with _bar(len(texts), progress, "Encoding") as bar:
             return join_features(self._chunks(texts, head, bar))
 
     def _chunks(self, texts: list[str], head: ClassificationHead, bar: Any) -> Iterator[Features]:
         """The features of *texts* chunk by chunk, pooled by *head* unless it trains pooling."""
-        pool = head.pool if self.head_config.pools_tokens and not self._trains_pooling else None
+        config = self.head_config
+        pool = head.pool if config.pools_tokens and not config.trains_pooling else None
         return iter_features(
             self.encoder,
             texts,
@@ -385,19 +379,6 @@ class T5Classifier:
             pool=pool,
             progress=bar,
         )
-
-
-def _pooled(head: ClassificationHead, features: Features) -> torch.Tensor:
-    """Pooled training features as the untrained head sees them (for standardisation)."""
-    if isinstance(features, PooledFeatures):
-        return features.vectors
-    features = of_type(features, TokenFeatures, "the training features")
-    out: list[torch.Tensor] = []
-    with torch.no_grad():
-        for index in batches(torch.arange(len(features), device=features.device), 256):
-            hidden, mask = features.take(index)
-            out.append(head.pool(hidden, ensured(mask, "the token features' mask")))
-    return torch.cat(out)
 
 
 def _check_solver(solver: object, C: object, config: HeadConfig) -> bool:

@@ -139,7 +139,6 @@ def iter_features(
     device: torch.device,
     pool: Pool | None,
     progress: Any = None,
-    chunk_size: int = CHUNK_SIZE,
 ) -> Iterator[Features]:
     """Features of *texts* chunk by chunk, in order (see the module docstring for which kind).
 
@@ -151,19 +150,18 @@ def iter_features(
         device: where the features go.
         pool: the head's fixed pooling (token states → vectors); ``None`` keeps token states
             when the pooling is trained.
-        progress: a tqdm bar (or ``None``) updated per chunk.
-        chunk_size: texts per encoder call.
+        progress: a tqdm bar (or ``None``) updated per chunk (of :data:`CHUNK_SIZE` texts).
     """
     start = pool_start(encoder, kind) if config.pools_tokens else 0
-    for first in range(0, len(texts), chunk_size):
-        chunk = list(texts[first : first + chunk_size])
+    for first in range(0, len(texts), CHUNK_SIZE):
+        chunk = list(texts[first : first + CHUNK_SIZE])
         if not config.pools_tokens:
             vectors = encoder.encode(chunk, kind=kind)
             features: Features = PooledFeatures(torch.from_numpy(vectors).to(device))
         else:
             states = encoder.encode_tokens(chunk, kind=kind)
             tokens = TokenFeatures(states, [min(start, len(s) - 1) for s in states], device)
-            features = tokens if pool is None else _pool_all(tokens, pool)
+            features = tokens if pool is None else pool_all(tokens, pool)
         if progress is not None:
             progress.update(len(chunk))
         yield features
@@ -190,10 +188,14 @@ def join_features(chunks: Iterable[Features]) -> Features:
     )
 
 
-def _pool_all(tokens: TokenFeatures, pool: Pool, batch_size: int = 256) -> PooledFeatures:
+def pool_all(features: Features, pool: Pool) -> PooledFeatures:
+    """*features* pooled: token states through *pool*, 256 texts at a time and without
+    gradients; pooled features as they are."""
+    if isinstance(features, PooledFeatures):
+        return features
     pooled: list[torch.Tensor] = []
     with torch.no_grad():
-        for index in batches(torch.arange(len(tokens), device=tokens.device), batch_size):
-            hidden, mask = tokens.take(index)
+        for index in batches(torch.arange(len(features), device=features.device), 256):
+            hidden, mask = features.take(index)
             pooled.append(pool(hidden, ensured(mask, "the token features' mask")))
     return PooledFeatures(torch.cat(pooled))

@@ -92,8 +92,8 @@ def encode_labels(values: list[str | int | bool], kind: LabelKind) -> tuple[np.n
 
 def label_indices(values: Sequence[Any], classes: np.ndarray, where: str) -> np.ndarray:
     """Class index of each label in *values*; a label not in *classes* raises ``LabelError``."""
-    lookup = {_as_python(c, _kind_of(classes)): i for i, c in enumerate(classes.tolist())}
     kind = _kind_of(classes)
+    lookup = {_as_python(c, kind): i for i, c in enumerate(classes.tolist())}
     out = np.empty(len(values), dtype=np.int64)
     for index, value in enumerate(values):
         if _label_kind(value, f"{where}[{index}]") != kind or (

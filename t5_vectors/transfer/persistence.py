@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,16 +93,7 @@ def write(
                 "document_prefix": encoder.config.document_prefix,
             },
         },
-        "training": None
-        if history is None
-        else {
-            "best_epoch": history.best_epoch,
-            "stopped_early": history.stopped_early,
-            "epochs": [vars(e) for e in history.epochs],
-            "solver": history.solver,
-            "C": history.C,
-            "search": [list(row) for row in history.search],
-        },
+        "training": None if history is None else asdict(history),
     }
     state = {k: v.detach().float().cpu().contiguous() for k, v in head.state_dict().items()}
     save_file(state, str(path / WEIGHTS_NAME), metadata={"format": "pt"})

@@ -104,7 +104,7 @@ def test_arguments_are_checked_before_loading(st5_path):
         compare_dtypes(st5_path, TEXTS, dtypes="int8")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="dtype: expected 'auto'"):
         compare_dtypes(st5_path, TEXTS, dtypes=["int4"])
-    with pytest.raises(InvalidInputError, match="k: expected an int >= 1"):
+    with pytest.raises(InvalidInputError, match="k: expected a positive int"):
         compare_dtypes(st5_path, TEXTS, k=0)
     with pytest.raises(InvalidInputError, match="tolerance"):
         compare_dtypes(st5_path, TEXTS, tolerance=1.5)

@@ -24,12 +24,8 @@ FORMAT = 1
 """The sidecar's format version; a newer one is refused with a typed error."""
 
 
-def _quantization(q: Quantization | None) -> dict[str, Any] | None:
-    return None if q is None else asdict(q)
-
-
-def _hnsw(h: Hnsw | None) -> dict[str, Any] | None:
-    return None if h is None else asdict(h)
+def _fields(value: Quantization | Hnsw | None) -> dict[str, Any] | None:
+    return None if value is None else asdict(value)
 
 
 def schema_to_json(schema: Schema) -> dict[str, Any]:
@@ -42,16 +38,16 @@ def schema_to_json(schema: Schema) -> dict[str, Any]:
                 "multivector": spec.multivector,
                 "datatype": spec.datatype,
                 "on_disk": spec.on_disk,
-                "quantization": _quantization(spec.quantization),
-                "hnsw": _hnsw(spec.hnsw),
+                "quantization": _fields(spec.quantization),
+                "hnsw": _fields(spec.hnsw),
             }
             for name, spec in schema.dense.items()
         },
         "sparse": {
             name: {"idf": spec.idf, "on_disk": spec.on_disk} for name, spec in schema.sparse.items()
         },
-        "quantization": _quantization(schema.quantization),
-        "hnsw": _hnsw(schema.hnsw),
+        "quantization": _fields(schema.quantization),
+        "hnsw": _fields(schema.hnsw),
         "payload_indexes": dict(schema.payload_indexes),
         "metadata": dict(schema.metadata),
         "on_disk_payload": schema.on_disk_payload,
@@ -106,21 +102,19 @@ def read(path: Path) -> Schema:
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format") != FORMAT:
-            raise CollectionConfigError(
-                f"{path}: expected a t5-vectors collection file of format {FORMAT}, found "
-                f"format {data.get('format')!r}; fix: open the folder with the t5-vectors "
-                "version that wrote it"
-            )
-        return schema_from_json(data["schema"])
-    except CollectionConfigError:
-        raise
+        found = data.get("format")
+        if found == FORMAT:
+            return schema_from_json(data["schema"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise CollectionConfigError(
             f"{path}: expected a t5-vectors collection file (JSON), found one that cannot be "
             f"read ({type(err).__name__}: {err}); fix: restore it from a backup, or drop the "
             "collection and ingest again"
         ) from err
+    raise CollectionConfigError(
+        f"{path}: expected a t5-vectors collection file of format {FORMAT}, found format "
+        f"{found!r}; fix: open the folder with the t5-vectors version that wrote it"
+    )
 
 
 def write(path: Path, schema: Schema) -> None:
