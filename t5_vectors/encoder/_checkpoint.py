@@ -44,6 +44,8 @@ from t5_vectors.errors import (
 T5_MODEL_TYPES = ("t5", "mt5")
 OWN_CONFIG = "t5_vectors.json"
 OWN_HEAD_WEIGHTS = "t5_vectors_head.safetensors"
+OWN_FORMAT = 1
+"""The version of ``t5_vectors.json`` this release writes and reads."""
 
 # What a snapshot of a hub repo needs; weights in other frameworks are never downloaded.
 _HUB_PATTERNS = [
@@ -256,13 +258,27 @@ def read_checkpoint(root: Path) -> CheckpointSpec:
 
 def _read_own(root: Path) -> CheckpointSpec:
     config = _read_json(root / OWN_CONFIG)
-    model_type, d_model = _read_t5_folder(root)
-    denses = tuple(
-        DenseSpec(
-            int(d["in_features"]), int(d["out_features"]), bool(d["bias"]), d.get("activation")
+    found = config.get("format") if isinstance(config, dict) else None
+    if found != OWN_FORMAT:
+        raise ModelLoadError(
+            f"Expected {root / OWN_CONFIG} in format {OWN_FORMAT} (what this version of "
+            f"t5-vectors writes), found format {found!r}. Upgrade t5-vectors to read it, or save "
+            "the model again with this version."
         )
-        for d in config.get("dense", [])
-    )
+    model_type, d_model = _read_t5_folder(root)
+    try:
+        denses = tuple(
+            DenseSpec(
+                int(d["in_features"]), int(d["out_features"]), bool(d["bias"]), d.get("activation")
+            )
+            for d in config.get("dense", [])
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise ModelLoadError(
+            f"Expected each entry of 'dense' in {root / OWN_CONFIG} to hold in_features, "
+            f"out_features and bias, found {type(err).__name__}: {err}. The file is damaged: "
+            "save the model again."
+        ) from err
     head = root / OWN_HEAD_WEIGHTS
     return CheckpointSpec(
         root=root,
@@ -299,7 +315,7 @@ def write_own_checkpoint(
     tokenizer.save_pretrained(str(directory))
     attention = head.pooler.attention
     config = {
-        "format": 1,
+        "format": OWN_FORMAT,
         "pooling": list(settings.pooling),
         "normalize": settings.normalize,
         "max_length": settings.max_length,
@@ -430,20 +446,25 @@ def _read_st_dense(folder: Path) -> DenseSpec:
         ) from err
 
 
+def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; a damaged file is a :class:`ModelLoadError`."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelLoadError(
+            f"Expected readable safetensors weights at {path}, found a truncated or corrupt "
+            f"file ({err}). Download or save the checkpoint again."
+        ) from err
+
+
 def read_state_dict(folder: Path) -> dict[str, torch.Tensor]:
     """Load ``model.safetensors`` (preferred) or ``pytorch_model.bin`` without unpickling code."""
     safetensors_path = folder / "model.safetensors"
     if safetensors_path.is_file():
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(safetensors_path))
-        except (SafetensorError, OSError, ValueError) as err:
-            raise ModelLoadError(
-                f"Expected readable safetensors weights at {safetensors_path}, found a truncated "
-                f"or corrupt file ({err}). Download or save the checkpoint again."
-            ) from err
+        return read_safetensors(safetensors_path)
     bin_path = folder / "pytorch_model.bin"
     if not bin_path.is_file():
         raise ModelLoadError(

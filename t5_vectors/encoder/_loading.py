@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from t5_vectors.encoder._checkpoint import CheckpointSpec, read_state_dict
+from t5_vectors.encoder._checkpoint import CheckpointSpec, read_safetensors, read_state_dict
 from t5_vectors.encoder.pooling import DenseLayer, EmbeddingHead, Pooler, normalize_pooling_modes
 from t5_vectors.errors import ModelLoadError, UnsafeCheckpointError
 
@@ -111,9 +111,7 @@ def build_head(spec: CheckpointSpec, pooling: str | Sequence[str] | None) -> Emb
     ]
     head = EmbeddingHead(pooler, denses, normalize=spec.normalize)
     if spec.layout == "t5-vectors" and spec.head_weights is not None:
-        from safetensors.torch import load_file
-
-        state = load_file(str(spec.head_weights))
+        state = read_safetensors(spec.head_weights)
         if pooling is not None and modes != spec.pooling:
             state = {k: v for k, v in state.items() if not k.startswith("pooler.")}
         _load_into(

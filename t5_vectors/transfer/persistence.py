@@ -117,7 +117,7 @@ def read(path: str | os.PathLike[str]) -> SavedClassifier:
             "folder given to T5Classifier.save()."
         )
     try:
-        data = json.loads(config_path.read_text())
+        data = json.loads(config_path.read_text(encoding="utf-8"))
         if data.get("format") != FORMAT:
             raise ValueError(f"format {data.get('format')!r}, this version reads {FORMAT}")
         saved = SavedClassifier(
@@ -129,7 +129,15 @@ def read(path: str | os.PathLike[str]) -> SavedClassifier:
             encoder=dict(data["encoder"]),
             state=load_file(str(weights_path)),
         )
-    except (ValueError, KeyError, TypeError, InvalidInputError, SafetensorError) as err:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        InvalidInputError,
+        SafetensorError,
+    ) as err:
         raise ModelLoadError(
             f"Expected a readable T5Classifier in {root}, found an error: "
             f"{type(err).__name__}: {err}. The folder is incomplete, corrupt or from another "

@@ -7,6 +7,7 @@ is created or anything is written.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -143,3 +144,45 @@ def test_missing_checkpoint_folder_is_refused(tmp_path, reliability):
         lost="nothing",
     )
     assert isinstance(error, ModelNotFoundError), describe(error)
+
+
+def _edit_json(path: Path, edit: Callable[[dict[str, object]], None]) -> None:
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
+SAVED_DAMAGE: dict[str, Callable[[Path], None]] = {
+    "t5_vectors_head.safetensors cut in half": lambda p: _cut_in_half(
+        p / "t5_vectors_head.safetensors"
+    ),
+    "t5_vectors.json from a later format": lambda p: _edit_json(
+        p / "t5_vectors.json", lambda d: d.update(format=2)
+    ),
+    "t5_vectors.json with a dense entry lacking out_features": lambda p: _edit_json(
+        p / "t5_vectors.json",
+        lambda d: [dense.pop("out_features") for dense in d["dense"]],  # type: ignore[attr-defined]
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SAVED_DAMAGE))
+def test_damaged_saved_encoders_are_refused(case, tiny_encoder, tmp_path, reliability):
+    """A folder written by ``T5Encoder.save_pretrained`` (the t5-vectors layout), damaged."""
+    folder = tiny_encoder.save_pretrained(tmp_path / "saved")
+    assert (folder / "t5_vectors_head.safetensors").is_file()
+    T5Encoder.from_pretrained(folder, device="cpu").close()  # loads before the damage
+    SAVED_DAMAGE[case](folder)
+    error = run(lambda: T5Encoder.from_pretrained(folder, device="cpu"))
+    reliability(
+        area=AREA,
+        case=f"saved encoder: {case}",
+        expected="ModelLoadError naming the file, with how to fix it",
+        outcome=describe(error),
+        lost="nothing (no encoder created)",
+    )
+    assert isinstance(error, ModelLoadError), describe(error)
+    message = str(error)
+    assert "Expected" in message, message
+    assert str(folder) in message, message
+    assert "again" in message or "Upgrade" in message, message

@@ -118,7 +118,11 @@ def test_load_errors(tmp_path, trained, word_encoder):
     folder = trained.save(tmp_path / "clf")
     with pytest.raises(InvalidInputError, match="T5Encoder"):
         T5Classifier.load(folder, encoder="t5-small")
-    (folder / "classifier.json").write_text("{not json")
+    for damaged in ("{not json", "[1, 2]"):
+        (folder / "classifier.json").write_text(damaged)
+        with pytest.raises(ModelLoadError, match="save the classifier again"):
+            T5Classifier.load(folder, encoder=word_encoder)
+    (folder / "classifier.json").write_bytes(b'{"format": "\xff"}')
     with pytest.raises(ModelLoadError, match="save the classifier again"):
         T5Classifier.load(folder, encoder=word_encoder)
     trained.save(folder)
