@@ -347,4 +347,3 @@ def _check_name(what: str, name: object) -> None:
         raise InvalidInputError(
             f"{what}: expected a non-empty name without spaces or '/', found {name!r}."
         )
-
