@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from t5_vectors.errors import (
     CollectionConfigError,
+    IngestError,
     InvalidInputError,
     ModelLoadError,
     ModelMismatchError,
@@ -338,22 +339,50 @@ def qdrant_step(where: str) -> Iterator[None]:
     """Run a Qdrant operation; a server that cannot be reached becomes one :class:`CommandError`.
 
     Only the error the operation raised is looked at (not the causes of errors raised by other
-    steps, such as a model download that failed on its own network error).
+    steps, such as a model download that failed on its own network error): a server error, or
+    an ingest stopped by one (said with the chunks stored, which the same command resumes from).
     """
     try:
         yield
-    except (StorageUnavailableError, StorageTimeoutError) as error:
+    except (StorageUnavailableError, StorageTimeoutError, IngestError) as error:
+        lost = _server_error(error)
+        if lost is None:
+            raise
         url = where.removeprefix("Qdrant at ")
-        found = "none reachable" if isinstance(error, StorageUnavailableError) else "no answer"
-        # What the client reported (a refused connection, a timeout), never the library's own
-        # message of the same fault: that one speaks Python (storage=), and says it all again.
-        cause = _innermost(error)
-        why = "" if isinstance(cause, T5VectorsError) else f" ({one_line(cause)})"
+        found = f"Expected a Qdrant server at {url}, found {unreached(lost)}"
+        if isinstance(error, IngestError):
+            failure, report = error.failure, error.report
+            raise CommandError(
+                f"{found} while {failure.stage} chunks {failure.first}..{failure.last}, with "
+                f"{report.written + report.skipped} chunks stored. Start it (docker compose up "
+                "-d) or check --qdrant-url, then run the same command again: it resumes where it "
+                "stopped."
+            ) from error
         raise CommandError(
-            f"Expected a Qdrant server at {url}, found {found}{why}. Start it (docker compose "
-            "up -d), check --qdrant-url, or use embedded Qdrant (--qdrant-path DIR, or neither "
-            f"flag for {DEFAULT_PATH})."
+            f"{found}. Start it (docker compose up -d), check --qdrant-url, or use embedded "
+            f"Qdrant (--qdrant-path DIR, or neither flag for {DEFAULT_PATH})."
         ) from error
+
+
+def _server_error(
+    error: BaseException,
+) -> StorageUnavailableError | StorageTimeoutError | None:
+    """The unreachable server behind *error*: itself, or what stopped an ingest."""
+    while isinstance(error, IngestError) and error.__cause__ is not None:
+        error = error.__cause__
+    return error if isinstance(error, StorageUnavailableError | StorageTimeoutError) else None
+
+
+def unreached(error: StorageUnavailableError | StorageTimeoutError) -> str:
+    """What was found of a server: ``"none reachable ([Errno 111] Connection refused)"``.
+
+    The cause is what the client reported (a refused connection, a timeout), never the
+    library's own message of the same fault: that one speaks Python (``storage=``), and the
+    command line says the fixes in its own words.
+    """
+    found = "none reachable" if isinstance(error, StorageUnavailableError) else "no answer"
+    cause = _innermost(error)
+    return found + ("" if isinstance(cause, T5VectorsError) else f" ({one_line(cause)})")
 
 
 def _api_key(variable: str | None) -> str | None:
