@@ -24,8 +24,8 @@ Every mistake comes back as a tool error of one line naming the argument, what w
 what was found and how to fix it. The SDK validates arguments against each tool's signature
 before the tool runs, and its ``ValidationError`` would reach the agent as pydantic's report of
 several lines; :class:`ToolServer` translates it (and refuses arguments a tool does not take,
-which pydantic would drop silently) from the tools' :class:`Argument` tables, and the tools turn
-the library's typed errors into the same one-line messages.
+which pydantic would drop silently) from the tools' :class:`Argument` tables, and turns the
+library's typed errors a tool raises into the same one-line messages, the HTTP API's.
 
 Built on the official ``mcp`` SDK (``MCPServer``, version 2), which the ``serve`` extra installs.
 """
@@ -162,8 +162,9 @@ class ToolServer(MCPServer[Any]):
 
         Raises:
             ToolError: a tool it does not serve, an argument the tool does not take, arguments
-                its signature refuses (in the words of its :class:`Argument` table), or the
-                tool's own refusal.
+                its signature refuses (in the words of its :class:`Argument` table), the
+                tool's own refusal, or a library error the tool raised
+                (:func:`~t5_vectors.serve.errors.from_library`).
         """
         tools = [tool.name for tool in await self.list_tools()]
         if name not in tools:
@@ -178,8 +179,11 @@ class ToolServer(MCPServer[Any]):
             raise ToolError(unknown_argument(name, unknown[0], table))
         try:
             return await super().call_tool(name, arguments, context)
-        except UnexpectedToolError:
-            raise  # a crash: the SDK's one line, "Error executing tool NAME"
+        except UnexpectedToolError as error:
+            if not isinstance(error.__cause__, T5VectorsError):
+                raise  # a crash: the SDK's one line, "Error executing tool NAME"
+            # The library's typed errors, raised by the tools' calls, said as the HTTP API says.
+            raise ToolError(one_line(from_library(error.__cause__).message)) from error
         except ToolError as error:
             cause = error.__cause__
             if isinstance(cause, ValidationError):
@@ -268,12 +272,8 @@ def create_mcp_server(service: Service) -> MCPServer[Any]:
             raise ToolError(argument_error("search", "k", arguments["search"], _shown(k)))
         if mode not in modes:
             raise ToolError(argument_error("search", "mode", arguments["search"], _shown(mode)))
-        try:
-            hits, hints = await service.search(
-                SearchRequest(query=query, k=k, filter=filter, mode=mode)
-            )
-        except (T5VectorsError, ValidationError) as error:
-            raise ToolError(_message("search", error, arguments["search"])) from error
+        request = SearchRequest(query=query, k=k, filter=filter, mode=mode)
+        hits, hints = await service.search(request)
         return SearchResults(
             results=[
                 Hit(
@@ -295,10 +295,7 @@ def create_mcp_server(service: Service) -> MCPServer[Any]:
         "(null for texts stored otherwise).",
     )
     async def sources() -> Sources:
-        try:
-            listed = await index.asources()
-        except T5VectorsError as error:
-            raise ToolError(_message("sources", error, {})) from error
+        listed = await index.asources()
         return Sources(
             collection=name,
             sources=[Source(source=s.source, chunks=s.chunks, stored=s.stored) for s in listed],
@@ -312,11 +309,8 @@ def create_mcp_server(service: Service) -> MCPServer[Any]:
         "chunking file ingestion used.",
     )
     async def info() -> Info:
-        try:
-            points = await index.acount()
-            record = read_record(await index.collection.adescribe())
-        except T5VectorsError as error:
-            raise ToolError(_message("info", error, {})) from error
+        points = await index.acount()
+        record = read_record(await index.collection.adescribe())
         return Info(
             collection=name,
             points=points,
@@ -347,10 +341,7 @@ def create_mcp_server(service: Service) -> MCPServer[Any]:
             dict[str, Any] | None, Field(description="optional JSON object of metadata values")
         ] = None,
     ) -> Stored:
-        try:
-            ids = await service.add([DocumentIn(page_content=text, metadata=metadata or {})])
-        except (T5VectorsError, ValidationError) as error:
-            raise ToolError(_message("store", error, arguments["store"])) from error
+        ids = await service.add([DocumentIn(page_content=text, metadata=metadata or {})])
         return Stored(id=ids[0], collection=name)
 
     @server.tool(
@@ -374,22 +365,13 @@ def create_mcp_server(service: Service) -> MCPServer[Any]:
                 + '. Call delete with "ids": ["ID"] (as search and store return them) or '
                 '"filter": "source=notes.md".'
             )
-        try:
-            deleted = await service.delete(ids, filter)
-        except (T5VectorsError, ValidationError) as error:
-            raise ToolError(_message("delete", error, arguments["delete"])) from error
+        deleted = await service.delete(ids, filter)
         return DeleteResponse(deleted=deleted)
 
     return server
 
 
 # -------------------------------------------------------------------------------- messages
-def _message(tool: str, error: Exception, table: Mapping[str, Argument]) -> str:
-    if isinstance(error, ValidationError):
-        return invalid_arguments(tool, error.errors(include_url=False), table)
-    return from_library(error).message
-
-
 def invalid_arguments(
     tool: str, errors: Sequence[Mapping[str, Any]], table: Mapping[str, Argument]
 ) -> str:
