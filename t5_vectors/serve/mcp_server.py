@@ -5,7 +5,8 @@ Five tools, so that an agent does the whole job through them:
 * ``search(query, k=4, filter=None, mode="dense")``: the *k* best documents, each with ``id``,
   ``score``, ``page_content`` and ``metadata``, and ``warnings`` when the filter names a
   metadata key no stored document has (or compares a key with a value of another kind);
-  ``mode`` is one of the modes the collection serves (its tool description lists them);
+  ``mode`` is one of the modes the collection serves (its input schema's ``enum`` and its
+  description list them);
 * ``store(text, metadata=None)``: store a text; its id is derived from ``metadata.source`` and
   the text, so storing the same text twice keeps one copy;
 * ``delete(ids=None, filter=None)``: delete by ids (as ``search`` and ``store`` return them) or
@@ -61,6 +62,7 @@ try:
     from mcp.server.mcpserver import Context, MCPServer
     from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
     from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
+    from mcp.types import Tool as MCPTool
 except ImportError as err:
     raise missing("the official MCP SDK (mcp 2.x)") from err
 
@@ -86,10 +88,14 @@ class Argument:
     Attributes:
         expected: what a value must be (``"a whole number from 1 to 1000"``).
         example: a valid value, as JSON, for the message's fix.
+        choices: the values this server accepts, where its signature's type allows more
+            (``search``'s ``mode``: the modes the collection serves); the tool's input schema
+            lists them as its ``enum``, and the tool refuses the others when called.
     """
 
     expected: str
     example: str
+    choices: tuple[str, ...] | None = None
 
 
 # ------------------------------------------------------------------------------- results
@@ -155,6 +161,17 @@ class ToolServer(MCPServer[Any]):
         self.arguments = arguments
         self.left_out = dict(left_out or {})
 
+    async def list_tools(self) -> list[MCPTool]:
+        """The tools, each argument with :attr:`Argument.choices` listing them as its ``enum``."""
+        tools = await super().list_tools()
+        for tool in tools:
+            properties = dict(tool.input_schema.get("properties", {}))
+            for key, argument in self.arguments.get(tool.name, {}).items():
+                if argument.choices is not None and key in properties:
+                    properties[key] = {**properties[key], "enum": list(argument.choices)}
+            tool.input_schema = {**tool.input_schema, "properties": properties}
+        return tools
+
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
@@ -217,6 +234,7 @@ def create_mcp_server(service: Service) -> MCPServer[Any]:
                 f"one of the modes collection {name!r} serves ({served}; the others need "
                 "vectors it does not store)",
                 f'"{modes[0]}"',
+                choices=modes,
             ),
         },
         "sources": {},
@@ -265,7 +283,7 @@ def create_mcp_server(service: Service) -> MCPServer[Any]:
         k: Annotated[int, Field(description="how many results", ge=1)] = 4,
         filter: FilterArgument = None,
         mode: Annotated[
-            Mode, Field(description="how to search; info lists the modes the collection serves")
+            Mode, Field(description="how to search: one of the modes this collection serves")
         ] = "dense",
     ) -> SearchResults:
         if not 1 <= k <= config.max_k:
