@@ -63,13 +63,22 @@ _SECRETS: set[str] = set()
 """Values never to print (API keys read from the environment)."""
 
 
-def add_model_options(parser: argparse.ArgumentParser, *, default_note: str) -> None:
-    """``--model``, ``--device``, ``--dtype``, ``--offline`` and ``--demo-model``."""
+def add_model_options(
+    parser: argparse.ArgumentParser,
+    *,
+    default_note: str,
+    device: str = "auto",
+    dtype_help: str = "auto, float32, bfloat16, float16, int8",
+) -> None:
+    """``--model``, ``--device`` (default *device*), ``--dtype``, ``--offline`` and
+    ``--demo-model``."""
     parser.add_argument(
         "--model", metavar="ID_OR_PATH", help=f"hub id or local folder ({default_note})"
     )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
-    parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16, int8")
+    parser.add_argument(
+        "--device", default=device, help=f"auto, cpu, cuda, cuda:N, mps (default {device})"
+    )
+    parser.add_argument("--dtype", default="auto", help=dtype_help)
     parser.add_argument(
         "--offline", action="store_true", help="never touch the network (local_files_only)"
     )
