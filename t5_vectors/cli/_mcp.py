@@ -16,13 +16,12 @@ import sys
 
 from t5_vectors.cli._serve import (
     _LIMITS,
-    _as_flag,
     add_served_options,
+    in_flags,
     open_served,
     require_extra,
     server_config,
 )
-from t5_vectors.errors import InvalidInputError
 
 _TOOL_LIMITS = ("--max-texts", "--max-chars", "--max-k")
 """``serve``'s limits that apply to MCP tool calls (the others are about HTTP)."""
@@ -50,10 +49,8 @@ def run(args: argparse.Namespace) -> int:
     limits = {"max_texts": args.max_texts, "max_chars": args.max_chars, "max_k": args.max_k}
     from t5_vectors.serve import ServerConfig
 
-    try:
+    with in_flags():
         ServerConfig(**limits)  # every limit checked before the model loads
-    except InvalidInputError as error:
-        raise InvalidInputError(_as_flag(str(error))) from error
     require_extra("mcp_server")
     from t5_vectors.serve import Service, run_mcp
 

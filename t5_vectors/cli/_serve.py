@@ -177,17 +177,23 @@ def server_config(args: argparse.Namespace, encoder: T5Encoder, **limits: Any) -
     from t5_vectors.serve import ServerConfig
     from t5_vectors.serve.service import model_label
 
-    try:
+    with in_flags():
         return ServerConfig(
             read_only=args.read_only, model_name=model_label(encoder.name_or_path), **limits
         )
+
+
+@contextlib.contextmanager
+def in_flags() -> Iterator[None]:
+    """Restate an :class:`InvalidInputError` about a parameter in flags: ``"max_texts: expected
+    ..."`` as ``"--max-texts: expected ..."``."""
+    try:
+        yield
     except InvalidInputError as error:
-        raise InvalidInputError(_as_flag(str(error))) from error
-
-
-def _as_flag(message: str) -> str:
-    """``"max_texts: expected ..."`` as ``"--max-texts: expected ..."``."""
-    return re.sub(r"^([a-z_]+):", lambda m: "--" + m.group(1).replace("_", "-") + ":", message)
+        message = re.sub(
+            r"^([a-z_]+):", lambda m: "--" + m.group(1).replace("_", "-") + ":", str(error)
+        )
+        raise InvalidInputError(message) from error
 
 
 def _server_key(variable: str | None) -> str | None:
@@ -220,14 +226,9 @@ def run(args: argparse.Namespace) -> int:
     from t5_vectors.serve import run as run_server
     from t5_vectors.serve.lifecycle import listen, url_of
 
-    try:
+    with in_flags():
         ServerConfig(**limits)  # every limit checked before the port and the model
-    except InvalidInputError as error:
-        raise InvalidInputError(_as_flag(str(error))) from error
-    try:
         sock = bind(args.host, args.port)
-    except InvalidInputError as error:
-        raise InvalidInputError(_as_flag(str(error))) from error
     try:
         with open_served(args) as served:
             service = Service(
@@ -237,10 +238,8 @@ def run(args: argparse.Namespace) -> int:
                 describe=served.describe,
             )
             app = create_app(service)
-            try:
+            with in_flags():
                 listen(sock)
-            except InvalidInputError as error:
-                raise InvalidInputError(_as_flag(str(error))) from error
             _announce(args, url_of(sock), service, limits["api_key"] is not None)
             status = run_server(app, service, sock, log_level=args.log_level)
     finally:
