@@ -50,8 +50,6 @@ class Service:
         index: the collection (its embedding must be *encoder*).
         config: limits and mode.
         describe: what ``GET /collections/{name}`` returns; ``None`` returns the point count.
-        model_name: the model name the embeddings endpoints report (default:
-            ``config.model_name``).
 
     Attributes:
         draining: set when the server stops: ``/health`` answers 503.
@@ -280,7 +278,10 @@ class Service:
                 "delete everything). Name the documents to delete.",
                 param="filter",
             )
-        return await _delete_where(self.index, condition)
+        matched = await self.index.acount(filter=condition)
+        if matched:
+            await self.index.adelete(filter=condition)
+        return matched
 
     # ------------------------------------------------------------------------------ others
     async def describe(self, name: str, sample: int) -> dict[str, Any]:
@@ -305,14 +306,6 @@ class Service:
     async def aclose(self) -> None:
         """Build the index of what was written and close the store (the encoder is the caller's)."""
         await self.index.aclose()
-
-
-async def _delete_where(index: QdrantIndex, condition: dict[str, Any]) -> int:
-    """Delete the points matching a metadata filter; returns how many matched."""
-    matched = await index.acount(filter=condition)
-    if matched:
-        await index.adelete(filter=condition)
-    return matched
 
 
 def _token_ids(value: Any) -> bool:
