@@ -11,8 +11,9 @@ Five tools, so that an agent does the whole job through them:
   the text, so storing the same text twice keeps one copy;
 * ``delete(ids=None, filter=None)``: delete by ids (as ``search`` and ``store`` return them) or
   by filter, one of the two; returns how many stored documents matched;
-* ``sources()``: what the collection holds, by source: each one's chunk count and when file
-  ingestion stored it;
+* ``sources(limit=None, offset=0)``: what the collection holds, by source, sorted: each one's
+  chunk count and when file ingestion stored it, a page of *limit* from *offset* on (all by
+  default), with the ``total`` and the ``next_offset``;
 * ``info()``: points, the search modes served, the model, the tokens it reads of a text and the
   chunking file ingestion used.
 
@@ -54,7 +55,7 @@ from t5_vectors.serve.schemas import (
     FilterValue,
     Hit,
     SearchRequest,
-    Source,
+    SourcesResponse,
 )
 from t5_vectors.serve.service import Service
 
@@ -115,13 +116,6 @@ class Stored(BaseModel):
 
     id: str
     collection: str
-
-
-class Sources(BaseModel):
-    """What the ``sources`` tool returns."""
-
-    collection: str
-    sources: list[Source]
 
 
 class Info(BaseModel):
@@ -237,7 +231,12 @@ def create_mcp_server(service: Service) -> MCPServer[Any]:
                 choices=modes,
             ),
         },
-        "sources": {},
+        "sources": {
+            "limit": Argument("a whole number >= 1 (sources in one page)", "100"),
+            "offset": Argument(
+                "a whole number >= 0 (sources to skip: next_offset of the page before)", "100"
+            ),
+        },
         "info": {},
     }
     if not config.read_only:
@@ -309,15 +308,19 @@ def create_mcp_server(service: Service) -> MCPServer[Any]:
         name="sources",
         annotations=read,
         description=f"What collection {name!r} holds, by source (the file or source name in "
-        "metadata.source): each with its number of chunks and when file ingestion stored it "
-        "(null for texts stored otherwise).",
+        "metadata.source), sorted: each with its number of chunks and when file ingestion "
+        "stored it (null for texts stored otherwise). limit and offset page through them: "
+        "total counts them all, next_offset is the next page's offset (null after the last).",
     )
-    async def sources() -> Sources:
-        listed = await index.asources()
-        return Sources(
-            collection=name,
-            sources=[Source(source=s.source, chunks=s.chunks, stored=s.stored) for s in listed],
-        )
+    async def sources(
+        limit: Annotated[
+            int | None, Field(description="sources in one page (default: all)", ge=1)
+        ] = None,
+        offset: Annotated[
+            int, Field(description="sources to skip: next_offset of the page before", ge=0)
+        ] = 0,
+    ) -> SourcesResponse:
+        return await service.sources(limit=limit, offset=offset)
 
     @server.tool(
         name="info",

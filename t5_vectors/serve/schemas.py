@@ -139,8 +139,14 @@ class Source(BaseModel):
 
 
 class SourcesResponse(BaseModel):
+    """``GET /sources`` and the MCP ``sources`` tool: one page of the sources, sorted."""
+
     collection: str
     sources: list[Source]
+    total: int = Field(description="sources the collection holds")
+    next_offset: int | None = Field(
+        description="the offset of the next page; null when this page is the last"
+    )
 
 
 class DocumentIn(_Own):

@@ -22,6 +22,7 @@ from t5_vectors.errors import FilterWarning, InvalidInputError
 from t5_vectors.plan.filters import to_filter
 from t5_vectors.serve.config import ServerConfig
 from t5_vectors.serve.errors import ApiError
+from t5_vectors.serve.schemas import Source, SourcesResponse
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
@@ -284,6 +285,34 @@ class Service:
         return matched
 
     # ------------------------------------------------------------------------------ others
+    async def sources(self, *, limit: int | None = None, offset: int = 0) -> SourcesResponse:
+        """What the collection holds, by source (sorted; documents without one last): *limit*
+        sources (all when ``None``) from *offset* on. Each call reads every point once."""
+        if limit is not None and limit < 1:
+            raise ApiError(
+                422,
+                f"limit: expected a whole number >= 1 (sources in one page), found {limit}. "
+                "Leave limit out for every source.",
+                param="limit",
+            )
+        if offset < 0:
+            raise ApiError(
+                422,
+                f"offset: expected a whole number >= 0 (sources to skip), found {offset}.",
+                param="offset",
+            )
+        listed = await self.index.asources()
+        end = len(listed) if limit is None else offset + limit
+        return SourcesResponse(
+            collection=self.collection,
+            sources=[
+                Source(source=s.source, chunks=s.chunks, stored=s.stored)
+                for s in listed[offset:end]
+            ],
+            total=len(listed),
+            next_offset=end if end < len(listed) else None,
+        )
+
     async def describe(self, name: str, sample: int) -> dict[str, Any]:
         """What ``t5-vectors info`` says about the served collection."""
         if name != self.collection:

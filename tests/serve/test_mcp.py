@@ -139,6 +139,13 @@ async def test_delete_sources_and_info(tmp_path, st5_path, tiny_encoder):
             ("a.md", 2, None),
             ("b.md", 1, None),
         ]
+        page = await call(session, "sources", {"limit": 1})
+        assert [s["source"] for s in page["sources"]] == ["a.md"]
+        assert (page["total"], page["next_offset"]) == (2, 1)
+        last = await call(session, "sources", {"limit": 1, "offset": page["next_offset"]})
+        assert ([s["source"] for s in last["sources"]], last["next_offset"]) == (["b.md"], None)
+        refused = await refusal(session, "sources", {"limit": 0})
+        assert refused.startswith("limit: expected a whole number >= 1"), refused
         info = await call(session, "info", {})
         assert info == {
             "collection": "memory",
