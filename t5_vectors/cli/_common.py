@@ -7,7 +7,9 @@ instead. API keys read with ``--api-key-env`` are masked in everything printed.
 Errors are classified by the operation that failed, not by what their cause chain holds:
 loading the model goes through :func:`load_encoder` (model errors, restated with ``--model DIR``,
 ``--offline`` and ``--demo-model DIR``), talking to Qdrant through :func:`qdrant_step` (a server
-that cannot be reached). Nothing heavy is imported at module level: ``--help``, ``info`` and
+that cannot be reached). :func:`open_collection` opens the store, the model and the collection
+for the commands that need all three, in the order that says every mistake before anything is
+created. Nothing heavy is imported at module level: ``--help``, ``info`` and
 ``delete`` load no model code.
 """
 
@@ -21,7 +23,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from t5_vectors.errors import (
     CollectionConfigError,
@@ -291,6 +293,76 @@ def open_index(
         )
     except ModelMismatchError as error:
         raise CommandError(mismatch_message(error, args.collection)) from error
+
+
+@dataclass
+class Opened:
+    """A collection a command opened: the store, the encoder and the index."""
+
+    target: Target
+    encoder: T5Encoder
+    index: QdrantIndex
+
+    def describe(self, name: str, sample: int) -> dict[str, Any]:
+        """What ``t5-vectors info`` says about collection *name*."""
+        from t5_vectors.cli._info import describe
+
+        with qdrant_step(self.target.where):
+            return describe(self.target, name, sample)
+
+
+@contextlib.contextmanager
+def open_collection(
+    args: argparse.Namespace,
+    *,
+    read_only: bool = False,
+    loaded: Callable[[T5Encoder], object] | None = None,
+    announce: bool = False,
+) -> Iterator[Opened]:
+    """Open the store, load the model and open ``--collection`` (``ingest``, ``serve``, ``mcp``);
+    close all three after.
+
+    Every mistake is said before anything is created: an existing store is opened and the
+    collection's layout and model record read (the layout flags are checked against them,
+    :func:`~t5_vectors.cli._layout.ingest_options`), the model loads (the recorded one unless
+    ``--model`` is given), *loaded* checks it against the other flags, and only then is a new
+    embedded store folder made and the collection opened: created, with the layout flags'
+    vectors, unless *read_only*, which needs it to exist. *announce* says on stderr that the
+    model is loading.
+    """
+    from t5_vectors.cli._layout import check_layout_flags, ingest_options
+
+    check_layout_flags(args)
+    store = embedded_path(args)
+    # A storage folder that does not exist yet is created only once the model has loaded.
+    target: Target | None = None
+    if read_only or store is None or store.exists():
+        target = open_target(args, must_exist=read_only)
+    encoder: T5Encoder | None = None
+    try:
+        layout = recorded = None
+        if target is not None:
+            with qdrant_step(target.where):
+                if read_only:
+                    target.collection_info(args.collection)  # names the collections there
+                layout = target.layout(args.collection)
+                recorded = target.record(args.collection)
+        options = ingest_options(args, layout, args.collection)
+        if announce:
+            print("t5-vectors: loading the model ...", file=sys.stderr)
+        encoder = load_encoder(args, recorded.model if recorded is not None else None)
+        if loaded is not None:
+            loaded(encoder)
+        if target is None:
+            target = open_target(args, must_exist=False)
+        with qdrant_step(target.where):
+            index = open_index(args, encoder, target, options, create_if_missing=not read_only)
+        yield Opened(target, encoder, index)
+    finally:
+        if encoder is not None:
+            encoder.close()
+        if target is not None:
+            target.close()
 
 
 def embedded_path(args: argparse.Namespace) -> Path | None:

@@ -14,11 +14,11 @@ import argparse
 import contextlib
 import sys
 
+from t5_vectors.cli._common import open_collection
 from t5_vectors.cli._serve import (
     _LIMITS,
     add_served_options,
     in_flags,
-    open_served,
     require_extra,
     server_config,
 )
@@ -55,9 +55,12 @@ def run(args: argparse.Namespace) -> int:
     from t5_vectors.serve import Service, run_mcp
 
     # Nothing but the protocol may reach standard output: loading messages go to stderr.
-    with contextlib.redirect_stdout(sys.stderr), open_served(args) as served:
+    with (
+        contextlib.redirect_stdout(sys.stderr),
+        open_collection(args, read_only=args.read_only) as opened,
+    ):
         service = Service(
-            served.encoder, served.index, server_config(args, served.encoder, **limits)
+            opened.encoder, opened.index, server_config(args, opened.encoder, **limits)
         )
         mode = "read-only" if args.read_only else "read-write"
         print(

@@ -11,8 +11,8 @@ The server's own key is ``--server-key-env VAR``, not ``--api-key-env``: in ever
 ``--api-key-env`` already names the *Qdrant server's* key (with ``--qdrant-url``), and a server
 in front of a Qdrant server may need both.
 
-:func:`open_served` (also used by ``t5-vectors mcp``) opens the encoder, the store and the
-index the same way for both commands.
+The store, the model and the collection are opened as ``ingest`` and ``mcp`` open them
+(:func:`~t5_vectors.cli._common.open_collection`).
 """
 
 from __future__ import annotations
@@ -22,26 +22,20 @@ import contextlib
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from t5_vectors.cli._common import (
     DEFAULT_MODEL,
     CommandError,
-    Target,
     add_model_options,
     add_qdrant_options,
-    embedded_path,
-    load_encoder,
-    open_index,
-    open_target,
-    qdrant_step,
+    open_collection,
 )
-from t5_vectors.cli._layout import add_layout_options, check_layout_flags, ingest_options
+from t5_vectors.cli._layout import add_layout_options
 from t5_vectors.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from t5_vectors import QdrantIndex, T5Encoder
+    from t5_vectors import T5Encoder
     from t5_vectors.serve import ServerConfig
 
 
@@ -109,22 +103,6 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.set_defaults(run=run)
 
 
-@dataclass
-class Served:
-    """What ``serve`` and ``mcp`` serve: the store, the encoder and the collection."""
-
-    target: Target
-    encoder: T5Encoder
-    index: QdrantIndex
-
-    def describe(self, name: str, sample: int) -> dict[str, Any]:
-        """What ``t5-vectors info`` says about collection *name*."""
-        from t5_vectors.cli._info import describe
-
-        with qdrant_step(self.target.where):
-            return describe(self.target, name, sample)
-
-
 def require_extra(*modules: str) -> None:
     """Import *modules* of :mod:`t5_vectors.serve`, or fail with one line naming the extra."""
     import importlib
@@ -134,42 +112,6 @@ def require_extra(*modules: str) -> None:
             importlib.import_module(f"t5_vectors.serve.{module}")
         except ImportError as error:
             raise CommandError(str(error)) from error
-
-
-@contextlib.contextmanager
-def open_served(args: argparse.Namespace) -> Iterator[Served]:
-    """Open the store, load the model and open the collection; close all three after.
-
-    A read-only server needs the collection to exist; a writable one creates it (with the
-    layout flags' vectors) when it does not.
-    """
-    check_layout_flags(args)
-    store = embedded_path(args)
-    # As in ingest, a storage folder that does not exist yet is created only once the model loads.
-    target: Target | None = None
-    if args.read_only or store is None or store.exists():
-        target = open_target(args, must_exist=args.read_only)
-    encoder: T5Encoder | None = None
-    try:
-        layout = recorded = None
-        if target is not None:
-            with qdrant_step(target.where):
-                if args.read_only:
-                    target.collection_info(args.collection)  # names the collections there
-                layout = target.layout(args.collection)
-                recorded = target.record(args.collection)
-        options = ingest_options(args, layout, args.collection)
-        encoder = load_encoder(args, recorded.model if recorded is not None else None)
-        if target is None:
-            target = open_target(args, must_exist=False)
-        with qdrant_step(target.where):
-            index = open_index(args, encoder, target, options, create_if_missing=not args.read_only)
-        yield Served(target, encoder, index)
-    finally:
-        if encoder is not None:
-            encoder.close()
-        if target is not None:
-            target.close()
 
 
 def server_config(args: argparse.Namespace, encoder: T5Encoder, **limits: Any) -> ServerConfig:
@@ -230,12 +172,12 @@ def run(args: argparse.Namespace) -> int:
         ServerConfig(**limits)  # every limit checked before the port and the model
         sock = bind(args.host, args.port)
     try:
-        with open_served(args) as served:
+        with open_collection(args, read_only=args.read_only) as opened:
             service = Service(
-                served.encoder,
-                served.index,
-                server_config(args, served.encoder, **limits),
-                describe=served.describe,
+                opened.encoder,
+                opened.index,
+                server_config(args, opened.encoder, **limits),
+                describe=opened.describe,
             )
             app = create_app(service)
             with in_flags():
