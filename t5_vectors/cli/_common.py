@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from t5_vectors.index.index import QdrantIndex
     from t5_vectors.plan.collection import CollectionSpec
     from t5_vectors.plan.layout import CollectionLayout
-    from t5_vectors.plan.model_record import ModelRecord
     from t5_vectors.storage.base import Schema
     from t5_vectors.storage.open import Storage
 
@@ -260,13 +259,6 @@ class Target:
         schema = self.collection(name).describe()
         return None if schema is None else collection_layout(schema, name)
 
-    def record(self, name: str) -> ModelRecord | None:
-        """The model recorded with collection *name* (``None`` if absent or no record)."""
-        from t5_vectors.plan.model_record import read_record
-
-        schema = self.collection(name).describe()
-        return None if schema is None else read_record(schema)
-
     def close(self) -> None:
         self.storage.close()
 
@@ -331,6 +323,8 @@ def open_collection(
     model is loading.
     """
     from t5_vectors.cli._layout import check_layout_flags, ingest_options
+    from t5_vectors.plan.layout import collection_layout
+    from t5_vectors.plan.model_record import read_record
 
     check_layout_flags(args)
     store = embedded_path(args)
@@ -340,13 +334,15 @@ def open_collection(
         target = open_target(args, must_exist=read_only)
     encoder: T5Encoder | None = None
     try:
-        layout = recorded = None
+        schema = None
         if target is not None:
             with qdrant_step(target.where):
-                if read_only:
-                    target.collection_info(args.collection)  # names the collections there
-                layout = target.layout(args.collection)
-                recorded = target.record(args.collection)
+                if read_only:  # the collection must exist: the error names those there
+                    schema = target.collection_info(args.collection)
+                else:
+                    schema = target.collection(args.collection).describe()
+        layout = None if schema is None else collection_layout(schema, args.collection)
+        recorded = None if schema is None else read_record(schema)
         options = ingest_options(args, layout, args.collection)
         if announce:
             print("t5-vectors: loading the model ...", file=sys.stderr)
