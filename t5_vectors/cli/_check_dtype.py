@@ -109,11 +109,6 @@ def _dtypes(value: str, device: str) -> tuple[str, ...]:
     return names
 
 
-def _check_positive(flag: str, value: int) -> None:
-    if value < 1:
-        raise CommandError(f"{flag}: expected an integer >= 1, found {value}.")
-
-
 def run(args: argparse.Namespace) -> int:
     """Compare the dtypes; returns the exit status."""
     from t5_vectors.encoder.precision_check import run_comparison
@@ -124,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         ("--k", args.k),
         ("--repeats", args.repeats),
     ):
-        _check_positive(flag, value)
+        if value < 1:
+            raise CommandError(f"{flag}: expected an integer >= 1, found {value}.")
     if not 0 <= args.tolerance < 1:
         raise CommandError(f"--tolerance: expected a number in [0, 1), found {args.tolerance}.")
     texts = read_texts(args.files, lines=args.lines)[: args.max_texts]

@@ -222,12 +222,10 @@ class Target:
     Attributes:
         storage: the storage (from :func:`~t5_vectors.storage.open.open_storage`).
         where: ``"embedded Qdrant at PATH"`` or ``"Qdrant at URL"``.
-        local: whether it is embedded Qdrant.
     """
 
     storage: Storage
     where: str
-    local: bool
 
     def collection(self, name: str) -> Collection:
         """Collection *name* here, for calls that need no model."""
@@ -269,7 +267,7 @@ def open_index(
     target: Target,
     spec: CollectionSpec,
     *,
-    create_if_missing: bool = True,
+    create_if_missing: bool,
 ) -> QdrantIndex:
     """The ``QdrantIndex`` of ``--collection`` on *target*'s storage (which the command closes);
     another model is refused in the command line's words (:func:`mismatch_message`)."""
@@ -380,7 +378,7 @@ def open_target(args: argparse.Namespace, *, must_exist: bool) -> Target:
     """
     path = embedded_path(args)
     if path is None:
-        where, local = f"Qdrant at {args.qdrant_url}", False
+        where = f"Qdrant at {args.qdrant_url}"
     else:
         if args.api_key_env:
             raise InvalidInputError(
@@ -392,7 +390,7 @@ def open_target(args: argparse.Namespace, *, must_exist: bool) -> Target:
                 f"Expected embedded Qdrant storage at {str(path)!r}, found no such folder. Run "
                 "t5-vectors ingest first, or point --qdrant-path at the folder it used."
             )
-        where, local = f"embedded Qdrant at {str(path)!r}", True
+        where = f"embedded Qdrant at {str(path)!r}"
     with qdrant_step(where):
         from t5_vectors.storage.open import open_storage
 
@@ -408,7 +406,7 @@ def open_target(args: argparse.Namespace, *, must_exist: bool) -> Target:
                 "Qdrant allows one process at a time). Wait for it to finish, or run a "
                 "Qdrant server (docker compose up -d) and use --qdrant-url."
             ) from error
-    return Target(storage, where, local)
+    return Target(storage, where)
 
 
 @contextlib.contextmanager

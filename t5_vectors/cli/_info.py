@@ -90,7 +90,7 @@ def _storage(report: StorageReport) -> dict[str, Any]:
     }
 
 
-def describe(target: Target, name: str, sample: int = DEFAULT_SAMPLE) -> dict[str, Any]:
+def describe(target: Target, name: str, sample: int) -> dict[str, Any]:
     """What ``info`` shows about collection *name* (bytes per chunk on *sample* points)."""
     from t5_vectors.plan.layout import collection_layout
     from t5_vectors.plan.model_record import read_record
