@@ -6,9 +6,12 @@ import argparse
 import json
 import sys
 import time
-from typing import Literal
+from typing import TYPE_CHECKING
 
 from t5_vectors.cli._common import DEFAULT_MODEL, CommandError, add_model_options, load_encoder
+
+if TYPE_CHECKING:
+    from t5_vectors.encoder.core import Kind
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     encoder = load_encoder(args)
     loaded = time.perf_counter()
-    kind: Literal["document", "query"] = "query" if args.query else "document"
+    kind: Kind = "query" if args.query else "document"
     try:
         if args.tokens:
             token_arrays = encoder.encode_tokens(texts, kind=kind)

@@ -14,7 +14,7 @@ import asyncio
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,13 +28,12 @@ if TYPE_CHECKING:
     from langchain_core.documents import Document
 
     from t5_vectors import QdrantIndex, T5Encoder
+    from t5_vectors.encoder.core import Kind
     from t5_vectors.serve.schemas import DocumentIn, SearchRequest
 
 
 Describe = Callable[[str, int], dict[str, Any]]
 """``describe(collection, sample)``: what ``t5-vectors info`` says about a collection."""
-
-Kind = Literal["query", "document"]
 
 MAX_SAMPLE = 10_000
 """Points ``GET /collections/{name}?sample=N`` may read to measure bytes per chunk."""
