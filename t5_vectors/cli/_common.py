@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from t5_vectors.errors import (
     CollectionConfigError,
@@ -292,13 +292,6 @@ class Opened:
     target: Target
     encoder: T5Encoder
     index: QdrantIndex
-
-    def describe(self, name: str, sample: int) -> dict[str, Any]:
-        """What ``t5-vectors info`` says about collection *name*."""
-        from t5_vectors.cli._info import describe
-
-        with qdrant_step(self.target.where):
-            return describe(self.target, name, sample)
 
 
 @contextlib.contextmanager

@@ -22,15 +22,19 @@ import contextlib
 import re
 import sys
 from collections.abc import Iterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from t5_vectors.cli._common import (
     DEFAULT_MODEL,
     CommandError,
+    Target,
     add_model_options,
     add_qdrant_options,
     open_collection,
+    qdrant_step,
 )
+from t5_vectors.cli._info import describe
 from t5_vectors.cli._layout import add_layout_options
 from t5_vectors.errors import InvalidInputError
 
@@ -177,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
                 opened.encoder,
                 opened.index,
                 server_config(args, opened.encoder, **limits),
-                describe=opened.describe,
+                describe=partial(_describe, opened.target),
             )
             app = create_app(service)
             with in_flags():
@@ -188,6 +192,12 @@ def run(args: argparse.Namespace) -> int:
         sock.close()
     print("t5-vectors: stopped; the store is closed", file=sys.stderr, flush=True)
     return status
+
+
+def _describe(target: Target, name: str, sample: int) -> dict[str, Any]:
+    """What ``t5-vectors info`` says about collection *name* (``GET /collections/{name}``)."""
+    with qdrant_step(target.where):
+        return describe(target, name, sample)
 
 
 def _announce(args: argparse.Namespace, url: str, service: Any, keyed: bool) -> None:
