@@ -126,13 +126,9 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError(
             f"--sample: expected a number of points >= 0 (0 skips storage), found {args.sample}."
         )
-    target = open_target(args, must_exist=True)
-    try:
-        with qdrant_step(target.where):
-            names = [args.collection] if args.collection else target.collection_names()
-            described = [describe(target, name, args.sample) for name in names]
-    finally:
-        target.close()
+    with open_target(args, must_exist=True) as target, qdrant_step(target.where):
+        names = [args.collection] if args.collection else target.collection_names()
+        described = [describe(target, name, args.sample) for name in names]
     if args.json:
         print(json.dumps({"where": target.where, "collections": described}, indent=2))
         return 0

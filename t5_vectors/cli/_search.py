@@ -142,24 +142,20 @@ def run(args: argparse.Namespace) -> int:
     from t5_vectors.plan.filters import parse_key_values
 
     filters = parse_key_values(args.filter)
-    target = open_target(args, must_exist=True)
-    try:
-        with qdrant_step(target.where):
-            from t5_vectors.plan.layout import collection_layout
-            from t5_vectors.plan.model_record import read_record
+    with open_target(args, must_exist=True) as target, qdrant_step(target.where):
+        from t5_vectors.plan.layout import collection_layout
+        from t5_vectors.plan.model_record import read_record
 
-            schema = target.collection_info(args.collection)  # an error before the model loads
-            layout = collection_layout(schema, args.collection)
-            require_mode(layout, args.mode, args.collection)
-            recorded = read_record(schema)
-            encoder = load_encoder(args, recorded.model if recorded is not None else None)
-            try:
-                index = open_index(args, encoder, target, layout.spec(), create_if_missing=False)
-                results = _retrieve(index, args, filters)
-            finally:
-                encoder.close()
-    finally:
-        target.close()
+        schema = target.collection_info(args.collection)  # an error before the model loads
+        layout = collection_layout(schema, args.collection)
+        require_mode(layout, args.mode, args.collection)
+        recorded = read_record(schema)
+        encoder = load_encoder(args, recorded.model if recorded is not None else None)
+        try:
+            index = open_index(args, encoder, target, layout.spec(), create_if_missing=False)
+            results = _retrieve(index, args, filters)
+        finally:
+            encoder.close()
     if args.json:
         print(json.dumps(_as_json(args, encoder.name_or_path, results), indent=2))
     else:

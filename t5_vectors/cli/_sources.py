@@ -26,13 +26,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """List the sources; returns the exit status."""
-    target = open_target(args, must_exist=True)
-    try:
-        with qdrant_step(target.where):
-            target.collection_info(args.collection)  # names the collections there if missing
-            found = target.collection(args.collection).sources()
-    finally:
-        target.close()
+    with open_target(args, must_exist=True) as target, qdrant_step(target.where):
+        target.collection_info(args.collection)  # names the collections there if missing
+        found = target.collection(args.collection).sources()
     if args.json:
         listed = [{"source": s.source, "chunks": s.chunks, "stored": s.stored} for s in found]
         print(json.dumps({"collection": args.collection, "sources": listed}, indent=2))
