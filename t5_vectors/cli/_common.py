@@ -217,7 +217,7 @@ def mismatch_message(error: ModelMismatchError, collection: str) -> str:
 
 @dataclass
 class Target:
-    """Open storage and how to name it in messages; leaving a ``with`` block closes it.
+    """Open storage and how to name it in messages.
 
     Attributes:
         storage: the storage (from :func:`~t5_vectors.storage.open.open_storage`).
@@ -259,12 +259,6 @@ class Target:
 
     def close(self) -> None:
         self.storage.close()
-
-    def __enter__(self) -> Target:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def open_index(

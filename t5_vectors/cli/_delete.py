@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from t5_vectors.cli._common import (
@@ -74,7 +75,7 @@ def _confirmed(args: argparse.Namespace, points: int, where: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Delete; returns the exit status."""
-    with open_target(args, must_exist=True) as target, qdrant_step(target.where):
+    with closing(open_target(args, must_exist=True)) as target, qdrant_step(target.where):
         target.collection_info(args.collection)
         collection = target.collection(args.collection)
         if not args.source:

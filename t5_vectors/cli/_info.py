@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 from t5_vectors.cli._common import Target, add_qdrant_options, open_target, qdrant_step
@@ -126,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError(
             f"--sample: expected a number of points >= 0 (0 skips storage), found {args.sample}."
         )
-    with open_target(args, must_exist=True) as target, qdrant_step(target.where):
+    with closing(open_target(args, must_exist=True)) as target, qdrant_step(target.where):
         names = [args.collection] if args.collection else target.collection_names()
         described = [describe(target, name, args.sample) for name in names]
     if args.json:

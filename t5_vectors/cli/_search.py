@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 from t5_vectors.cli._common import (
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     from t5_vectors.plan.filters import parse_key_values
 
     filters = parse_key_values(args.filter)
-    with open_target(args, must_exist=True) as target, qdrant_step(target.where):
+    with closing(open_target(args, must_exist=True)) as target, qdrant_step(target.where):
         from t5_vectors.plan.layout import collection_layout
         from t5_vectors.plan.model_record import read_record
 
