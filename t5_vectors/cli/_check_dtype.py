@@ -38,7 +38,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_model_options(
         check,
-        default_note=f"default {DEFAULT_MODEL}",
+        recorded=False,
         device="cpu",
         dtype_help="comma list of dtypes to compare with float32: bfloat16, float16, int8 (CPU); "
         "auto (default): int8 on CPU, plus bfloat16 where the CPU has it natively; "

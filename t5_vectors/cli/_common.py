@@ -67,14 +67,15 @@ _SECRETS: set[str] = set()
 def add_model_options(
     parser: argparse.ArgumentParser,
     *,
-    default_note: str,
+    recorded: bool,
     device: str = "auto",
     dtype_help: str = "auto, float32, bfloat16, float16, int8",
 ) -> None:
-    """``--model``, ``--device`` (default *device*), ``--dtype``, ``--offline`` and
-    ``--demo-model``."""
+    """``--model`` (by default the collection's *recorded* one, else :data:`DEFAULT_MODEL`),
+    ``--device`` (default *device*), ``--dtype``, ``--offline`` and ``--demo-model``."""
+    default = "default: the collection's recorded model, else " if recorded else "default "
     parser.add_argument(
-        "--model", metavar="ID_OR_PATH", help=f"hub id or local folder ({default_note})"
+        "--model", metavar="ID_OR_PATH", help=f"hub id or local folder ({default}{DEFAULT_MODEL})"
     )
     parser.add_argument(
         "--device", default=device, help=f"auto, cpu, cuda, cuda:N, mps (default {device})"

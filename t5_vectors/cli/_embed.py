@@ -8,7 +8,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from t5_vectors.cli._common import DEFAULT_MODEL, CommandError, add_model_options, load_encoder
+from t5_vectors.cli._common import CommandError, add_model_options, load_encoder
 
 if TYPE_CHECKING:
     from t5_vectors.encoder.core import Kind
@@ -18,7 +18,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Register ``embed``."""
     embed = commands.add_parser("embed", help="embed texts and print vectors or a summary")
     embed.add_argument("texts", nargs="*", help="texts to embed; '-' or none reads stdin lines")
-    add_model_options(embed, default_note=f"default {DEFAULT_MODEL}")
+    add_model_options(embed, recorded=False)
     embed.add_argument("--query", action="store_true", help="embed as queries (query prefix)")
     embed.add_argument("--tokens", action="store_true", help="token-level embeddings instead")
     embed.add_argument("--json", action="store_true", help="print JSON lines with the vectors")

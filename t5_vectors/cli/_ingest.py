@@ -23,7 +23,6 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from t5_vectors.cli._common import (
-    DEFAULT_MODEL,
     CommandError,
     add_model_options,
     add_qdrant_options,
@@ -59,9 +58,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="files and folders")
     ingest.add_argument("--collection", required=True, metavar="NAME", help="collection name")
-    add_model_options(
-        ingest, default_note=f"default: the collection's recorded model, else {DEFAULT_MODEL}"
-    )
+    add_model_options(ingest, recorded=True)
     add_qdrant_options(ingest)
     ingest.add_argument(
         "--glob",

@@ -16,7 +16,6 @@ from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 from t5_vectors.cli._common import (
-    DEFAULT_MODEL,
     add_model_options,
     add_qdrant_options,
     display_path,
@@ -128,9 +127,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--mmr", action="store_true", help="diverse results (max marginal rel.; --mode dense)"
     )
     search.add_argument("--json", action="store_true", help="print JSON for scripts")
-    add_model_options(
-        search, default_note=f"default: the collection's recorded model, else {DEFAULT_MODEL}"
-    )
+    add_model_options(search, recorded=True)
     add_qdrant_options(search)
     search.set_defaults(run=run)
 

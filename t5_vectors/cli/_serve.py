@@ -26,7 +26,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from t5_vectors.cli._common import (
-    DEFAULT_MODEL,
     CommandError,
     Target,
     add_model_options,
@@ -62,9 +61,7 @@ def add_served_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="refuse writes; the collection must exist",
     )
-    add_model_options(
-        parser, default_note=f"default: the collection's recorded model, else {DEFAULT_MODEL}"
-    )
+    add_model_options(parser, recorded=True)
     add_qdrant_options(parser)
     add_layout_options(parser)
 
