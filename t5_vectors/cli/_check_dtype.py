@@ -13,7 +13,13 @@ import json
 import sys
 from pathlib import Path
 
-from t5_vectors.cli._common import DEFAULT_MODEL, CommandError, display_path, load_encoder
+from t5_vectors.cli._common import (
+    DEFAULT_MODEL,
+    CommandError,
+    add_model_options,
+    display_path,
+    load_encoder,
+)
 
 DEFAULT_MAX_TEXTS = 2000
 
@@ -30,15 +36,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.add_argument(
         "files", nargs="+", metavar="FILE", help="UTF-8 text files ('-' reads stdin)"
     )
-    check.add_argument(
-        "--model", metavar="ID_OR_PATH", help=f"hub id or local folder (default {DEFAULT_MODEL})"
-    )
-    check.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N, mps, auto")
-    check.add_argument(
-        "--dtype",
-        default="auto",
-        metavar="LIST",
-        help="comma list of dtypes to compare with float32: bfloat16, float16, int8 (CPU); "
+    add_model_options(
+        check,
+        recorded=False,
+        device="cpu",
+        dtype_help="comma list of dtypes to compare with float32: bfloat16, float16, int8 (CPU); "
         "auto (default): int8 on CPU, plus bfloat16 where the CPU has it natively; "
         "bfloat16 and float16 on CUDA",
     )
@@ -63,14 +65,6 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     check.add_argument("--repeats", type=int, default=1, help="timed passes per dtype (1)")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
-    check.add_argument(
-        "--offline", action="store_true", help="never touch the network (local_files_only)"
-    )
-    check.add_argument(
-        "--demo-model",
-        metavar="DIR",
-        help="build a tiny random-weight T5 checkpoint in DIR (if absent) and use it",
-    )
     check.set_defaults(run=run)
 
 
@@ -115,11 +109,6 @@ def _dtypes(value: str, device: str) -> tuple[str, ...]:
     return names
 
 
-def _check_positive(flag: str, value: int) -> None:
-    if value < 1:
-        raise CommandError(f"{flag}: expected an integer >= 1, found {value}.")
-
-
 def run(args: argparse.Namespace) -> int:
     """Compare the dtypes; returns the exit status."""
     from t5_vectors.encoder.precision_check import run_comparison
@@ -130,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         ("--k", args.k),
         ("--repeats", args.repeats),
     ):
-        _check_positive(flag, value)
+        if value < 1:
+            raise CommandError(f"{flag}: expected an integer >= 1, found {value}.")
     if not 0 <= args.tolerance < 1:
         raise CommandError(f"--tolerance: expected a number in [0, 1), found {args.tolerance}.")
     texts = read_texts(args.files, lines=args.lines)[: args.max_texts]

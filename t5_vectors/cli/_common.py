@@ -7,7 +7,9 @@ instead. API keys read with ``--api-key-env`` are masked in everything printed.
 Errors are classified by the operation that failed, not by what their cause chain holds:
 loading the model goes through :func:`load_encoder` (model errors, restated with ``--model DIR``,
 ``--offline`` and ``--demo-model DIR``), talking to Qdrant through :func:`qdrant_step` (a server
-that cannot be reached). Nothing heavy is imported at module level: ``--help``, ``info`` and
+that cannot be reached). :func:`open_collection` opens the store, the model and the collection
+for the commands that need all three, in the order that says every mistake before anything is
+created. Nothing heavy is imported at module level: ``--help``, ``info`` and
 ``delete`` load no model code.
 """
 
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from t5_vectors.errors import (
     CollectionConfigError,
+    IngestError,
     InvalidInputError,
     ModelLoadError,
     ModelMismatchError,
@@ -41,7 +44,6 @@ if TYPE_CHECKING:
     from t5_vectors.index.index import QdrantIndex
     from t5_vectors.plan.collection import CollectionSpec
     from t5_vectors.plan.layout import CollectionLayout
-    from t5_vectors.plan.model_record import ModelRecord
     from t5_vectors.storage.base import Schema
     from t5_vectors.storage.open import Storage
 
@@ -62,13 +64,23 @@ _SECRETS: set[str] = set()
 """Values never to print (API keys read from the environment)."""
 
 
-def add_model_options(parser: argparse.ArgumentParser, *, default_note: str) -> None:
-    """``--model``, ``--device``, ``--dtype``, ``--offline`` and ``--demo-model``."""
+def add_model_options(
+    parser: argparse.ArgumentParser,
+    *,
+    recorded: bool,
+    device: str = "auto",
+    dtype_help: str = "auto, float32, bfloat16, float16, int8",
+) -> None:
+    """``--model`` (by default the collection's *recorded* one, else :data:`DEFAULT_MODEL`),
+    ``--device`` (default *device*), ``--dtype``, ``--offline`` and ``--demo-model``."""
+    default = "default: the collection's recorded model, else " if recorded else "default "
     parser.add_argument(
-        "--model", metavar="ID_OR_PATH", help=f"hub id or local folder ({default_note})"
+        "--model", metavar="ID_OR_PATH", help=f"hub id or local folder ({default}{DEFAULT_MODEL})"
     )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
-    parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16, int8")
+    parser.add_argument(
+        "--device", default=device, help=f"auto, cpu, cuda, cuda:N, mps (default {device})"
+    )
+    parser.add_argument("--dtype", default="auto", help=dtype_help)
     parser.add_argument(
         "--offline", action="store_true", help="never touch the network (local_files_only)"
     )
@@ -211,12 +223,10 @@ class Target:
     Attributes:
         storage: the storage (from :func:`~t5_vectors.storage.open.open_storage`).
         where: ``"embedded Qdrant at PATH"`` or ``"Qdrant at URL"``.
-        local: whether it is embedded Qdrant.
     """
 
     storage: Storage
     where: str
-    local: bool
 
     def collection(self, name: str) -> Collection:
         """Collection *name* here, for calls that need no model."""
@@ -248,13 +258,6 @@ class Target:
         schema = self.collection(name).describe()
         return None if schema is None else collection_layout(schema, name)
 
-    def record(self, name: str) -> ModelRecord | None:
-        """The model recorded with collection *name* (``None`` if absent or no record)."""
-        from t5_vectors.plan.model_record import read_record
-
-        schema = self.collection(name).describe()
-        return None if schema is None else read_record(schema)
-
     def close(self) -> None:
         self.storage.close()
 
@@ -265,7 +268,7 @@ def open_index(
     target: Target,
     spec: CollectionSpec,
     *,
-    create_if_missing: bool = True,
+    create_if_missing: bool,
 ) -> QdrantIndex:
     """The ``QdrantIndex`` of ``--collection`` on *target*'s storage (which the command closes);
     another model is refused in the command line's words (:func:`mismatch_message`)."""
@@ -281,6 +284,73 @@ def open_index(
         )
     except ModelMismatchError as error:
         raise CommandError(mismatch_message(error, args.collection)) from error
+
+
+@dataclass
+class Opened:
+    """A collection a command opened: the store, the encoder and the index."""
+
+    target: Target
+    encoder: T5Encoder
+    index: QdrantIndex
+
+
+@contextlib.contextmanager
+def open_collection(
+    args: argparse.Namespace,
+    *,
+    read_only: bool = False,
+    loaded: Callable[[T5Encoder], object] | None = None,
+    announce: bool = False,
+) -> Iterator[Opened]:
+    """Open the store, load the model and open ``--collection`` (``ingest``, ``serve``, ``mcp``);
+    close all three after.
+
+    Every mistake is said before anything is created: an existing store is opened and the
+    collection's layout and model record read (the layout flags are checked against them,
+    :func:`~t5_vectors.cli._layout.ingest_options`), the model loads (the recorded one unless
+    ``--model`` is given), *loaded* checks it against the other flags, and only then is a new
+    embedded store folder made and the collection opened: created, with the layout flags'
+    vectors, unless *read_only*, which needs it to exist. *announce* says on stderr that the
+    model is loading.
+    """
+    from t5_vectors.cli._layout import check_layout_flags, ingest_options
+    from t5_vectors.plan.layout import collection_layout
+    from t5_vectors.plan.model_record import read_record
+
+    check_layout_flags(args)
+    store = embedded_path(args)
+    # A storage folder that does not exist yet is created only once the model has loaded.
+    target: Target | None = None
+    if read_only or store is None or store.exists():
+        target = open_target(args, must_exist=read_only)
+    encoder: T5Encoder | None = None
+    try:
+        schema = None
+        if target is not None:
+            with qdrant_step(target.where):
+                if read_only:  # the collection must exist: the error names those there
+                    schema = target.collection_info(args.collection)
+                else:
+                    schema = target.collection(args.collection).describe()
+        layout = None if schema is None else collection_layout(schema, args.collection)
+        recorded = None if schema is None else read_record(schema)
+        options = ingest_options(args, layout, args.collection)
+        if announce:
+            print("t5-vectors: loading the model ...", file=sys.stderr)
+        encoder = load_encoder(args, recorded.model if recorded is not None else None)
+        if loaded is not None:
+            loaded(encoder)
+        if target is None:
+            target = open_target(args, must_exist=False)
+        with qdrant_step(target.where):
+            index = open_index(args, encoder, target, options, create_if_missing=not read_only)
+        yield Opened(target, encoder, index)
+    finally:
+        if encoder is not None:
+            encoder.close()
+        if target is not None:
+            target.close()
 
 
 def embedded_path(args: argparse.Namespace) -> Path | None:
@@ -302,7 +372,7 @@ def open_target(args: argparse.Namespace, *, must_exist: bool) -> Target:
     """
     path = embedded_path(args)
     if path is None:
-        where, local = f"Qdrant at {args.qdrant_url}", False
+        where = f"Qdrant at {args.qdrant_url}"
     else:
         if args.api_key_env:
             raise InvalidInputError(
@@ -314,7 +384,7 @@ def open_target(args: argparse.Namespace, *, must_exist: bool) -> Target:
                 f"Expected embedded Qdrant storage at {str(path)!r}, found no such folder. Run "
                 "t5-vectors ingest first, or point --qdrant-path at the folder it used."
             )
-        where, local = f"embedded Qdrant at {str(path)!r}", True
+        where = f"embedded Qdrant at {str(path)!r}"
     with qdrant_step(where):
         from t5_vectors.storage.open import open_storage
 
@@ -330,7 +400,7 @@ def open_target(args: argparse.Namespace, *, must_exist: bool) -> Target:
                 "Qdrant allows one process at a time). Wait for it to finish, or run a "
                 "Qdrant server (docker compose up -d) and use --qdrant-url."
             ) from error
-    return Target(storage, where, local)
+    return Target(storage, where)
 
 
 @contextlib.contextmanager
@@ -338,22 +408,50 @@ def qdrant_step(where: str) -> Iterator[None]:
     """Run a Qdrant operation; a server that cannot be reached becomes one :class:`CommandError`.
 
     Only the error the operation raised is looked at (not the causes of errors raised by other
-    steps, such as a model download that failed on its own network error).
+    steps, such as a model download that failed on its own network error): a server error, or
+    an ingest stopped by one (said with the chunks stored, which the same command resumes from).
     """
     try:
         yield
-    except (StorageUnavailableError, StorageTimeoutError) as error:
+    except (StorageUnavailableError, StorageTimeoutError, IngestError) as error:
+        lost = _server_error(error)
+        if lost is None:
+            raise
         url = where.removeprefix("Qdrant at ")
-        found = "none reachable" if isinstance(error, StorageUnavailableError) else "no answer"
-        # What the client reported (a refused connection, a timeout), never the library's own
-        # message of the same fault: that one speaks Python (storage=), and says it all again.
-        cause = _innermost(error)
-        why = "" if isinstance(cause, T5VectorsError) else f" ({one_line(cause)})"
+        found = f"Expected a Qdrant server at {url}, found {unreached(lost)}"
+        if isinstance(error, IngestError):
+            failure, report = error.failure, error.report
+            raise CommandError(
+                f"{found} while {failure.stage} chunks {failure.first}..{failure.last}, with "
+                f"{report.written + report.skipped} chunks stored. Start it (docker compose up "
+                "-d) or check --qdrant-url, then run the same command again: it resumes where it "
+                "stopped."
+            ) from error
         raise CommandError(
-            f"Expected a Qdrant server at {url}, found {found}{why}. Start it (docker compose "
-            "up -d), check --qdrant-url, or use embedded Qdrant (--qdrant-path DIR, or neither "
-            f"flag for {DEFAULT_PATH})."
+            f"{found}. Start it (docker compose up -d), check --qdrant-url, or use embedded "
+            f"Qdrant (--qdrant-path DIR, or neither flag for {DEFAULT_PATH})."
         ) from error
+
+
+def _server_error(
+    error: BaseException,
+) -> StorageUnavailableError | StorageTimeoutError | None:
+    """The unreachable server behind *error*: itself, or what stopped an ingest."""
+    while isinstance(error, IngestError) and error.__cause__ is not None:
+        error = error.__cause__
+    return error if isinstance(error, StorageUnavailableError | StorageTimeoutError) else None
+
+
+def unreached(error: StorageUnavailableError | StorageTimeoutError) -> str:
+    """What was found of a server: ``"none reachable ([Errno 111] Connection refused)"``.
+
+    The cause is what the client reported (a refused connection, a timeout), never the
+    library's own message of the same fault: that one speaks Python (``storage=``), and the
+    command line says the fixes in its own words.
+    """
+    found = "none reachable" if isinstance(error, StorageUnavailableError) else "no answer"
+    cause = _innermost(error)
+    return found + ("" if isinstance(cause, T5VectorsError) else f" ({one_line(cause)})")
 
 
 def _api_key(variable: str | None) -> str | None:

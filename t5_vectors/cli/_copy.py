@@ -22,13 +22,12 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from t5_vectors.cli._common import DEFAULT_PATH, CommandError, _innermost, one_line
+from t5_vectors.cli._common import DEFAULT_PATH, CommandError, unreached
 from t5_vectors.errors import (
     CollectionConfigError,
     InvalidInputError,
     StorageTimeoutError,
     StorageUnavailableError,
-    T5VectorsError,
 )
 
 if TYPE_CHECKING:
@@ -104,12 +103,9 @@ def _unreachable(
     flags = [flag for flag, url in urls.items() if url == error.location] or [
         flag for flag, url in urls.items() if url
     ]
-    found = "none reachable" if isinstance(error, StorageUnavailableError) else "no answer"
-    cause = _innermost(error)
-    why = "" if isinstance(cause, T5VectorsError) else f" ({one_line(cause)})"
     return CommandError(
-        f"Expected a Qdrant server at {error.location}, found {found}{why}. Start it (docker "
-        f"compose up -d), or check {' and '.join(flags)}."
+        f"Expected a Qdrant server at {error.location}, found {unreached(error)}. Start it "
+        f"(docker compose up -d), or check {' and '.join(flags)}."
     )
 
 

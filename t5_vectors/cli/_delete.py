@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from t5_vectors.cli._common import (
@@ -74,39 +75,33 @@ def _confirmed(args: argparse.Namespace, points: int, where: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Delete; returns the exit status."""
-    target = open_target(args, must_exist=True)
-    try:
-        with qdrant_step(target.where):
-            target.collection_info(args.collection)
-            collection = target.collection(args.collection)
-            if not args.source:
-                points = collection.count()
-                if not _confirmed(args, points, target.where):
-                    print(f"Kept collection {args.collection!r}: nothing deleted.")
-                    return 0
-                collection.drop()
-                print(
-                    f"Deleted collection {args.collection!r} ({points} points) from {target.where}."
-                )
+    with closing(open_target(args, must_exist=True)) as target, qdrant_step(target.where):
+        target.collection_info(args.collection)
+        collection = target.collection(args.collection)
+        if not args.source:
+            points = collection.count()
+            if not _confirmed(args, points, target.where):
+                print(f"Kept collection {args.collection!r}: nothing deleted.")
                 return 0
-            from t5_vectors.files._sync import chunk_sources
+            collection.drop()
+            print(f"Deleted collection {args.collection!r} ({points} points) from {target.where}.")
+            return 0
+        from t5_vectors.files._sync import chunk_sources
 
-            wanted = [(given, Path(given).expanduser().absolute()) for given in args.source]
-            doomed = [
-                point
-                for point, source in chunk_sources(collection)
-                if source is not None and _selected(source, wanted)
-            ]
-            if not doomed:
-                shown = ", ".join(repr(given) for given in args.source)
-                raise InvalidInputError(
-                    f"--source: expected chunks of {shown} in collection {args.collection!r}, "
-                    "found none. Sources are stored as absolute paths: check the path "
-                    "(t5-vectors search --json shows them), or the collection."
-                )
-            collection.delete(doomed)
-    finally:
-        target.close()
+        wanted = [(given, Path(given).expanduser().absolute()) for given in args.source]
+        doomed = [
+            point
+            for point, source in chunk_sources(collection)
+            if source is not None and _selected(source, wanted)
+        ]
+        if not doomed:
+            shown = ", ".join(repr(given) for given in args.source)
+            raise InvalidInputError(
+                f"--source: expected chunks of {shown} in collection {args.collection!r}, "
+                "found none. Sources are stored as absolute paths: check the path "
+                "(t5-vectors search --json shows them), or the collection."
+            )
+        collection.delete(doomed)
     sources = ", ".join(display_path(str(absolute)) for _, absolute in wanted)
     print(f"Deleted {len(doomed)} chunks of {sources} from {args.collection!r}.")
     return 0

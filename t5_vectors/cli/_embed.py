@@ -6,16 +6,19 @@ import argparse
 import json
 import sys
 import time
-from typing import Literal
+from typing import TYPE_CHECKING
 
-from t5_vectors.cli._common import DEFAULT_MODEL, CommandError, add_model_options, load_encoder
+from t5_vectors.cli._common import CommandError, add_model_options, load_encoder
+
+if TYPE_CHECKING:
+    from t5_vectors.encoder.core import Kind
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``embed``."""
     embed = commands.add_parser("embed", help="embed texts and print vectors or a summary")
     embed.add_argument("texts", nargs="*", help="texts to embed; '-' or none reads stdin lines")
-    add_model_options(embed, default_note=f"default {DEFAULT_MODEL}")
+    add_model_options(embed, recorded=False)
     embed.add_argument("--query", action="store_true", help="embed as queries (query prefix)")
     embed.add_argument("--tokens", action="store_true", help="token-level embeddings instead")
     embed.add_argument("--json", action="store_true", help="print JSON lines with the vectors")
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     encoder = load_encoder(args)
     loaded = time.perf_counter()
-    kind: Literal["document", "query"] = "query" if args.query else "document"
+    kind: Kind = "query" if args.query else "document"
     try:
         if args.tokens:
             token_arrays = encoder.encode_tokens(texts, kind=kind)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 from t5_vectors.cli._common import Target, add_qdrant_options, open_target, qdrant_step
@@ -90,7 +91,7 @@ def _storage(report: StorageReport) -> dict[str, Any]:
     }
 
 
-def describe(target: Target, name: str, sample: int = DEFAULT_SAMPLE) -> dict[str, Any]:
+def describe(target: Target, name: str, sample: int) -> dict[str, Any]:
     """What ``info`` shows about collection *name* (bytes per chunk on *sample* points)."""
     from t5_vectors.plan.layout import collection_layout
     from t5_vectors.plan.model_record import read_record
@@ -126,13 +127,9 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError(
             f"--sample: expected a number of points >= 0 (0 skips storage), found {args.sample}."
         )
-    target = open_target(args, must_exist=True)
-    try:
-        with qdrant_step(target.where):
-            names = [args.collection] if args.collection else target.collection_names()
-            described = [describe(target, name, args.sample) for name in names]
-    finally:
-        target.close()
+    with closing(open_target(args, must_exist=True)) as target, qdrant_step(target.where):
+        names = [args.collection] if args.collection else target.collection_names()
+        described = [describe(target, name, args.sample) for name in names]
     if args.json:
         print(json.dumps({"where": target.where, "collections": described}, indent=2))
         return 0

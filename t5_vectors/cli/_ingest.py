@@ -19,27 +19,18 @@ import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from t5_vectors.cli._common import (
-    DEFAULT_MODEL,
     CommandError,
-    Target,
     add_model_options,
     add_qdrant_options,
     display_path,
-    embedded_path,
-    load_encoder,
-    open_index,
-    open_target,
+    open_collection,
     qdrant_step,
 )
-from t5_vectors.cli._layout import (
-    add_layout_options,
-    check_layout_flags,
-    describe_layout,
-    ingest_options,
-)
+from t5_vectors.cli._layout import add_layout_options, check_layout_flags, describe_layout
 from t5_vectors.errors import CollectionConfigError, InvalidInputError
 from t5_vectors.files.discover import Discovery, discover
 from t5_vectors.files.read import read_file
@@ -67,9 +58,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="files and folders")
     ingest.add_argument("--collection", required=True, metavar="NAME", help="collection name")
-    add_model_options(
-        ingest, default_note=f"default: the collection's recorded model, else {DEFAULT_MODEL}"
-    )
+    add_model_options(ingest, recorded=True)
     add_qdrant_options(ingest)
     ingest.add_argument(
         "--glob",
@@ -219,10 +208,15 @@ def require_text(found: Discovery, args: argparse.Namespace) -> None:
     )
 
 
-def _load(args: argparse.Namespace, recorded: str | None, show: bool) -> T5Encoder:
-    if show:
-        print("t5-vectors: loading the model ...", file=sys.stderr)
-    return load_encoder(args, recorded)
+def _sizes(encoder: T5Encoder, settings: ChunkSettings) -> ChunkSizes:
+    """The chunk size and overlap *settings* come to for *encoder* (errors in flag words)."""
+    from t5_vectors.files.chunking import TokenChunker
+
+    try:
+        chunker = TokenChunker(encoder, settings)
+    except InvalidInputError as error:
+        raise _flag_words(error) from error
+    return ChunkSizes(chunker.chunk_tokens, chunker.chunk_overlap, encoder.max_length)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -233,33 +227,14 @@ def run(args: argparse.Namespace) -> int:
     found = discover(args.paths, glob=args.glob, exclude=args.exclude)
     require_text(found, args)
     show = sys.stderr.isatty() and not args.quiet and not args.json
-    store = embedded_path(args)
-    # A store folder that does not exist yet is created only once the model has loaded.
-    target: Target | None = None
-    if store is None or store.exists():
-        target = open_target(args, must_exist=False)
-    encoder: T5Encoder | None = None
-    try:
-        existing = recorded = None
-        if target is not None:
-            with qdrant_step(target.where):
-                existing = target.layout(args.collection)
-                recorded = target.record(args.collection)
-        options = ingest_options(args, existing, args.collection)
-        encoder = _load(args, recorded.model if recorded is not None else None, show)
-        from t5_vectors.files.chunking import TokenChunker
-
-        try:
-            chunker = TokenChunker(encoder, settings)  # sizes against the model, before writing
-        except InvalidInputError as error:
-            raise _flag_words(error) from error
-        sizes = ChunkSizes(chunker.chunk_tokens, chunker.chunk_overlap, encoder.max_length)
-        if target is None:
-            target = open_target(args, must_exist=False)
+    # The chunk sizes are checked against the model before a store or collection is created.
+    check = partial(_sizes, settings=settings)
+    with open_collection(args, loaded=check, announce=show) as opened:
+        target, encoder, index = opened.target, opened.encoder, opened.index
+        sizes = _sizes(encoder, settings)
         with qdrant_step(target.where):
             from t5_vectors.files.ingest import ingest_files
 
-            index = open_index(args, encoder, target, options)
             recognised = index.identity.recognised
             if recognised is not None and not args.quiet:
                 print(
@@ -280,11 +255,6 @@ def run(args: argparse.Namespace) -> int:
                     show_progress=show,
                     stage=stage,
                 )
-    finally:
-        if encoder is not None:
-            encoder.close()
-        if target is not None:
-            target.close()
     model = encoder.name_or_path
     if layout is None:  # the index created it: only another process can have removed it
         raise CollectionConfigError(

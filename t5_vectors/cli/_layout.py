@@ -19,14 +19,7 @@ if TYPE_CHECKING:
     from t5_vectors.plan.collection import CollectionSpec
     from t5_vectors.plan.layout import CollectionLayout
 
-
 TOKEN_DTYPES = ("float32", "float16")
-
-MODES = ("dense", "sparse", "hybrid", "maxsim", "rerank")
-"""``search --mode`` values: the library's retrieval modes (a test keeps the two equal)."""
-
-FUSIONS = ("rrf", "dbsf")
-"""``search --fusion`` values: the library's fusions (a test keeps the two equal)."""
 
 _MODE_NEEDS = {mode: ("token vectors", "--token-vectors") for mode in ("maxsim", "rerank")}
 _MODE_NEEDS |= {mode: ("sparse vectors", "--sparse") for mode in ("sparse", "hybrid")}

@@ -14,15 +14,14 @@ import argparse
 import contextlib
 import sys
 
+from t5_vectors.cli._common import open_collection
 from t5_vectors.cli._serve import (
     _LIMITS,
-    _as_flag,
     add_served_options,
-    open_served,
+    in_flags,
     require_extra,
     server_config,
 )
-from t5_vectors.errors import InvalidInputError
 
 _TOOL_LIMITS = ("--max-texts", "--max-chars", "--max-k")
 """``serve``'s limits that apply to MCP tool calls (the others are about HTTP)."""
@@ -50,17 +49,18 @@ def run(args: argparse.Namespace) -> int:
     limits = {"max_texts": args.max_texts, "max_chars": args.max_chars, "max_k": args.max_k}
     from t5_vectors.serve import ServerConfig
 
-    try:
+    with in_flags():
         ServerConfig(**limits)  # every limit checked before the model loads
-    except InvalidInputError as error:
-        raise InvalidInputError(_as_flag(str(error))) from error
     require_extra("mcp_server")
     from t5_vectors.serve import Service, run_mcp
 
     # Nothing but the protocol may reach standard output: loading messages go to stderr.
-    with contextlib.redirect_stdout(sys.stderr), open_served(args) as served:
+    with (
+        contextlib.redirect_stdout(sys.stderr),
+        open_collection(args, read_only=args.read_only) as opened,
+    ):
         service = Service(
-            served.encoder, served.index, server_config(args, served.encoder, **limits)
+            opened.encoder, opened.index, server_config(args, opened.encoder, **limits)
         )
         mode = "read-only" if args.read_only else "read-write"
         print(

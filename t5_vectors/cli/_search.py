@@ -1,22 +1,21 @@
 """``t5-vectors search``: ranked chunks for a query, as text or JSON.
 
 The model is the one recorded with the collection unless ``--model`` is given (a different
-model is refused). How results are retrieved is one entry of :data:`RETRIEVERS`, chosen by
-:func:`_retriever_name`: ``--mode`` (``dense``, ``sparse``, ``hybrid``, ``maxsim``, ``rerank``;
-see :mod:`t5_vectors.plan.retrieval`) or ``--mmr``. The collection is opened with the vectors
-it stores (:func:`t5_vectors.plan.layout.collection_layout`), and a mode it cannot serve is
-refused before the model loads, naming the ``ingest`` flag that stores what it needs.
+model is refused). Results are retrieved by :func:`_retrieve`: ``--mode`` (``dense``,
+``sparse``, ``hybrid``, ``maxsim``, ``rerank``; see :mod:`t5_vectors.plan.retrieval`) or
+``--mmr``. The collection is opened with the vectors it stores
+(:func:`t5_vectors.plan.layout.collection_layout`), and a mode it cannot serve is refused
+before the model loads, naming the ``ingest`` flag that stores what it needs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
+from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 from t5_vectors.cli._common import (
-    DEFAULT_MODEL,
     add_model_options,
     add_qdrant_options,
     display_path,
@@ -25,23 +24,30 @@ from t5_vectors.cli._common import (
     open_target,
     qdrant_step,
 )
-from t5_vectors.cli._layout import FUSIONS, MODES, require_mode
+from t5_vectors.cli._layout import require_mode
 from t5_vectors.errors import InvalidInputError
+from t5_vectors.plan.modes import FUSIONS, MODES
 
 if TYPE_CHECKING:
+    from t5_vectors.index.index import QdrantIndex
     from t5_vectors.plan.search import ScoredDocuments
 
 
 SNIPPET_CHARS = 240
 
-Retriever = Callable[[Any, str, argparse.Namespace, dict[str, Any] | None], "ScoredDocuments"]
+_PREFETCH_MODES = ("hybrid", "rerank")
 
 
-def _by_mode(
-    index: Any, query: str, args: argparse.Namespace, filters: dict[str, Any] | None
+def _retrieve(
+    index: QdrantIndex, args: argparse.Namespace, filters: dict[str, Any] | None
 ) -> ScoredDocuments:
-    result: ScoredDocuments = index.search(
-        query,
+    """The results of ``--mmr`` (diverse, over the dense ranking), else of ``--mode``."""
+    if args.mmr:
+        return index.mmr(
+            args.query, k=args.k, fetch_k=max(20, 4 * args.k), lambda_mult=0.5, filter=filters
+        )
+    return index.search(
+        args.query,
         k=args.k,
         filter=filters,
         mode=args.mode,
@@ -49,26 +55,6 @@ def _by_mode(
         dense_limit=args.prefetch,
         sparse_limit=args.prefetch,
     )
-    return result
-
-
-def _mmr(
-    index: Any, query: str, args: argparse.Namespace, filters: dict[str, Any] | None
-) -> ScoredDocuments:
-    result: ScoredDocuments = index.mmr(
-        query, k=args.k, fetch_k=max(20, 4 * args.k), lambda_mult=0.5, filter=filters
-    )
-    return result
-
-
-RETRIEVERS: dict[str, Retriever] = {mode: _by_mode for mode in MODES} | {"mmr": _mmr}
-"""How ``search`` retrieves, by name: each ``--mode``, and ``mmr``."""
-
-_PREFETCH_MODES = ("hybrid", "rerank")
-
-
-def _retriever_name(args: argparse.Namespace) -> str:
-    return "mmr" if args.mmr else str(args.mode)
 
 
 def _check_retrieval_flags(args: argparse.Namespace) -> None:
@@ -141,9 +127,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--mmr", action="store_true", help="diverse results (max marginal rel.; --mode dense)"
     )
     search.add_argument("--json", action="store_true", help="print JSON for scripts")
-    add_model_options(
-        search, default_note=f"default: the collection's recorded model, else {DEFAULT_MODEL}"
-    )
+    add_model_options(search, recorded=True)
     add_qdrant_options(search)
     search.set_defaults(run=run)
 
@@ -156,24 +140,20 @@ def run(args: argparse.Namespace) -> int:
     from t5_vectors.plan.filters import parse_key_values
 
     filters = parse_key_values(args.filter)
-    target = open_target(args, must_exist=True)
-    try:
-        with qdrant_step(target.where):
-            from t5_vectors.plan.layout import collection_layout
-            from t5_vectors.plan.model_record import read_record
+    with closing(open_target(args, must_exist=True)) as target, qdrant_step(target.where):
+        from t5_vectors.plan.layout import collection_layout
+        from t5_vectors.plan.model_record import read_record
 
-            schema = target.collection_info(args.collection)  # an error before the model loads
-            layout = collection_layout(schema, args.collection)
-            require_mode(layout, args.mode, args.collection)
-            recorded = read_record(schema)
-            encoder = load_encoder(args, recorded.model if recorded is not None else None)
-            try:
-                index = open_index(args, encoder, target, layout.spec(), create_if_missing=False)
-                results = RETRIEVERS[_retriever_name(args)](index, args.query, args, filters)
-            finally:
-                encoder.close()
-    finally:
-        target.close()
+        schema = target.collection_info(args.collection)  # an error before the model loads
+        layout = collection_layout(schema, args.collection)
+        require_mode(layout, args.mode, args.collection)
+        recorded = read_record(schema)
+        encoder = load_encoder(args, recorded.model if recorded is not None else None)
+        try:
+            index = open_index(args, encoder, target, layout.spec(), create_if_missing=False)
+            results = _retrieve(index, args, filters)
+        finally:
+            encoder.close()
     if args.json:
         print(json.dumps(_as_json(args, encoder.name_or_path, results), indent=2))
     else:
@@ -186,7 +166,7 @@ def _as_json(args: argparse.Namespace, model: str, results: ScoredDocuments) -> 
         "query": args.query,
         "collection": args.collection,
         "model": model,
-        "mode": _retriever_name(args),
+        "mode": "mmr" if args.mmr else args.mode,
         **({"fusion": args.fusion or "rrf"} if args.mode == "hybrid" else {}),
         **({"prefetch": args.prefetch} if args.prefetch is not None else {}),
         "results": [

@@ -11,8 +11,8 @@ The server's own key is ``--server-key-env VAR``, not ``--api-key-env``: in ever
 ``--api-key-env`` already names the *Qdrant server's* key (with ``--qdrant-url``), and a server
 in front of a Qdrant server may need both.
 
-:func:`open_served` (also used by ``t5-vectors mcp``) opens the encoder, the store and the
-index the same way for both commands.
+The store, the model and the collection are opened as ``ingest`` and ``mcp`` open them
+(:func:`~t5_vectors.cli._common.open_collection`).
 """
 
 from __future__ import annotations
@@ -22,26 +22,23 @@ import contextlib
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from t5_vectors.cli._common import (
-    DEFAULT_MODEL,
     CommandError,
     Target,
     add_model_options,
     add_qdrant_options,
-    embedded_path,
-    load_encoder,
-    open_index,
-    open_target,
+    open_collection,
     qdrant_step,
 )
-from t5_vectors.cli._layout import add_layout_options, check_layout_flags, ingest_options
+from t5_vectors.cli._info import describe
+from t5_vectors.cli._layout import add_layout_options
 from t5_vectors.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from t5_vectors import QdrantIndex, T5Encoder
+    from t5_vectors import T5Encoder
     from t5_vectors.serve import ServerConfig
 
 
@@ -64,9 +61,7 @@ def add_served_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="refuse writes; the collection must exist",
     )
-    add_model_options(
-        parser, default_note=f"default: the collection's recorded model, else {DEFAULT_MODEL}"
-    )
+    add_model_options(parser, recorded=True)
     add_qdrant_options(parser)
     add_layout_options(parser)
 
@@ -109,22 +104,6 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.set_defaults(run=run)
 
 
-@dataclass
-class Served:
-    """What ``serve`` and ``mcp`` serve: the store, the encoder and the collection."""
-
-    target: Target
-    encoder: T5Encoder
-    index: QdrantIndex
-
-    def describe(self, name: str, sample: int) -> dict[str, Any]:
-        """What ``t5-vectors info`` says about collection *name*."""
-        from t5_vectors.cli._info import describe
-
-        with qdrant_step(self.target.where):
-            return describe(self.target, name, sample)
-
-
 def require_extra(*modules: str) -> None:
     """Import *modules* of :mod:`t5_vectors.serve`, or fail with one line naming the extra."""
     import importlib
@@ -136,58 +115,28 @@ def require_extra(*modules: str) -> None:
             raise CommandError(str(error)) from error
 
 
-@contextlib.contextmanager
-def open_served(args: argparse.Namespace) -> Iterator[Served]:
-    """Open the store, load the model and open the collection; close all three after.
-
-    A read-only server needs the collection to exist; a writable one creates it (with the
-    layout flags' vectors) when it does not.
-    """
-    check_layout_flags(args)
-    store = embedded_path(args)
-    # As in ingest, a storage folder that does not exist yet is created only once the model loads.
-    target: Target | None = None
-    if args.read_only or store is None or store.exists():
-        target = open_target(args, must_exist=args.read_only)
-    encoder: T5Encoder | None = None
-    try:
-        layout = recorded = None
-        if target is not None:
-            with qdrant_step(target.where):
-                if args.read_only:
-                    target.collection_info(args.collection)  # names the collections there
-                layout = target.layout(args.collection)
-                recorded = target.record(args.collection)
-        options = ingest_options(args, layout, args.collection)
-        encoder = load_encoder(args, recorded.model if recorded is not None else None)
-        if target is None:
-            target = open_target(args, must_exist=False)
-        with qdrant_step(target.where):
-            index = open_index(args, encoder, target, options, create_if_missing=not args.read_only)
-        yield Served(target, encoder, index)
-    finally:
-        if encoder is not None:
-            encoder.close()
-        if target is not None:
-            target.close()
-
-
 def server_config(args: argparse.Namespace, encoder: T5Encoder, **limits: Any) -> ServerConfig:
     """The :class:`ServerConfig` the flags ask for (errors name the flags)."""
     from t5_vectors.serve import ServerConfig
     from t5_vectors.serve.service import model_label
 
-    try:
+    with in_flags():
         return ServerConfig(
             read_only=args.read_only, model_name=model_label(encoder.name_or_path), **limits
         )
+
+
+@contextlib.contextmanager
+def in_flags() -> Iterator[None]:
+    """Restate an :class:`InvalidInputError` about a parameter in flags: ``"max_texts: expected
+    ..."`` as ``"--max-texts: expected ..."``."""
+    try:
+        yield
     except InvalidInputError as error:
-        raise InvalidInputError(_as_flag(str(error))) from error
-
-
-def _as_flag(message: str) -> str:
-    """``"max_texts: expected ..."`` as ``"--max-texts: expected ..."``."""
-    return re.sub(r"^([a-z_]+):", lambda m: "--" + m.group(1).replace("_", "-") + ":", message)
+        message = re.sub(
+            r"^([a-z_]+):", lambda m: "--" + m.group(1).replace("_", "-") + ":", str(error)
+        )
+        raise InvalidInputError(message) from error
 
 
 def _server_key(variable: str | None) -> str | None:
@@ -220,33 +169,32 @@ def run(args: argparse.Namespace) -> int:
     from t5_vectors.serve import run as run_server
     from t5_vectors.serve.lifecycle import listen, url_of
 
-    try:
+    with in_flags():
         ServerConfig(**limits)  # every limit checked before the port and the model
-    except InvalidInputError as error:
-        raise InvalidInputError(_as_flag(str(error))) from error
-    try:
         sock = bind(args.host, args.port)
-    except InvalidInputError as error:
-        raise InvalidInputError(_as_flag(str(error))) from error
     try:
-        with open_served(args) as served:
+        with open_collection(args, read_only=args.read_only) as opened:
             service = Service(
-                served.encoder,
-                served.index,
-                server_config(args, served.encoder, **limits),
-                describe=served.describe,
+                opened.encoder,
+                opened.index,
+                server_config(args, opened.encoder, **limits),
+                describe=partial(_describe, opened.target),
             )
             app = create_app(service)
-            try:
+            with in_flags():
                 listen(sock)
-            except InvalidInputError as error:
-                raise InvalidInputError(_as_flag(str(error))) from error
             _announce(args, url_of(sock), service, limits["api_key"] is not None)
             status = run_server(app, service, sock, log_level=args.log_level)
     finally:
         sock.close()
     print("t5-vectors: stopped; the store is closed", file=sys.stderr, flush=True)
     return status
+
+
+def _describe(target: Target, name: str, sample: int) -> dict[str, Any]:
+    """What ``t5-vectors info`` says about collection *name* (``GET /collections/{name}``)."""
+    with qdrant_step(target.where):
+        return describe(target, name, sample)
 
 
 def _announce(args: argparse.Namespace, url: str, service: Any, keyed: bool) -> None:

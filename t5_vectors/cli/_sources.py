@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from contextlib import closing
 
 from t5_vectors.cli._common import add_qdrant_options, display_path, open_target, qdrant_step
 
@@ -26,13 +27,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """List the sources; returns the exit status."""
-    target = open_target(args, must_exist=True)
-    try:
-        with qdrant_step(target.where):
-            target.collection_info(args.collection)  # names the collections there if missing
-            found = target.collection(args.collection).sources()
-    finally:
-        target.close()
+    with closing(open_target(args, must_exist=True)) as target, qdrant_step(target.where):
+        target.collection_info(args.collection)  # names the collections there if missing
+        found = target.collection(args.collection).sources()
     if args.json:
         listed = [{"source": s.source, "chunks": s.chunks, "stored": s.stored} for s in found]
         print(json.dumps({"collection": args.collection, "sources": listed}, indent=2))

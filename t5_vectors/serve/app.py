@@ -7,6 +7,7 @@
     POST   /search                 query text -> hits (id, score, page_content, metadata)
     POST   /documents              upsert documents (idempotent)
     DELETE /documents              delete by ids or by filter
+    GET    /sources                the sources stored, a page at a time (?limit=N&offset=M)
     GET    /collections/{name}     what ``t5-vectors info`` says about the served collection
     GET    /health                 200 when ready, 503 while draining
     GET    /metrics                Prometheus text format
@@ -192,14 +193,12 @@ def _add_store_routes(app: FastAPI, service: Service) -> None:
         return JSONResponse(body)
 
     @app.get("/sources", response_model=SourcesResponse, tags=["retrieval"])
-    async def sources() -> JSONResponse:
+    async def sources(limit: int | None = None, offset: int = 0) -> JSONResponse:
         """The files the collection holds: each source with its chunk count and when it was
-        stored (what ``t5-vectors sources`` lists)."""
-        listed = [
-            {"source": s.source, "chunks": s.chunks, "stored": s.stored}
-            for s in await service.index.asources()
-        ]
-        return JSONResponse({"collection": service.collection, "sources": listed})
+        stored (what ``t5-vectors sources`` lists), *limit* of them from *offset* on (all
+        by default); ``next_offset`` is the next page's offset."""
+        page = await service.sources(limit=limit, offset=offset)
+        return JSONResponse(page.model_dump())
 
     @app.post("/documents", response_model=DocumentsResponse, tags=["retrieval"])
     async def add_documents(request: DocumentsRequest) -> JSONResponse:

@@ -83,12 +83,12 @@ def tei_body(error: ApiError) -> dict[str, Any]:
     return {"error": error.message, "error_type": kind}
 
 
-def from_library(error: Exception, *, param: str | None = None) -> ApiError:
+def from_library(error: Exception) -> ApiError:
     """A library exception as the :class:`ApiError` a client gets."""
     if isinstance(error, ApiError):
         return error
     if isinstance(error, InvalidInputError | CollectionConfigError):
-        return ApiError(422, str(error), param=param)
+        return ApiError(422, str(error))
     if isinstance(error, EncoderClosedError):
         return ApiError(
             503, "Expected a running server, found it stopping. Retry against a running one."

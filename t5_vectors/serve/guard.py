@@ -215,16 +215,10 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 async def _refuse(send: Send, route: Route, error: ApiError) -> None:
+    """Send *error* as a complete JSON response in the route's API shape."""
     body = tei_body(error) if route.shape == "tei" else openai_body(error)
-    await send_json(send, error.status, body, error.headers)
-
-
-async def send_json(
-    send: Send, status: int, body: Any, headers: MutableMapping[str, str] | dict[str, str]
-) -> None:
-    """Send *body* as a complete JSON response."""
     payload = json.dumps(body).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-    raw += [(key.encode(), value.encode()) for key, value in headers.items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
+    raw += [(key.encode(), value.encode()) for key, value in error.headers.items()]
+    await send({"type": "http.response.start", "status": error.status, "headers": raw})
     await send({"type": "http.response.body", "body": payload})

@@ -5,13 +5,15 @@ Five tools, so that an agent does the whole job through them:
 * ``search(query, k=4, filter=None, mode="dense")``: the *k* best documents, each with ``id``,
   ``score``, ``page_content`` and ``metadata``, and ``warnings`` when the filter names a
   metadata key no stored document has (or compares a key with a value of another kind);
-  ``mode`` is one of the modes the collection serves (its tool description lists them);
+  ``mode`` is one of the modes the collection serves (its input schema's ``enum`` and its
+  description list them);
 * ``store(text, metadata=None)``: store a text; its id is derived from ``metadata.source`` and
   the text, so storing the same text twice keeps one copy;
 * ``delete(ids=None, filter=None)``: delete by ids (as ``search`` and ``store`` return them) or
   by filter, one of the two; returns how many stored documents matched;
-* ``sources()``: what the collection holds, by source: each one's chunk count and when file
-  ingestion stored it;
+* ``sources(limit=None, offset=0)``: what the collection holds, by source, sorted: each one's
+  chunk count and when file ingestion stored it, a page of *limit* from *offset* on (all by
+  default), with the ``total`` and the ``next_offset``;
 * ``info()``: points, the search modes served, the model, the tokens it reads of a text and the
   chunking file ingestion used.
 
@@ -24,8 +26,8 @@ Every mistake comes back as a tool error of one line naming the argument, what w
 what was found and how to fix it. The SDK validates arguments against each tool's signature
 before the tool runs, and its ``ValidationError`` would reach the agent as pydantic's report of
 several lines; :class:`ToolServer` translates it (and refuses arguments a tool does not take,
-which pydantic would drop silently) from the tools' :class:`Argument` tables, and the tools turn
-the library's typed errors into the same one-line messages.
+which pydantic would drop silently) from the tools' :class:`Argument` tables, and turns the
+library's typed errors a tool raises into the same one-line messages, the HTTP API's.
 
 Built on the official ``mcp`` SDK (``MCPServer``, version 2), which the ``serve`` extra installs.
 """
@@ -53,7 +55,7 @@ from t5_vectors.serve.schemas import (
     FilterValue,
     Hit,
     SearchRequest,
-    Source,
+    SourcesResponse,
 )
 from t5_vectors.serve.service import Service
 
@@ -61,6 +63,7 @@ try:
     from mcp.server.mcpserver import Context, MCPServer
     from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
     from mcp.types import CallToolResult, InputRequiredResult, ToolAnnotations
+    from mcp.types import Tool as MCPTool
 except ImportError as err:
     raise missing("the official MCP SDK (mcp 2.x)") from err
 
@@ -86,10 +89,14 @@ class Argument:
     Attributes:
         expected: what a value must be (``"a whole number from 1 to 1000"``).
         example: a valid value, as JSON, for the message's fix.
+        choices: the values this server accepts, where its signature's type allows more
+            (``search``'s ``mode``: the modes the collection serves); the tool's input schema
+            lists them as its ``enum``, and the tool refuses the others when called.
     """
 
     expected: str
     example: str
+    choices: tuple[str, ...] | None = None
 
 
 # ------------------------------------------------------------------------------- results
@@ -109,13 +116,6 @@ class Stored(BaseModel):
 
     id: str
     collection: str
-
-
-class Sources(BaseModel):
-    """What the ``sources`` tool returns."""
-
-    collection: str
-    sources: list[Source]
 
 
 class Info(BaseModel):
@@ -155,6 +155,17 @@ class ToolServer(MCPServer[Any]):
         self.arguments = arguments
         self.left_out = dict(left_out or {})
 
+    async def list_tools(self) -> list[MCPTool]:
+        """The tools, each argument with :attr:`Argument.choices` listing them as its ``enum``."""
+        tools = await super().list_tools()
+        for tool in tools:
+            properties = dict(tool.input_schema.get("properties", {}))
+            for key, argument in self.arguments.get(tool.name, {}).items():
+                if argument.choices is not None and key in properties:
+                    properties[key] = {**properties[key], "enum": list(argument.choices)}
+            tool.input_schema = {**tool.input_schema, "properties": properties}
+        return tools
+
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
@@ -162,8 +173,9 @@ class ToolServer(MCPServer[Any]):
 
         Raises:
             ToolError: a tool it does not serve, an argument the tool does not take, arguments
-                its signature refuses (in the words of its :class:`Argument` table), or the
-                tool's own refusal.
+                its signature refuses (in the words of its :class:`Argument` table), the
+                tool's own refusal, or a library error the tool raised
+                (:func:`~t5_vectors.serve.errors.from_library`).
         """
         tools = [tool.name for tool in await self.list_tools()]
         if name not in tools:
@@ -178,8 +190,11 @@ class ToolServer(MCPServer[Any]):
             raise ToolError(unknown_argument(name, unknown[0], table))
         try:
             return await super().call_tool(name, arguments, context)
-        except UnexpectedToolError:
-            raise  # a crash: the SDK's one line, "Error executing tool NAME"
+        except UnexpectedToolError as error:
+            if not isinstance(error.__cause__, T5VectorsError):
+                raise  # a crash: the SDK's one line, "Error executing tool NAME"
+            # The library's typed errors, raised by the tools' calls, said as the HTTP API says.
+            raise ToolError(one_line(from_library(error.__cause__).message)) from error
         except ToolError as error:
             cause = error.__cause__
             if isinstance(cause, ValidationError):
@@ -213,9 +228,15 @@ def create_mcp_server(service: Service) -> MCPServer[Any]:
                 f"one of the modes collection {name!r} serves ({served}; the others need "
                 "vectors it does not store)",
                 f'"{modes[0]}"',
+                choices=modes,
             ),
         },
-        "sources": {},
+        "sources": {
+            "limit": Argument("a whole number >= 1 (sources in one page)", "100"),
+            "offset": Argument(
+                "a whole number >= 0 (sources to skip: next_offset of the page before)", "100"
+            ),
+        },
         "info": {},
     }
     if not config.read_only:
@@ -261,19 +282,15 @@ def create_mcp_server(service: Service) -> MCPServer[Any]:
         k: Annotated[int, Field(description="how many results", ge=1)] = 4,
         filter: FilterArgument = None,
         mode: Annotated[
-            Mode, Field(description="how to search; info lists the modes the collection serves")
+            Mode, Field(description="how to search: one of the modes this collection serves")
         ] = "dense",
     ) -> SearchResults:
         if not 1 <= k <= config.max_k:
             raise ToolError(argument_error("search", "k", arguments["search"], _shown(k)))
         if mode not in modes:
             raise ToolError(argument_error("search", "mode", arguments["search"], _shown(mode)))
-        try:
-            hits, hints = await service.search(
-                SearchRequest(query=query, k=k, filter=filter, mode=mode)
-            )
-        except (T5VectorsError, ValidationError) as error:
-            raise ToolError(_message("search", error, arguments["search"])) from error
+        request = SearchRequest(query=query, k=k, filter=filter, mode=mode)
+        hits, hints = await service.search(request)
         return SearchResults(
             results=[
                 Hit(
@@ -291,18 +308,19 @@ def create_mcp_server(service: Service) -> MCPServer[Any]:
         name="sources",
         annotations=read,
         description=f"What collection {name!r} holds, by source (the file or source name in "
-        "metadata.source): each with its number of chunks and when file ingestion stored it "
-        "(null for texts stored otherwise).",
+        "metadata.source), sorted: each with its number of chunks and when file ingestion "
+        "stored it (null for texts stored otherwise). limit and offset page through them: "
+        "total counts them all, next_offset is the next page's offset (null after the last).",
     )
-    async def sources() -> Sources:
-        try:
-            listed = await index.asources()
-        except T5VectorsError as error:
-            raise ToolError(_message("sources", error, {})) from error
-        return Sources(
-            collection=name,
-            sources=[Source(source=s.source, chunks=s.chunks, stored=s.stored) for s in listed],
-        )
+    async def sources(
+        limit: Annotated[
+            int | None, Field(description="sources in one page (default: all)", ge=1)
+        ] = None,
+        offset: Annotated[
+            int, Field(description="sources to skip: next_offset of the page before", ge=0)
+        ] = 0,
+    ) -> SourcesResponse:
+        return await service.sources(limit=limit, offset=offset)
 
     @server.tool(
         name="info",
@@ -312,11 +330,8 @@ def create_mcp_server(service: Service) -> MCPServer[Any]:
         "chunking file ingestion used.",
     )
     async def info() -> Info:
-        try:
-            points = await index.acount()
-            record = read_record(await index.collection.adescribe())
-        except T5VectorsError as error:
-            raise ToolError(_message("info", error, {})) from error
+        points = await index.acount()
+        record = read_record(await index.collection.adescribe())
         return Info(
             collection=name,
             points=points,
@@ -347,10 +362,7 @@ def create_mcp_server(service: Service) -> MCPServer[Any]:
             dict[str, Any] | None, Field(description="optional JSON object of metadata values")
         ] = None,
     ) -> Stored:
-        try:
-            ids = await service.add([DocumentIn(page_content=text, metadata=metadata or {})])
-        except (T5VectorsError, ValidationError) as error:
-            raise ToolError(_message("store", error, arguments["store"])) from error
+        ids = await service.add([DocumentIn(page_content=text, metadata=metadata or {})])
         return Stored(id=ids[0], collection=name)
 
     @server.tool(
@@ -374,22 +386,13 @@ def create_mcp_server(service: Service) -> MCPServer[Any]:
                 + '. Call delete with "ids": ["ID"] (as search and store return them) or '
                 '"filter": "source=notes.md".'
             )
-        try:
-            deleted = await service.delete(ids, filter)
-        except (T5VectorsError, ValidationError) as error:
-            raise ToolError(_message("delete", error, arguments["delete"])) from error
+        deleted = await service.delete(ids, filter)
         return DeleteResponse(deleted=deleted)
 
     return server
 
 
 # -------------------------------------------------------------------------------- messages
-def _message(tool: str, error: Exception, table: Mapping[str, Argument]) -> str:
-    if isinstance(error, ValidationError):
-        return invalid_arguments(tool, error.errors(include_url=False), table)
-    return from_library(error).message
-
-
 def invalid_arguments(
     tool: str, errors: Sequence[Mapping[str, Any]], table: Mapping[str, Argument]
 ) -> str:

@@ -50,14 +50,10 @@ class Metrics:
 
     Args:
         admission: the admission queue whose state is exported.
-        encoder_stats: returns ``(forward_passes, texts)`` so far; ``None`` exports none.
+        encoder_stats: returns ``(forward_passes, texts)`` so far.
     """
 
-    def __init__(
-        self,
-        admission: Admission,
-        encoder_stats: Callable[[], tuple[int, int]] | None = None,
-    ) -> None:
+    def __init__(self, admission: Admission, encoder_stats: Callable[[], tuple[int, int]]) -> None:
         self.admission = admission
         self.encoder_stats = encoder_stats
         self._requests: dict[tuple[str, str, int], int] = {}
@@ -71,14 +67,6 @@ class Metrics:
         if histogram is None:
             histogram = self._latency[route] = _Histogram()
         histogram.observe(seconds)
-
-    def requests(self, route: str, status: int | None = None) -> int:
-        """Requests answered on *route* (with *status*), for tests and logs."""
-        return sum(
-            n
-            for (r, _, s), n in self._requests.items()
-            if r == route and (status is None or s == status)
-        )
 
     def render(self) -> str:
         """Everything, in Prometheus' text format."""
@@ -117,18 +105,17 @@ class Metrics:
             "admission_rejected_total", "counter", "Requests refused with 429.",
             admission.rejected,
         )  # fmt: skip
-        if self.encoder_stats is not None:
-            passes, texts = self.encoder_stats()
-            yield from _single(
-                "encoder_forward_passes_total", "counter", "Encoder forward passes run.", passes
-            )
-            yield from _single(
-                "encoder_texts_total", "counter", "Texts in the encoder's forward passes.", texts
-            )
-            yield from _single(
-                "encoder_texts_per_pass", "gauge", "Mean texts per forward pass since start.",
-                texts / passes if passes else 0.0,
-            )  # fmt: skip
+        passes, texts = self.encoder_stats()
+        yield from _single(
+            "encoder_forward_passes_total", "counter", "Encoder forward passes run.", passes
+        )
+        yield from _single(
+            "encoder_texts_total", "counter", "Texts in the encoder's forward passes.", texts
+        )
+        yield from _single(
+            "encoder_texts_per_pass", "gauge", "Mean texts per forward pass since start.",
+            texts / passes if passes else 0.0,
+        )  # fmt: skip
 
 
 def _single(name: str, kind: str, text: str, value: float) -> Iterator[str]:

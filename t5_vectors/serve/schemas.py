@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, WithJsonSchema
 
+from t5_vectors.plan.modes import Fusion, Mode
+
 _TEXTS_SCHEMA = {
     "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
 }
@@ -30,7 +32,6 @@ _FILTER_SCHEMA = {
 Texts = Annotated[Any, WithJsonSchema(_TEXTS_SCHEMA)]
 FilterValue = Annotated[Any, WithJsonSchema(_FILTER_SCHEMA)]
 DocumentId = StrictStr | StrictInt
-Mode = Literal["dense", "sparse", "hybrid", "maxsim", "rerank"]
 
 
 class _Own(BaseModel):
@@ -104,7 +105,7 @@ class SearchRequest(_Own):
         "of its values), or the command line's KEY=VALUE strings",
     )
     mode: Mode = Field(default="dense", description="the collection must store its vectors")
-    fusion: Literal["rrf", "dbsf"] | None = Field(default=None, description="hybrid only")
+    fusion: Fusion | None = Field(default=None, description="hybrid only")
     prefetch: StrictInt | None = Field(
         default=None, description="candidates per list, hybrid and rerank (default max(4k, 20))"
     )
@@ -138,8 +139,14 @@ class Source(BaseModel):
 
 
 class SourcesResponse(BaseModel):
+    """``GET /sources`` and the MCP ``sources`` tool: one page of the sources, sorted."""
+
     collection: str
     sources: list[Source]
+    total: int = Field(description="sources the collection holds")
+    next_offset: int | None = Field(
+        description="the offset of the next page; null when this page is the last"
+    )
 
 
 class DocumentIn(_Own):

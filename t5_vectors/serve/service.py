@@ -14,7 +14,7 @@ import asyncio
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,18 +22,18 @@ from t5_vectors.errors import FilterWarning, InvalidInputError
 from t5_vectors.plan.filters import to_filter
 from t5_vectors.serve.config import ServerConfig
 from t5_vectors.serve.errors import ApiError
+from t5_vectors.serve.schemas import Source, SourcesResponse
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
 
     from t5_vectors import QdrantIndex, T5Encoder
+    from t5_vectors.encoder.core import Kind
     from t5_vectors.serve.schemas import DocumentIn, SearchRequest
 
 
 Describe = Callable[[str, int], dict[str, Any]]
 """``describe(collection, sample)``: what ``t5-vectors info`` says about a collection."""
-
-Kind = Literal["query", "document"]
 
 MAX_SAMPLE = 10_000
 """Points ``GET /collections/{name}?sample=N`` may read to measure bytes per chunk."""
@@ -50,8 +50,6 @@ class Service:
         index: the collection (its embedding must be *encoder*).
         config: limits and mode.
         describe: what ``GET /collections/{name}`` returns; ``None`` returns the point count.
-        model_name: the model name the embeddings endpoints report (default:
-            ``config.model_name``).
 
     Attributes:
         draining: set when the server stops: ``/health`` answers 503.
@@ -280,9 +278,40 @@ class Service:
                 "delete everything). Name the documents to delete.",
                 param="filter",
             )
-        return await _delete_where(self.index, condition)
+        matched = await self.index.acount(filter=condition)
+        if matched:
+            await self.index.adelete(filter=condition)
+        return matched
 
     # ------------------------------------------------------------------------------ others
+    async def sources(self, *, limit: int | None = None, offset: int = 0) -> SourcesResponse:
+        """What the collection holds, by source (sorted; documents without one last): *limit*
+        sources (all when ``None``) from *offset* on. Each call reads every point once."""
+        if limit is not None and limit < 1:
+            raise ApiError(
+                422,
+                f"limit: expected a whole number >= 1 (sources in one page), found {limit}. "
+                "Leave limit out for every source.",
+                param="limit",
+            )
+        if offset < 0:
+            raise ApiError(
+                422,
+                f"offset: expected a whole number >= 0 (sources to skip), found {offset}.",
+                param="offset",
+            )
+        listed = await self.index.asources()
+        end = len(listed) if limit is None else offset + limit
+        return SourcesResponse(
+            collection=self.collection,
+            sources=[
+                Source(source=s.source, chunks=s.chunks, stored=s.stored)
+                for s in listed[offset:end]
+            ],
+            total=len(listed),
+            next_offset=end if end < len(listed) else None,
+        )
+
     async def describe(self, name: str, sample: int) -> dict[str, Any]:
         """What ``t5-vectors info`` says about the served collection."""
         if name != self.collection:
@@ -305,14 +334,6 @@ class Service:
     async def aclose(self) -> None:
         """Build the index of what was written and close the store (the encoder is the caller's)."""
         await self.index.aclose()
-
-
-async def _delete_where(index: QdrantIndex, condition: dict[str, Any]) -> int:
-    """Delete the points matching a metadata filter; returns how many matched."""
-    matched = await index.acount(filter=condition)
-    if matched:
-        await index.adelete(filter=condition)
-    return matched
 
 
 def _token_ids(value: Any) -> bool:

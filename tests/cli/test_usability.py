@@ -36,14 +36,10 @@ def test_version(capsys):
 def test_cli_constants_match_the_library():
     from t5_vectors.cli import _common as common
     from t5_vectors.cli import _ingest as ingest
-    from t5_vectors.cli import _layout as layout
     from t5_vectors.files import chunking
-    from t5_vectors.plan import retrieval
     from t5_vectors.storage import open as connection
 
     assert common.DEFAULT_PATH == connection.DEFAULT_PATH
-    assert layout.MODES == retrieval.MODES
-    assert layout.FUSIONS == retrieval.FUSIONS
     assert ingest.DEFAULT_CHUNK_TOKENS == chunking.DEFAULT_CHUNK_TOKENS
 
 

@@ -23,7 +23,11 @@ async def test_search_and_store_over_stdio(tmp_path, st5_path, tiny_encoder):
     async with mcp_session(tmp_path, st5_path, *flags) as session:
         tools = {tool.name: tool for tool in (await session.list_tools()).tools}
         assert set(tools) == TOOLS
-        assert {"query", "k", "filter", "mode"} <= set(tools["search"].input_schema["properties"])
+        properties = tools["search"].input_schema["properties"]
+        assert {"query", "k", "filter", "mode"} <= set(properties)
+        # The schema offers the modes this collection serves: dense vectors only.
+        assert properties["mode"]["enum"] == ["dense"]
+        assert properties["mode"]["default"] == "dense"
         assert {"ids", "filter"} == set(tools["delete"].input_schema["properties"])
         stored = await call(session, "store", {"text": NOTE, "metadata": {"source": "meeting"}})
         assert stored["collection"] == "memory"
@@ -135,6 +139,13 @@ async def test_delete_sources_and_info(tmp_path, st5_path, tiny_encoder):
             ("a.md", 2, None),
             ("b.md", 1, None),
         ]
+        page = await call(session, "sources", {"limit": 1})
+        assert [s["source"] for s in page["sources"]] == ["a.md"]
+        assert (page["total"], page["next_offset"]) == (2, 1)
+        last = await call(session, "sources", {"limit": 1, "offset": page["next_offset"]})
+        assert ([s["source"] for s in last["sources"]], last["next_offset"]) == (["b.md"], None)
+        refused = await refusal(session, "sources", {"limit": 0})
+        assert refused.startswith("limit: expected a whole number >= 1"), refused
         info = await call(session, "info", {})
         assert info == {
             "collection": "memory",

@@ -37,6 +37,8 @@ async def test_read_only_over_ingested_files_with_sparse_vectors(tmp_path, st5_p
             "sources",
             "info",
         }
+        search = next(t for t in (await session.list_tools()).tools if t.name == "search")
+        assert search.input_schema["properties"]["mode"]["enum"] == ["dense", "sparse", "hybrid"]
         info = await call(session, "info", {})
         assert info["points"] == chunks
         assert info["modes"] == ["dense", "sparse", "hybrid"]

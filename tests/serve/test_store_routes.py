@@ -67,6 +67,28 @@ def test_filters_in_the_command_line_form_and_as_json(notes):
         assert bad.json()["error"]["param"] == "filter"
 
 
+def test_sources_come_in_pages(notes):
+    server, _ = notes
+    row = {"chunks": 1, "stored": None}
+    with server.client() as http:
+        whole = http.get("/sources").json()
+        assert whole["sources"] == [{"source": s, **row} for s in ("a.md", "b.md", "c.md")]
+        assert (whole["total"], whole["next_offset"]) == (3, None)
+        first = http.get("/sources", params={"limit": 2}).json()
+        assert [s["source"] for s in first["sources"]] == ["a.md", "b.md"]
+        assert (first["total"], first["next_offset"]) == (3, 2)
+        rest = http.get("/sources", params={"limit": 2, "offset": first["next_offset"]}).json()
+        assert [s["source"] for s in rest["sources"]] == ["c.md"]
+        assert rest["next_offset"] is None
+        past = http.get("/sources", params={"offset": 5}).json()
+        assert (past["sources"], past["total"], past["next_offset"]) == ([], 3, None)
+        for param, value in (("limit", 0), ("offset", -1)):
+            refused = http.get("/sources", params={param: value})
+            assert refused.status_code == 422, refused.text
+            error = refused.json()["error"]
+            assert (error["param"], error["message"].split(":")[0]) == (param, param), error
+
+
 def test_search_refusals_name_the_field(notes):
     server, _ = notes
     with server.client() as http:
