@@ -648,9 +648,10 @@ def _shifted(error: IngestError, run: _Run, group: Sequence[Document]) -> Ingest
     )
     first = group[min(error.failure.first, len(group) - 1)].metadata.get("source", "?")
     report = run.total(error.report)
+    cause = str(failure.error).rstrip(".")  # a sentence of its own, without a doubled period
     return IngestError(
         f"Ingestion stopped at chunks {failure.first}..{failure.last} (from {first}) while "
-        f"{failure.stage}: {failure.error}. {report.written + report.skipped} chunks are stored "
+        f"{failure.stage}: {cause}. {report.written + report.skipped} chunks are stored "
         f"({report.written} written now); fix the cause, then run the same ingestion again: "
         "it resumes where it stopped.",
         report=report,

@@ -14,8 +14,8 @@ found and how to fix it, and the request field it is about. It is rendered in on
       {"error": "...", "error_type": "Validation"}
 
 Library errors become API errors by :func:`from_library`: bad input is 422, a collection that
-cannot serve the request 422, a stopping encoder or a store that failed 503 (retrying is safe:
-writes are idempotent), anything else 500 without internals.
+cannot serve the request 422, a stopping encoder, a store that failed or a Qdrant server out of
+reach 503 (retrying is safe: writes are idempotent), anything else 500 without internals.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from t5_vectors.errors import (
     IngestError,
     InvalidInputError,
     StorageLockedError,
+    StorageUnavailableError,
     T5VectorsError,
 )
 
@@ -92,6 +93,13 @@ def from_library(error: Exception) -> ApiError:
     if isinstance(error, EncoderClosedError):
         return ApiError(
             503, "Expected a running server, found it stopping. Retry against a running one."
+        )
+    if isinstance(error, StorageUnavailableError):  # its own text speaks of storage=
+        return ApiError(
+            503,
+            f"Expected the Qdrant server behind this service ({error.location}) to answer, found "
+            "it out of reach. Send the request again later (writes are idempotent); if it "
+            "persists, whoever runs the service should check that Qdrant server.",
         )
     if isinstance(error, IngestError | StorageLockedError):
         return ApiError(

@@ -220,12 +220,13 @@ def test_an_ingest_error_names_the_run_wide_chunks_and_file(tiny_encoder, tmp_pa
     def broken(self, texts, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 6:
-            raise RuntimeError("out of memory")
+            raise RuntimeError("out of memory.")  # a cause that ends its own sentence
         return real(self, texts, *args, **kwargs)
 
     monkeypatch.setattr(T5Encoder, "encode", broken)
     with pytest.raises(IngestError) as caught:
         ingest_files(index, [tmp_path], batch_size=1)
+    assert "out of memory. 5 chunks are stored" in str(caught.value)
     error = caught.value
     assert error.failure.first == error.failure.last == 5  # the sixth chunk of the run
     assert "while encoding" in str(error)

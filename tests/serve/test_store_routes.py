@@ -174,3 +174,27 @@ def test_concurrent_writers_lose_and_duplicate_nothing(start_server):
     stored = index.get(sorted(expected))
     assert sorted(d.id for d in stored) == sorted(expected)
     assert {d.page_content for d in stored if d.id == "shared-0"} == {"shared note 0"}
+
+
+def test_a_qdrant_server_out_of_reach_is_a_503_in_the_services_words(notes, monkeypatch):
+    """The store's own message speaks to a Python caller (``storage=``); a client gets 503."""
+    from t5_vectors import StorageUnavailableError
+
+    server, _ = notes
+    where = "http://qdrant.internal:6333"
+
+    async def unreachable(*args, **kwargs):
+        raise StorageUnavailableError(
+            f"Expected a Qdrant server at {where}, found none reachable: check the URL, or "
+            "pass a folder as storage= for embedded storage.",
+            location=where,
+        )
+
+    monkeypatch.setattr(server.service.index, "asearch", unreachable)
+    with server.client() as http:
+        response = http.post("/search", json={"query": "ferns", "k": 1})
+    assert response.status_code == 503, response.text
+    message = response.json()["error"]["message"]
+    assert message.startswith(f"Expected the Qdrant server behind this service ({where})")
+    assert "storage=" not in message
+    assert "Send the request again later" in message
