@@ -94,10 +94,13 @@ def from_library(error: Exception) -> ApiError:
         return ApiError(
             503, "Expected a running server, found it stopping. Retry against a running one."
         )
-    if isinstance(error, StorageUnavailableError):  # its own text speaks of storage=
+    lost: BaseException = error
+    while isinstance(lost, IngestError) and lost.__cause__ is not None:  # a write stopped by it
+        lost = lost.__cause__
+    if isinstance(lost, StorageUnavailableError):  # its own text speaks of storage=
         return ApiError(
             503,
-            f"Expected the Qdrant server behind this service ({error.location}) to answer, found "
+            f"Expected the Qdrant server behind this service ({lost.location}) to answer, found "
             "it out of reach. Send the request again later (writes are idempotent); if it "
             "persists, whoever runs the service should check that Qdrant server.",
         )

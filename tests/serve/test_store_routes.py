@@ -178,7 +178,7 @@ def test_concurrent_writers_lose_and_duplicate_nothing(start_server):
 
 def test_a_qdrant_server_out_of_reach_is_a_503_in_the_services_words(notes, monkeypatch):
     """The store's own message speaks to a Python caller (``storage=``); a client gets 503."""
-    from t5_vectors import StorageUnavailableError
+    from t5_vectors import BatchFailure, IngestError, IngestReport, StorageUnavailableError
 
     server, _ = notes
     where = "http://qdrant.internal:6333"
@@ -198,3 +198,22 @@ def test_a_qdrant_server_out_of_reach_is_a_503_in_the_services_words(notes, monk
     assert message.startswith(f"Expected the Qdrant server behind this service ({where})")
     assert "storage=" not in message
     assert "Send the request again later" in message
+
+    async def stopped(*args, **kwargs):  # a write the lost server stopped, as the index raises it
+        try:
+            await unreachable()
+        except StorageUnavailableError as lost:
+            failure = BatchFailure(0, 0, 0, 1, "uploading", str(lost))
+            raise IngestError(
+                "Ingestion stopped: run the same ingestion again.",
+                report=IngestReport(failed=1, failures=(failure,)),
+                failure=failure,
+            ) from lost
+
+    monkeypatch.setattr(server.service.index, "aadd", stopped)
+    with server.client() as http:
+        response = http.post("/documents", json={"documents": NOTES[:1]})
+    assert response.status_code == 503, response.text
+    message = response.json()["error"]["message"]
+    assert message.startswith(f"Expected the Qdrant server behind this service ({where})")
+    assert "ingestion" not in message
