@@ -417,7 +417,7 @@ class T5Encoder:
 
     def tokenize(self, texts: Sequence[str], *, kind: Kind = "document") -> list[list[int]]:
         """Token ids exactly as the encoder feeds them (prefix, truncation, ``</s>``)."""
-        _check_kind(kind)
+        check_kind(kind)
         ids, _ = self._prepare_items(check_texts(texts), kind)
         return ids
 
@@ -473,7 +473,7 @@ class T5Encoder:
     def _submit(
         self, texts: Sequence[str], kind: str, want: str, show_progress: bool
     ) -> Future[Any]:
-        _check_kind(kind)
+        check_kind(kind)
         items = check_texts(texts)  # every text is checked before anything is encoded
         progress = None
         bar = None
@@ -557,7 +557,8 @@ class T5Encoder:
         )
 
 
-def _check_kind(kind: str) -> None:
+def check_kind(kind: str) -> None:
+    """Refuse a *kind* other than ``"document"`` or ``"query"``."""
     if kind not in _KINDS:
         raise InvalidInputError(f"kind: expected 'document' or 'query', found {kind!r}.")
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from t5_vectors._checks import of_type
-from t5_vectors.encoder.core import T5Encoder
+from t5_vectors.encoder.core import T5Encoder, check_kind
 from t5_vectors.encoder.precision import resolve_device
 from t5_vectors.encoder.texts import check_texts
 from t5_vectors.errors import InvalidInputError, LabelError, NotFittedError
@@ -111,8 +111,7 @@ class T5Classifier:
                 f"encoder: expected a T5Encoder, found {type(encoder).__name__}. Load one with "
                 "T5Encoder.from_pretrained(...)."
             )
-        if kind not in ("document", "query"):
-            raise InvalidInputError(f"kind: expected 'document' or 'query', found {kind!r}.")
+        check_kind(kind)
         self.encoder = encoder
         self.head_config = HeadConfig(
             pooling=(pooling,) if isinstance(pooling, str) else tuple(pooling),
