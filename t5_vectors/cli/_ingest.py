@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from t5_vectors.encoder.core import T5Encoder
     from t5_vectors.files.chunking import ChunkSettings
     from t5_vectors.files.ingest import ChunkStage, FilesReport
+    from t5_vectors.index.identity import ModelIdentity
     from t5_vectors.plan.layout import CollectionLayout
 
 DEFAULT_CHUNK_TOKENS = 256
@@ -208,6 +209,26 @@ def require_text(found: Discovery, args: argparse.Namespace) -> None:
     )
 
 
+def _model_note(identity: ModelIdentity, collection: str) -> str | None:
+    """What the model given means for the chunks stored, when it is not simply the recorded one."""
+    model = identity.model
+    if identity.reencodes:
+        recorded = identity.recognised or model
+        return (
+            f"--model {model} embeds like the model collection {collection!r} records "
+            f"({recorded}: their vectors of probe texts agree) but is not the same checkpoint "
+            "files (a re-saved copy, another format or settings): stored chunks are encoded "
+            "again with it and rewritten, and the collection now records it"
+        )
+    if identity.recognised is not None:
+        return (
+            f"--model {model} is the model collection {collection!r} records as "
+            f"{identity.recognised} (the same checkpoint in another place): stored chunks are "
+            "kept, and the collection now records this place"
+        )
+    return None
+
+
 def _sizes(encoder: T5Encoder, settings: ChunkSettings) -> ChunkSizes:
     """The chunk size and overlap *settings* come to for *encoder* (errors in flag words)."""
     from t5_vectors.files.chunking import TokenChunker
@@ -235,15 +256,9 @@ def run(args: argparse.Namespace) -> int:
         with qdrant_step(target.where):
             from t5_vectors.files.ingest import ingest_files
 
-            recognised = index.identity.recognised
-            if recognised is not None and not args.quiet:
-                print(
-                    f"t5-vectors: note: --model {encoder.name_or_path} is the model collection "
-                    f"{args.collection!r} records as {recognised} (the same checkpoint in "
-                    "another place): stored chunks are kept, and the collection now records "
-                    "this place",
-                    file=sys.stderr,
-                )
+            note = _model_note(index.identity, args.collection)
+            if note is not None and not args.quiet:
+                print(f"t5-vectors: note: {note}", file=sys.stderr)
             layout = target.layout(args.collection)
             with _stage(args) as stage:
                 report = ingest_files(

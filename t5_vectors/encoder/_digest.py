@@ -6,7 +6,9 @@ its path inside the folder and its bytes. Small files are hashed whole; a large 
 file) by its size and 64 KiB read at 16 offsets spread over it, so digesting a 900 MB checkpoint
 reads about 1 MB per weights file. Training moves every weight, so two checkpoints that differ
 in any trained tensor differ in the sampled bytes; a copy (``cp -r``, the hub snapshot and a
-saved folder of it) has the same digest wherever it lies.
+downloaded folder of it) has the same digest wherever it lies. ``T5Encoder.save_pretrained``
+writes other files (its own layout), so a re-saved model has another digest: a collection
+recognises it by its probe vectors instead (:mod:`t5_vectors.plan.model_record`).
 """
 
 from __future__ import annotations

@@ -39,6 +39,9 @@ class ModelIdentity:
         self._adopted: str | None = None
         self.recognised: str | None = None
         """The recorded model name this model was recognised as, when the names differ."""
+        self.reencodes = False
+        """Accepted by its probe vectors, with another fingerprint (a re-saved copy, other
+        files): the content hashes differ, so what is stored is encoded again and rewritten."""
 
     @property
     def fingerprint(self) -> str:
@@ -65,6 +68,7 @@ class ModelIdentity:
         """
         recorded = read_record(schema)
         self._adopted = None
+        self.reencodes = False
         self.recognised = recorded.model if recorded and recorded.model != self.model else None
         if recorded is None or recorded.fingerprint == self._embedder.fingerprint:
             return
@@ -73,6 +77,8 @@ class ModelIdentity:
             if float(cosines.min()) >= PROBE_MIN_COSINE:
                 if renamed_only(recorded.fingerprint, self._embedder.fingerprint):
                     self._adopted = recorded.fingerprint
+                else:
+                    self.reencodes = True
                 return
             why = f"its vectors of probe texts differ: cosine {float(cosines.min()):.3f}"
         else:
@@ -104,6 +110,7 @@ class ModelIdentity:
         """Async :meth:`check`."""
         recorded = read_record(schema)
         self._adopted = None
+        self.reencodes = False
         self.recognised = recorded.model if recorded and recorded.model != self.model else None
         if recorded is None or recorded.fingerprint == self._embedder.fingerprint:
             return
@@ -112,6 +119,8 @@ class ModelIdentity:
             if float(cosines.min()) >= PROBE_MIN_COSINE:
                 if renamed_only(recorded.fingerprint, self._embedder.fingerprint):
                     self._adopted = recorded.fingerprint
+                else:
+                    self.reencodes = True
                 return
             why = f"its vectors of probe texts differ: cosine {float(cosines.min()):.3f}"
         else:

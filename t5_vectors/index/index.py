@@ -363,13 +363,17 @@ class QdrantIndex:
 
         The same checkpoint copied to another folder (or the hub id of a saved folder) writes
         to the collection as the same model; the record then names the place it was last
-        written from, so ``t5-vectors search`` without ``--model`` finds it there. Ingesting
+        written from, so ``t5-vectors search`` without ``--model`` finds it there. A model
+        accepted by its probe vectors with another fingerprint (a re-saved copy) is recorded
+        with its fingerprint too: what it writes is hashed with it. Ingesting
         and adding do it; the file ingest also does when every file is stored unchanged, and
         records the chunk size and overlap it uses (*chunking*, shown by ``t5-vectors info``).
         """
         changes: dict[str, Any] = {"chunking": dict(chunking)} if chunking else {}
         if self.identity.recognised is not None:
             changes["model"] = self.identity.model
+        if self.identity.reencodes:  # writes hash with this fingerprint from now on
+            changes.update(model=self.identity.model, fingerprint=self.identity.fingerprint)
         if not changes:
             return
         schema = self.collection.describe()
@@ -377,6 +381,7 @@ class QdrantIndex:
         if metadata is not None:
             self.collection.set_metadata(metadata)
         self.identity.recognised = None
+        self.identity.reencodes = False
 
     def _ready_to_write(self, force: bool) -> bool:
         """The record made current and the source key indexed (a collection made before it
@@ -707,6 +712,8 @@ class QdrantIndex:
         changes: dict[str, Any] = {"chunking": dict(chunking)} if chunking else {}
         if self.identity.recognised is not None:
             changes["model"] = self.identity.model
+        if self.identity.reencodes:
+            changes.update(model=self.identity.model, fingerprint=self.identity.fingerprint)
         if not changes:
             return
         schema = await self.collection.adescribe()
@@ -714,6 +721,7 @@ class QdrantIndex:
         if metadata is not None:
             await self.collection.aset_metadata(metadata)
         self.identity.recognised = None
+        self.identity.reencodes = False
 
     async def _aready_to_write(self, force: bool) -> bool:
         """Async :meth:`_ready_to_write`."""

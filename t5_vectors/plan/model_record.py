@@ -31,7 +31,9 @@ When an existing collection is opened, the model given is compared with the reco
   recorded model it was;
 * a different fingerprint with a recorded probe: the given model embeds :data:`PROBE_TEXTS` and
   is the same model when every vector has cosine >= :data:`PROBE_MIN_COSINE` with the recorded
-  one (the same checkpoint in another precision, or with settings that change no vector);
+  one (the same checkpoint re-saved in another layout, or with settings that change no vector).
+  Its content hashes hold its own fingerprint, so what it writes again is encoded again
+  (``ModelIdentity.reencodes``), and its first write records its fingerprint;
 * anything else raises :class:`~t5_vectors.errors.ModelMismatchError` before anything is
   written, naming both models.
 

@@ -263,6 +263,28 @@ def test_the_same_checkpoint_from_another_folder_rewrites_nothing(cli, docs, st5
     assert cli("search", "water", "--collection", "docs", model=None).status == 0
 
 
+def test_a_resaved_copy_of_the_model_says_that_chunks_are_encoded_again(
+    cli, docs, st5_path, tmp_path
+):
+    """``save_pretrained`` writes other files: accepted by its probe vectors, not kept."""
+    from t5_vectors import T5Encoder
+
+    first = cli("ingest", str(docs), "--collection", "docs", "--json")
+    assert first.status == 0, first.err
+    stored = first.json()["written"]
+    with T5Encoder.from_pretrained(st5_path, device="cpu") as encoder:
+        saved = encoder.save_pretrained(tmp_path / "saved-model")
+    again = cli("ingest", str(docs), "--collection", "docs", "--json", model=saved)
+    assert again.status == 0, again.err
+    assert again.json()["written"] == stored  # rewritten, as the note says
+    assert "stored chunks are kept" not in again.err
+    assert f"--model {saved} embeds like the model collection 'docs' records" in again.err
+    assert "stored chunks are encoded again with it and rewritten" in again.err
+    third = cli("ingest", str(docs), "--collection", "docs", "--json", model=saved)
+    assert third.json()["written"] == 0
+    assert "note:" not in third.err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

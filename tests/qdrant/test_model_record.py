@@ -97,6 +97,26 @@ def test_the_same_checkpoint_copied_elsewhere_writes_nothing_again(st5_path, tmp
         assert record.fingerprint == moved.fingerprint
 
 
+def test_a_resaved_model_is_accepted_rewrites_once_and_records_its_fingerprint(st5_path, tmp_path):
+    texts = [f"text {i}" for i in range(6)]
+    first = T5Encoder.from_pretrained(st5_path, device="cpu", dtype="float32")
+    with first, QdrantIndex(first, collection_name="c", storage=tmp_path / "db") as index:
+        assert index.ingest(texts).written == 6
+        saved = first.save_pretrained(tmp_path / "saved")
+    resaved = T5Encoder.from_pretrained(saved, device="cpu", dtype="float32")
+    assert resaved.fingerprint != first.fingerprint  # other files, another digest
+    with resaved, QdrantIndex(resaved, collection_name="c", storage=tmp_path / "db") as index:
+        assert index.identity.reencodes
+        assert index.ingest(texts).written == 6  # its hashes hold its own fingerprint
+        record = read_record(index.backend.describe("c"))
+        assert record is not None
+        assert (record.model, record.fingerprint) == (str(saved), resaved.fingerprint)
+    again = T5Encoder.from_pretrained(saved, device="cpu", dtype="float32")
+    with again, QdrantIndex(again, collection_name="c", storage=tmp_path / "db") as index:
+        assert not index.identity.reencodes
+        assert index.ingest(texts).written == 0
+
+
 def test_weights_that_differ_are_another_fingerprint(st5_path, tmp_path):
     from safetensors.torch import load_file, save_file
 
