@@ -185,13 +185,14 @@ def _model_message(name: str, args: argparse.Namespace, error: BaseException) ->
         )
     if offline:
         found = (
-            f"{name!r} is not in the local Hugging Face cache, and --offline (or HF_HUB_OFFLINE=1) "
-            "forbids downloading it"
+            f"neither a folder {name!r} in {Path.cwd()} nor the hub id {name!r} in the local "
+            "Hugging Face cache, and --offline (or HF_HUB_OFFLINE=1) forbids downloading it"
         )
     else:
         cause = _innermost(error)
         found = (
-            f"no folder {name!r}, and the Hugging Face hub could not provide it ({one_line(cause)})"
+            f"no folder {name!r} in {Path.cwd()}, and the Hugging Face hub could not provide it "
+            f"({one_line(cause)})"
         )
     cache = (
         "download it once where the hub is reachable (run without --offline and HF_HUB_OFFLINE, or "

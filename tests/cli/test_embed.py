@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -77,7 +78,8 @@ def test_offline_hub_id_error(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     assert main(["embed", "--offline", "--model", "google/t5-small-lm-adapt", "x"]) == 2
     err = capsys.readouterr().err
-    assert "'google/t5-small-lm-adapt' is not in the local Hugging Face cache" in err
+    assert "nor the hub id 'google/t5-small-lm-adapt' in the local Hugging Face cache" in err
+    assert f"neither a folder 'google/t5-small-lm-adapt' in {Path.cwd()}" in err
     assert "--model DIR" in err
     assert "--demo-model DIR" in err
     assert "Qdrant" not in err
