@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -27,9 +24,7 @@ from langchain_core.documents import Document
 from t5_vectors import FilterWarning, QdrantIndex
 from t5_vectors.files import ingest_files
 from t5_vectors.index import index as index_module
-
-ROOT = Path(__file__).resolve().parents[1]
-BOUND = 300  # seconds: only bounds a command that would otherwise hang
+from tests.cli_process import run_cli
 
 
 @pytest.fixture
@@ -117,53 +112,40 @@ def test_sources_list_each_file_with_its_chunks_and_when_it_was_stored(index, no
     assert asyncio.run(index.asources()) == listed
 
 
-def _cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "t5_vectors", *argv],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=BOUND,
-        check=False,
-    )
-
-
 def test_the_command_line_warns_lists_sources_and_shows_the_chunking(st5_path, notes, tmp_path):
     model = ["--model", str(st5_path), "--offline", "--device", "cpu", "--dtype", "float32"]
-    ingest = _cli("ingest", "notes", "--collection", "n", "--quiet", *model, cwd=tmp_path)
+    ingest = run_cli("ingest", "notes", "--collection", "n", "--quiet", *model, cwd=tmp_path)
     assert ingest.returncode == 0, ingest.stderr
     wanted = ["--filter", "source=notes/ferns.md", "--json"]
-    relative = _cli("search", "light", "--collection", "n", *wanted, cwd=tmp_path)
+    relative = run_cli("search", "light", "--collection", "n", *wanted, cwd=tmp_path)
     assert relative.returncode == 0, relative.stderr
     assert {r["source"] for r in json.loads(relative.stdout)["results"]} == {
         str(notes / "ferns.md")
     }
-    missing = _cli("search", "light", "--collection", "n", "--filter", "sorce=x", cwd=tmp_path)
+    missing = run_cli("search", "light", "--collection", "n", "--filter", "sorce=x", cwd=tmp_path)
     assert missing.returncode == 0
     lines = [line for line in missing.stderr.splitlines() if line]
     assert len(lines) == 1, missing.stderr
     assert lines[0].startswith("t5-vectors: warning: ")
     assert "'sorce'" in lines[0]
     assert "chunk, source, start_index" in lines[0]
-    listed = _cli("sources", "--collection", "n", "--json", cwd=tmp_path)
+    listed = run_cli("sources", "--collection", "n", "--json", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     sources = json.loads(listed.stdout)["sources"]
     assert [(s["source"], s["chunks"]) for s in sources] == [
         (str(notes / "cacti.md"), 1),
         (str(notes / "ferns.md"), 1),
     ]
-    text = _cli("sources", "--collection", "n", cwd=tmp_path)
+    text = run_cli("sources", "--collection", "n", cwd=tmp_path)
     assert "2 sources, 2 chunks" in text.stdout
     assert "notes/ferns.md" in text.stdout  # shown relative to the working folder
-    typo = _cli("sources", "--collection", "nn", cwd=tmp_path)
+    typo = run_cli("sources", "--collection", "nn", cwd=tmp_path)
     assert typo.returncode == 2
     assert "'n'" in typo.stderr  # the collections that exist
-    info = _cli("info", "--collection", "n", "--json", cwd=tmp_path)
+    info = run_cli("info", "--collection", "n", "--json", cwd=tmp_path)
     described = json.loads(info.stdout)["collections"][0]
     assert described["max_length"] > 0
     assert set(described["chunking"]) == {"chunk_tokens", "chunk_overlap"}
-    shown = _cli("info", "--collection", "n", cwd=tmp_path).stdout
+    shown = run_cli("info", "--collection", "n", cwd=tmp_path).stdout
     assert f"model reads up to {described['max_length']} tokens" in shown
     assert f"files chunked by {described['chunking']['chunk_tokens']} tokens" in shown

@@ -12,7 +12,6 @@ the timeouts only bound a test that would otherwise hang.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -25,22 +24,7 @@ from pathlib import Path
 import pytest
 
 from t5_vectors.testing import DEMO_MAX_LENGTH
-
-ROOT = Path(__file__).resolve().parents[2]
-BOUND = 300  # seconds: only bounds a test that would otherwise hang
-
-
-def _run(*words: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "t5_vectors", *words],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=BOUND,
-        check=False,
-    )
+from tests.cli_process import BOUND, ROOT, run_cli, run_python
 
 
 # ------------------------------------------------------------------------------ the demo model
@@ -54,14 +38,14 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_demo_model_chunks_at_a_real_models_size_and_says_so(sample: Path) -> None:
     ingest = ["ingest", "examples/docs", "--collection", "demo", "--demo-model", "tiny-t5"]
-    first = _run(*ingest, cwd=sample)
+    first = run_cli(*ingest, cwd=sample)
     assert first.returncode == 0, first.stderr
     headline = first.stdout.splitlines()[0]
     assert f"chunks, up to {DEMO_MAX_LENGTH} tokens each: the model's max length)" in headline
     config = json.loads((sample / "tiny-t5" / "sentence_bert_config.json").read_text())
     assert config["max_seq_length"] == DEMO_MAX_LENGTH
 
-    again = _run(*ingest, "--json", cwd=sample)
+    again = run_cli(*ingest, "--json", cwd=sample)
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)
     assert summary["written"] == 0  # the same model: nothing is encoded again
@@ -79,15 +63,7 @@ def test_the_demo_model_chunks_at_a_real_models_size_and_says_so(sample: Path) -
         "texts = [r.payload['page_content'] for r in records]\n"
         "print(max(encoder.count_tokens(texts)))\n"
     )
-    longest = subprocess.run(
-        [sys.executable, "-c", check],
-        cwd=sample,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=BOUND,
-        check=False,
-    )
+    longest = run_python([sys.executable, "-c", check], cwd=sample)
     assert longest.returncode == 0, longest.stderr
     assert 64 < int(longest.stdout.strip()) <= DEMO_MAX_LENGTH
 
@@ -96,12 +72,12 @@ def test_a_model_with_a_short_max_length_is_named_as_the_limit(
     sample: Path, st5_path: Path
 ) -> None:
     # st5_path is a test checkpoint whose max_seq_length is 64: the chunks are capped by it.
-    run = _run(
+    run = run_cli(
         "ingest", "examples/docs", "--collection", "short", "--model", str(st5_path), cwd=sample
     )
     assert run.returncode == 0, run.stderr
     assert "chunks, up to 64 tokens each: the model's max length)" in run.stdout.splitlines()[0]
-    chosen = _run(
+    chosen = run_cli(
         "ingest",
         "examples/docs",
         "--collection",
@@ -144,7 +120,7 @@ def closed_port() -> Iterator[int]:
 
 def test_a_server_that_is_down_is_one_message_in_flags(tmp_path: Path, closed_port: int) -> None:
     url = f"http://127.0.0.1:{closed_port}"
-    run = _run("search", "water", "--collection", "docs", "--qdrant-url", url, cwd=tmp_path)
+    run = run_cli("search", "water", "--collection", "docs", "--qdrant-url", url, cwd=tmp_path)
     line = _one_message(run, "--qdrant-url")
     assert "Connection refused" in line
     assert len(run.stderr.strip().splitlines()) == 1
@@ -152,7 +128,7 @@ def test_a_server_that_is_down_is_one_message_in_flags(tmp_path: Path, closed_po
 
 def test_copy_names_the_flag_of_the_server_that_is_down(tmp_path: Path, closed_port: int) -> None:
     url = f"http://127.0.0.1:{closed_port}"
-    run = _run(
+    run = run_cli(
         "copy", "--collection", "docs", "--from-url", url, "--to-path", "backup", cwd=tmp_path
     )
     line = _one_message(run, "--from-url")
@@ -192,7 +168,7 @@ def test_a_server_lost_after_opening_is_said_once(tmp_path: Path) -> None:
     thread = threading.Thread(target=serve_until_listed, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    run = _run(
+    run = run_cli(
         "search",
         "water",
         "--collection",

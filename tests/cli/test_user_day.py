@@ -15,24 +15,14 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from t5_vectors.cli import main
+from tests.cli_process import BOUND, cli_argv, cli_env, run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
-BOUND = 300  # seconds: only bounds a test that would otherwise hang
 SIGPIPE_STATUS = 141  # 128 + SIGPIPE, as shells report a command that a closed pipe stopped
-
-
-def _argv(*words: str) -> list[str]:
-    return [sys.executable, "-m", "t5_vectors", *words]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", **extra}
 
 
 def _model(path: Path) -> list[str]:
@@ -56,7 +46,7 @@ def _run_with_no_reader(argv: list[str], **options: object) -> subprocess.Comple
             stdout=write_end,
             stderr=subprocess.PIPE,
             text=True,
-            env=_env(),
+            env=cli_env(),
             timeout=BOUND,
             check=False,
             **options,  # type: ignore[arg-type]
@@ -72,11 +62,11 @@ def test_embed_into_a_reader_that_stops_after_one_line_ends_quietly_with_141(st5
     errors = tmp_path / "stderr.txt"
     with texts.open() as stdin, errors.open("w") as stderr:
         process = subprocess.Popen(
-            _argv("embed", "-", "--json", *_model(st5_path)),
+            cli_argv("embed", "-", "--json", *_model(st5_path)),
             stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=stderr,
-            env=_env(),
+            env=cli_env(),
         )
         assert process.stdout is not None
         first = process.stdout.readline()  # what `head -1` keeps
@@ -94,11 +84,11 @@ def test_ingest_and_search_into_a_closed_pipe_end_quietly_with_141_and_the_store
     st5_path, docs, store, cli
 ):
     where = ["--collection", "docs", "--qdrant-path", str(store)]
-    ingest = _run_with_no_reader(_argv("ingest", str(docs), *where, *_model(st5_path)))
+    ingest = _run_with_no_reader(cli_argv("ingest", str(docs), *where, *_model(st5_path)))
     _quiet(ingest.stderr)
     assert ingest.returncode == SIGPIPE_STATUS
     search = _run_with_no_reader(
-        _argv("search", "watering", *where, "-k", "50", "--json", "--offline", "--device", "cpu")
+        cli_argv("search", "watering", *where, "-k", "50", "--json", "--offline", "--device", "cpu")
     )
     _quiet(search.stderr)
     assert search.returncode == SIGPIPE_STATUS
@@ -131,15 +121,7 @@ def test_a_model_path_that_is_not_there_gets_a_path_hint_not_a_hub_download(
         "relative": "./models/x",
         "file": str(st5_path / "config.json"),
     }[written]
-    done = subprocess.run(
-        _argv("embed", "--offline", "--model", name, "a text"),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=BOUND,
-        check=False,
-    )
+    done = run_cli("embed", "--offline", "--model", name, "a text", cwd=tmp_path)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -159,13 +141,8 @@ def test_a_model_path_that_is_not_there_gets_a_path_hint_not_a_hub_download(
 
 
 def test_a_hub_id_offline_still_gets_the_download_hint(tmp_path):
-    done = subprocess.run(
-        _argv("embed", "--offline", "--model", "org/t5-model", "a text"),
-        capture_output=True,
-        text=True,
-        env=_env(HF_HUB_CACHE=str(tmp_path)),
-        timeout=BOUND,
-        check=False,
+    done = run_cli(
+        "embed", "--offline", "--model", "org/t5-model", "a text", HF_HUB_CACHE=str(tmp_path)
     )
     assert done.returncode == 2
     assert "`hf download org/t5-model`" in done.stderr
@@ -181,12 +158,12 @@ def test_declining_the_delete_prompt_keeps_the_collection_and_exits_0(cli, docs,
         terminal, its_end = pty.openpty()
         try:
             process = subprocess.Popen(
-                _argv("delete", "--collection", "docs", "--qdrant-path", str(store)),
+                cli_argv("delete", "--collection", "docs", "--qdrant-path", str(store)),
                 stdin=its_end,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
-                env=_env(),
+                env=cli_env(),
             )
             os.close(its_end)
             its_end = -1
@@ -225,14 +202,7 @@ def test_a_short_latin_1_file_is_ingested_as_lossy_text_not_binary(st5_path, tmp
     assert b"\x00" not in data
     (folder / "koeln.txt").write_bytes(data)
     argv = ["ingest", str(folder), "--collection", "notes", "--qdrant-path", str(tmp_path / "q")]
-    done = subprocess.run(
-        _argv(*argv, *_model(st5_path)),
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=BOUND,
-        check=False,
-    )
+    done = run_cli(*argv, *_model(st5_path))
     assert done.returncode == 0, done.stderr
     assert "binary files skipped: 0" in done.stdout
     assert re.search(r"written: +1 chunks", done.stdout), done.stdout
@@ -246,14 +216,7 @@ def test_a_folder_of_binary_files_says_what_binary_means(st5_path, tmp_path):
     folder.mkdir()
     (folder / "a.txt").write_bytes(LATIN_1.encode("latin-1") + b"\x00")  # one NUL: binary
     argv = ["ingest", str(folder), "--collection", "c", "--qdrant-path", str(tmp_path / "q")]
-    done = subprocess.run(
-        _argv(*argv, *_model(st5_path)),
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=BOUND,
-        check=False,
-    )
+    done = run_cli(*argv, *_model(st5_path))
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
