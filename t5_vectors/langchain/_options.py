@@ -84,7 +84,6 @@ class VectorStoreOptions(StorageOptions, LayoutOptions, total=False):
 
 
 _PLACES = ("storage", "path", "url", "location", "client")
-_STORAGE = frozenset(StorageOptions.__annotations__)
 _LAYOUT = frozenset(LayoutOptions.__annotations__) - {"spec"}
 _KNOWN = frozenset(VectorStoreOptions.__annotations__)
 

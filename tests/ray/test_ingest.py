@@ -56,8 +56,9 @@ def plain_state(encoder: T5Encoder, rows: list[dict[str, Any]], **layout: Any) -
         )
         for row in rows
     ]
-    spec = CollectionSpec(**{k: v for k, v in layout.items() if k != "retry"})
-    with QdrantIndex(encoder, collection_name="c", storage=":memory:", spec=spec) as index:
+    with QdrantIndex(
+        encoder, collection_name="c", storage=":memory:", spec=CollectionSpec(**layout)
+    ) as index:
         assert index.ingest(documents).written == len(rows)
         return state(index.backend, "c")
 
