@@ -391,7 +391,7 @@ def open_target(args: argparse.Namespace, *, must_exist: bool) -> Target:
 
         try:
             if path is None:
-                storage = open_storage(args.qdrant_url, api_key=_api_key(args.api_key_env))
+                storage = open_storage(args.qdrant_url, api_key=api_key(args.api_key_env))
             else:
                 storage = open_storage(path)
             storage.backend.list_collections()
@@ -455,13 +455,17 @@ def unreached(error: StorageUnavailableError | StorageTimeoutError) -> str:
     return found + ("" if isinstance(cause, T5VectorsError) else f" ({one_line(cause)})")
 
 
-def _api_key(variable: str | None) -> str | None:
+def api_key(
+    variable: str | None, *, flag: str = "--api-key-env", what: str = "the API key"
+) -> str | None:
+    """The key in environment variable *variable* (named with *flag*), kept from everything
+    printed; ``None`` without a variable."""
     if not variable:
         return None
     value = os.environ.get(variable)
     if not value:
         raise InvalidInputError(
-            f"--api-key-env: expected the environment variable {variable} to hold the API key, "
+            f"{flag}: expected the environment variable {variable} to hold {what}, "
             f"found it {'empty' if value == '' else 'unset'}. Export {variable}=... first."
         )
     _SECRETS.add(value)

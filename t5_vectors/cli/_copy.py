@@ -22,7 +22,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from t5_vectors.cli._common import DEFAULT_PATH, CommandError, unreached
+from t5_vectors.cli._common import DEFAULT_PATH, CommandError, api_key, unreached
 from t5_vectors.errors import (
     CollectionConfigError,
     InvalidInputError,
@@ -70,11 +70,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _open(
     side: str, path: str | None, url: str | None, key_env: str | None, *, must_exist: bool
 ) -> tuple[Storage, str]:
-    from t5_vectors.cli._common import _api_key
     from t5_vectors.storage.open import open_storage
 
     if url:
-        return open_storage(url, api_key=_api_key(key_env)), f"Qdrant at {url}"
+        key = api_key(key_env, flag=f"--{side}-api-key-env")
+        return open_storage(url, api_key=key), f"Qdrant at {url}"
     if key_env:
         raise InvalidInputError(
             f"--{side}-api-key-env: expected together with --{side}-url, found it with a "

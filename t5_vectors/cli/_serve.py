@@ -30,6 +30,7 @@ from t5_vectors.cli._common import (
     Target,
     add_model_options,
     add_qdrant_options,
+    api_key,
     open_collection,
     qdrant_step,
 )
@@ -139,20 +140,6 @@ def in_flags() -> Iterator[None]:
         raise InvalidInputError(message) from error
 
 
-def _server_key(variable: str | None) -> str | None:
-    """The server key from the environment (kept from everything printed)."""
-    if variable is None:
-        return None
-    from t5_vectors.cli._common import _api_key
-
-    try:
-        return _api_key(variable)
-    except InvalidInputError as error:
-        raise InvalidInputError(
-            str(error).replace("--api-key-env", "--server-key-env").replace("API key", "key")
-        ) from error
-
-
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or Ctrl-C; returns the exit status."""
     require_extra("app", "lifecycle")
@@ -163,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         "max_body_bytes": args.max_body_bytes,
         "max_k": args.max_k,
         "drain_seconds": args.drain_seconds,
-        "api_key": _server_key(args.server_key_env),
+        "api_key": api_key(args.server_key_env, flag="--server-key-env", what="the key"),
     }
     from t5_vectors.serve import ServerConfig, Service, bind, create_app
     from t5_vectors.serve import run as run_server

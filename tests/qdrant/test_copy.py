@@ -202,6 +202,9 @@ def test_cli_copy_between_folders(
         _cli(*inside)
     with pytest.raises(InvalidInputError, match="--to-api-key-env: expected together"):
         _cli(*args, "--to-api-key-env", "SOME_VARIABLE")
+    unset = ("--to-url", "http://localhost:1", "--to-api-key-env", "T5V_TEST_UNSET_KEY")
+    with pytest.raises(InvalidInputError, match=r"^--to-api-key-env: expected the environment"):
+        _cli("--collection", "docs", "--from-path", str(to), *unset)  # the flag given, named
 
 
 def test_cli_copy_reads_the_default_folder_and_copies_inside_a_store(
