@@ -280,6 +280,13 @@ class IngestError(T5VectorsError, RuntimeError):
         self.failure = failure
 
 
+def stopping_error(error: BaseException) -> BaseException:
+    """*error*, or for an :class:`IngestError` the error that stopped the ingest (its cause)."""
+    while isinstance(error, IngestError) and error.__cause__ is not None:
+        error = error.__cause__
+    return error
+
+
 class InsecureConnectionWarning(UserWarning):
     """An API key is sent over plain ``http`` to a host other than this machine.
 

@@ -36,6 +36,7 @@ from t5_vectors.errors import (
     StorageTimeoutError,
     StorageUnavailableError,
     T5VectorsError,
+    stopping_error,
 )
 
 if TYPE_CHECKING:
@@ -438,8 +439,7 @@ def _server_error(
     error: BaseException,
 ) -> StorageUnavailableError | StorageTimeoutError | None:
     """The unreachable server behind *error*: itself, or what stopped an ingest."""
-    while isinstance(error, IngestError) and error.__cause__ is not None:
-        error = error.__cause__
+    error = stopping_error(error)
     return error if isinstance(error, StorageUnavailableError | StorageTimeoutError) else None
 
 

@@ -31,6 +31,7 @@ from t5_vectors.errors import (
     StorageLockedError,
     StorageUnavailableError,
     T5VectorsError,
+    stopping_error,
 )
 
 _OPENAI_TYPES = {
@@ -94,9 +95,7 @@ def from_library(error: Exception) -> ApiError:
         return ApiError(
             503, "Expected a running server, found it stopping. Retry against a running one."
         )
-    lost: BaseException = error
-    while isinstance(lost, IngestError) and lost.__cause__ is not None:  # a write stopped by it
-        lost = lost.__cause__
+    lost = stopping_error(error)  # a write it stopped, too
     if isinstance(lost, StorageUnavailableError):  # its own text speaks of storage=
         return ApiError(
             503,
