@@ -126,8 +126,6 @@ class Storage:
         make_backend: Callable[[], Backend] | None = None,
         make_abackend: Callable[[], AsyncBackend] | None = None,
         owned: tuple[Backend | AsyncBackend, ...] = (),
-        client: QdrantClient | None = None,
-        async_client: AsyncQdrantClient | None = None,
     ) -> None:
         self.kind = kind
         self.location = location
@@ -136,8 +134,8 @@ class Storage:
         self._abackend = abackend
         self._make_backend = make_backend
         self._make_abackend = make_abackend
-        self._client = client
-        self._async_client = async_client
+        # an async backend given, or made by make_abackend, is a native client, not a thread
+        self._native_async = abackend is not None or make_abackend is not None
         self._lock = threading.Lock()
         self._owned: list[Backend | AsyncBackend] = list(owned)
         self._finalizer = weakref.finalize(self, _close_all, self._owned)
@@ -160,7 +158,7 @@ class Storage:
     @property
     def native_async(self) -> bool:
         """Whether async calls go through an ``AsyncQdrantClient`` (no worker thread)."""
-        return self._async_client is not None or self._make_abackend is not None
+        return self._native_async
 
     @property
     def capabilities(self) -> Capabilities:
@@ -415,7 +413,6 @@ def _of_options(options: Mapping[str, Any]) -> Storage:
         backend=backend,
         make_abackend=make_abackend,
         owned=(backend,),
-        client=client,
     )
 
 
@@ -459,8 +456,6 @@ def _of_clients(client: Any, async_client: AsyncQdrantClient | None) -> Storage:
         abackend=abackend,
         make_backend=make_backend,
         make_abackend=make_abackend,
-        client=client,
-        async_client=async_client,
     )
 
 

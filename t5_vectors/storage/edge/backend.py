@@ -65,6 +65,7 @@ from t5_vectors.storage.base import (
     Schema,
 )
 from t5_vectors.storage.edge import convert, sidecar, space
+from t5_vectors.storage.edge.filters import to_edge_filter
 from t5_vectors.storage.edge.locks import FolderLock, ReadWriteLock, locked_message
 
 DEFAULT_HNSW = Hnsw(m=32, ef_construct=100)
@@ -537,10 +538,7 @@ class EdgeBackend:
                 if not ids:
                     return
                 filter = {"must": [{"has_id": convert.edge_ids(ids)}, dict(filter)]}
-            edge_filter = convert.edge_filter(filter)
-            if edge_filter is None:  # the protocol's delete takes ids, a filter, or both
-                raise InvalidInputError("delete: expected ids or a filter, found neither.")
-            operation = qe.UpdateOperation.delete_points_by_filter(edge_filter)
+            operation = qe.UpdateOperation.delete_points_by_filter(to_edge_filter(filter))
         with entry.lock.write():
             self._engine(collection, lambda: entry.shard.update(operation))
 
