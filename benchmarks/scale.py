@@ -279,8 +279,7 @@ def storage_table(workdir: Path, n_chunks: int) -> None:
                 encoder,
                 collection_name="s",
                 storage=Path(folder) / "s",
-                spec=CollectionSpec(on_disk=on_disk),
-                **options,
+                spec=CollectionSpec(on_disk=on_disk, **options),
             ) as index,
         ):
             index.ingest(chunks)

@@ -9,7 +9,7 @@
   cannot be encoded as UTF-8, so neither the tokenizer nor Qdrant's JSON can store them, and
   replacing them silently would change what comes back out.
 * Texts longer than ``max_length`` tokens are truncated with one
-  :class:`~t5_vectors.encoder.TruncationWarning` per encoder; the stored ``page_content`` keeps
+  :class:`~t5_vectors.TruncationWarning` per encoder; the stored ``page_content`` keeps
   the whole text.
 """
 

@@ -73,10 +73,8 @@ def stratified_folds(y: torch.Tensor, folds: int, generator: torch.Generator) ->
 class _Problem:
     """The objective on standardised features *z* (n, d) with targets *y* and class weights."""
 
-    def __init__(
-        self, z: torch.Tensor, y: torch.Tensor, n_classes: int, weights: torch.Tensor | None
-    ) -> None:
-        self.z, self.y, self.n_classes = z, y, n_classes
+    def __init__(self, z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None) -> None:
+        self.z, self.y = z, y
         self.sample_weights = weights[y] if weights is not None else None
 
     def loss(self, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -152,16 +150,16 @@ def fit_linear(
     def standardise(x: torch.Tensor) -> torch.Tensor:
         return ((x.float() - head.shift) / head.scale).detach()
 
-    n_classes = output.out_features
     z = standardise(features)
     zero = (torch.zeros_like(output.weight), output.bias.detach().clone())
     search: list[tuple[float, float, float]] = []
     if C is None:
-        scores = _search(z, y, n_classes, weights, validation, standardise, generator, progress)
+        held_out = None if validation is None else (standardise(validation[0]), validation[1])
+        scores = _search(z, y, output.out_features, weights, held_out, generator, progress)
         search = [(c, loss, accuracy) for c, (loss, accuracy) in zip(C_GRID, scores, strict=True)]
         key = (lambda row: row[1]) if monitor == "loss" else (lambda row: -row[2])
         C = min(search, key=key)[0]
-    problem = _Problem(z, y, n_classes, weights)
+    problem = _Problem(z, y, weights)
     weight, bias, iterations = problem.solve(C, zero)
     if progress is not None:
         progress()
@@ -177,13 +175,13 @@ def _search(
     n_classes: int,
     weights: torch.Tensor | None,
     validation: tuple[torch.Tensor, torch.Tensor] | None,
-    standardise: Callable[[torch.Tensor], torch.Tensor],
     generator: torch.Generator,
     progress: Callable[[], None] | None,
 ) -> list[tuple[float, float]]:
-    """Mean validation (loss, accuracy) per C of :data:`C_GRID`, over folds or *validation*."""
+    """Mean validation (loss, accuracy) per C of :data:`C_GRID`, over folds or *validation*
+    (standardised features and their classes)."""
     if validation is not None:
-        splits = [(z, y, standardise(validation[0]), validation[1])]
+        splits = [(z, y, *validation)]
     else:
         smallest = int(torch.bincount(y, minlength=n_classes).min())
         folds = max(min(_FOLDS, smallest), 2)
@@ -194,8 +192,8 @@ def _search(
         ]
     totals = [[0.0, 0.0] for _ in C_GRID]
     for z_train, y_train, z_val, y_val in splits:
-        train = _Problem(z_train, y_train, n_classes, weights)
-        held_out = _Problem(z_val, y_val, n_classes, weights)
+        train = _Problem(z_train, y_train, weights)
+        held_out = _Problem(z_val, y_val, weights)
         counts = torch.bincount(y_train, minlength=n_classes).float()
         prior = torch.log((counts / counts.sum()).clamp(min=1e-12))
         start = (torch.zeros(n_classes, z.shape[1], device=z.device), prior.to(z.device))
