@@ -93,6 +93,34 @@ def test_keys_beyond_the_sample_are_looked_for_and_writes_refresh_what_is_known(
     assert "text" in said[0]  # sampled after the write: the new key and its kind are known
 
 
+def test_a_key_the_sample_lacks_is_counted_once_until_a_write(index, monkeypatch):
+    monkeypatch.setattr(index_module, "KEY_SAMPLE", 1)
+    counted: list[object] = []
+    count = type(index.collection).count
+
+    def counting(collection, filter=None):
+        counted.append(filter)
+        return count(collection, filter)
+
+    monkeypatch.setattr(type(index.collection), "count", counting)
+    for _ in range(3):
+        _, said = _caught(lambda: index.search("note", filter={"sorce": "x", "chunk": 0}))
+        assert len(said) == 1
+    assert len(counted) == 1  # 'sorce', which the one-point sample lacks: once, not per search
+    index.add([Document("tagged", metadata={"sorce": "x"}, id="aa-first")])
+    _, said = _caught(lambda: index.search("note", filter={"sorce": "x"}))
+    assert said == []  # the write forgot what was counted: the key is stored now
+
+
+def test_search_with_hints_returns_them_instead_of_warning(index):
+    (found, hints), said = _caught(lambda: index.search_with_hints("light", filter={"sorce": "x"}))
+    assert (found, said) == ([], [])
+    assert hints == index.filter_hints({"sorce": "x"})
+    assert len(hints) == 1
+    again = asyncio.run(index.asearch_with_hints("light", filter={"sorce": "x"}))
+    assert again == (found, hints)
+
+
 def test_async_search_warns_as_the_sync_one_does(index):
     async def search():
         return await index.asearch("light", filter={"sorce": "x"})

@@ -188,6 +188,7 @@ class QdrantIndex:
         self._ready = False
         self._source_indexed = False
         self._keys: dict[str, set[Kind]] | None = None  # sampled metadata keys, until a write
+        self._held: dict[str, bool] = {}  # keys the sample lacked: stored at all? until a write
         self._lock = threading.Lock()
         self._alock = asyncio.Lock()
         if self.connection.has_sync:
@@ -388,7 +389,7 @@ class QdrantIndex:
         had that index gets it on its first write: file sync scans by source): whether the
         ingest must look stored hashes up."""
         self.record_model_location()
-        self._keys = None  # what this write stores may add keys
+        self._keys, self._held = None, {}  # what this write stores may add keys
         if not self._source_indexed:
             self.collection.create_payload_index(SOURCE_KEY, "keyword")
             self._source_indexed = True
@@ -434,6 +435,13 @@ class QdrantIndex:
                   rerank); default ``max(4 * k, 20)``.
                 * ``rrf_k``: the RRF constant (hybrid with rrf); default Qdrant's.
         """
+        return _warned(self._search(query, *search_options(options)))
+
+    def search_with_hints(
+        self, query: QueryLike, **options: Unpack[SearchKwargs]
+    ) -> tuple[ScoredDocuments, list[str]]:
+        """:meth:`search`, with its filter hints returned beside the results instead of warned
+        (:meth:`filter_hints`; a server passes them on to its client)."""
         return self._search(query, *search_options(options))
 
     def mmr(self, query: QueryLike, **options: Unpack[MmrKwargs]) -> ScoredDocuments:
@@ -450,14 +458,18 @@ class QdrantIndex:
                 ``filter``, ``score_threshold`` (applied to the *fetch_k* candidates),
                 ``search_params``, ``hnsw_ef`` and ``exact`` as in :meth:`search`.
         """
-        return self._search(query, *mmr_options(options))
+        return _warned(self._search(query, *mmr_options(options)))
 
     def _search(
         self, query: QueryLike, options: SearchOptions, retrieval: Retrieval
-    ) -> ScoredDocuments:
+    ) -> tuple[ScoredDocuments, list[str]]:
         self.ensure_collection()
-        for hint in self._hints(options.where):
-            warnings.warn(hint, FilterWarning, stacklevel=3)
+        hints = self._hints(options.where)
+        return self._found(query, options, retrieval), hints
+
+    def _found(
+        self, query: QueryLike, options: SearchOptions, retrieval: Retrieval
+    ) -> ScoredDocuments:
         names = self.points.names
         if retrieval.mode == "dense":
             vector = self.points.dense_query(query, self.dim)
@@ -495,8 +507,10 @@ class QdrantIndex:
         if self._keys is None:
             sample = self.collection.head(KEY_SAMPLE, with_payload=(METADATA_KEY,))
             self._keys = metadata_kinds(sample)
-        unknown = {key for key, _, _ in conditions if key not in self._keys}
-        absent = {key for key in unknown if not self.collection.count(holding(key))}
+        for key, _, _ in conditions:
+            if key not in self._keys and key not in self._held:
+                self._held[key] = self.collection.count(holding(key)) > 0
+        absent = {key for key, held in self._held.items() if not held}
         return hints(conditions, self._keys, absent)
 
     def sources(self) -> list[StoredSource]:
@@ -726,7 +740,7 @@ class QdrantIndex:
     async def _aready_to_write(self, force: bool) -> bool:
         """Async :meth:`_ready_to_write`."""
         await self.arecord_model_location()
-        self._keys = None
+        self._keys, self._held = (None, {})
         if not self._source_indexed:
             await self.collection.acreate_payload_index(SOURCE_KEY, "keyword")
             self._source_indexed = True
@@ -743,19 +757,30 @@ class QdrantIndex:
 
     async def asearch(self, query: QueryLike, **options: Unpack[SearchKwargs]) -> ScoredDocuments:
         """Async :meth:`search`."""
+        return _warned(await self._asearch(query, *search_options(options)))
+
+    async def asearch_with_hints(
+        self, query: QueryLike, **options: Unpack[SearchKwargs]
+    ) -> tuple[ScoredDocuments, list[str]]:
+        """Async :meth:`search_with_hints`."""
         return await self._asearch(query, *search_options(options))
 
     async def ammr(self, query: QueryLike, **options: Unpack[MmrKwargs]) -> ScoredDocuments:
         """Async :meth:`mmr`."""
-        return await self._asearch(query, *mmr_options(options))
+        return _warned(await self._asearch(query, *mmr_options(options)))
 
     async def _asearch(
         self, query: QueryLike, options: SearchOptions, retrieval: Retrieval
-    ) -> ScoredDocuments:
+    ) -> tuple[ScoredDocuments, list[str]]:
         """Async :meth:`_search`."""
         await self.aensure_collection()
-        for hint in await self._ahints(options.where):
-            warnings.warn(hint, FilterWarning, stacklevel=3)
+        hints = await self._ahints(options.where)
+        return (await self._afound(query, options, retrieval), hints)
+
+    async def _afound(
+        self, query: QueryLike, options: SearchOptions, retrieval: Retrieval
+    ) -> ScoredDocuments:
+        """Async :meth:`_found`."""
         names = self.points.names
         if retrieval.mode == "dense":
             vector = await self.points.adense_query(query, self.dim)
@@ -787,8 +812,10 @@ class QdrantIndex:
         if self._keys is None:
             sample = await self.collection.ahead(KEY_SAMPLE, with_payload=(METADATA_KEY,))
             self._keys = metadata_kinds(sample)
-        unknown = {key for key, _, _ in conditions if key not in self._keys}
-        absent = {key for key in unknown if not await self.collection.acount(holding(key))}
+        for key, _, _ in conditions:
+            if key not in self._keys and key not in self._held:
+                self._held[key] = await self.collection.acount(holding(key)) > 0
+        absent = {key for key, held in self._held.items() if not held}
         return hints(conditions, self._keys, absent)
 
     async def asources(self) -> list[StoredSource]:
@@ -868,3 +895,12 @@ def progress_bar(show: bool, desc: str, unit: str) -> Iterator[Progress | None]:
             bar.refresh()
 
         yield progress
+
+
+def _warned(found: tuple[ScoredDocuments, list[str]]) -> ScoredDocuments:
+    """The results of a search, its filter hints warned as :class:`FilterWarning` (attributed
+    to the caller of ``search``)."""
+    hits, hints = found
+    for hint in hints:
+        warnings.warn(hint, FilterWarning, stacklevel=3)
+    return hits

@@ -11,14 +11,13 @@ and library errors pass through for the HTTP layer to map (:func:`errors.from_li
 from __future__ import annotations
 
 import asyncio
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from t5_vectors.errors import FilterWarning, InvalidInputError
+from t5_vectors.errors import InvalidInputError
 from t5_vectors.plan.filters import to_filter
 from t5_vectors.serve.config import ServerConfig
 from t5_vectors.serve.errors import ApiError
@@ -69,8 +68,6 @@ class Service:
         self.collection = index.collection_name
         self.draining = False
         self._describe = describe
-        # Filter hints go into the answers (a "warnings" field), not into the server's log.
-        warnings.filterwarnings("ignore", category=FilterWarning)
 
     @property
     def model_name(self) -> str:
@@ -215,8 +212,7 @@ class Service:
                     param="prefetch",
                 )
         where = self.filter(request.filter)
-        hints = await self.index.afilter_hints(where) if where is not None else []
-        hits = await self.index.asearch(
+        return await self.index.asearch_with_hints(
             request.query,
             k=request.k,
             filter=where,
@@ -226,7 +222,6 @@ class Service:
             sparse_limit=prefetch,
             score_threshold=request.score_threshold,
         )
-        return hits, hints
 
     # ------------------------------------------------------------------------------ writes
     def check_writable(self) -> None:

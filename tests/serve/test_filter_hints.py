@@ -29,3 +29,12 @@ def test_the_http_api_answers_with_warnings_and_lists_sources(start_server):
         assert sources.json()["sources"] == [{"source": "a.md", "chunks": 1, "stored": None}]
     with httpx.Client(base_url=running.url, timeout=60) as stranger:
         assert stranger.get("/sources").status_code == 401  # the server key guards it
+
+
+def test_a_server_leaves_the_processs_warning_filters_alone(start_server):
+    """Hints go into the answers; the library's FilterWarning still reaches other callers."""
+    import warnings
+
+    before = list(warnings.filters)
+    start_server(collection="quiet-filters")
+    assert warnings.filters == before
