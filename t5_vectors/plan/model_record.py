@@ -21,7 +21,7 @@ When an existing collection is opened, the model given is compared with the reco
 
 * the same fingerprint is the same model. A T5 checkpoint's fingerprint names it by content
   (``sha256:...``, :attr:`~t5_vectors.T5Encoder.fingerprint`), so the same checkpoint
-  from the hub, from a saved folder or from a copy in any other folder is the same model, and
+  from the hub, from a downloaded folder or from a copy in any other folder is the same model, and
   its stored points are kept as they are (their content hashes hold the fingerprint);
 * a fingerprint recorded before checkpoints were named by content names the folder or hub id
   instead. When it differs from the given model's only in that name, and the probe vectors
