@@ -66,7 +66,7 @@ def small(start_server):
 def test_overload_gets_429_with_retry_after_and_admitted_requests_complete(small, monkeypatch):
     gate = Gate()
     index = small.service.index
-    monkeypatch.setattr(index, "asearch", gate.wrap(index.asearch))
+    monkeypatch.setattr(index, "asearch_with_hints", gate.wrap(index.asearch_with_hints))
     results: list[httpx.Response] = []
 
     def search() -> None:

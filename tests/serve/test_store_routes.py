@@ -190,7 +190,7 @@ def test_a_qdrant_server_out_of_reach_is_a_503_in_the_services_words(notes, monk
             location=where,
         )
 
-    monkeypatch.setattr(server.service.index, "asearch", unreachable)
+    monkeypatch.setattr(server.service.index, "asearch_with_hints", unreachable)
     with server.client() as http:
         response = http.post("/search", json={"query": "ferns", "k": 1})
     assert response.status_code == 503, response.text
